@@ -1,0 +1,304 @@
+"""Build the canonical frame: validate Braintrust-shaped events, then derive the typed columns.
+
+Every loader ends here: it turns its format into Braintrust log events (plain dicts) and calls
+:func:`frame_from_events`, or, on the fast path, hands DuckDB a relation of base columns and calls
+:func:`derive`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import orjson
+import polars as pl
+
+from .report import LoadReport
+from .schema import BASE_SCHEMA, JSON_FIELDS, SCHEMA
+
+# Unix timestamps arrive as seconds, milliseconds, microseconds or nanoseconds; the magnitude
+# tells which (seconds stay below 1e11 until the year 5138).
+_EPOCH_SQL = """CASE WHEN abs({x}) >= 1e17 THEN {x} / 1e9 WHEN abs({x}) >= 1e14 THEN {x} / 1e6
+  WHEN abs({x}) >= 1e11 THEN {x} / 1e3 ELSE {x} END"""
+
+_METRIC_PATHS = ["$.start", "$.end", "$.prompt_tokens", "$.completion_tokens", "$.tokens", "$.estimated_cost"]
+
+
+def epoch_seconds(value: float) -> float:
+    """Normalise a unix timestamp given in s, ms, us or ns to seconds."""
+    magnitude = abs(value)
+    if magnitude >= 1e17:
+        return value / 1e9
+    if magnitude >= 1e14:
+        return value / 1e6
+    if magnitude >= 1e11:
+        return value / 1e3
+    return value
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """Parse the timestamps seen in the wild: ISO 8601 with or without zone (naive means UTC),
+    unix seconds, milliseconds, microseconds or nanoseconds, as numbers or numeric strings.
+    Returns None for null; raises ValueError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"timestamp must be a string or number, got {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"timestamp is not finite: {value!r}")
+        return datetime.fromtimestamp(epoch_seconds(float(value)), UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return datetime.fromtimestamp(epoch_seconds(float(text)), UTC)
+        except ValueError:
+            pass
+        except (OverflowError, OSError) as exc:
+            raise ValueError(f"timestamp out of range: {value!r}") from exc
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        parsed = datetime.fromisoformat(text)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    raise ValueError(f"timestamp must be a string or number, got {type(value).__name__}")
+
+
+def dumps(value: object) -> str:
+    """JSON text for an open field; exact for everything JSON can hold (big ints included)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def loads(data: str | bytes) -> Any:
+    """Parse JSON text; falls back to the stdlib for what orjson refuses (ints beyond 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def _string_list(value: object, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{field} must be a list of strings, got {type(value).__name__}")
+    return value
+
+
+def _number_object(value: object, field: str) -> object:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"{field} must be an object, got {type(value).__name__}")
+    for key, item in value.items():
+        if item is not None and (isinstance(item, bool) or not isinstance(item, int | float)):
+            raise ValueError(f"{field}.{key} must be a number, got {type(item).__name__}")
+    return value
+
+
+def _identifier(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{field} must be a string, got {type(value).__name__}")
+
+
+def normalize_event(event: object) -> dict[str, object]:
+    """Check one Braintrust log event and turn it into base-column values.
+
+    Raises ValueError naming the field for anything that cannot be loaded as it is.
+    """
+    if not isinstance(event, dict):
+        raise ValueError(f"a log event must be a JSON object, got {type(event).__name__}")
+    span_id = _identifier(event.get("span_id"), "span_id")
+    row_id = _identifier(event.get("id"), "id") or span_id
+    if row_id is None:
+        raise ValueError("missing id and span_id")
+    span_id = span_id or row_id
+    parents = _string_list(event.get("span_parents"), "span_parents")
+    root = _identifier(event.get("root_span_id"), "root_span_id")
+    if root is None:
+        if parents:
+            raise ValueError("missing root_span_id on a span that has span_parents")
+        root = span_id
+    is_root = event.get("is_root")
+    if is_root is None:
+        is_root = not parents
+    elif not isinstance(is_root, bool):
+        raise ValueError(f"is_root must be a boolean, got {type(is_root).__name__}")
+    try:
+        created = parse_timestamp(event.get("created"))
+    except ValueError as exc:
+        raise ValueError(f"created: {exc}") from exc
+    row: dict[str, object] = {
+        "id": row_id,
+        "span_id": span_id,
+        "root_span_id": root,
+        "span_parents": parents,
+        "is_root": is_root,
+        "created": created,
+        "tags": _string_list(event.get("tags"), "tags"),
+    }
+    _number_object(event.get("scores"), "scores")
+    _number_object(event.get("metrics"), "metrics")
+    for field in ("span_attributes", "context"):
+        if event.get(field) is not None and not isinstance(event[field], dict):
+            raise ValueError(f"{field} must be an object, got {type(event[field]).__name__}")
+    for field in JSON_FIELDS:
+        value = event.get(field)
+        row[field] = None if value is None else dumps(value)
+    return row
+
+
+def frame_from_events(
+    events: Iterable[tuple[int | None, object]],
+    report: LoadReport,
+    *,
+    source: str = "",
+) -> pl.DataFrame:
+    """Build the canonical frame from ``(line, event)`` pairs; bad events go to ``report.skipped``."""
+    columns: dict[str, list[object]] = {name: [] for name in BASE_SCHEMA}
+    lines: list[int | None] = []
+    for line, event in events:
+        report.records_read += 1
+        try:
+            row = normalize_event(event)
+        except ValueError as exc:
+            report.skip(line, str(exc), source=source, excerpt=_excerpt(event))
+            continue
+        for name in BASE_SCHEMA:
+            columns[name].append(row[name])
+        lines.append(line)
+    base = pl.DataFrame(columns, schema=BASE_SCHEMA).with_columns(_line=pl.Series(lines, dtype=pl.Int64))
+    frame = derive(base, report, source=source)
+    report.rows_loaded += frame.height
+    return frame
+
+
+def _excerpt(event: object) -> str:
+    try:
+        return dumps(event)[:200]
+    except (TypeError, ValueError):
+        return repr(event)[:200]
+
+
+def iter_json_lines(data: bytes, report: LoadReport, *, source: str = "") -> Iterator[tuple[int, object]]:
+    """Yield ``(line_number, parsed)`` for each non-blank line; bad UTF-8 and bad JSON are skipped
+    into the report with their line numbers (and counted as read)."""
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            report.records_read += 1
+            report.skip(number, f"invalid UTF-8 at byte {exc.start}", source=source, excerpt=repr(raw[:200]))
+            continue
+        try:
+            yield number, loads(text)
+        except ValueError as exc:
+            report.records_read += 1
+            report.skip(number, f"invalid JSON: {exc}", source=source, excerpt=text[:200])
+
+
+def _derive_sql(relation: str) -> str:
+    metric = "TRY_CAST(m[{i}] AS DOUBLE)"
+    start = _EPOCH_SQL.format(x=metric.format(i=1))
+    end = _EPOCH_SQL.format(x=metric.format(i=2))
+    paths = ", ".join(f"'{p}'" for p in _METRIC_PATHS)
+    return f"""
+    WITH base AS (
+      SELECT *, json_extract_string(metrics, [{paths}]) AS m,
+             json_extract_string(span_attributes, ['$.name', '$.type']) AS sa
+      FROM {relation}
+    ), timed AS (
+      SELECT *, coalesce(to_timestamp({start}), created) AS "start", to_timestamp({end}) AS "end"
+      FROM base
+    )
+    SELECT * EXCLUDE (m, sa, "start", "end"),
+      span_parents[1] AS parent_id,
+      sa[1] AS name,
+      lower(sa[2]) AS type,
+      "start", "end",
+      epoch_us("end" - "start") / 1e6 AS duration,
+      json_extract_string(metadata, '$.model') AS model,
+      TRY_CAST(TRY_CAST(m[3] AS DOUBLE) AS BIGINT) AS prompt_tokens,
+      TRY_CAST(TRY_CAST(m[4] AS DOUBLE) AS BIGINT) AS completion_tokens,
+      coalesce(TRY_CAST(TRY_CAST(m[5] AS DOUBLE) AS BIGINT),
+               CASE WHEN m[3] IS NOT NULL OR m[4] IS NOT NULL
+                    THEN coalesce(TRY_CAST(TRY_CAST(m[3] AS DOUBLE) AS BIGINT), 0)
+                       + coalesce(TRY_CAST(TRY_CAST(m[4] AS DOUBLE) AS BIGINT), 0) END) AS tokens,
+      TRY_CAST(m[6] AS DOUBLE) AS cost
+    FROM timed
+    """
+
+
+def derive_sql(relation: str) -> str:
+    """SQL that selects the base columns of ``relation`` plus the derived columns (DuckDB)."""
+    return _derive_sql(relation)
+
+
+def derive(base: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.DataFrame:
+    """Add the derived columns to a frame of base columns.
+
+    A ``_line`` column, when present, locates warnings and is dropped from the result.
+    """
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("base_rows", base)
+    return finish(con.sql(derive_sql("base_rows")).pl(), report, source=source)
+
+
+def finish(derived: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.DataFrame:
+    """Add ``depth``, drop bookkeeping columns and cast to the canonical schema."""
+    derived = with_depth(derived, report, source=source)
+    if "_line" in derived.columns:
+        derived = derived.drop("_line")
+    return derived.select([pl.col(name).cast(dtype) for name, dtype in SCHEMA.items()])
+
+
+def with_depth(frame: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.DataFrame:
+    """Add ``depth`` (0 for roots) by walking parent links level by level.
+
+    Spans whose parent is missing, and spans on a cycle of ``span_parents``, keep a null depth and
+    are reported as warnings: they load, nothing is dropped.
+    """
+    links = frame.select("span_id", "parent_id").with_row_index("_row")
+    known = links.filter(pl.col("parent_id").is_null()).select("_row", "span_id", depth=pl.lit(0, pl.Int32))
+    resolved = [known]
+    pending = links.filter(pl.col("parent_id").is_not_null())
+    level = 0
+    while pending.height and known.height:
+        level += 1
+        parents = known.select(pl.col("span_id").alias("parent_id")).unique()
+        step = pending.join(parents, on="parent_id", how="semi")
+        known = step.select("_row", "span_id", depth=pl.lit(level, pl.Int32))
+        pending = pending.join(step.select("_row"), on="_row", how="anti")
+        resolved.append(known)
+    depths = pl.concat(resolved).select("_row", "depth")
+    frame = frame.with_row_index("_row").join(depths, on="_row", how="left").sort("_row").drop("_row")
+    if pending.height:
+        _report_unresolved(frame, pending, report, source)
+    return frame
+
+
+def _report_unresolved(frame: pl.DataFrame, pending: pl.DataFrame, report: LoadReport, source: str) -> None:
+    present = set(frame.get_column("span_id").to_list())
+    has_line = "_line" in frame.columns
+    rows = frame.with_row_index("_row").join(pending.select("_row"), on="_row", how="semi")
+    for row in rows.iter_rows(named=True):
+        line = row["_line"] if has_line else None
+        if row["parent_id"] not in present:
+            reason = f"span {row['span_id']}: parent {row['parent_id']} is not in the logs (loaded as an orphan)"
+        else:
+            reason = f"span {row['span_id']}: its ancestors never reach a root (a cycle in span_parents or under an orphan)"
+        report.warn(line, reason, source=source)
