@@ -300,5 +300,7 @@ def _report_unresolved(frame: pl.DataFrame, pending: pl.DataFrame, report: LoadR
         if row["parent_id"] not in present:
             reason = f"span {row['span_id']}: parent {row['parent_id']} is not in the logs (loaded as an orphan)"
         else:
-            reason = f"span {row['span_id']}: its ancestors never reach a root (a cycle in span_parents or under an orphan)"
+            reason = (
+                f"span {row['span_id']}: its ancestors never reach a root (a cycle in span_parents or under an orphan)"
+            )
         report.warn(line, reason, source=source)

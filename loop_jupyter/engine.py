@@ -1,0 +1,413 @@
+"""The sandboxed SQL engine: DuckDB over the Polars span frame, returning Polars.
+
+Models write these queries, so every query is checked on its sqlglot AST (one read-only SELECT
+over the known views) and runs on a DuckDB connection with external access off and its
+configuration locked, under a row limit and a time limit.
+
+Braintrust-style filters work unchanged: ``scores.Factuality < 0.5``, ``metadata.user = 'x'``,
+``span_attributes.type = 'llm'``, ``'production' IN tags``, ``tags INCLUDES 'beta'``,
+``created > now() - interval 5 day``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Literal
+
+import duckdb
+import polars as pl
+import sqlglot
+from sqlglot import exp
+
+from .schema import JSON_FIELDS, SCHEMA
+
+Shape = Literal["spans", "traces"]
+
+DEFAULT_ROW_LIMIT = 100_000
+DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_MEMORY_LIMIT = "6GB"
+
+#: Derived columns that stand for Braintrust's nested fields (typed, so no JSON parsing).
+_FIELD_ALIASES: dict[tuple[str, str], str] = {
+    ("span_attributes", "name"): "name",
+    ("span_attributes", "type"): "type",
+    ("metrics", "prompt_tokens"): "prompt_tokens",
+    ("metrics", "completion_tokens"): "completion_tokens",
+    ("metrics", "tokens"): "tokens",
+    ("metrics", "estimated_cost"): "cost",
+}
+_NUMERIC_FIELDS = {"scores", "metrics"}
+
+#: Table functions that generate rows from nothing outside the database.
+_ALLOWED_TABLE_FUNCTIONS = (exp.Unnest, exp.GenerateSeries, exp.ExplodingGenerateSeries)
+_FORBIDDEN_FUNCTION = re.compile(
+    r"^(read_|parquet_|sniff_|glob$|query$|query_table$|getenv$|iceberg|delta_|postgres|sqlite|mysql|"
+    r"http|s3|ducklake|from_|current_setting$|duckdb_|pragma_|load|install|checkpoint|which_secret|"
+    r"json_execute_serialized|summary$)",
+    re.IGNORECASE,
+)
+_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
+    node
+    for node in (
+        getattr(exp, name, None)
+        for name in ("Into", "Command", "Pragma", "Set", "Copy", "Attach", "Detach", "Install", "Use", "Export")
+    )
+    if node is not None
+)
+
+_TRACES_SQL = """
+WITH agg AS (
+  SELECT root_span_id,
+    count(*)::BIGINT AS span_count,
+    count(error)::BIGINT AS error_count,
+    count(*) FILTER (WHERE type = 'llm')::BIGINT AS llm_calls,
+    count(*) FILTER (WHERE type = 'tool')::BIGINT AS tool_calls,
+    sum(tokens)::BIGINT AS total_tokens,
+    sum(prompt_tokens)::BIGINT AS total_prompt_tokens,
+    sum(completion_tokens)::BIGINT AS total_completion_tokens,
+    sum(cost) AS total_cost,
+    list_sort(list_distinct(list(model) FILTER (WHERE model IS NOT NULL))) AS models,
+    max(depth) AS max_depth,
+    min("start") AS first_start,
+    max("end") AS last_end
+  FROM logs_rows GROUP BY root_span_id
+), roots AS (
+  SELECT * FROM logs_rows WHERE is_root
+  QUALIFY row_number() OVER (PARTITION BY root_span_id ORDER BY _row) = 1
+)
+SELECT
+  agg.root_span_id,
+  r.id, r.span_id, coalesce(r.created, agg.first_start) AS created,
+  r.input, r.output, r.expected, r.error, coalesce(r.tags, []) AS tags, r.scores, r.metadata, r.metrics,
+  r.span_attributes, r.name, r.type,
+  coalesce(r."start", agg.first_start) AS "start",
+  coalesce(r."end", agg.last_end) AS "end",
+  coalesce(r.duration, epoch_us(agg.last_end - agg.first_start) / 1e6) AS duration,
+  coalesce(json_extract_string(r.metadata, '$.user'), json_extract_string(r.metadata, '$.user_id')) AS "user",
+  agg.span_count, agg.error_count, agg.error_count > 0 AS has_error,
+  agg.llm_calls, agg.tool_calls, agg.total_tokens, agg.total_prompt_tokens, agg.total_completion_tokens,
+  agg.total_cost, agg.models, agg.max_depth
+FROM agg LEFT JOIN roots r USING (root_span_id)
+ORDER BY created DESC NULLS LAST, root_span_id
+"""
+
+#: Columns of the ``traces`` view, documented in docs/schema.md.
+TRACE_COLUMNS: tuple[str, ...] = (
+    "root_span_id",
+    "id",
+    "span_id",
+    "created",
+    "input",
+    "output",
+    "expected",
+    "error",
+    "tags",
+    "scores",
+    "metadata",
+    "metrics",
+    "span_attributes",
+    "name",
+    "type",
+    "start",
+    "end",
+    "duration",
+    "user",
+    "span_count",
+    "error_count",
+    "has_error",
+    "llm_calls",
+    "tool_calls",
+    "total_tokens",
+    "total_prompt_tokens",
+    "total_completion_tokens",
+    "total_cost",
+    "models",
+    "max_depth",
+)
+
+
+class QueryError(ValueError):
+    """A query that was refused or failed: ``reason`` says why, ``sql`` is what was run."""
+
+    def __init__(self, reason: str, sql: str) -> None:
+        super().__init__(f"{reason}\n  SQL: {sql.strip()[:2000]}")
+        self.reason = reason
+        self.sql = sql
+
+
+def _json_path(keys: Iterable[str]) -> str:
+    return "$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys)
+
+
+def _column_parts(column: exp.Column) -> list[str]:
+    return [part.name for part in column.parts]
+
+
+class _Rewriter:
+    """Turns Braintrust's dotted JSON access and tag tests into DuckDB expressions."""
+
+    def __init__(self, table_names: set[str]) -> None:
+        self.table_names = {name.lower() for name in table_names}
+
+    def __call__(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Dot) and isinstance(node.this, exp.Column | exp.Dot):
+            parts = self._dot_parts(node)
+            if parts:
+                return self._json_access(parts) or node
+        if isinstance(node, exp.Column) and not isinstance(node.parent, exp.Dot):
+            parts = _column_parts(node)
+            if len(parts) >= 2:
+                return self._json_access(parts) or node
+        if isinstance(node, exp.In) and node.args.get("field") is not None:
+            field = node.args["field"]
+            if isinstance(field, exp.Column) and field.name.lower() == "tags":
+                return exp.func("list_contains", field.copy(), node.this.copy())
+        return node
+
+    def _dot_parts(self, node: exp.Expression) -> list[str]:
+        parts: list[str] = []
+        while isinstance(node, exp.Dot):
+            parts.insert(0, node.expression.name)
+            node = node.this
+        if isinstance(node, exp.Column):
+            return _column_parts(node) + parts
+        return []
+
+    def _json_access(self, parts: list[str]) -> exp.Expression | None:
+        if parts[0].lower() in self.table_names and len(parts) > 2:
+            parts = parts[1:]
+        field = parts[0].lower()
+        if field not in JSON_FIELDS or len(parts) < 2:
+            return None
+        keys = parts[1:]
+        alias = _FIELD_ALIASES.get((field, keys[0])) if len(keys) == 1 else None
+        if alias:
+            return exp.column(alias, quoted=True)
+        extract = exp.func("json_extract_string", exp.column(field), exp.Literal.string(_json_path(keys)))
+        if field in _NUMERIC_FIELDS:
+            return exp.TryCast(this=extract, to=exp.DataType.build("DOUBLE"))
+        extract.meta["json_text"] = True
+        return extract
+
+
+def _cast_json_compared_to_numbers(tree: exp.Expression) -> exp.Expression:
+    """``metadata.turns > 3`` compares a number: extract it as DOUBLE rather than text."""
+    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+    for node in tree.find_all(*comparisons):
+        for side, other in (("this", node.expression), ("expression", node.this)):
+            value = node.args.get(side)
+            if (
+                isinstance(value, exp.Anonymous | exp.Func)
+                and value.meta.get("json_text")
+                and isinstance(other, exp.Literal)
+                and not other.is_string
+            ):
+                node.set(side, exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE")))
+    return tree
+
+
+_INCLUDES = re.compile(r"([\w.\"]+)\s+INCLUDES\s+('(?:[^']|'')*')", re.IGNORECASE)
+
+
+class LogEngine:
+    """DuckDB views ``logs`` (spans) and ``traces`` over one frame, plus any named sources.
+
+    Thread-safe: one query at a time per engine.
+    """
+
+    def __init__(
+        self,
+        logs: pl.DataFrame,
+        *,
+        sources: dict[str, pl.DataFrame] | None = None,
+        row_limit: int = DEFAULT_ROW_LIMIT,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    ) -> None:
+        self.logs = logs
+        self.row_limit = row_limit
+        self.timeout_s = timeout_s
+        self._lock = threading.RLock()
+        self._traces: pl.DataFrame | None = None
+        self._con = duckdb.connect(
+            config={
+                "enable_external_access": False,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "memory_limit": memory_limit,
+            }
+        )
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.register("logs_rows", logs.with_row_index("_row"))
+        self._con.execute("CREATE VIEW logs AS SELECT * EXCLUDE (_row) FROM logs_rows")
+        self.source_names = {"logs", "traces"}
+        for name, frame in (sources or {}).items():
+            if not re.fullmatch(r"[A-Za-z_]\w*", name) or name in self.source_names:
+                raise ValueError(f"source name {name!r} must be an identifier other than logs/traces")
+            self._con.register(name, frame)
+            self.source_names.add(name)
+        self._con.execute("SET lock_configuration = true")
+
+    # -- the traces view -------------------------------------------------------------------------
+    @property
+    def traces(self) -> pl.DataFrame:
+        """One row per trace: root fields plus duration, span/error/LLM/tool counts, tokens, models, user."""
+        with self._lock:
+            if self._traces is None:
+                self._traces = self._con.sql(_TRACES_SQL).pl()
+                self._con.register("traces", self._traces)
+            return self._traces
+
+    # -- checking --------------------------------------------------------------------------------
+    def check(self, query: str) -> str:
+        """Validate and rewrite a query; returns the DuckDB SQL to run or raises QueryError."""
+        text = _INCLUDES.sub(r"list_contains(\1, \2)", query.strip().rstrip(";"))
+        try:
+            statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
+        except sqlglot.errors.ParseError as exc:
+            raise QueryError(f"could not parse the SQL: {str(exc).splitlines()[0]}", query) from None
+        if len(statements) != 1:
+            raise QueryError(f"exactly one statement is allowed, got {len(statements)}", query)
+        tree = statements[0]
+        if not isinstance(tree, exp.Query):
+            raise QueryError(f"only read-only SELECT queries are allowed, not {tree.key.upper()}", query)
+        self._check_tree(tree, query)
+        rewritten = tree.transform(_Rewriter(self.source_names | self._aliases(tree)))
+        rewritten = _cast_json_compared_to_numbers(rewritten)
+        return rewritten.sql(dialect="duckdb")
+
+    def _aliases(self, tree: exp.Expression) -> set[str]:
+        return {t.alias_or_name for t in tree.find_all(exp.Table) if t.alias_or_name}
+
+    def _check_tree(self, tree: exp.Expression, query: str) -> None:
+        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        allowed = {name.lower() for name in self.source_names} | ctes
+        for node in tree.walk():
+            if isinstance(node, _FORBIDDEN_NODES):
+                raise QueryError(f"{node.key.upper()} is not allowed: queries are read-only", query)
+            if isinstance(node, exp.Table):
+                inner = node.this
+                if isinstance(inner, _ALLOWED_TABLE_FUNCTIONS):
+                    continue
+                if not isinstance(inner, exp.Identifier):
+                    raise QueryError(f"table function {inner.sql(dialect='duckdb')[:80]} is not allowed", query)
+                if node.args.get("db") or node.args.get("catalog"):
+                    raise QueryError(f"qualified table {node.sql(dialect='duckdb')} is not allowed", query)
+                if inner.name.lower() not in allowed:
+                    raise QueryError(
+                        f"unknown table {inner.name!r}: query {', '.join(sorted(self.source_names))}", query
+                    )
+            if isinstance(node, exp.Func):
+                name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
+                if _FORBIDDEN_FUNCTION.match(name or ""):
+                    raise QueryError(f"function {name} is not allowed (no file, network or system access)", query)
+
+    # -- running ---------------------------------------------------------------------------------
+    def _run(self, sql: str, original: str, limit: int) -> tuple[pl.DataFrame, bool]:
+        with self._lock:
+            if "traces" in sql.lower():
+                _ = self.traces
+            timer = threading.Timer(self.timeout_s, self._con.interrupt)
+            timer.start()
+            try:
+                reader = self._con.sql(sql).to_arrow_reader(batch_size=min(limit + 1, 100_000))
+                batches, rows = [], 0
+                for batch in reader:
+                    batches.append(batch)
+                    rows += batch.num_rows
+                    if rows > limit:
+                        break
+                import pyarrow as pa
+
+                table = pa.Table.from_batches(batches, schema=reader.schema)
+            except duckdb.InterruptException:
+                raise QueryError(f"query stopped after the {self.timeout_s:g} s time limit", original) from None
+            except duckdb.OutOfMemoryException:
+                raise QueryError("query stopped: it needs more memory than the engine's limit", original) from None
+            except duckdb.Error as exc:
+                raise QueryError(f"query failed: {str(exc).splitlines()[0]}", original) from None
+            finally:
+                timer.cancel()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        truncated = frame.height > limit
+        return (frame.head(limit) if truncated else frame), truncated
+
+    def sql(self, query: str, *, limit: int | None = None) -> pl.DataFrame:
+        """Run one read-only SELECT over ``logs``, ``traces`` and the named sources.
+
+        Raises QueryError when the query is refused, fails, or returns more than the row limit
+        (say ``LIMIT`` or aggregate).
+        """
+        limit = self.row_limit if limit is None else limit
+        frame, truncated = self._run(self.check(query), query, limit)
+        if truncated:
+            raise QueryError(f"the query returns more than {limit:,} rows: add a LIMIT or aggregate", query)
+        return frame
+
+    def where(self, condition: str, *, shape: Shape = "spans") -> str:
+        """Validate a WHERE condition; returns the full SELECT it stands for."""
+        if ";" in condition.replace("';'", ""):
+            raise QueryError("a filter is one condition, not several statements", condition)
+        table = "traces" if shape == "traces" else "logs"
+        query = f"SELECT * FROM {table} WHERE {condition}"
+        tree = self.check(query)
+        parsed = sqlglot.parse_one(tree, read="duckdb")
+        if parsed.args.get("joins") or parsed.args.get("limit") or parsed.args.get("group"):
+            raise QueryError("a filter is a single WHERE condition", condition)
+        return tree
+
+    def filter_ids(self, condition: str, *, shape: Shape = "spans") -> pl.Series:
+        """Row positions in ``logs`` (spans) or ``traces`` matching a WHERE condition."""
+        select = self.where(condition, shape=shape)
+        table = "traces_rows" if shape == "traces" else "logs_rows"
+        if shape == "traces":
+            with self._lock:
+                if "traces_rows" not in self.source_names:
+                    self._con.register("traces_rows", self.traces.with_row_index("_row"))
+        body = select.split(" WHERE ", 1)[1]
+        frame, _ = self._run(f"SELECT _row FROM {table} WHERE {body} ORDER BY _row", condition, 10**12)
+        return frame.get_column("_row")
+
+    def filter(self, condition: str, *, shape: Shape = "spans") -> pl.DataFrame:
+        """The spans (or traces) matching a Braintrust-style WHERE condition, as Polars."""
+        rows = self.filter_ids(condition, shape=shape)
+        source = self.traces if shape == "traces" else self.logs
+        return source[rows]
+
+    def count(self, condition: str, *, shape: Shape = "spans") -> int:
+        return len(self.filter_ids(condition, shape=shape))
+
+
+_ENGINES: dict[int, tuple[pl.DataFrame, LogEngine]] = {}
+
+
+def engine_for(frame: pl.DataFrame) -> LogEngine:
+    """A cached engine for a frame (the last few frames used), so repeated queries are cheap."""
+    entry = _ENGINES.get(id(frame))
+    if entry is None or entry[0] is not frame:
+        if len(_ENGINES) >= 4:
+            _ENGINES.pop(next(iter(_ENGINES)))
+        entry = (frame, LogEngine(frame))
+        _ENGINES[id(frame)] = entry
+    return entry[1]
+
+
+def sql(frame: pl.DataFrame, query: str, *, limit: int | None = None) -> pl.DataFrame:
+    """Run one sandboxed, read-only SELECT over views ``logs`` and ``traces`` of ``frame``."""
+    return engine_for(frame).sql(query, limit=limit)
+
+
+def filter(frame: pl.DataFrame, where: str, *, shape: Shape = "spans") -> pl.DataFrame:
+    """Rows of ``frame`` (spans) or of its traces view matching a Braintrust-style WHERE condition."""
+    return engine_for(frame).filter(where, shape=shape)
+
+
+def traces(frame: pl.DataFrame) -> pl.DataFrame:
+    """The traces view of a frame (one row per trace)."""
+    return engine_for(frame).traces
+
+
+__all__ = ["SCHEMA", "TRACE_COLUMNS", "LogEngine", "QueryError", "engine_for", "filter", "sql", "traces"]
