@@ -12,6 +12,9 @@ and docstring.
 The same function is the Python API: ``common_errors(frame, limit=5)`` wraps the frame in a
 :class:`ToolContext`. A tool with side effects is declared ``@tool(side_effects=True)`` and must
 return a :class:`~loop_jupyter.artifacts.Pending` artifact instead of acting.
+
+``phrases`` are the regular expressions the offline planner uses to route a question to the tool;
+the planner fills parameters it can extract (``where``, ``threshold_s``, ``limit``, ...) by name.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ class ToolSpec:
     parameters: dict[str, Any]
     function: Callable[..., ToolResult]
     side_effects: bool = False
+    #: Regular expressions (case-insensitive) for the questions the offline planner routes here.
+    phrases: tuple[str, ...] = ()
 
     def json_schema(self) -> dict[str, Any]:
         """The provider-neutral tool definition (name, description, input_schema)."""
@@ -140,7 +145,11 @@ def schema_of(function: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
 
 
 def tool(
-    function: Callable[..., ToolResult] | None = None, *, name: str | None = None, side_effects: bool = False
+    function: Callable[..., ToolResult] | None = None,
+    *,
+    name: str | None = None,
+    side_effects: bool = False,
+    phrases: tuple[str, ...] = (),
 ) -> Any:
     """Register a function as a tool; see the module docstring."""
 
@@ -153,7 +162,7 @@ def tool(
                 ctx = ToolContext(logs=ctx)
             return fn(ctx, *args, **kwargs)
 
-        spec = ToolSpec(name or fn.__name__, description, parameters, call, side_effects)
+        spec = ToolSpec(name or fn.__name__, description, parameters, call, side_effects, tuple(phrases))
         REGISTRY[spec.name] = spec
         call.spec = spec  # type: ignore[attr-defined]
         return call

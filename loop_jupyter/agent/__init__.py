@@ -1,0 +1,1 @@
+"""The Loop agent: models, planner, the tool loop, conversation and events."""

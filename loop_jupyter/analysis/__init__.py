@@ -1,0 +1,1 @@
+"""Analysis tools: one capability per module, each a ``@tool`` function."""
