@@ -1,0 +1,331 @@
+"""Most common errors and failure modes; model-level errors; context-window overflows."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import polars as pl
+
+from ..artifacts import SqlFilter, Table, ToolResult
+from ..tools import ToolContext, tool
+from ._across import (
+    COLORS,
+    chart,
+    clip,
+    code,
+    error_fields,
+    fmt_pct,
+    ids_condition,
+    normalize_message,
+    restrict,
+    selected_roots,
+)
+
+#: Error categories for model calls, tested in order on "type message" (lower case).
+MODEL_ERROR_PATTERNS: dict[str, str] = {
+    "context_overflow": (
+        r"context[ _-]?(length|window)|maximum context|context_length_exceeded|prompt is too long|"
+        r"too many tokens|input is too long|exceeds? the (model'?s? )?(maximum|context)|token limit"
+    ),
+    "rate_limit": r"\b429\b|rate[ _-]?limit|too many requests|quota",
+    "overloaded": r"\b529\b|overloaded",
+    "timeout": r"time[ _-]?d? ?out|timeout|deadline exceeded|\b504\b|\b408\b",
+    "api_error": (
+        r"api[ _-]?error|apierror|\b5\d\d\b|internal server error|bad gateway|service unavailable|"
+        r"connection|invalid_request|\b400\b|\b401\b|\b403\b|\b404\b|authentication|permission"
+    ),
+}
+
+
+def _when_of(frame: pl.DataFrame) -> pl.Expr:
+    return pl.coalesce("start", "created")
+
+
+def error_spans(frame: pl.DataFrame) -> pl.DataFrame:
+    """Spans with an error, plus ``error_type``, ``message``, ``normalized`` and ``when``."""
+    error_type, message = error_fields()
+    return (
+        frame.filter(pl.col("error").is_not_null())
+        .with_columns(
+            error_type=error_type,
+            message=message,
+            when=_when_of(frame),
+        )
+        .with_columns(normalized=normalize_message(pl.col("message")))
+    )
+
+
+def error_category(error_type: pl.Expr = pl.col("error_type"), message: pl.Expr = pl.col("message")) -> pl.Expr:
+    """The model-error category (rate_limit, overloaded, timeout, context_overflow, api_error) or null."""
+    text = pl.concat_str([error_type.fill_null(""), message.fill_null("")], separator=" ").str.to_lowercase()
+    expr: pl.Expr = pl.lit(None, pl.String)
+    for name, pattern in reversed(MODEL_ERROR_PATTERNS.items()):
+        expr = pl.when(text.str.contains(pattern)).then(pl.lit(name)).otherwise(expr)
+    return expr
+
+
+def _top_values(column: str, k: int = 3) -> pl.Expr:
+    """The k most frequent non-null values of a column within a group, joined for display."""
+    return pl.col(column).drop_nulls().value_counts(sort=True).struct.field(column).head(k).alias(column + "s")
+
+
+@tool(
+    phrases=(
+        r"\b(most )?(common|frequent|top|main)\b.*\b(errors?|failures?|failure modes?|exceptions?)\b",
+        r"\b(errors?|failures?|failure modes?|exceptions?)\b.*\b(most common|most frequent|grouped|by type|breakdown)\b",
+        r"\bwhat (errors|failures|goes wrong|went wrong|is failing|fails)\b",
+        r"\bfailure modes?\b",
+        r"\bgroup (the )?errors\b",
+    )
+)
+def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -> ToolResult:
+    """Group errors by normalised message (numbers, ids and quoted names masked) and by error type:
+    counts by span and by trace, share of traffic, first/last seen, daily trend, example trace ids,
+    and the spans (name, type, model) they come from.
+
+    Args:
+        where: optional WHERE condition on the traces view restricting which traces are considered,
+            e.g. "metadata.app_version = '1.4.0'".
+        limit: how many error groups to return (most traces affected first).
+    """
+    roots = selected_roots(ctx, where)
+    spans = restrict(ctx.logs, roots)
+    total_traces = spans.get_column("root_span_id").n_unique()
+    errs = error_spans(spans)
+    call = code("errors", "common_errors", {"where": where, "limit": limit})
+    if errs.height == 0:
+        return ToolResult(f"No errors in {total_traces:,} traces.", [call])
+    groups = (
+        errs.group_by("error_type", "normalized")
+        .agg(
+            spans=pl.len(),
+            traces=pl.col("root_span_id").n_unique(),
+            first_seen=pl.col("when").min(),
+            last_seen=pl.col("when").max(),
+            example=pl.col("message").first(),
+            example_trace_ids=pl.col("root_span_id").unique(maintain_order=True).head(3),
+            span_names=_top_values("name"),
+            span_types=pl.col("type").drop_nulls().unique().sort(),
+            models=pl.col("model").drop_nulls().unique().sort(),
+        )
+        .with_columns(share_of_traces=pl.col("traces") / total_traces)
+        .sort(["traces", "spans", "normalized"], descending=[True, True, False], nulls_last=True)
+        .head(limit)
+        .select(
+            "error_type",
+            pl.col("normalized").alias("message"),
+            "spans",
+            "traces",
+            "share_of_traces",
+            "first_seen",
+            "last_seen",
+            "span_names",
+            "span_types",
+            "models",
+            "example_trace_ids",
+            pl.col("example").alias("example_message"),
+        )
+    )
+    by_type = (
+        errs.group_by("error_type")
+        .agg(spans=pl.len(), traces=pl.col("root_span_id").n_unique())
+        .with_columns(share_of_traces=pl.col("traces") / total_traces)
+        .sort(["traces", "spans"], descending=True)
+    )
+    top = groups.head(8).select("error_type", "message")
+    daily = (
+        errs.join(top.rename({"message": "normalized"}), on=["error_type", "normalized"], how="semi", nulls_equal=True)
+        .with_columns(day=pl.col("when").dt.truncate("1d"), group=pl.col("normalized").str.slice(0, 60))
+        .group_by("day", "group")
+        .agg(spans=pl.len())
+        .sort("day", "group")
+    )
+    error_traces = errs.get_column("root_span_id").n_unique()
+    lines = [
+        f"{errs.height:,} error spans in {error_traces:,} of {total_traces:,} traces "
+        f"({fmt_pct(error_traces / total_traces)}); {groups.height} groups shown"
+        + f" (of {errs.select(pl.struct('error_type', 'normalized').n_unique()).item()})"
+        + ":"
+    ]
+    for i, row in enumerate(groups.head(10).iter_rows(named=True), 1):
+        kind = f"[{row['error_type']}] " if row["error_type"] else ""
+        names = ", ".join(row["span_names"][:2])
+        lines.append(
+            f"{i}. {kind}{clip(row['message'], 100)} — {row['spans']} spans, {row['traces']} traces "
+            f"({fmt_pct(row['share_of_traces'])}), in {names or '?'}"
+        )
+    artifacts = [
+        Table(groups, title="Most common errors"),
+        Table(by_type, title="Errors by type"),
+    ]
+    if daily.height:
+        fig = px.line(
+            daily,
+            x="day",
+            y="spans",
+            color="group",
+            markers=True,
+            color_discrete_sequence=COLORS,
+            labels={"day": "Day", "spans": "Error spans", "group": "Error"},
+        )
+        artifacts.append(chart(fig, "Daily error spans, top error groups"))
+    condition = "error IS NOT NULL"
+    if where:
+        condition += f" AND root_span_id IN (SELECT root_span_id FROM traces WHERE {where})"
+    artifacts.append(SqlFilter(condition, "spans", errs.height, title="Error spans"))
+    artifacts.append(call)
+    return ToolResult("\n".join(lines), artifacts)
+
+
+def _model_error_frame(ctx: ToolContext) -> pl.DataFrame:
+    errs = error_spans(ctx.logs).with_columns(category=error_category())
+    # A model error is one on an LLM call, or one whose text says rate limit/overloaded wherever logged.
+    llm_like = (pl.col("type") == "llm") | pl.col("model").is_not_null()
+    return errs.filter(llm_like.fill_null(False) | pl.col("category").is_in(["rate_limit", "overloaded"])).with_columns(
+        category=pl.col("category").fill_null("other")
+    )
+
+
+@tool(
+    phrases=(
+        r"\brate[ -]?limit",
+        r"\b429s?\b",
+        r"\b529s?\b",
+        r"\boverload",
+        r"\bmodel[- ]level errors?\b",
+        r"\b(model|llm|provider|api) (errors?|failures?)\b",
+        r"\b(api|llm|model) (calls? )?(timeouts?|timing out)\b",
+    )
+)
+def model_errors(ctx: ToolContext) -> ToolResult:
+    """Model-level errors as their own view: rate limits (429), overloaded (529), API errors,
+    timeouts and context overflows on LLM calls, by category and model, with the error rate per
+    model (errors / LLM calls) and a daily chart.
+    """
+    logs = ctx.logs
+    total_traces = logs.get_column("root_span_id").n_unique()
+    errs = _model_error_frame(ctx)
+    call = code("errors", "model_errors", {})
+    if errs.height == 0:
+        return ToolResult(f"No model-level errors in {total_traces:,} traces.", [call])
+    calls = (
+        logs.filter((pl.col("type") == "llm") | pl.col("model").is_not_null()).group_by("model").agg(llm_calls=pl.len())
+    )
+    by_category = (
+        errs.group_by("category")
+        .agg(
+            spans=pl.len(),
+            traces=pl.col("root_span_id").n_unique(),
+            first_seen=pl.col("when").min(),
+            last_seen=pl.col("when").max(),
+            models=pl.col("model").drop_nulls().unique().sort(),
+            example=pl.col("message").first(),
+            example_trace_ids=pl.col("root_span_id").unique(maintain_order=True).head(3),
+        )
+        .with_columns(share_of_traces=pl.col("traces") / total_traces)
+        .sort(["spans", "category"], descending=[True, False])
+    )
+    by_model = (
+        errs.group_by("model", "category")
+        .agg(spans=pl.len(), traces=pl.col("root_span_id").n_unique())
+        .join(calls, on="model", how="left", nulls_equal=True)
+        .with_columns(error_rate=pl.col("spans") / pl.col("llm_calls"))
+        .sort(["spans", "model", "category"], descending=[True, False, False], nulls_last=True)
+    )
+    daily = (
+        errs.with_columns(day=pl.col("when").dt.truncate("1d"))
+        .group_by("day", "category")
+        .agg(spans=pl.len())
+        .sort("day", "category")
+    )
+    lines = [
+        f"{errs.height:,} model-level error spans in {errs['root_span_id'].n_unique():,} of {total_traces:,} traces:"
+    ]
+    for row in by_category.iter_rows(named=True):
+        lines.append(
+            f"- {row['category']}: {row['spans']} spans, {row['traces']} traces ({fmt_pct(row['share_of_traces'])}),"
+            f" models {', '.join(row['models'][:3]) or '?'}; e.g. {clip(row['example'], 80)}"
+        )
+    fig = px.bar(
+        daily,
+        x="day",
+        y="spans",
+        color="category",
+        color_discrete_sequence=COLORS,
+        labels={"day": "Day", "spans": "Error spans", "category": "Category"},
+    )
+    ids = errs.get_column("id").to_list()
+    return ToolResult(
+        "\n".join(lines),
+        [
+            Table(by_category, title="Model-level errors by category"),
+            Table(by_model, title="Model-level errors by model"),
+            chart(fig, "Model-level errors per day"),
+            SqlFilter(
+                "error IS NOT NULL AND (type = 'llm' OR model IS NOT NULL)",
+                "spans",
+                errs.height,
+                ids[:1000],
+                title="Model-level error spans (LLM calls)",
+            ),
+            call,
+        ],
+    )
+
+
+@tool(
+    phrases=(
+        r"\bcontext[- ]?(window|length)\b",
+        r"\bcontext overflows?\b",
+        r"\b(overflow|exceed)\w* (the )?context\b",
+        r"\bprompt (is )?too long\b",
+    )
+)
+def context_overflows(ctx: ToolContext) -> ToolResult:
+    """Context-window overflow incidents: spans whose error says the prompt exceeded the model's
+    context, with the trace, span, model, prompt tokens at the time, and a summary per model.
+    """
+    errs = (
+        error_spans(ctx.logs).with_columns(category=error_category()).filter(pl.col("category") == "context_overflow")
+    )
+    total_traces = ctx.logs.get_column("root_span_id").n_unique()
+    call = code("errors", "context_overflows", {})
+    if errs.height == 0:
+        return ToolResult(f"No context-window overflows in {total_traces:,} traces.", [call])
+    incidents = errs.sort("when").select(
+        "when",
+        "root_span_id",
+        "id",
+        "name",
+        "model",
+        "prompt_tokens",
+        "error_type",
+        "message",
+    )
+    by_model = (
+        errs.group_by("model")
+        .agg(
+            incidents=pl.len(),
+            traces=pl.col("root_span_id").n_unique(),
+            max_prompt_tokens=pl.col("prompt_tokens").max(),
+            first_seen=pl.col("when").min(),
+            last_seen=pl.col("when").max(),
+        )
+        .sort(["incidents", "model"], descending=[True, False], nulls_last=True)
+    )
+    traces = errs.get_column("root_span_id").n_unique()
+    lines = [
+        f"{errs.height:,} context-window overflows in {traces:,} of {total_traces:,} traces ({fmt_pct(traces / total_traces)})."
+    ]
+    for row in by_model.head(5).iter_rows(named=True):
+        lines.append(f"- {row['model'] or '(no model)'}: {row['incidents']} incidents, {row['traces']} traces")
+    lines.append(f"Latest: {clip(incidents['message'][-1], 120)}")
+    ids = errs.get_column("id").to_list()
+    return ToolResult(
+        "\n".join(lines),
+        [
+            Table(by_model, title="Context overflows by model"),
+            Table(incidents, title="Context overflow incidents"),
+            SqlFilter(ids_condition(ids, "id"), "spans", len(ids), ids, title="Overflow spans"),
+            call,
+        ],
+    )
