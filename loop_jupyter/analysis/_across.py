@@ -34,8 +34,9 @@ def restrict(frame: pl.DataFrame, roots: pl.Series | None) -> pl.DataFrame:
 
 
 # -- errors ----------------------------------------------------------------------------------------
-def error_fields(error: pl.Expr = pl.col("error")) -> tuple[pl.Expr, pl.Expr]:
+def error_fields(column: str = "error") -> tuple[pl.Expr, pl.Expr]:
     """(type, message) of an error stored as JSON text: a string, or an object with type/message."""
+    error = pl.col(column)
     is_string = error.str.starts_with('"')
     as_string = error.str.json_decode(dtype=pl.String)
     error_type = pl.coalesce(
@@ -105,9 +106,13 @@ def _content_text(content: Any) -> str:
 
 
 def _messages_of(value: Any) -> list[dict[str, Any]] | None:
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        if any("role" in m or "content" in m for m in value):
-            return value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(m, dict) for m in value)
+        and any("role" in m or "content" in m for m in value)
+    ):
+        return value
     if isinstance(value, dict):
         for key in ("messages", "chat_history", "history", "conversation"):
             if isinstance(value.get(key), list):

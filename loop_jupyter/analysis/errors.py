@@ -54,8 +54,9 @@ def error_spans(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def error_category(error_type: pl.Expr = pl.col("error_type"), message: pl.Expr = pl.col("message")) -> pl.Expr:
+def error_category(type_column: str = "error_type", message_column: str = "message") -> pl.Expr:
     """The model-error category (rate_limit, overloaded, timeout, context_overflow, api_error) or null."""
+    error_type, message = pl.col(type_column), pl.col(message_column)
     text = pl.concat_str([error_type.fill_null(""), message.fill_null("")], separator=" ").str.to_lowercase()
     expr: pl.Expr = pl.lit(None, pl.String)
     for name, pattern in reversed(MODEL_ERROR_PATTERNS.items()):
@@ -71,7 +72,7 @@ def _top_values(column: str, k: int = 3) -> pl.Expr:
 @tool(
     phrases=(
         r"\b(most )?(common|frequent|top|main)\b.*\b(errors?|failures?|failure modes?|exceptions?)\b",
-        r"\b(errors?|failures?|failure modes?|exceptions?)\b.*\b(most common|most frequent|grouped|by type|breakdown)\b",
+        r"\b(errors?|failures?|exceptions?)\b.*\b(most common|most frequent|grouped|by type|breakdown)\b",
         r"\bwhat (errors|failures|goes wrong|went wrong|is failing|fails)\b",
         r"\bfailure modes?\b",
         r"\bgroup (the )?errors\b",
@@ -314,7 +315,8 @@ def context_overflows(ctx: ToolContext) -> ToolResult:
     )
     traces = errs.get_column("root_span_id").n_unique()
     lines = [
-        f"{errs.height:,} context-window overflows in {traces:,} of {total_traces:,} traces ({fmt_pct(traces / total_traces)})."
+        f"{errs.height:,} context-window overflows in {traces:,} of {total_traces:,} traces "
+        f"({fmt_pct(traces / total_traces)})."
     ]
     for row in by_model.head(5).iter_rows(named=True):
         lines.append(f"- {row['model'] or '(no model)'}: {row['incidents']} incidents, {row['traces']} traces")
