@@ -1,0 +1,184 @@
+"""Who&When multi-agent failure logs (Magentic-One hand-crafted and AG2 CaptainAgent
+algorithm-generated runs), one JSON file per run with human failure labels.
+
+Each file is one trace: a root span with the question as input and ``ground_truth`` as
+``expected``, the labels (``mistake_agent``, ``mistake_step``, ``mistake_reason``, ...) in its
+metadata; one span per ``history`` message under the root, named after the agent. Each message span
+carries its ``step`` (the index into ``history`` that ``mistake_step`` refers to), and the labelled
+step is marked ``is_mistake_step: true``. The format has no timestamps, tokens or parent ids:
+``created`` is a synthetic order (1970-01-01 plus the step in microseconds). See
+docs/formats/who-and-when.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..frame import frame_from_events, loads
+from ..report import LoadError, LoadReport
+
+FORMAT = "who-and-when"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LABELS = (
+    "mistake_agent",
+    "mistake_step",
+    "mistake_reason",
+    "mistake_type",
+    "question_ID",
+    "level",
+    "is_correct",
+    "is_corrected",
+)
+_KNOWN = {"question", "ground_truth", "history", *_LABELS}
+_ROLE_SUFFIX = re.compile(r"\s*\(.*\)\s*$")
+
+
+def detect(sample: object) -> bool:
+    """True for a Who&When run: ``history`` of ``{role, content}`` plus the failure labels."""
+    if not isinstance(sample, dict) or not isinstance(sample.get("history"), list):
+        return False
+    return "mistake_agent" in sample or "mistake_step" in sample
+
+
+def _file_key(path: Path) -> str:
+    return hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+
+
+def _order(trace: int, step: int) -> str:
+    return (_EPOCH + timedelta(seconds=trace, microseconds=step)).isoformat()
+
+
+def _step(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _span_type(agent: str, role: str) -> str:
+    lowered = agent.lower()
+    if role == "human" or lowered in ("human", "user_proxy"):
+        return "task"
+    if "terminal" in lowered:
+        return "tool"
+    return "llm"
+
+
+def _events(path: Path, report: LoadReport, trace: int) -> Iterator[tuple[int | None, dict[str, Any]]]:
+    source = str(path)
+    try:
+        run = loads(path.read_bytes())
+    except ValueError as exc:
+        report.records_read += 1
+        report.skip(None, f"invalid JSON: {exc}", source=source)
+        return
+    if not detect(run):
+        report.records_read += 1
+        report.skip(None, "not a Who&When run (no history / mistake labels)", source=source)
+        return
+    root_id = f"whowhen-{_file_key(path)}-{path.stem}"
+    mistake_step = _step(run.get("mistake_step"))
+    metadata: dict[str, Any] = {
+        "file": f"{path.parent.name}/{path.name}",
+        "subset": path.parent.name,
+        "question": run.get("question"),
+        "synthetic_order": True,
+    }
+    for label in _LABELS:
+        if label in run:
+            metadata[label] = run[label]
+    for extra in sorted(set(run) - _KNOWN):
+        # system_prompt (Algorithm-Generated), labels, ...: kept as they are.
+        metadata[extra] = run[extra]
+        report.note_unmapped(extra)
+    history = run["history"]
+    if mistake_step is not None and not 0 <= mistake_step < len(history):
+        report.warn(None, f"mistake_step {mistake_step} is outside history (0..{len(history) - 1})", source=source)
+    last = history[-1] if history and isinstance(history[-1], dict) else None
+    yield (
+        None,
+        {
+            "id": root_id,
+            "span_id": root_id,
+            "root_span_id": root_id,
+            "span_parents": [],
+            "created": _order(trace, 0),
+            "span_attributes": {"name": f"who&when {path.parent.name}/{path.stem}", "type": "task"},
+            "input": run.get("question"),
+            "output": last.get("content") if last else None,
+            "expected": run.get("ground_truth"),
+            "metadata": metadata | {"message_count": len(history)},
+        },
+    )
+    for step, message in enumerate(history):
+        span_id = f"{root_id}-s{step}"
+        if not isinstance(message, dict):
+            message = {"content": message}
+            report.note_unmapped("history[] non-object")
+        role = str(message.get("role") or "")
+        name = str(message.get("name") or role or "message")
+        span_meta: dict[str, Any] = {"step": step, "role": role, "agent": _ROLE_SUFFIX.sub("", name) or name}
+        if message.get("name"):
+            span_meta["name"] = message["name"]
+        if step == mistake_step:
+            span_meta["is_mistake_step"] = True
+        for extra in sorted(set(message) - {"role", "name", "content"}):
+            span_meta[extra] = message[extra]
+            report.note_unmapped(f"history.{extra}")
+        yield (
+            None,
+            {
+                "id": span_id,
+                "span_id": span_id,
+                "root_span_id": root_id,
+                "span_parents": [root_id],
+                "created": _order(trace, step + 1),
+                "span_attributes": {"name": name, "type": _span_type(name, role)},
+                "output": message.get("content"),
+                "metadata": span_meta,
+            },
+        )
+
+
+def load(path: str | Path, report: LoadReport) -> pl.DataFrame:
+    """Load one Who&When JSON file (a directory: every run file inside it, recursively)."""
+    path = Path(path)
+    if path.is_dir():
+        return load_dir(path, report)
+    if not path.is_file():
+        raise LoadError(f"{path}: not a file")
+    report.format = report.format or FORMAT
+    return frame_from_events(_events(path, report, 0), report, source=str(path))
+
+
+def _sniff(path: Path) -> bool:
+    try:
+        return detect(loads(path.read_bytes()))
+    except (OSError, ValueError):
+        return False
+
+
+def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
+    """Load every Who&When ``.json`` file under ``path``, recursively (one trace per file)."""
+    path = Path(path)
+    report.format = report.format or FORMAT
+    # Natural order (2.json before 10.json) so the synthetic trace order follows the file numbers.
+    files = sorted(
+        (p for p in path.rglob("*.json") if p.is_file() and _sniff(p)),
+        key=lambda p: (str(p.parent), int(p.stem) if p.stem.isdigit() else float("inf"), p.name),
+    )
+
+    def events() -> Iterator[tuple[int | None, dict[str, Any]]]:
+        for trace, file in enumerate(files):
+            yield from _events(file, report, trace)
+
+    return frame_from_events(events(), report, source=str(path))
