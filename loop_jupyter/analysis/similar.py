@@ -1,0 +1,300 @@
+"""Find similar traces: semantic similarity of trace content plus shared structure.
+
+Each trace is embedded once (root input and output plus its span names, wordllama offline) into a
+persistent index (:mod:`loop_jupyter.embeddings`). A search is one matrix-vector product over the
+normalised float32 matrix, then the best candidates are re-ranked with the structure they share
+with the query (span names, tools, error kinds) and explained in a ``why`` column.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import polars as pl
+
+from ..artifacts import Code, Table, ToolResult
+from ..embeddings import TraceIndex, embed, trace_index
+from ..tools import ToolContext, tool
+
+#: Weight of the semantic score in the ranking; the rest is structural (Jaccard of span names,
+#: tools and error kinds). Text carries most of the signal; structure breaks ties between traces
+#: that say similar things but did different work.
+SEMANTIC_WEIGHT = 0.75
+#: Candidates taken from the semantic ranking before the structural re-rank.
+CANDIDATES = 200
+
+_WORD = re.compile(r"[a-zA-Z][a-zA-Z0-9_'-]{2,}")
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "from",
+        "you",
+        "your",
+        "are",
+        "was",
+        "were",
+        "have",
+        "has",
+        "had",
+        "not",
+        "but",
+        "can",
+        "will",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "how",
+        "why",
+        "all",
+        "any",
+        "its",
+        "into",
+        "out",
+        "our",
+        "about",
+        "there",
+        "their",
+        "them",
+        "they",
+        "then",
+        "than",
+        "been",
+        "being",
+        "also",
+        "just",
+        "more",
+        "most",
+        "some",
+        "such",
+        "only",
+        "over",
+        "very",
+        "please",
+        "would",
+        "could",
+        "should",
+        "does",
+        "did",
+        "doing",
+        "done",
+        "here",
+        "like",
+        "get",
+        "got",
+        "let",
+        "use",
+        "used",
+        "user",
+        "assistant",
+        "system",
+        "content",
+        "message",
+        "messages",
+        "role",
+        "text",
+        "null",
+        "true",
+        "false",
+        "none",
+    ]
+)
+
+
+def index_for(ctx: ToolContext, *, progress: bool = True) -> TraceIndex:
+    """The trace index of ``ctx.logs``, cached on the context so repeated searches skip hashing."""
+    cached = ctx.cache.get("similar")
+    if cached is not None and cached[0] is ctx.logs:
+        return cached[1]
+    index = trace_index(ctx.logs, progress=progress)
+    ctx.cache["similar"] = (ctx.logs, index)
+    return index
+
+
+def terms(text: str) -> set[str]:
+    """Content words of a text (lower case, stop words removed)."""
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _short(items: set[str] | frozenset[str], n: int = 4) -> str:
+    ordered = sorted(items)
+    return ", ".join(ordered[:n]) + (f" +{len(ordered) - n}" if len(ordered) > n else "")
+
+
+def search(
+    index: TraceIndex,
+    query: np.ndarray,
+    *,
+    limit: int = 10,
+    exclude: set[int] | None = None,
+    names: frozenset[str] = frozenset(),
+    tools: frozenset[str] = frozenset(),
+    errors: frozenset[str] = frozenset(),
+    query_terms: set[str] | None = None,
+) -> pl.DataFrame:
+    """Top ``limit`` traces for a normalised query vector, re-ranked with shared structure."""
+    exclude = exclude or set()
+    semantic = index.vectors @ query.astype(np.float32)
+    take = min(len(index), CANDIDATES + len(exclude))
+    if take == 0:
+        return _empty()
+    candidates = np.argpartition(-semantic, take - 1)[:take] if take < len(index) else np.arange(len(index))
+    has_structure = bool(names or tools or errors)
+    rows = []
+    for position in candidates.tolist():
+        if position in exclude:
+            continue
+        sem = float(semantic[position])
+        shared_names = index.span_names[position] & names
+        shared_tools = index.tools[position] & tools
+        shared_errors = index.errors[position] & errors
+        if has_structure:
+            parts = [
+                _jaccard(index.span_names[position], names) if names else None,
+                _jaccard(index.tools[position], tools) if tools else None,
+                _jaccard(index.errors[position], errors) if errors else None,
+            ]
+            structural = float(np.mean([p for p in parts if p is not None]))
+            score = SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * structural
+        else:
+            structural = None
+            score = sem
+        rows.append((position, score, sem, structural, shared_names, shared_tools, shared_errors))
+    rows.sort(key=lambda r: (-r[1], index.root_span_ids[r[0]]))
+    out = []
+    for position, score, sem, structural, shared_names, shared_tools, shared_errors in rows[:limit]:
+        why = [f"semantic {sem:.2f}"]
+        if query_terms:
+            # Span names are listed under "spans"; keep "terms" for the words of the content.
+            common = terms(index.texts[position]) & query_terms - {n.lower() for n in index.span_names[position]}
+            if common:
+                why.append(f"terms: {_short(common)}")
+        if shared_errors:
+            why.append(f"errors: {_short(shared_errors, 2)}")
+        if shared_tools:
+            why.append(f"tools: {_short(shared_tools)}")
+        if shared_names:
+            why.append(f"spans: {_short(shared_names)}")
+        out.append(
+            {
+                "root_span_id": index.root_span_ids[position],
+                "score": round(score, 4),
+                "semantic": round(sem, 4),
+                "structure": None if structural is None else round(structural, 4),
+                "why": "; ".join(why),
+                "text": index.texts[position][:160],
+            }
+        )
+    return pl.DataFrame(out, schema=_SCHEMA) if out else _empty()
+
+
+_SCHEMA = {
+    "root_span_id": pl.String,
+    "score": pl.Float64,
+    "semantic": pl.Float64,
+    "structure": pl.Float64,
+    "why": pl.String,
+    "text": pl.String,
+}
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=_SCHEMA)
+
+
+@tool(
+    phrases=(
+        r"\bsimilar (traces?|requests?|conversations?|logs?|ones?)\b",
+        r"\b(traces?|requests?|conversations?) (like|similar to)\b",
+        r"\bfind (more )?(like this|similar)\b",
+        r"\bnearest neighbou?rs?\b",
+        r"\bmore like (this|these)\b",
+    )
+)
+def similar_traces(
+    ctx: ToolContext,
+    trace_ids: list[str] | None = None,
+    description: str | None = None,
+    limit: int = 10,
+) -> ToolResult:
+    """Find traces similar to the selected traces or to a description.
+
+    Combines semantic similarity of the trace content (root input and output and span names,
+    offline embeddings) with shared structure (span names, tools, error kinds) and says why each
+    result is similar. Uses the traces selected in the explorer when neither argument is given.
+
+    Args:
+        trace_ids: root span ids of the traces to find neighbours of.
+        description: what the traces are about, in words (used when no trace ids are given).
+        limit: how many similar traces to return.
+    """
+    started = time.perf_counter()
+    ids = list(trace_ids or []) or (list(ctx.selection) if not description else [])
+    limit = max(1, min(int(limit), 1000))
+    index = index_for(ctx)
+    if len(index) == 0:
+        return ToolResult("There are no traces in these logs.", is_error=True)
+    if ids:
+        positions = [p for p in (index.position(i) for i in ids) if p is not None]
+        missing = [i for i in ids if index.position(i) is None]
+        if not positions:
+            return ToolResult(f"None of the trace ids are in the logs: {', '.join(missing[:5])}", is_error=True)
+        query = index.vectors[positions].mean(axis=0)
+        norm = float(np.linalg.norm(query))
+        query = query / norm if norm else query
+        names = frozenset().union(*(index.span_names[p] for p in positions))
+        tools = frozenset().union(*(index.tools[p] for p in positions))
+        errors = frozenset().union(*(index.errors[p] for p in positions))
+        query_terms = set().union(*(terms(index.texts[p]) for p in positions))
+        result = search(
+            index,
+            query,
+            limit=limit,
+            exclude=set(positions),
+            names=names,
+            tools=tools,
+            errors=errors,
+            query_terms=query_terms,
+        )
+        subject = f"trace {ids[0]}" if len(positions) == 1 else f"{len(positions)} selected traces"
+        args = f"trace_ids={ids!r}"
+    elif description:
+        query = embed([description])[0]
+        result = search(index, query, limit=limit, query_terms=terms(description))
+        subject = f"“{description[:80]}”"
+        args = f"description={description!r}"
+        missing = []
+    else:
+        return ToolResult(
+            "Select traces in the explorer, or give trace ids or a description to find similar traces.",
+            is_error=True,
+        )
+    elapsed = time.perf_counter() - started
+    lines = [f"{result.height} traces most similar to {subject} (of {len(index):,}, {elapsed * 1000:.0f} ms):"]
+    for row in result.head(10).iter_rows(named=True):
+        lines.append(f"- {row['root_span_id']} score {row['score']:.2f} ({row['why']})")
+    if missing:
+        lines.append(f"Not in the logs: {', '.join(missing[:5])}")
+    code = (
+        "from loop_jupyter.analysis.similar import similar_traces\n"
+        "from loop_jupyter.artifacts import Table\n\n"
+        f"result = similar_traces(logs, {args}, limit={limit})\n"
+        "result.first(Table).frame"
+    )
+    return ToolResult(
+        "\n".join(lines),
+        [Table(result, title=f"Traces similar to {subject}"), Code(code, title="Reproduce")],
+    )
