@@ -5,12 +5,12 @@ import time
 import numpy as np
 import polars as pl
 import pytest
-from analysis_logs import chat_trace, frame
 
 from loop_jupyter import embeddings
 from loop_jupyter.analysis.similar import search, similar_traces
 from loop_jupyter.artifacts import Code, Table
 from loop_jupyter.tools import ToolContext
+from tests.analysis_logs import chat_trace, frame
 
 
 @pytest.fixture(autouse=True)
