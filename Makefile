@@ -1,0 +1,49 @@
+# Two commands do all set-up on a fresh machine:  make demo  and  make test
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+QUESTION ?= What are the most common errors?
+
+.PHONY: demo ask lab test test-fast browser-deps bundle check-bundle bench lint
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The main job: JupyterLab on the quickstart notebook over the built-in demo logs
+# (after a terminal answer, so a headless machine shows something too).
+demo: $(VENV)/.installed
+	$(PY) -m loop_jupyter ask "$(QUESTION)"
+	@if [ -z "$$CI" ] && [ -z "$$NO_LAB" ]; then $(PY) -m loop_jupyter lab; fi
+
+ask: $(VENV)/.installed
+	$(PY) -m loop_jupyter ask "$(QUESTION)"
+
+lab: $(VENV)/.installed
+	$(PY) -m loop_jupyter lab
+
+# Debian's chromium for the browser tests (playwright cannot download browsers here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: browser tests will be skipped"; fi; }
+
+check-bundle:
+	@if command -v npm >/dev/null 2>&1 && [ -f js/check_bundle.sh ]; then bash js/check_bundle.sh; \
+	else echo "npm missing: bundle drift check skipped"; fi
+
+test: $(VENV)/.installed browser-deps check-bundle
+	$(PY) -m ruff check .
+	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests -m "not browser and not slow" -x -q
+
+bench: $(VENV)/.installed
+	$(PY) bench/run_all.py
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .

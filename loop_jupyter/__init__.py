@@ -1,0 +1,70 @@
+"""loop_jupyter: ask plain-language questions about an LLM application's production logs.
+
+import loop_jupyter as lj
+logs = lj.demo_logs()                       # or lj.load_logs("export.jsonl")
+lj.sql(logs, "SELECT name, count(*) FROM logs GROUP BY 1")
+lj.filter(logs, "scores.Factuality < 0.5")
+lj.Loop(logs).ask("What are the most common errors?")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .engine import LogEngine, QueryError, filter, sql, traces
+from .loaders import detect_format, load_logs, load_logs_with_report, load_report, save
+from .report import LoadError, LoadReport
+from .schema import COLUMNS, SCHEMA
+
+__version__ = "0.1.0"
+
+# Heavier parts load on first use so `import loop_jupyter` stays quick and free of IPython.
+_LAZY = {
+    "demo_logs": ("demo", "demo_logs"),
+    "Loop": ("agent.session", "Loop"),
+    "load_dataset": ("analysis.datasets", "load_dataset"),
+    "list_datasets": ("analysis.datasets", "list_datasets"),
+    "ChatWidget": ("widgets.chat", "ChatWidget"),
+    "TraceExplorer": ("widgets.explorer", "TraceExplorer"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attribute)
+    raise AttributeError(f"module 'loop_jupyter' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext loop_jupyter`` registers the ``%loop`` / ``%%loop`` magics."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+__all__ = [
+    "COLUMNS",
+    "SCHEMA",
+    "ChatWidget",
+    "LoadError",
+    "LoadReport",
+    "LogEngine",
+    "Loop",
+    "QueryError",
+    "TraceExplorer",
+    "demo_logs",
+    "detect_format",
+    "filter",
+    "list_datasets",
+    "load_dataset",
+    "load_ipython_extension",
+    "load_logs",
+    "load_logs_with_report",
+    "load_report",
+    "save",
+    "sql",
+    "traces",
+]

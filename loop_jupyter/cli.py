@@ -1,0 +1,182 @@
+"""``python -m loop_jupyter`` / ``loop-jupyter``: demo logs, SQL, filters and questions from a terminal.
+
+``--json`` output is a scripting interface (documented in docs/cli.md): keep it stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+DEMO_TRACES = 2000
+
+
+def _add_logs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--logs", metavar="PATH", help="log file or folder (default: the built-in demo logs)")
+    parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
+
+
+def open_logs(args: argparse.Namespace) -> pl.DataFrame:
+    """The logs a command works on: ``--logs PATH`` or the built-in demo logs; load problems go to stderr."""
+    if not getattr(args, "logs", None):
+        from .demo import demo_logs
+
+        return demo_logs(n_traces=DEMO_TRACES, seed=0)
+    from .loaders import load_logs_with_report
+
+    frame, report = load_logs_with_report(args.logs, args.format)
+    if report.skipped or report.warnings:
+        print(report.summary(), file=sys.stderr)
+    return frame
+
+
+def _print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
+    with pl.Config(tbl_rows=max_rows, tbl_cols=12, fmt_str_lengths=60, tbl_width_chars=160):
+        print(frame)
+
+
+def frame_json(frame: pl.DataFrame, cap: int | None = None) -> dict[str, Any]:
+    """``{"columns", "rows", "total_rows"}`` with rows as lists (dates ISO, lists as lists)."""
+    shown = frame if cap is None else frame.head(cap)
+    rows = [list(row.values()) for row in json.loads(shown.write_json())]
+    return {"columns": frame.columns, "rows": rows, "total_rows": frame.height}
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo_jsonl
+
+    path = Path(args.output)
+    if path.exists() and not args.force:
+        print(f"{path} exists: pass --force to replace it", file=sys.stderr)
+        return 1
+    write_demo_jsonl(path, n_traces=args.traces, seed=args.seed)
+    print(f"wrote {args.traces:,} demo traces to {path}")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from .engine import LogEngine
+
+    result = LogEngine(open_logs(args)).sql(args.query, limit=args.limit)
+    if args.json:
+        print(json.dumps(frame_json(result), default=str))
+    else:
+        _print_frame(result)
+    return 0
+
+
+def cmd_filter(args: argparse.Namespace) -> int:
+    from .engine import LogEngine, QueryError
+
+    logs = open_logs(args)
+    engine = LogEngine(logs)
+    try:
+        select = engine.where(args.condition, shape=args.shape)
+    except QueryError as exc:
+        if args.sql_only:
+            raise
+        from .agent.cli_commands import run_filter_description
+
+        return run_filter_description(args, logs, first_error=exc)
+    rows = engine.filter(args.condition, shape=args.shape)
+    key = "root_span_id" if args.shape == "traces" else "id"
+    if args.json:
+        out = {"sql": args.condition, "shape": args.shape, "count": rows.height, "ids": rows.get_column(key).to_list()}
+        print(json.dumps(out))
+    else:
+        print(f"-- {select}\n-- {rows.height:,} {args.shape}")
+        columns = ["root_span_id", "name", "user", "duration", "span_count", "error_count", "total_tokens"]
+        if args.shape == "spans":
+            columns = ["id", "name", "type", "model", "duration", "tokens", "error"]
+        _print_frame(rows.select(columns), max_rows=args.limit)
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from .loaders import load_logs_with_report
+
+    frame, report = load_logs_with_report(args.path, args.format, strict=args.strict, progress=True)
+    if args.output:
+        from .loaders import save
+
+        save(frame, args.output)
+    if args.json:
+        print(json.dumps(report.to_dict(), default=str))
+    else:
+        print(report.summary())
+        if args.output:
+            print(f"saved {frame.height:,} spans to {args.output}")
+    return 0 if report.ok else 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loop-jupyter", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="write the built-in demo logs to a JSONL file")
+    demo.add_argument("output", nargs="?", default="demo_logs.jsonl")
+    demo.add_argument("--traces", type=int, default=DEMO_TRACES)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--force", action="store_true", help="replace an existing file")
+    demo.set_defaults(run=cmd_demo)
+
+    query = sub.add_parser("sql", help="run a read-only SQL query over views logs and traces")
+    query.add_argument("query")
+    query.add_argument("--limit", type=int, default=None, help="row limit (default 100,000)")
+    query.add_argument("--json", action="store_true", help='print {"columns", "rows", "total_rows"}')
+    _add_logs_option(query)
+    query.set_defaults(run=cmd_sql)
+
+    filt = sub.add_parser("filter", help="rows matching a WHERE condition, or a description turned into one")
+    filt.add_argument("condition", help="a SQL WHERE condition, or a plain-language description")
+    filt.add_argument("--shape", choices=["spans", "traces"], default="spans")
+    filt.add_argument("--sql-only", action="store_true", help="never treat the condition as a description")
+    filt.add_argument("--model", default=None, help="model for descriptions (default: offline planner)")
+    filt.add_argument("--limit", type=int, default=40, help="rows to print")
+    filt.add_argument("--json", action="store_true", help='print {"sql", "shape", "count", "ids"}')
+    _add_logs_option(filt)
+    filt.set_defaults(run=cmd_filter)
+
+    load = sub.add_parser("load", help="load a log file or folder and print its load report")
+    load.add_argument("path")
+    load.add_argument("--format", default="auto")
+    load.add_argument("--strict", action="store_true", help="stop at the first bad record")
+    load.add_argument("--output", "-o", help="save the canonical frame (.parquet or .arrow)")
+    load.add_argument("--json", action="store_true", help="print the load report as JSON")
+    load.set_defaults(run=cmd_load)
+
+    try:
+        from .agent.cli_commands import add_ask
+
+        add_ask(sub, _add_logs_option)
+    except ImportError:
+        pass
+    try:
+        from .widgets.lab import add_lab
+
+        add_lab(sub)
+    except ImportError:
+        pass
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .engine import QueryError
+    from .report import LoadError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (QueryError, LoadError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

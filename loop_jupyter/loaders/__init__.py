@@ -1,0 +1,246 @@
+"""``load_logs(source, format="auto")``: whatever the logs look like, the canonical span frame.
+
+Each format is a module with ``detect(sample) -> bool`` and ``load(path, report) -> frame``
+(and optionally ``load_dir``). Detection looks at the parsed start of a file; ``format=`` forces one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import weakref
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import polars as pl
+
+from ..frame import loads
+from ..report import LoadError, LoadReport
+from ..schema import SCHEMA, empty_frame, is_canonical
+
+#: Formats in detection order (most specific first); each is a module of this package.
+FORMATS: dict[str, str] = {
+    "braintrust": "braintrust",
+    "otlp": "otlp",
+    "langfuse": "langfuse",
+    "claude-stream-json": "claude_stream",
+    "openhands": "openhands",
+    "tau-bench": "tau_bench",
+    "who-and-when": "who_and_when",
+    "openinference": "openinference",
+}
+_FRAME_EXTENSIONS = {".parquet", ".arrow", ".feather", ".ipc"}
+_SAMPLE_BYTES = 1 << 20
+
+
+def _module(fmt: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f".{FORMATS[fmt]}", __name__)
+    except ModuleNotFoundError:
+        return None
+
+
+def supported_formats() -> list[str]:
+    return [name for name in FORMATS if _module(name) is not None] + ["parquet", "arrow", "polars", "pandas"]
+
+
+def load_logs(
+    source: str | Path | pl.DataFrame | Any,
+    format: str = "auto",
+    *,
+    strict: bool = False,
+    progress: bool | None = None,
+) -> pl.DataFrame:
+    """Load logs into the canonical span frame.
+
+    ``source`` is a file, a directory (every file inside, recursively), a Polars or pandas frame.
+    Bad records are skipped into the load report (``strict=True`` raises on the first one);
+    the report is at ``load_report(frame)`` and ``frame`` carries nothing extra.
+    """
+    frame, report = load_logs_with_report(source, format, strict=strict, progress=progress)
+    _REPORTS[id(frame)] = report
+    weakref.finalize(frame, _REPORTS.pop, id(frame), None)
+    return frame
+
+
+# Reports live as long as their frame (keyed by id, dropped when the frame is collected).
+_REPORTS: dict[int, LoadReport] = {}
+
+
+def load_report(frame: pl.DataFrame) -> LoadReport | None:
+    """The load report of a frame returned by :func:`load_logs` (None for other frames)."""
+    return _REPORTS.get(id(frame))
+
+
+def load_logs_with_report(
+    source: str | Path | pl.DataFrame | Any,
+    format: str = "auto",
+    *,
+    strict: bool = False,
+    progress: bool | None = None,
+) -> tuple[pl.DataFrame, LoadReport]:
+    """Like :func:`load_logs`, returning ``(frame, report)``."""
+    report = LoadReport(strict=strict)
+    if isinstance(source, pl.DataFrame) or type(source).__module__.startswith("pandas"):
+        return _load_frame(source, format, report), report
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise LoadError(f"no such file or directory: {path}")
+    if path.is_dir():
+        return _load_dir(path, format, report, progress), report
+    return _load_file(path, format, report, progress), report
+
+
+def _load_frame(source: Any, fmt: str, report: LoadReport) -> pl.DataFrame:
+    frame = source if isinstance(source, pl.DataFrame) else pl.from_pandas(source)
+    if fmt in ("auto", "canonical", "polars", "pandas", "parquet", "arrow") and _looks_canonical(frame):
+        report.format = "canonical"
+        report.records_read = report.rows_loaded = frame.height
+        return _as_canonical(frame)
+    module = _module("openinference")
+    if module is not None and (fmt in ("auto", "openinference")) and module.detect(frame):
+        return module.load(frame, report)
+    raise LoadError(
+        f"this frame has columns {frame.columns[:12]}: neither the canonical span frame "
+        f"({', '.join(list(SCHEMA)[:6])}, ...) nor a Phoenix/OpenInference spans frame"
+    )
+
+
+def _looks_canonical(frame: pl.DataFrame) -> bool:
+    return {"id", "span_id", "root_span_id"} <= set(frame.columns)
+
+
+def _as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    if is_canonical(frame):
+        return frame.select(list(SCHEMA))
+    missing = [name for name in SCHEMA if name not in frame.columns]
+    if missing:
+        from ..frame import derive
+
+        base = [c for c in frame.columns if c in SCHEMA]
+        return derive(frame.select(base).with_columns(_missing_base(frame)), LoadReport())
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in SCHEMA.items()])
+
+
+def _missing_base(frame: pl.DataFrame) -> list[pl.Expr]:
+    from ..schema import BASE_SCHEMA
+
+    return [pl.lit(None, dtype).alias(name) for name, dtype in BASE_SCHEMA.items() if name not in frame.columns]
+
+
+def _sample(path: Path) -> object:
+    """The parsed start of a file: its first JSON line, or the whole JSON document."""
+    with path.open("rb") as handle:
+        head = handle.read(_SAMPLE_BYTES)
+    first_line = head.lstrip().split(b"\n", 1)[0]
+    try:
+        first = loads(first_line)
+    except ValueError:
+        first = None
+    whole_in_head = len(head) < _SAMPLE_BYTES
+    if isinstance(first, dict) and (b"\n" in head.strip() or whole_in_head):
+        return first
+    try:
+        return loads(path.read_bytes())
+    except ValueError:
+        return first
+
+
+def detect_format(path: str | Path) -> str:
+    """The format name of a file or directory, or raise LoadError saying what was seen."""
+    path = Path(path)
+    if path.suffix.lower() in _FRAME_EXTENSIONS:
+        return "parquet" if path.suffix.lower() == ".parquet" else "arrow"
+    if path.is_dir():
+        for name in FORMATS:
+            module = _module(name)
+            if module is not None and hasattr(module, "detect_dir") and module.detect_dir(path):
+                return name
+        raise LoadError(f"{path} is a directory no loader claims as a whole")
+    sample = _sample(path)
+    for name in FORMATS:
+        module = _module(name)
+        if module is not None and name != "openinference" and module.detect(sample):
+            return name
+    module = _module("openinference")
+    if module is not None and module.detect(sample):
+        return "openinference"
+    seen = type(sample).__name__
+    if isinstance(sample, dict):
+        seen = f"a JSON object with keys {sorted(sample)[:12]}"
+    elif isinstance(sample, list):
+        seen = f"a JSON array of {len(sample)} items" + (
+            f" (first has keys {sorted(sample[0])[:12]})" if sample and isinstance(sample[0], dict) else ""
+        )
+    raise LoadError(f"could not tell the format of {path}: saw {seen}. Supported: {', '.join(supported_formats())}")
+
+
+def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt in ("parquet", "arrow"):
+        frame = pl.read_parquet(path) if fmt == "parquet" else pl.read_ipc(path, memory_map=False)
+        report.sources.append(str(path))
+        return _load_frame(frame, "auto", report)
+    if fmt not in FORMATS:
+        raise LoadError(f"unknown format {fmt!r}; supported: {', '.join(supported_formats())}")
+    module = _module(fmt)
+    if module is None:
+        raise LoadError(f"the {fmt} loader is not available in this build")
+    if fmt == "braintrust":
+        return module.load(path, report, progress=progress)
+    report.sources.append(str(path))
+    return module.load(path, report)
+
+
+def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
+    for name in FORMATS if fmt == "auto" else [fmt]:
+        module = _module(name)
+        if module is not None and hasattr(module, "detect_dir") and module.detect_dir(path):
+            report.sources.append(str(path))
+            return module.load_dir(path, report)
+    frames: list[pl.DataFrame] = []
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and _loadable(p))
+    for file in files:
+        sub = LoadReport(strict=report.strict)
+        frames.append(_load_file(file, fmt, sub, progress))
+        report.format = report.format or sub.format
+        if sub.format != report.format:
+            report.format = "mixed"
+        report.merge(sub)
+    if not frames:
+        raise LoadError(f"no log files found in {path}")
+    return pl.concat(frames, how="vertical") if frames else empty_frame()
+
+
+def _loadable(path: Path) -> bool:
+    return path.suffix.lower() in {".json", ".jsonl", ".ndjson", ".txt", *_FRAME_EXTENSIONS} and path.name not in {
+        "LICENSE",
+        "prompt.txt",
+    }
+
+
+def save(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write a canonical frame to Parquet (``.parquet``) or Arrow IPC (``.arrow``/``.feather``).
+
+    Written to a temporary file and renamed, so an interrupted write leaves no partial file;
+    refuses to overwrite an existing file.
+    """
+    import os
+
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} exists: choose a new name (saving never overwrites)")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if path.suffix.lower() in {".arrow", ".feather", ".ipc"}:
+            frame.write_ipc(tmp)
+        else:
+            frame.write_parquet(tmp)
+        os.link(tmp, path)  # fails if path appeared meanwhile: never overwrite
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+__all__ = ["FORMATS", "LoadError", "LoadReport", "detect_format", "load_logs", "load_logs_with_report", "save"]
