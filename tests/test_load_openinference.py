@@ -18,7 +18,7 @@ from loop_jupyter.schema import is_canonical
 
 
 def _value(value: dict):
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     return int(raw) if kind == "intValue" else raw
 
 
@@ -120,7 +120,9 @@ def test_nested_attributes_column(fixtures_dir: Path) -> None:
 
 def test_largest_value_survives(fixtures_dir: Path) -> None:
     spans = raw_spans(fixtures_dir, "quo_tav_agent.json")
-    span, item = max(((s, a) for s in spans for a in s["attributes"]), key=lambda p: len(p[1]["value"].get("stringValue", "")))
+    span, item = max(
+        ((s, a) for s in spans for a in s["attributes"]), key=lambda p: len(p[1]["value"].get("stringValue", ""))
+    )
     frame = openinference.load(pl.DataFrame(phoenix_rows(spans), infer_schema_length=None), LoadReport())
     row = frame.filter(pl.col("span_id") == base64.b64decode(span["spanId"]).hex()).row(0, named=True)
     assert json.loads(row[item["key"].split(".")[0]]) == json.loads(item["value"]["stringValue"])

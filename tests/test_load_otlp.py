@@ -263,7 +263,12 @@ def test_errors_from_status_and_exception_events() -> None:
     )
     frame = otlp.load(body, LoadReport())
     error = json.loads(frame["error"][0])
-    assert error == {"status": "ERROR", "message": "rate limited", "type": "RateLimitError", "stacktrace": "Traceback ..."}
+    assert error == {
+        "status": "ERROR",
+        "message": "rate limited",
+        "type": "RateLimitError",
+        "stacktrace": "Traceback ...",
+    }
     events = json.loads(frame["metadata"][0])["events"]
     assert [e["name"] for e in events] == ["exception", "retry"]  # leftover exception.escaped kept
     assert frame["duration"][0] == pytest.approx(2.5)
@@ -309,9 +314,7 @@ def test_any_value_decoding_and_genai_attributes() -> None:
 
 
 def test_attribute_mapping_vercel_and_tools() -> None:
-    outer = map_attributes(
-        {"ai.operationId": "ai.generateText", "ai.usage.promptTokens": "10", "ai.model.id": "gpt-5"}
-    )
+    outer = map_attributes({"ai.operationId": "ai.generateText", "ai.usage.promptTokens": "10", "ai.model.id": "gpt-5"})
     # The outer Vercel span sums its children: its usage stays in metadata, not metrics.
     assert outer.span_type == "function" and outer.metrics == {}
     assert outer.metadata["ai.usage.promptTokens"] == "10" and outer.metadata["model"] == "gpt-5"
