@@ -128,7 +128,7 @@ def test_hostile_sql_is_refused(engine: LogEngine, query: str) -> None:
 
 @pytest.mark.parametrize("query", _corpus("runaway_sql.txt"))
 def test_runaway_sql_is_stopped(engine: LogEngine, query: str) -> None:
-    with pytest.raises(QueryError, match="time limit|rows|memory"):
+    with pytest.raises(QueryError, match=r"time limit|rows|memory"):
         engine.sql(query)
     assert engine.sql("SELECT count(*) AS n FROM logs").item() == 60
 

@@ -179,7 +179,7 @@ def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) 
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt in ("parquet", "arrow"):
-        frame = pl.read_parquet(path) if fmt == "parquet" else pl.read_ipc(path, memory_map=False)
+        frame = pl.read_parquet(path) if fmt == "parquet" else pl.read_ipc(path)
         report.sources.append(str(path))
         return _load_frame(frame, "auto", report)
     if fmt not in FORMATS:
