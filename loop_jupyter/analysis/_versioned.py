@@ -1,0 +1,108 @@
+"""Versioned files that are never overwritten: ``<folder>/<name>/v<N>.<ext>``.
+
+A version is written to a temporary file in the same folder, flushed, then hard-linked to its
+final name: ``os.link`` fails when the name exists, so two writers racing for the same version
+never overwrite each other (the loser takes the next version), and an interrupted write leaves
+no partial file under a version's name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_VERSION = re.compile(r"^v(\d+)\.(\w+)$")
+
+
+def check_name(name: str) -> str:
+    """A dataset or scorer name: letters, digits, ``_ . -``; no path separators."""
+    name = (name or "").strip()
+    if not _NAME.match(name) or name in {".", ".."} or ".." in name:
+        raise ValueError(f"invalid name {name!r}: use letters, digits, '_', '-' or '.' (at most 100)")
+    return name
+
+
+def versions(folder: Path, ext: str) -> list[int]:
+    """Existing versions in ``folder`` with extension ``ext``, ascending."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = _VERSION.match(path.name)
+        if match and match.group(2) == ext:
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
+def next_version(folder: Path, ext: str) -> int:
+    existing = versions(folder, ext)
+    return existing[-1] + 1 if existing else 1
+
+
+def _temp(folder: Path, writer: Callable[[Path], None]) -> Path:
+    handle, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    os.close(handle)
+    temp = Path(name)
+    try:
+        writer(temp)
+        with open(temp, "rb+") as stream:
+            os.fsync(stream.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def _publish(temp: Path, final: Path) -> None:
+    """Give ``temp`` the name ``final`` unless it exists (FileExistsError); never overwrites."""
+    try:
+        os.link(temp, final)
+    except FileExistsError:
+        raise
+    except OSError:
+        # Filesystems without hard links: exclusive create, then replace our own empty file.
+        with open(final, "xb"):
+            pass
+        os.replace(temp, final)
+        return
+    temp.unlink(missing_ok=True)
+
+
+def write_version(
+    folder: Path,
+    main_ext: str,
+    write_main: Callable[[Path], None],
+    extras: dict[str, Callable[[int, Path], None]] | None = None,
+) -> tuple[int, Path]:
+    """Write the next version of a versioned file (plus companion files of the same version).
+
+    ``write_main(path)`` writes the main file; ``extras[ext](version, path)`` each companion
+    (written after the version number is taken, so it can record it). Returns (version, path).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = _temp(folder, write_main)
+    try:
+        for _ in range(1000):
+            version = next_version(folder, main_ext)
+            final = folder / f"v{version}.{main_ext}"
+            try:
+                _publish(temp, final)
+                break
+            except FileExistsError:
+                continue  # another writer took this version: take the next one
+        else:  # pragma: no cover - a thousand concurrent writers
+            raise OSError(f"could not claim a new version in {folder}")
+    finally:
+        temp.unlink(missing_ok=True)
+    for ext, writer in (extras or {}).items():
+        companion = folder / f"v{version}.{ext}"
+        extra_temp = _temp(folder, lambda path, writer=writer: writer(version, path))
+        try:
+            os.replace(extra_temp, companion)  # the version is ours: nobody else writes its companions
+        finally:
+            extra_temp.unlink(missing_ok=True)
+    return version, final
