@@ -159,8 +159,8 @@ def _seconds(value: Any) -> float | None:
 
 
 def _content(value: Any) -> Any:
-    """Langfuse returns input/output as JSON text at times (``"\\"hi\\""``): parse that text."""
-    # Some SDKs encode twice (``"\"{\\\"a\\\": 1}\""``), hence up to two rounds.
+    """Decode input/output that Langfuse returns as JSON text; some SDKs encoded it twice (a JSON
+    string holding JSON text), hence up to two rounds. Text that is not JSON is returned as is."""
     for _round in range(2):
         if not isinstance(value, str):
             break
