@@ -34,12 +34,21 @@ def restrict(frame: pl.DataFrame, roots: pl.Series | None) -> pl.DataFrame:
 
 
 # -- errors ----------------------------------------------------------------------------------------
+_INNER_TYPE = r"""['"]type['"]\s*:\s*['"]([A-Za-z]+_[A-Za-z_]*error|[A-Za-z]*Error)['"]"""
+_INNER_MESSAGE = r"""['"]message['"]\s*:\s*['"]([^'"]+)['"]"""
+_LEAD_TYPE = r"^([A-Z][a-z]+(?:[A-Z][a-z]*)+|[A-Z]\w*(?:Error|Exception))\s*:"
+
+
 def error_fields(column: str = "error") -> tuple[pl.Expr, pl.Expr]:
-    """(type, message) of an error stored as JSON text: a string, or an object with type/message."""
+    """(type, message) of an error stored as JSON text: a string, or an object with type/message.
+
+    Provider SDKs often log ``"Error code: 429 - {'type': 'error', 'error': {'type':
+    'rate_limit_error', 'message': '...'}}"``: the inner type and message are pulled out, otherwise
+    masking the quoted keys would make every such error look the same.
+    """
     error = pl.col(column)
     is_string = error.str.starts_with('"')
-    as_string = error.str.json_decode(dtype=pl.String)
-    error_type = pl.coalesce(
+    object_type = pl.coalesce(
         error.str.json_path_match("$.type"),
         error.str.json_path_match("$.name"),
         error.str.json_path_match("$.error.type"),
@@ -47,17 +56,27 @@ def error_fields(column: str = "error") -> tuple[pl.Expr, pl.Expr]:
         error.str.json_path_match("$.status_code"),
         error.str.json_path_match("$.status"),
     )
-    message = pl.coalesce(
+    object_message = pl.coalesce(
         error.str.json_path_match("$.message"),
         error.str.json_path_match("$.error.message"),
         error.str.json_path_match("$.msg"),
         error.str.json_path_match("$.detail"),
         error,
     )
-    return (
-        pl.when(is_string).then(None).otherwise(error_type),
-        pl.when(is_string).then(as_string).otherwise(message),
+    raw = pl.when(is_string).then(error.str.json_decode(dtype=pl.String)).otherwise(object_message)
+    inner_message = raw.str.extract(_INNER_MESSAGE, 1)
+    prefix = raw.str.extract(r"^([^{]*?)[\s:-]*\{", 1)
+    error_type = pl.coalesce(
+        pl.when(is_string).then(None).otherwise(object_type),
+        raw.str.extract(_INNER_TYPE, 1),
+        raw.str.extract(_LEAD_TYPE, 1),
     )
+    message = (
+        pl.when(inner_message.is_not_null())
+        .then(pl.concat_str([prefix.fill_null(""), inner_message], separator=": ").str.strip_chars(": "))
+        .otherwise(raw)
+    )
+    return error_type, message
 
 
 # Order matters: ids before numbers, so a uuid becomes one placeholder and not many.
@@ -208,3 +227,12 @@ def fmt_pct(value: float | None) -> str:
 def clip(text: str | None, width: int = 80) -> str:
     text = re.sub(r"\s+", " ", text or "").strip()
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def clip_middle(text: str | None, width: int = 100) -> str:
+    """Keep both ends: error messages often differ only in their tail (a model, a table name)."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    if len(text) <= width:
+        return text
+    head = (width - 1) * 3 // 5
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]

@@ -11,6 +11,7 @@ from ._across import (
     COLORS,
     chart,
     clip,
+    clip_middle,
     code,
     error_fields,
     fmt_pct,
@@ -151,7 +152,7 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
         kind = f"[{row['error_type']}] " if row["error_type"] else ""
         names = ", ".join(row["span_names"][:2])
         lines.append(
-            f"{i}. {kind}{clip(row['message'], 100)} — {row['spans']} spans, {row['traces']} traces "
+            f"{i}. {kind}{clip_middle(row['message'], 110)} — {row['spans']} spans, {row['traces']} traces "
             f"({fmt_pct(row['share_of_traces'])}), in {names or '?'}"
         )
     artifacts = [
