@@ -261,9 +261,22 @@ def derive(base: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.Da
 def finish(derived: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.DataFrame:
     """Add ``depth``, drop bookkeeping columns and cast to the canonical schema."""
     derived = with_depth(derived, report, source=source)
+    _report_duplicates(derived, report, source)
     if "_line" in derived.columns:
         derived = derived.drop("_line")
     return derived.select([pl.col(name).cast(dtype) for name, dtype in SCHEMA.items()])
+
+
+def _report_duplicates(frame: pl.DataFrame, report: LoadReport, source: str) -> None:
+    """Rows sharing an ``id`` all load (nothing is dropped); each repeat is reported."""
+    repeated = frame.filter(pl.col("id").is_duplicated() & ~pl.col("id").is_first_distinct())
+    if not repeated.height:
+        return
+    has_line = "_line" in repeated.columns
+    for row in repeated.head(1000).iter_rows(named=True):
+        report.warn(row["_line"] if has_line else None, f"duplicate id {row['id']} (both rows loaded)", source=source)
+    if repeated.height > 1000:
+        report.warn(None, f"{repeated.height - 1000:,} more duplicate ids", source=source)
 
 
 def with_depth(frame: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.DataFrame:

@@ -30,7 +30,6 @@ FORMATS: dict[str, str] = {
     "openinference": "openinference",
 }
 _FRAME_EXTENSIONS = {".parquet", ".arrow", ".feather", ".ipc"}
-_SAMPLE_BYTES = 1 << 20
 
 
 def _module(fmt: str) -> ModuleType | None:
@@ -129,16 +128,19 @@ def _missing_base(frame: pl.DataFrame) -> list[pl.Expr]:
 
 
 def _sample(path: Path) -> object:
-    """The parsed start of a file: its first JSON line, or the whole JSON document."""
+    """The parsed start of a file: its first JSON line (for JSONL), or the whole JSON document."""
     with path.open("rb") as handle:
-        head = handle.read(_SAMPLE_BYTES)
-    first_line = head.lstrip().split(b"\n", 1)[0]
+        first_line = b""
+        while not first_line.strip():
+            first_line = handle.readline()
+            if not first_line:
+                break
+        second_line = handle.readline()
     try:
         first = loads(first_line)
     except ValueError:
         first = None
-    whole_in_head = len(head) < _SAMPLE_BYTES
-    if isinstance(first, dict) and (b"\n" in head.strip() or whole_in_head):
+    if isinstance(first, dict) and second_line.strip():
         return first
     try:
         return loads(path.read_bytes())
@@ -175,7 +177,18 @@ def detect_format(path: str | Path) -> str:
     raise LoadError(f"could not tell the format of {path}: saw {seen}. Supported: {', '.join(supported_formats())}")
 
 
+def _is_blank(path: Path) -> bool:
+    if path.stat().st_size > 4096:
+        return False
+    return not path.read_bytes().strip()
+
+
 def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
+    if _is_blank(path):
+        report.sources.append(str(path))
+        report.format = report.format or "empty"
+        report.warn(None, "the file is empty: no spans", source=str(path))
+        return empty_frame()
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt in ("parquet", "arrow"):

@@ -156,9 +156,7 @@ def load(path: str | Path, report: LoadReport, *, progress: bool | None = None) 
     path = Path(path)
     report.format = report.format or FORMAT
     report.sources.append(str(path))
-    with path.open("rb") as handle:
-        head = handle.read(4096).lstrip()
-    array = head.startswith(b"[")
+    array = _is_json_array(path)
     show = progress if progress is not None else path.stat().st_size > 50_000_000
     if not report.strict:
         frame = _fast_load(path, report, array=array, show_progress=show)
@@ -168,6 +166,22 @@ def load(path: str | Path, report: LoadReport, *, progress: bool | None = None) 
     if array:
         return _load_array(data, report, str(path))
     return frame_from_events(_iter_lines(data, report, str(path), show), report, source=str(path))
+
+
+def _is_json_array(path: Path) -> bool:
+    """A JSON array file, as opposed to JSONL whose first line happens to be an array."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16).lstrip()
+    if not head.startswith(b"["):
+        return False
+    first, newline, rest = head.partition(b"\n")
+    if not newline or not rest.strip():
+        return True
+    try:
+        loads(first)
+    except ValueError:
+        return True
+    return False
 
 
 def _iter_lines(data: bytes, report: LoadReport, source: str, show: bool) -> Iterator[tuple[int, object]]:
