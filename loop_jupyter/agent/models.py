@@ -1,0 +1,475 @@
+"""Models: display names → API ids in one table, the admin allow-list, and chat clients.
+
+A chat client turns the provider-neutral conversation into one assistant turn::
+
+    client.complete(system, messages, tools, stream_callback) -> AssistantTurn(text, tool_calls, usage)
+
+``messages`` are neutral dicts: ``{"role": "user", "content": str}``,
+``{"role": "assistant", "content": str, "tool_calls": [{"id", "name", "input"}]}`` and
+``{"role": "tool", "results": [{"id", "name", "content", "is_error"}]}``. ``tools`` are
+``ToolSpec.json_schema()`` dicts. ``stream_callback(text)`` receives text deltas as they arrive.
+
+Configuration (all optional):
+
+- ``LOOP_JUPYTER_MODELS``: comma-separated allow-list of display names (the admin's choice).
+- a TOML file at ``LOOP_JUPYTER_CONFIG`` or ``~/.config/loop_jupyter/config.toml``::
+
+      models = ["claude-4.5-sonnet", "openai-compatible:llama3@http://127.0.0.1:11434/v1"]
+      default_model = "claude-4.5-sonnet"
+      max_retries = 4
+      timeout_s = 120
+      [model_ids]            # override display name -> API id
+      "claude-4.5-sonnet" = "claude-sonnet-4-5-20250929"
+
+- ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL`` (read by the SDKs) or ``base_url=`` arguments.
+
+Retries: the SDKs retry 408/409/429/5xx (529 included) and connection errors, honouring
+``retry-after``, ``max_retries`` times; what still fails becomes a :class:`ModelError` with a plain
+message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Provider = Literal["anthropic", "openai", "openai-compatible", "offline"]
+
+#: Display name -> (provider, API model id). The one table; override entries here or in the config.
+MODEL_TABLE: dict[str, tuple[Provider, str]] = {
+    "claude-4.5-sonnet": ("anthropic", "claude-sonnet-4-5"),
+    "claude-4.5-haiku": ("anthropic", "claude-haiku-4-5"),
+    "claude-4.5-opus": ("anthropic", "claude-opus-4-5"),
+    "claude-4-sonnet": ("anthropic", "claude-sonnet-4-0"),
+    "claude-4.1-opus": ("anthropic", "claude-opus-4-1"),
+    "gpt-5.1": ("openai", "gpt-5.1"),
+    "gpt-5.2": ("openai", "gpt-5.2"),
+    "offline": ("offline", "offline"),
+}
+RECOMMENDED = "claude-4.5-sonnet"
+OFFLINE = "offline"
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_TIMEOUT_S = 120.0
+MAX_OUTPUT_TOKENS = 4096
+
+
+class ModelError(RuntimeError):
+    """A model API failure after retries, with a message fit for the chat."""
+
+    def __init__(self, message: str, *, kind: str = "api", status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+
+# -- configuration -----------------------------------------------------------------------------------
+def config_path() -> Path:
+    env = os.environ.get("LOOP_JUPYTER_CONFIG")
+    return Path(env).expanduser() if env else Path.home() / ".config" / "loop_jupyter" / "config.toml"
+
+
+def load_config() -> dict[str, Any]:
+    """The TOML config, or {} when there is none."""
+    path = config_path()
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def model_table() -> dict[str, tuple[Provider, str]]:
+    table = dict(MODEL_TABLE)
+    for name, api_id in (load_config().get("model_ids") or {}).items():
+        provider = table.get(name, ("openai-compatible", api_id))[0]
+        table[name] = (provider, str(api_id))
+    return table
+
+
+def allow_list() -> list[str] | None:
+    """The admin's allow-list (env wins over the config file), or None when unrestricted."""
+    env = os.environ.get("LOOP_JUPYTER_MODELS")
+    if env is not None and env.strip():
+        return [name.strip() for name in env.split(",") if name.strip()]
+    models = load_config().get("models")
+    return [str(m) for m in models] if models else None
+
+
+def available_models() -> list[str]:
+    """Display names the user may pick: the allow-list (or every known model), ``offline`` always last."""
+    allowed = allow_list()
+    names = list(model_table()) if allowed is None else allowed
+    names = [n for n in names if n != OFFLINE]
+    return [*names, OFFLINE]
+
+
+def is_allowed(name: str) -> bool:
+    allowed = allow_list()
+    return name == OFFLINE or allowed is None or name in allowed
+
+
+def default_model() -> str:
+    """The config's default, else the recommended model when its key is set, else offline."""
+    configured = load_config().get("default_model")
+    if configured and is_allowed(configured):
+        return str(configured)
+    candidates = [n for n in available_models() if n != OFFLINE]
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        for name in [RECOMMENDED, *candidates]:
+            if is_allowed(name) and model_table().get(name, ("",))[0] == "anthropic":
+                return name
+    if os.environ.get("OPENAI_API_KEY"):
+        for name in candidates:
+            if model_table().get(name, ("",))[0] == "openai":
+                return name
+    return OFFLINE
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    provider: Provider
+    api_id: str
+    base_url: str | None = None
+
+
+def resolve(name: str | None, *, base_url: str | None = None) -> ModelRef:
+    """A display name (or ``openai-compatible:<model>@<url>``) → provider, API id and base URL."""
+    name = name or default_model()
+    if name.startswith("openai-compatible:"):
+        spec = name.split(":", 1)[1]
+        model, _, url = spec.partition("@")
+        if not model or not (url or base_url):
+            raise ModelError(f"{name!r}: write openai-compatible:<model>@<base url>", kind="config")
+        return ModelRef(name, "openai-compatible", model, base_url or url)
+    table = model_table()
+    if name not in table:
+        raise ModelError(f"unknown model {name!r}; choose one of: {', '.join(available_models())}", kind="config")
+    if not is_allowed(name):
+        raise ModelError(f"model {name!r} is not allowed here; choose one of: {', '.join(available_models())}")
+    provider, api_id = table[name]
+    return ModelRef(name, provider, api_id, base_url)
+
+
+# -- the neutral turn ---------------------------------------------------------------------------------
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    input: dict[str, Any]
+    #: Set when the model's arguments were not a JSON object; the loop reports it back to the model.
+    error: str | None = None
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class AssistantTurn:
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: str = ""
+
+
+StreamCallback = Callable[[str], None]
+
+
+class ChatClient(Protocol):
+    name: str
+
+    def complete(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        stream_callback: StreamCallback | None = None,
+    ) -> AssistantTurn: ...
+
+
+def _parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
+    if isinstance(raw, dict):
+        return raw, None
+    if raw is None or not str(raw).strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, f"arguments are not valid JSON ({exc.msg}): {str(raw)[:200]}"
+    if not isinstance(value, dict):
+        return {}, f"arguments must be a JSON object, got {type(value).__name__}"
+    return value, None
+
+
+def _describe_error(exc: Exception, provider: str, retries: int) -> ModelError:
+    """A plain message for an SDK exception (after the SDK's own retries)."""
+    status = getattr(exc, "status_code", None)
+    after = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
+    label = {"anthropic": "Anthropic", "openai": "OpenAI"}.get(provider, "The model server")
+    name = type(exc).__name__
+    if status == 429:
+        return ModelError(f"{label} rate limit (429){after}: try again shortly.", kind="rate_limit", status=429)
+    if status == 529 or "Overloaded" in name:
+        return ModelError(f"{label} is overloaded (529){after}: try again shortly.", kind="overloaded", status=529)
+    if status in (401, 403):
+        return ModelError(f"{label} refused the API key ({status}): check it.", kind="auth", status=status)
+    if status is not None and status >= 500:
+        return ModelError(f"{label} server error ({status}){after}.", kind="server", status=status)
+    if "Timeout" in name:
+        return ModelError(f"{label} did not answer in time{after}.", kind="timeout")
+    if "Connection" in name:
+        return ModelError(f"Lost the connection to {label}{after}: {exc}", kind="connection")
+    message = getattr(exc, "message", None) or str(exc)
+    return ModelError(f"{label} error{f' ({status})' if status else ''}: {message}", kind="api", status=status)
+
+
+# -- Anthropic -----------------------------------------------------------------------------------------
+class AnthropicClient:
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        name: str | None = None,
+    ) -> None:
+        import anthropic
+
+        self.name = name or model
+        self.model = model
+        self.max_retries = max_retries
+        self._client = anthropic.Anthropic(
+            api_key=api_key or os.environ.get("ANTHROPIC_API_KEY"),
+            base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
+            max_retries=max_retries,
+            timeout=timeout_s,
+        )
+
+    @staticmethod
+    def to_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for message in messages:
+            if message["role"] == "user":
+                out.append({"role": "user", "content": message["content"]})
+            elif message["role"] == "assistant":
+                blocks: list[dict[str, Any]] = []
+                if message.get("content"):
+                    blocks.append({"type": "text", "text": message["content"]})
+                for call in message.get("tool_calls", []):
+                    blocks.append({"type": "tool_use", "id": call["id"], "name": call["name"], "input": call["input"]})
+                out.append({"role": "assistant", "content": blocks or [{"type": "text", "text": "(no answer)"}]})
+            elif message["role"] == "tool":
+                blocks = [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": r["id"],
+                        "content": r["content"],
+                        **({"is_error": True} if r.get("is_error") else {}),
+                    }
+                    for r in message["results"]
+                ]
+                out.append({"role": "user", "content": blocks})
+        return out
+
+    def complete(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        stream_callback: StreamCallback | None = None,
+    ) -> AssistantTurn:
+        import anthropic
+
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": MAX_OUTPUT_TOKENS,
+            "system": system,
+            "messages": self.to_messages(messages),
+        }
+        if tools:
+            kwargs["tools"] = tools
+        text_parts: list[str] = []
+        try:
+            with self._client.messages.stream(**kwargs) as stream:
+                for event in stream:
+                    if event.type == "text":
+                        text_parts.append(event.text)
+                        if stream_callback:
+                            stream_callback(event.text)
+                final = stream.get_final_message()
+        except anthropic.APIError as exc:
+            raise _describe_error(exc, "anthropic", self.max_retries) from exc
+        except ValueError as exc:
+            # The SDK raises while accumulating an input_json_delta that is not JSON.
+            raise ModelError(f"Anthropic sent a malformed response: {exc}", kind="malformed") from exc
+        turn = AssistantTurn(stop_reason=final.stop_reason or "")
+        texts = []
+        for block in final.content:
+            if block.type == "text":
+                texts.append(block.text)
+            elif block.type == "tool_use":
+                arguments, error = _parse_arguments(block.input if isinstance(block.input, dict) else str(block.input))
+                turn.tool_calls.append(ToolCall(block.id, block.name, arguments, error))
+        turn.text = "".join(texts) or "".join(text_parts)
+        turn.usage = Usage(final.usage.input_tokens or 0, final.usage.output_tokens or 0)
+        return turn
+
+
+# -- OpenAI and OpenAI-compatible servers ---------------------------------------------------------------
+class OpenAIClient:
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        name: str | None = None,
+        compatible: bool = False,
+    ) -> None:
+        import openai
+
+        self.name = name or model
+        self.model = model
+        self.max_retries = max_retries
+        self.provider = "openai-compatible" if compatible else "openai"
+        # Local servers (Ollama, vLLM, llama.cpp) take any key; the SDK insists on one.
+        key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if compatible else None)
+        self._client = openai.OpenAI(
+            api_key=key,
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
+            max_retries=max_retries,
+            timeout=timeout_s,
+        )
+
+    @staticmethod
+    def to_messages(system: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        for message in messages:
+            if message["role"] == "user":
+                out.append({"role": "user", "content": message["content"]})
+            elif message["role"] == "assistant":
+                entry: dict[str, Any] = {"role": "assistant", "content": message.get("content") or None}
+                if message.get("tool_calls"):
+                    entry["tool_calls"] = [
+                        {
+                            "id": c["id"],
+                            "type": "function",
+                            "function": {"name": c["name"], "arguments": json.dumps(c["input"])},
+                        }
+                        for c in message["tool_calls"]
+                    ]
+                out.append(entry)
+            elif message["role"] == "tool":
+                for r in message["results"]:
+                    out.append({"role": "tool", "tool_call_id": r["id"], "content": r["content"]})
+        return out
+
+    @staticmethod
+    def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "function",
+                "function": {"name": t["name"], "description": t["description"], "parameters": t["input_schema"]},
+            }
+            for t in tools
+        ]
+
+    def complete(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        stream_callback: StreamCallback | None = None,
+    ) -> AssistantTurn:
+        import openai
+
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": self.to_messages(system, messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if tools:
+            kwargs["tools"] = self.to_tools(tools)
+        turn = AssistantTurn()
+        calls: dict[int, dict[str, Any]] = {}
+        texts: list[str] = []
+        try:
+            for chunk in self._client.chat.completions.create(**kwargs):
+                if getattr(chunk, "usage", None):
+                    turn.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                for choice in chunk.choices or []:
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        texts.append(delta.content)
+                        if stream_callback:
+                            stream_callback(delta.content)
+                    for piece in (delta.tool_calls if delta is not None else None) or []:
+                        slot = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+                        if piece.id:
+                            slot["id"] = piece.id
+                        if piece.function is not None:
+                            slot["name"] += piece.function.name or ""
+                            slot["arguments"] += piece.function.arguments or ""
+                    if choice.finish_reason:
+                        turn.stop_reason = choice.finish_reason
+        except openai.APIError as exc:
+            raise _describe_error(exc, self.provider, self.max_retries) from exc
+        turn.text = "".join(texts)
+        for index in sorted(calls):
+            slot = calls[index]
+            arguments, error = _parse_arguments(slot["arguments"])
+            turn.tool_calls.append(ToolCall(slot["id"] or f"call_{index}", slot["name"], arguments, error))
+        return turn
+
+
+def make_client(
+    model: str | None,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    max_retries: int | None = None,
+    timeout_s: float | None = None,
+) -> ChatClient | None:
+    """The chat client for a model name; None for ``offline`` (the session uses the planner)."""
+    ref = resolve(model, base_url=base_url)
+    config = load_config()
+    retries = int(max_retries if max_retries is not None else config.get("max_retries", DEFAULT_MAX_RETRIES))
+    timeout = float(timeout_s if timeout_s is not None else config.get("timeout_s", DEFAULT_TIMEOUT_S))
+    common = {"api_key": api_key, "base_url": ref.base_url, "max_retries": retries, "timeout_s": timeout}
+    if ref.provider == "offline":
+        return None
+    if ref.provider == "anthropic":
+        return AnthropicClient(ref.api_id, name=ref.name, **common)
+    return OpenAIClient(ref.api_id, name=ref.name, compatible=ref.provider == "openai-compatible", **common)
+
+
+__all__ = [
+    "MODEL_TABLE",
+    "OFFLINE",
+    "RECOMMENDED",
+    "AnthropicClient",
+    "AssistantTurn",
+    "ChatClient",
+    "ModelError",
+    "ModelRef",
+    "OpenAIClient",
+    "ToolCall",
+    "Usage",
+    "allow_list",
+    "available_models",
+    "default_model",
+    "make_client",
+    "resolve",
+]

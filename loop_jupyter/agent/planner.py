@@ -1,0 +1,1124 @@
+"""The offline planner: plain-language log questions → the tool calls a model would make.
+
+Data-driven, in three steps:
+
+1. **Slots.** Each entry of :data:`SLOTS` is a regular expression plus a builder that turns a match
+   into a :class:`Condition` (SQL for the spans shape and for the traces shape) or a problem. The
+   builders read the logs' own vocabulary (:class:`Facts`: score keys, users, models, tags), so
+   "factuality" matches ``scores.Factuality`` and "sonnet" matches the sonnet models present.
+2. **Intent.** Registered tools route by their ``phrases`` (analysis tools added by others need no
+   change here; parameters are filled by name: ``where``, ``shape``, ``threshold_s``, ``limit``,
+   ``root_span_id``, ...); superlatives and aggregates become ``run_sql``; anything else with
+   conditions becomes ``generate_filter``.
+3. **Honesty.** Words left over that are not vocabulary, or a score mentioned without a threshold,
+   make the planner say what it did not understand instead of answering another question.
+
+:class:`OfflineClient` wraps the planner in the chat-client interface, so the session runs the
+same tool loop offline as with a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ..tools import REGISTRY, ToolContext
+from .models import MODEL_TABLE, AssistantTurn, StreamCallback, ToolCall
+
+CONNECT_HINT = (
+    "For questions like this, connect a model: set ANTHROPIC_API_KEY (or OPENAI_API_KEY) and use "
+    "model='claude-4.5-sonnet', or point model='openai-compatible:<model>@<url>' at a local server."
+)
+
+# -- facts about the logs (small, cached per frame) ----------------------------------------------------
+USER_KEYS = ("user", "user_id", "userId", "user_name", "username", "email", "user_email")
+
+
+@dataclass
+class Facts:
+    score_keys: list[str] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)  # lower value -> (metadata key) for exact value
+    user_values: dict[str, str] = field(default_factory=dict)  # lower value -> value
+    models: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+
+
+def facts_for(ctx: ToolContext) -> Facts:
+    key = f"planner_facts:{id(ctx.logs)}"
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is ctx.logs:
+        return cached[1]
+    facts = Facts()
+    logs = ctx.logs
+    if logs.height:
+        engine = ctx.engine
+        facts.score_keys = engine.sql(
+            "SELECT DISTINCT unnest(json_keys(scores)) AS k FROM logs WHERE json_type(scores) = 'OBJECT' LIMIT 500"
+        )["k"].to_list()
+        meta_keys = set(
+            engine.sql(
+                "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM logs "
+                "WHERE json_type(metadata) = 'OBJECT' LIMIT 2000"
+            )["k"].to_list()
+        )
+        for user_key in (k for k in USER_KEYS if k in meta_keys):
+            values = engine.sql(
+                f"SELECT DISTINCT metadata.{user_key} AS v FROM logs WHERE metadata.{user_key} IS NOT NULL LIMIT 5000"
+            )["v"].to_list()
+            for value in values:
+                facts.users.setdefault(str(value).lower(), user_key)
+                facts.user_values.setdefault(str(value).lower(), str(value))
+        facts.models = logs.get_column("model").drop_nulls().unique().sort().to_list()[:2000]
+        facts.tags = logs.get_column("tags").explode().drop_nulls().unique().sort().to_list()[:2000]
+        facts.names = logs.get_column("name").drop_nulls().unique().sort().to_list()[:2000]
+        facts.types = logs.get_column("type").drop_nulls().unique().sort().to_list()
+    ctx.cache[key] = (logs, facts)
+    return facts
+
+
+# -- conditions -------------------------------------------------------------------------------------------
+@dataclass
+class Condition:
+    label: str
+    spans: str
+    #: The condition on the traces view; None means "a trace containing a matching span".
+    traces: str | None = None
+    #: Span-level conditions on the same span are combined in one subquery for the traces shape.
+    span_level: bool = False
+    #: A tool parameter that expresses this condition by itself (e.g. duration -> threshold_s).
+    absorbed_by: str = ""
+
+
+@dataclass
+class Slots:
+    conditions: list[Condition] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    spans_consumed: list[tuple[int, int]] = field(default_factory=list)
+    threshold_s: float | None = None
+    limit: int | None = None
+    root_span_id: str | None = None
+    quoted: list[str] = field(default_factory=list)
+    has_span_type: bool = False
+
+    def where(self, shape: str) -> str:
+        if shape == "spans":
+            return " AND ".join(_paren(c.spans) for c in self.conditions)
+        direct = [c for c in self.conditions if not c.span_level and c.traces is not None]
+        span_level = [c for c in self.conditions if c.span_level or c.traces is None]
+        parts = [_paren(c.traces or "") for c in direct]
+        if span_level:
+            inner = " AND ".join(_paren(c.spans) for c in span_level)
+            parts.append(f"root_span_id IN (SELECT root_span_id FROM logs WHERE {inner})")
+        return " AND ".join(parts)
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.label for c in self.conditions]
+
+
+def _paren(sql: str) -> str:
+    return f"({sql})" if re.search(r"\s(OR|or)\s", sql) else sql
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+}  # fmt: skip
+
+
+def _number(text: str) -> float:
+    text = text.strip().lower().replace(",", "").replace("_", "")
+    if text in NUMBER_WORDS:
+        return float(NUMBER_WORDS[text])
+    scale = 1.0
+    if text.endswith("k"):
+        scale, text = 1_000.0, text[:-1]
+    elif text.endswith("m"):
+        scale, text = 1_000_000.0, text[:-1]
+    return float(text) * scale
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+GT = r"longer than|slower than|more than|greater than|higher than|larger than|bigger than|above|over|exceeding|exceeds?|at least|>=|>|≥"
+LT = r"shorter than|faster than|less than|fewer than|lower than|smaller than|below|under|at most|within|<=|<|≤"
+CMP = rf"(?P<op>{GT}|{LT})"
+
+
+def _op(text: str) -> str:
+    text = text.strip().lower()
+    if text in ("at least", ">=", "≥"):
+        return ">="
+    if text in ("at most", "<=", "≤", "within"):
+        return "<="
+    if re.fullmatch(GT, text):
+        return ">"
+    if re.fullmatch(LT, text):
+        return "<"
+    return "="
+
+
+UNIT_SECONDS = {"ms": 0.001, "millisecond": 0.001, "s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
+                "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}  # fmt: skip
+NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?k?|\.\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty)"
+
+
+def _unit(text: str) -> float:
+    text = text.lower().rstrip("s") if text.lower() not in ("s", "ms") else text.lower()
+    return UNIT_SECONDS.get(text, UNIT_SECONDS.get(text.rstrip("s"), 1))
+
+
+# -- slot builders ------------------------------------------------------------------------------------------
+SlotResult = Condition | str | None  # a condition, a problem (str), or nothing
+
+
+def _relative_time(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    n = _number(m.group("n")) if m.group("n") else 1
+    unit = m.group("unit").lower().rstrip("s")
+    unit = {"min": "minute", "hr": "hour", "h": "hour", "d": "day", "wk": "week", "mo": "month"}.get(unit, unit)
+    if unit == "week":
+        n, unit = n * 7, "day"
+    if unit == "month":
+        n, unit = n * 30, "day"
+    sql = f"created > now() - interval {_fmt(n)} {unit}"
+    return Condition(f"created in the last {_fmt(n)} {unit}{'s' if n != 1 else ''}", sql, sql)
+
+
+def _yesterday(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    sql = "created >= date_trunc('day', now()) - interval 1 day AND created < date_trunc('day', now())"
+    return Condition("created yesterday (UTC)", sql, sql)
+
+
+def _today(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    sql = "created >= date_trunc('day', now())"
+    return Condition("created today (UTC)", sql, sql)
+
+
+def _this_period(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    unit = m.group("unit").lower()
+    sql = f"created >= date_trunc('{unit}', now())"
+    return Condition(f"created this {unit} (UTC)", sql, sql)
+
+
+MONTHS = {name: i for i, name in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}  # fmt: skip
+MONTH_RE = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE_RE = rf"(?P<date>\d{{4}}-\d{{2}}-\d{{2}}|{MONTH_RE}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH_RE}(?:\s+\d{{4}})?)"
+
+
+def _parse_date(text: str) -> date | None:
+    text = text.strip().lower().replace(",", "")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return date.fromisoformat(text)
+    month = next((MONTHS[w[:3]] for w in re.findall(r"[a-z]+", text) if w[:3] in MONTHS), None)
+    numbers = [int(x) for x in re.findall(r"\d+", text)]
+    if month is None or not numbers:
+        return None
+    day = numbers[0] if numbers[0] <= 31 else None
+    year = next((x for x in numbers if x > 31), None)
+    if day is None:
+        return None
+    today = datetime.now(UTC).date()
+    if year is None:
+        year = today.year if date(today.year, month, day) <= today else today.year - 1
+    return date(year, month, day)
+
+
+def _since(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    day = _parse_date(m.group("date"))
+    if day is None:
+        return f"I could not read the date {m.group('date')!r}"
+    word = m.group("word").lower()
+    if word in ("before", "until"):
+        sql = f"created < TIMESTAMP '{day.isoformat()}'"
+        return Condition(f"created before {day.isoformat()}", sql, sql)
+    if word == "on":
+        sql = f"created >= TIMESTAMP '{day.isoformat()}' AND created < TIMESTAMP '{day.isoformat()}' + interval 1 day"
+        return Condition(f"created on {day.isoformat()}", sql, sql)
+    sql = f"created >= TIMESTAMP '{day.isoformat()}'"
+    return Condition(f"created since {day.isoformat()}", sql, sql)
+
+
+def _duration(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    seconds = _number(m.group("n")) * _unit(m.group("unit"))
+    op = _op(m.group("op"))
+    slots.threshold_s = seconds
+    sql = f"duration {op} {_fmt(seconds)}"
+    # A duration next to a span type is about those spans; otherwise about the trace when asked for traces.
+    return Condition(
+        f"duration {op} {_fmt(seconds)} s", sql, sql, absorbed_by="threshold_s" if op in (">", ">=") else ""
+    )
+
+
+TOKEN_KINDS = {"prompt": ("prompt_tokens", "total_prompt_tokens"), "input": ("prompt_tokens", "total_prompt_tokens"),
+               "completion": ("completion_tokens", "total_completion_tokens"),
+               "output": ("completion_tokens", "total_completion_tokens"), "": ("tokens", "total_tokens")}  # fmt: skip
+
+
+def _tokens(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    count = _number(m.group("n"))
+    op = _op(m.group("op"))
+    span_col, trace_col = TOKEN_KINDS[(m.group("kind") or "").strip().lower()]
+    return Condition(
+        f"{span_col} {op} {_fmt(count)}", f"{span_col} {op} {_fmt(count)}", f"{trace_col} {op} {_fmt(count)}"
+    )
+
+
+def _cost(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    value = _number(m.group("n"))
+    op = _op(m.group("op"))
+    return Condition(f"cost {op} ${value:g}", f"cost {op} {value:g}", f"total_cost {op} {value:g}")
+
+
+def _score_key(name: str, facts: Facts) -> str | None:
+    wanted = re.sub(r"[\s_-]", "", name.lower())
+    for key in facts.score_keys:
+        if re.sub(r"[\s_-]", "", key.lower()) == wanted:
+            return key
+    return None
+
+
+def _score(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    name = (m.group("name") or "").strip()
+    key = _score_key(name, facts) if name else None
+    if key is None:
+        if name and name.lower() not in ("the", "a", "its", "their", "any", "with", "whose", "where"):
+            known = ", ".join(facts.score_keys) or "none"
+            return f"there is no score named {name!r} in these logs (scores present: {known})"
+        if len(facts.score_keys) != 1:
+            known = ", ".join(facts.score_keys) or "none"
+            return f"which score? Name one of: {known}"
+        key = facts.score_keys[0]
+    value = _number(m.group("n").rstrip("%")) / (100 if m.group("n").endswith("%") else 1)
+    op = _op(m.group("op"))
+    sql = f"scores.{_ident(key)} {op} {value:g}"
+    return Condition(f"{key} score {op} {value:g}", sql, sql)
+
+
+def _ident(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z_]\w*", key) else '"' + key.replace('"', '""') + '"'
+
+
+SPAN_TYPE_WORDS = {"llm": "llm", "model": "llm", "tool": "tool", "task": "task", "function": "function",
+                   "score": "score", "scorer": "score", "eval": "eval", "retrieval": "function"}  # fmt: skip
+
+
+def _span_type(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    word = m.group("kind").lower()
+    span_type = SPAN_TYPE_WORDS.get(word, word)
+    slots.has_span_type = True
+    trace_counts = {"llm": "llm_calls > 0", "tool": "tool_calls > 0"}
+    return Condition(f"{span_type} spans", f"type = {_lit(span_type)}", trace_counts.get(span_type), span_level=True)
+
+
+def _root(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    return Condition("root spans", "is_root", "TRUE")
+
+
+def _named(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    name = m.group("name").strip("'\"")
+    known = {n.lower(): n for n in facts.names}
+    name = known.get(name.lower(), name)
+    return Condition(f"named {name}", f"name = {_lit(name)}", None, span_level=True)
+
+
+def _user(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    raw = m.group("user").strip("'\" ")
+    lower = raw.lower()
+    if lower not in facts.user_values:
+        # "for Ada" when the logs know "Ada Lovelace": take the unique value that starts so.
+        starts = [v for k, v in facts.user_values.items() if k.startswith(lower + " ") or k == lower]
+        if len(starts) != 1:
+            known = ", ".join(sorted(facts.user_values.values())[:10]) or "none"
+            return f"no user {raw!r} in these logs (users include: {known})"
+        lower = starts[0].lower()
+    value = facts.user_values[lower]
+    meta_key = facts.users[lower]
+    return Condition(f"user {value}", f"metadata.{meta_key} = {_lit(value)}", f"\"user\" = {_lit(value)}"
+                     if meta_key in ("user", "user_id") else None, span_level=meta_key not in ("user", "user_id"))  # fmt: skip
+
+
+def _model_tokens(text: str) -> set[str]:
+    tokens = set(re.split(r"[-_.:/\s]+", text.lower())) - {""}
+    return {t for t in tokens if not re.fullmatch(r"\d{6,}", t) and t not in ("latest",)}
+
+
+def _model(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    mention = m.group("model").lower().rstrip(".")
+    api = MODEL_TABLE.get(mention)
+    wanted = _model_tokens(api[1] if api and api[0] != "offline" else mention)
+    matches = [model for model in facts.models if wanted <= _model_tokens(model)]
+    if not matches:
+        known = ", ".join(facts.models[:10]) or "none"
+        return f"no spans use a model matching {mention!r} (models present: {known})"
+    listed = ", ".join(_lit(x) for x in matches)
+    sql = f"model = {_lit(matches[0])}" if len(matches) == 1 else f"model IN ({listed})"
+    return Condition(f"model {mention}", sql, f"list_has_any(models, [{listed}])")
+
+
+def _tag(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    tag = m.group("tag").strip("'\"")
+    known = {t.lower(): t for t in facts.tags}
+    if tag.lower() not in known:
+        if m.group("explicit"):
+            return f"no tag {tag!r} in these logs (tags: {', '.join(facts.tags[:20]) or 'none'})"
+        return None  # "in staging" where staging is no tag: not a tag slot after all
+    tag = known[tag.lower()]
+    return Condition(f"tagged {tag}", f"{_lit(tag)} IN tags", f"{_lit(tag)} IN tags")
+
+
+ERROR_KINDS: dict[str, tuple[str, ...]] = {
+    "rate limit": ("rate limit", "rate_limit", "ratelimit", "429", "too many requests"),
+    "timeout": ("timeout", "timed out", "time out", "deadline exceeded"),
+    "context window": ("context window", "context length", "context_length", "too long", "maximum context",
+                       "too many tokens"),
+    "authentication": ("401", "403", "unauthorized", "authentication", "permission denied", "api key"),
+    "overloaded": ("overloaded", "529", "503", "unavailable"),
+}  # fmt: skip
+
+
+def _error_kind(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    text = m.group(0).lower()
+    kind = next(
+        (k for k, words in ERROR_KINDS.items() if any(w.split()[0] in text for w in (k, *words))),
+        "timeout",
+    )
+    ors = " OR ".join(f"error ILIKE {_lit('%' + w + '%')}" for w in ERROR_KINDS[kind])
+    return Condition(f"{kind} errors", ors, None, span_level=True)
+
+
+def _errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    return Condition("with errors", "error IS NOT NULL", "has_error")
+
+
+def _no_errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    return Condition("without errors", "error IS NULL", "NOT has_error")
+
+
+def _contains(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    text = m.group("text")
+    slots.quoted.append(text)
+    fields = [m.group("field").lower()] if m.group("field") else ["input", "output"]
+    like = _lit("%" + text.replace("%", r"\%") + "%")
+    sql = " OR ".join(f"{f} ILIKE {like}" for f in fields)
+    return Condition(f"{' or '.join(fields)} containing {text!r}", sql, sql)
+
+
+def _limit(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    slots.limit = int(_number(m.group("n")))
+    return None
+
+
+def _trace_id(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    slots.root_span_id = m.group("id").strip("'\"")
+    return None
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    pattern: str
+    build: Callable[[re.Match[str], Facts, Slots], SlotResult]
+
+
+UNIT_ALT = r"milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h"
+UNITS = rf"(?P<unit>{UNIT_ALT})"
+ERROR_WORDS = "|".join(re.escape(w) for words in ERROR_KINDS.values() for w in words)
+
+#: The slot table. Order matters only where patterns overlap (first match wins the text).
+SLOTS: tuple[Slot, ...] = (
+    Slot(
+        "contains",
+        r"""\b(?:(?P<field>input|output|error|metadata)\s+)?(?:contains?|containing|mentions?|mentioning|with the (?:text|word)|that says?|saying)\s+(?P<q>["'])(?P<text>[^"']+)(?P=q)""",
+        _contains,
+    ),
+    Slot("trace_id", r"\b(?:trace|root_span_id)\s+(?P<id>(?=[\w-]*\d)[\w-]{4,}|'[^']+')", _trace_id),
+    Slot(
+        "limit", rf"\b(?:top|first|last|the)\s+(?P<n>\d+)\b(?!\s*(?:{UNIT_ALT}|days?|weeks?|months?|tokens?)\b)", _limit
+    ),
+    Slot(
+        "duration",
+        rf"(?:took|taking|take|lasting|duration|latency|running|run|ran)?\s*{CMP}\s+{NUM}\s*{UNITS}\b(?!\s*(?:ago))",
+        _duration,
+    ),
+    Slot(
+        "relative_time",
+        rf"\b(?:in\s+|over\s+|during\s+|within\s+)?(?:the\s+)?(?:last|past|previous)\s+(?:{NUM}\s*)?(?P<unit>minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b",
+        _relative_time,
+    ),
+    Slot("since", rf"\b(?P<word>since|after|from|before|until|on)\s+{DATE_RE}", _since),
+    Slot("yesterday", r"\byesterday('s)?\b", _yesterday),
+    Slot("today", r"\btoday('s)?\b", _today),
+    Slot("this_period", r"\bthis\s+(?P<unit>week|month)\b", _this_period),
+    Slot("tokens", rf"{CMP}\s+{NUM}\s*(?P<kind>prompt |completion |input |output )?tokens?\b", _tokens),
+    Slot("cost", rf"(?:cost(?:ing|s)?\s+)?{CMP}\s+\$(?P<n>\d[\d,]*(?:\.\d+)?)", _cost),
+    Slot(
+        "score",
+        rf"\b(?P<name>[A-Za-z][\w-]*)?\s*(?:scores?|rating)?\s*(?:is\s+|was\s+|of\s+)?(?P<op>{GT}|{LT}|==|=|equals?)\s+(?P<n>\d*\.?\d+%?)(?!\s*(?:\w|\$))",
+        _score,
+    ),
+    Slot("error_kind", rf"\b(?:{ERROR_WORDS})s?(?:\s+errors?|\s+failures?|\s+exceptions?)?", _error_kind),
+    Slot("no_errors", r"\b(?:without|no|with no)\s+errors?\b|\b(?:successful|succeeded|error-free)\b", _no_errors),
+    Slot("errors", r"\b(?:with\s+)?(?:errors?|errored|failed|failing|failures?|exceptions?)\b", _errors),
+    Slot("root", r"\b(?:root|top-level|top level)\s+spans?\b", _root),
+    Slot(
+        "span_type",
+        r"\b(?P<kind>llm|model|tool|task|function|scorer|score|eval|retrieval)\s+(?:spans?|calls?|invocations?|steps?)\b",
+        _span_type,
+    ),
+    Slot("named", r"\b(?:spans?\s+)?named\s+(?P<name>'[^']+'|\"[^\"]+\"|[\w.-]+)", _named),
+    Slot(
+        "user",
+        r"\b(?:for|by|from)\s+user\s+(?P<user>'[^']+'|\"[^\"]+\"|[\w.@-]+)|\buser\s+(?P<user2>'[^']+'|\"[^\"]+\"|[\w.@-]+)",
+        _user,
+    ),
+    Slot(
+        "tag",
+        r"\b(?:(?P<explicit>tagged(?:\s+as)?|with\s+(?:the\s+)?tag|tag)\s+|(?:in|from|on)\s+)(?P<tag>'[^']+'|\"[^\"]+\"|[\w.-]+)",
+        _tag,
+    ),
+)
+
+
+# Words the planner may leave unexplained: phrasing, not meaning.
+VOCABULARY = set(
+    [
+        "a",
+        "an",
+        "the",
+        "all",
+        "any",
+        "some",
+        "every",
+        "each",
+        "me",
+        "my",
+        "our",
+        "us",
+        "i",
+        "we",
+        "you",
+        "your",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "show",
+        "shows",
+        "showing",
+        "find",
+        "finding",
+        "list",
+        "get",
+        "give",
+        "display",
+        "see",
+        "view",
+        "return",
+        "fetch",
+        "pull",
+        "filter",
+        "select",
+        "look",
+        "lookup",
+        "which",
+        "what",
+        "who",
+        "whose",
+        "where",
+        "when",
+        "how",
+        "many",
+        "much",
+        "number",
+        "count",
+        "counts",
+        "total",
+        "tell",
+        "please",
+        "can",
+        "could",
+        "would",
+        "will",
+        "are",
+        "is",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "there",
+        "here",
+        "with",
+        "without",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "and",
+        "or",
+        "not",
+        "no",
+        "only",
+        "just",
+        "also",
+        "than",
+        "then",
+        "that's",
+        "what's",
+        "let's",
+        "kind",
+        "sort",
+        "span",
+        "spans",
+        "trace",
+        "traces",
+        "log",
+        "logs",
+        "request",
+        "requests",
+        "call",
+        "calls",
+        "conversation",
+        "conversations",
+        "session",
+        "sessions",
+        "run",
+        "runs",
+        "entries",
+        "entry",
+        "records",
+        "record",
+        "events",
+        "event",
+        "interactions",
+        "interaction",
+        "rows",
+        "row",
+        "data",
+        "items",
+        "item",
+        "ones",
+        "took",
+        "take",
+        "taking",
+        "lasted",
+        "lasting",
+        "ran",
+        "running",
+        "duration",
+        "latency",
+        "time",
+        "long",
+        "longer",
+        "slow",
+        "slower",
+        "fast",
+        "faster",
+        "ago",
+        "recent",
+        "recently",
+        "latest",
+        "newest",
+        "oldest",
+        "since",
+        "last",
+        "past",
+        "previous",
+        "scores",
+        "score",
+        "scored",
+        "rating",
+        "rated",
+        "value",
+        "values",
+        "most",
+        "top",
+        "biggest",
+        "largest",
+        "smallest",
+        "highest",
+        "lowest",
+        "slowest",
+        "fastest",
+        "longest",
+        "shortest",
+        "expensive",
+        "cheapest",
+        "common",
+        "frequent",
+        "main",
+        "why",
+        "happening",
+        "happened",
+        "going",
+        "wrong",
+        "about",
+        "into",
+        "per",
+        "via",
+        "across",
+        "during",
+        "within",
+        "over",
+        "under",
+        "between",
+        "model",
+        "models",
+        "used",
+        "using",
+        "use",
+        "uses",
+        "with?",
+        "tagged",
+        "tag",
+        "tags",
+        "user",
+        "users",
+        "customer",
+        "customers",
+    ]
+)
+
+
+# -- the plan ------------------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: Set when the planner will not call tools: the plain explanation for the person.
+    message: str = ""
+    understood: list[str] = field(default_factory=list)
+    shape: str = "spans"
+
+
+def extract(question: str, facts: Facts) -> Slots:
+    """Run every slot pattern over the question; consumed text is blanked so slots do not overlap."""
+    slots = Slots()
+    text = question
+    for slot in SLOTS:
+        for m in list(re.finditer(slot.pattern, text, re.IGNORECASE)):
+            if not m.group(0).strip():
+                continue
+            if slot.name == "user" and m.group("user") is None:
+                m = _Rematch(m, "user", m.group("user2"))  # type: ignore[assignment]
+            result = slot.build(m, facts, slots)
+            if result is None and slot.name not in ("limit", "trace_id"):
+                continue
+            if isinstance(result, str):
+                slots.problems.append(result)
+            elif isinstance(result, Condition):
+                slots.conditions.append(result)
+            start, end = m.span()
+            slots.spans_consumed.append((start, end))
+            text = text[:start] + " " * (end - start) + text[end:]
+    slots.leftover = text  # type: ignore[attr-defined]
+    _bare_vocabulary(slots, facts)
+    return slots
+
+
+class _Rematch:
+    """A match whose named group is taken from another group (patterns with alternative names)."""
+
+    def __init__(self, match: re.Match[str], name: str, value: str | None) -> None:
+        self._match, self._name, self._value = match, name, value
+
+    def group(self, key: Any = 0) -> Any:
+        return self._value if key == self._name else self._match.group(key)
+
+    def span(self) -> tuple[int, int]:
+        return self._match.span()
+
+
+def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
+    """Known users and models named without a keyword ("for John Smith", "sonnet spans")."""
+    text: str = slots.leftover  # type: ignore[attr-defined]
+    for lower, value in sorted(facts.user_values.items(), key=lambda kv: -len(kv[0])):
+        if len(lower) < 3:
+            continue
+        m = re.search(rf"(?<![\w@.-]){re.escape(lower)}(?![\w@.-])", text, re.IGNORECASE)
+        if m:
+            cond = _user(_Fake({"user": value}, m.span()), facts, slots)  # type: ignore[arg-type]
+            if isinstance(cond, Condition):
+                slots.conditions.append(cond)
+                text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    model_pattern = r"\b(?P<model>(?:claude|gpt|o\d|gemini|llama|mistral|qwen)[\w.-]*\w|sonnet|haiku|opus)\b"
+    for m in list(re.finditer(model_pattern, text, re.IGNORECASE)):
+        result = _model(m, facts, slots)
+        if isinstance(result, Condition):
+            slots.conditions.append(result)
+        elif isinstance(result, str):
+            slots.problems.append(result)
+        text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    # A bare span name the logs know ("completion spans") reads as a name filter.
+    for name in sorted(facts.names, key=len, reverse=True):
+        if len(name) < 3:
+            continue
+        m = re.search(rf"\b{re.escape(name)}\s+(?:spans?|steps?|calls?)\b", text, re.IGNORECASE)
+        if m:
+            slots.conditions.append(Condition(f"named {name}", f"name = {_lit(name)}", None, span_level=True))
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    slots.leftover = text  # type: ignore[attr-defined]
+
+
+class _Fake:
+    def __init__(self, groups: dict[str, str], span: tuple[int, int]) -> None:
+        self._groups, self._span = groups, span
+
+    def group(self, key: Any = 0) -> Any:
+        return self._groups.get(key)
+
+    def span(self) -> tuple[int, int]:
+        return self._span
+
+
+def _unknown_words(leftover: str, facts: Facts) -> list[str]:
+    words = re.findall(r"[A-Za-z][\w'-]*|\d+(?:\.\d+)?", leftover)
+    known = VOCABULARY | {k.lower() for k in facts.score_keys} | set(SPAN_TYPE_WORDS)
+    return [w for w in words if w.lower().strip("'") not in known and not w.lower().endswith("'s")]
+
+
+def _shape(question: str) -> str:
+    q = question.lower()
+    if re.search(r"\b(traces?|conversations?|sessions?|requests?|interactions?)\b", q):
+        return "traces"
+    return "spans"
+
+
+# -- aggregates and superlatives -----------------------------------------------------------------------------
+METRICS = {
+    "duration": ("duration", "duration"), "latency": ("duration", "duration"), "time": ("duration", "duration"),
+    "tokens": ("tokens", "total_tokens"), "token": ("tokens", "total_tokens"), "cost": ("cost", "total_cost"),
+    "spend": ("cost", "total_cost"),
+}  # fmt: skip
+AGGREGATES = {"average": "avg", "avg": "avg", "mean": "avg", "median": "median", "total": "sum", "sum": "sum",
+              "max": "max", "maximum": "max", "min": "min", "minimum": "min", "p50": "p50", "p90": "p90",
+              "p95": "p95", "p99": "p99"}  # fmt: skip
+GROUPS = {"model": ("model", None), "models": ("model", None), "type": ("type", None), "types": ("type", None),
+          "name": ("name", "name"), "user": ("metadata.user", '"user"'), "users": ("metadata.user", '"user"'),
+          "tag": ("unnest(tags)", "unnest(tags)"), "tags": ("unnest(tags)", "unnest(tags)"),
+          "day": ("date_trunc('day', created)", "date_trunc('day', created)"),
+          "hour": ("date_trunc('hour', created)", "date_trunc('hour', created)"),
+          "week": ("date_trunc('week', created)", "date_trunc('week', created)")}  # fmt: skip
+SUPERLATIVES = {"slowest": ("duration", "DESC"), "longest": ("duration", "DESC"), "fastest": ("duration", "ASC"),
+                "shortest": ("duration", "ASC"), "most expensive": ("cost", "DESC"), "priciest": ("cost", "DESC"),
+                "cheapest": ("cost", "ASC"), "biggest": ("tokens", "DESC"), "largest": ("tokens", "DESC"),
+                "most tokens": ("tokens", "DESC")}  # fmt: skip
+
+
+def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] | None:
+    """(SQL, label) for aggregate and superlative questions, or None."""
+    q = question.lower()
+    table = "traces" if shape == "traces" else "logs"
+    where = slots.where(shape)
+    where_sql = f" WHERE {where}" if where else ""
+    group = re.search(r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q)
+    superlative = next((k for k in SUPERLATIVES if re.search(rf"\b{k}\b", q)), None)
+    if superlative and not group:
+        metric, order = SUPERLATIVES[superlative]
+        column = metric if shape == "spans" else METRICS[metric][1]
+        limit = slots.limit or 10
+        if shape == "traces":
+            cols = f'root_span_id, created, name, "user", duration, span_count, total_tokens, total_cost, {column}'
+        else:
+            cols = "id, root_span_id, created, name, type, model, duration, tokens, cost"
+        cols = ", ".join(dict.fromkeys(c.strip() for c in cols.split(",")))
+        sql = f"SELECT {cols} FROM {table}{where_sql} ORDER BY {column} {order} NULLS LAST LIMIT {limit}"
+        return sql, f"{superlative} {limit} {shape}"
+    agg_word = next((w for w in AGGREGATES if re.search(rf"\b{w}\b", q)), None)
+    metric_word = next((w for w in METRICS if re.search(rf"\b{w}\b", q)), None)
+    counting = re.search(r"\b(how many|count|number of)\b", q)
+    if not group and not (agg_word and metric_word):
+        return None
+    if group:
+        dims = GROUPS[group.group("g")]
+        dim = dims[0] if shape == "spans" else (dims[1] or None)
+        if dim is None:  # traces have no single model/type: count spans per value instead
+            table, shape, where_sql = "logs", "spans", f" WHERE {slots.where('spans')}" if slots.conditions else ""
+            dim = dims[0]
+        select_dim = f"{dim} AS {group.group('g').rstrip('s')}"
+    else:
+        select_dim = ""
+    measures = ["count(*) AS n"]
+    if agg_word and metric_word:
+        column = METRICS[metric_word][0 if table == "logs" else 1]
+        agg = AGGREGATES[agg_word]
+        expr = f"quantile_cont({column}, {int(agg[1:]) / 100:g})" if agg.startswith("p") else f"{agg}({column})"
+        measures.append(f"{expr} AS {agg}_{column}")
+    elif not counting and not group:
+        return None
+    select = ", ".join([select_dim, *measures] if select_dim else measures)
+    tail = ""
+    if select_dim:
+        tail = " GROUP BY 1 ORDER BY " + ("1" if group.group("g") in ("day", "hour", "week") else "n DESC")  # type: ignore[union-attr]
+        tail += f" LIMIT {slots.limit or 50}"
+    label = (f"{agg_word} {metric_word}" if agg_word and metric_word else "count") + (
+        f" by {group.group('g')}" if group else ""
+    )
+    return f"SELECT {select} FROM {table}{where_sql}{tail}", label
+
+
+# -- routing to registered tools -------------------------------------------------------------------------------
+CORE_TOOLS = {"run_sql", "generate_filter", "describe_schema", "read_field", "grep_field"}
+
+
+def _route(question: str) -> tuple[str, re.Match[str]] | None:
+    best: tuple[int, str, re.Match[str]] | None = None
+    for name, spec in REGISTRY.items():
+        if name in CORE_TOOLS and name not in ("describe_schema",):
+            continue
+        for phrase in spec.phrases:
+            try:
+                m = re.search(phrase, question, re.IGNORECASE)
+            except re.error:
+                continue
+            if m and (best is None or len(m.group(0)) > best[0]):
+                best = (len(m.group(0)), name, m)
+    return (best[1], best[2]) if best else None
+
+
+def _fill(name: str, question: str, slots: Slots, shape: str, scope: str | None) -> tuple[dict[str, Any], list[str]]:
+    """Parameters of a registered tool filled by name from the slots; returns (input, missing)."""
+    spec = REGISTRY[name]
+    properties = spec.parameters.get("properties", {})
+    values: dict[str, Any] = {}
+    where_shape = "spans"
+    if "shape" in properties:
+        values["shape"] = shape
+        where_shape = shape
+    kept = Slots(conditions=[c for c in slots.conditions if not (c.absorbed_by and c.absorbed_by in properties)])
+    candidates: dict[str, Any] = {
+        "where": kept.where(where_shape) if kept.conditions else None,
+        "threshold_s": slots.threshold_s,
+        "limit": slots.limit,
+        "root_span_id": slots.root_span_id or scope,
+        "trace_id": slots.root_span_id or scope,
+        "question": question,
+        "description": question,
+        "query": slots.quoted[0] if slots.quoted else None,
+        "text": slots.quoted[0] if slots.quoted else None,
+        "pattern": slots.quoted[0] if slots.quoted else None,
+        "root_span_ids": None,
+    }
+    for param in properties:
+        if param in values:
+            continue
+        value = candidates.get(param)
+        if value is not None:
+            values[param] = value
+    missing = [p for p in spec.parameters.get("required", []) if p not in values]
+    return values, missing
+
+
+# -- the planner ----------------------------------------------------------------------------------------------
+def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
+    """The tool calls for a question, or a plain message saying what could not be understood."""
+    facts = facts_for(ctx)
+    question = question.strip()
+    slots = extract(question, facts)
+    shape = _shape(question)
+    leftover: str = slots.leftover  # type: ignore[attr-defined]
+    if slots.problems:
+        return Plan(message=_not_understood(slots, extra=slots.problems))
+
+    # Named tool intents first: reading and grepping inside fields.
+    read = re.search(
+        r"\b(?:read|show|open|print)\s+(?:the\s+)?(?P<field>input|output|expected|metadata|error)\s+of\s+(?:span\s+)?(?P<id>[\w-]+)",
+        question,
+        re.IGNORECASE,
+    )
+    if read:
+        return Plan([{"name": "read_field", "input": {"span_id": read.group("id"), "field": read.group("field")}}])
+    grep = re.search(
+        r"\b(?:grep|search)\s+(?:for\s+)?(?P<q>[\"'])(?P<p>.+?)(?P=q)(?:\s+in\s+(?:the\s+)?(?P<field>input|output|expected|metadata|error))?(?:\s+(?:of|in)\s+span\s+(?P<id>[\w-]+))?",
+        question,
+        re.IGNORECASE,
+    )
+    if grep:
+        args: dict[str, Any] = {"pattern": re.escape(grep.group("p")), "field": (grep.group("field") or "input")}
+        if grep.group("id"):
+            args["span_id"] = grep.group("id")
+        return Plan([{"name": "grep_field", "input": args}])
+
+    routed = _route(question)
+    if routed:
+        name, m = routed
+        if name == "describe_schema":
+            return Plan([{"name": "describe_schema", "input": {}}])
+        rest = leftover[: m.start()] + " " * (m.end() - m.start()) + leftover[m.end() :]
+        values, missing = _fill(name, question, slots, shape, scope)
+        properties = REGISTRY[name].parameters.get("properties", {})
+        unabsorbed = [c for c in slots.conditions if not (c.absorbed_by and c.absorbed_by in properties)]
+        if unabsorbed and "where" not in properties:
+            # The tool cannot take these conditions: answer with the filter itself rather than
+            # with an unrestricted analysis (that would be a different question).
+            routed = None
+    if routed:
+        name, m = routed
+        if missing:
+            return Plan(message=f"To run {name} I need {', '.join(missing)}, which I could not find in the question.")
+        unknown = [w for w in _unknown_words(rest, facts) if re.search(r"\d", w)]
+        if unknown:
+            return Plan(message=_not_understood(slots, words=unknown))
+        return Plan([{"name": name, "input": values}], understood=slots.labels)
+
+    # A trace in scope with no conditions: summarise its spans.
+    if (scope or slots.root_span_id) and not slots.conditions:
+        root = slots.root_span_id or scope
+        if re.search(r"\b(summar|this trace|what happened|explain|describe|walk me through|overview)", question, re.I):
+            sql = (
+                "SELECT span_id, parent_id, depth, name, type, duration, model, tokens, error "
+                f"FROM logs WHERE root_span_id = {_lit(root or '')} ORDER BY start NULLS LAST, depth"
+            )
+            return Plan([{"name": "run_sql", "input": {"query": sql}}], understood=[f"trace {root}"])
+
+    mentioned = _mentioned_scores(leftover, facts)
+    if mentioned:
+        return Plan(
+            message=f"I see {', '.join(repr(s) for s in mentioned)} but no threshold I can read "
+            f"(say e.g. '{mentioned[0]} below 0.5'), so I did not run anything. " + CONNECT_HINT
+        )
+    unknown = _unknown_words(leftover, facts)
+    # Superlatives and aggregate words are vocabulary here; group-by targets too.
+    unknown = [
+        w
+        for w in unknown
+        if w.lower() not in AGGREGATES and w.lower() not in METRICS and w.lower() not in GROUPS and w.lower() != "each"
+    ]
+    if unknown:
+        return Plan(message=_not_understood(slots, words=unknown))
+
+    aggregate = _aggregate_sql(question, slots, shape)
+    if aggregate:
+        sql, label = aggregate
+        return Plan([{"name": "run_sql", "input": {"query": sql}}], understood=[label, *slots.labels], shape=shape)
+    if not slots.conditions:
+        return Plan(message=_not_understood(slots, words=[]))
+    where = slots.where(shape)
+    description = ", ".join(slots.labels)
+    return Plan(
+        [{"name": "generate_filter", "input": {"description": description, "where": where, "shape": shape}}],
+        understood=slots.labels,
+        shape=shape,
+    )
+
+
+def _mentioned_scores(text: str, facts: Facts) -> list[str]:
+    return [k for k in facts.score_keys if re.search(rf"\b{re.escape(k)}\b", text, re.IGNORECASE)]
+
+
+def _not_understood(slots: Slots, *, words: list[str] | None = None, extra: list[str] | None = None) -> str:
+    parts = ["I could not fully understand that question offline, so I did not run anything."]
+    if slots.labels:
+        parts.append("I understood: " + "; ".join(slots.labels) + ".")
+    if extra:
+        parts.append("Problem: " + "; ".join(extra) + ".")
+    if words:
+        parts.append("I did not understand: " + " ".join(f"'{w}'" for w in dict.fromkeys(words)) + ".")
+    if not slots.labels and not extra and not words:
+        parts.append("I found no filter, aggregate or analysis I know in it.")
+    parts.append(
+        "I understand time windows, durations, span types, score thresholds, users, models, tags, token "
+        "counts, error kinds, aggregates (average/p95/count by model, day, ...) and the analysis tools' "
+        "questions."
+    )
+    parts.append(CONNECT_HINT)
+    return " ".join(parts)
+
+
+# -- summarising results -----------------------------------------------------------------------------------------
+def summarize(question: str, calls: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
+    """The offline answer text from the tool results (the same bounded texts a model would read)."""
+    parts: list[str] = []
+    for call, result in zip(calls, results, strict=False):
+        body = _strip_wrapper(result.get("content", ""))
+        name = call["name"]
+        if result.get("is_error"):
+            parts.append(f"{name} failed: {body}")
+        elif name == "generate_filter":
+            shape = call["input"].get("shape", "spans")
+            parts.append(f"{body}\n\nFilter ({shape}): `{call['input']['where']}`")
+        elif name == "run_sql":
+            parts.append(f"Ran `{call['input']['query']}`:\n{body}")
+        else:
+            parts.append(body)
+    return "\n\n".join(parts)
+
+
+def _strip_wrapper(text: str) -> str:
+    lines = text.splitlines()
+    keep = [
+        line
+        for line in lines
+        if not line.startswith("<tool_output")
+        and line != "</tool_output>"
+        and not line.startswith("(Everything inside tool_output")
+        and not line.startswith("[shown to the person:")
+    ]
+    return "\n".join(keep).strip()
+
+
+class OfflineClient:
+    """The planner behind the chat-client interface: first turn plans, second turn summarises."""
+
+    name = "offline"
+
+    def __init__(self, context: Callable[[], tuple[ToolContext, str | None]]) -> None:
+        self._context = context
+
+    def complete(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        stream_callback: StreamCallback | None = None,
+    ) -> AssistantTurn:
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        question = messages[last_user]["content"].split("\n\n")[-1]
+        after = messages[last_user + 1 :]
+        if not after:
+            ctx, scope = self._context()
+            planned = plan(question, ctx, scope=scope)
+            if not planned.tool_calls:
+                return self._say(planned.message, stream_callback)
+            calls = [ToolCall(f"offline_{i}", c["name"], c["input"]) for i, c in enumerate(planned.tool_calls)]
+            return AssistantTurn(tool_calls=calls, stop_reason="tool_use")
+        calls = [c for m in after if m["role"] == "assistant" for c in m.get("tool_calls", [])]
+        results = [r for m in after if m["role"] == "tool" for r in m["results"]]
+        return self._say(summarize(question, calls, results), stream_callback)
+
+    @staticmethod
+    def _say(text: str, stream_callback: StreamCallback | None) -> AssistantTurn:
+        if stream_callback:
+            for piece in re.findall(r"[^\n]*\n|[^\n]+", text):
+                stream_callback(piece)
+        return AssistantTurn(text=text, stop_reason="end_turn")
+
+
+__all__ = ["SLOTS", "Condition", "Facts", "OfflineClient", "Plan", "Slot", "extract", "facts_for", "plan", "summarize"]
