@@ -230,6 +230,16 @@ def _describe_error(exc: Exception, provider: str, retries: int) -> ModelError:
     return ModelError(f"{label} error{f' ({status})' if status else ''}: {message}", kind="api", status=status)
 
 
+def _transport_error(exc: Exception, label: str) -> Exception:
+    """A dropped stream surfaces as the HTTP library's own error, not the SDK's: name it plainly."""
+    module = type(exc).__module__
+    if module.startswith(("httpx", "httpcore")) or isinstance(exc, OSError):
+        return ModelError(
+            f"The connection to {label} dropped mid-answer ({type(exc).__name__}); ask again.", kind="connection"
+        )
+    return exc
+
+
 # -- Anthropic -----------------------------------------------------------------------------------------
 class AnthropicClient:
     def __init__(
@@ -278,7 +288,19 @@ class AnthropicClient:
                     for r in message["results"]
                 ]
                 out.append({"role": "user", "content": blocks})
-        return out
+        # Consecutive user entries (tool results, then a new question after an interruption) merge
+        # into one message, as the Messages API expects alternating roles.
+        merged: list[dict[str, Any]] = []
+        for entry in out:
+            if merged and entry["role"] == "user" and merged[-1]["role"] == "user":
+                previous = merged[-1]["content"]
+                blocks = previous if isinstance(previous, list) else [{"type": "text", "text": previous}]
+                current = entry["content"]
+                blocks = blocks + (current if isinstance(current, list) else [{"type": "text", "text": current}])
+                merged[-1] = {"role": "user", "content": blocks}
+            else:
+                merged.append(entry)
+        return merged
 
     def complete(
         self,
@@ -298,6 +320,9 @@ class AnthropicClient:
         if tools:
             kwargs["tools"] = tools
         text_parts: list[str] = []
+        # The SDK parses tool arguments leniently (a truncated object becomes {}); keep the raw
+        # JSON so malformed arguments are reported to the model instead of run as empty.
+        raw_json: dict[int, str] = {}
         try:
             with self._client.messages.stream(**kwargs) as stream:
                 for event in stream:
@@ -305,19 +330,23 @@ class AnthropicClient:
                         text_parts.append(event.text)
                         if stream_callback:
                             stream_callback(event.text)
+                    elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+                        raw_json[event.index] = raw_json.get(event.index, "") + event.delta.partial_json
                 final = stream.get_final_message()
         except anthropic.APIError as exc:
             raise _describe_error(exc, "anthropic", self.max_retries) from exc
         except ValueError as exc:
-            # The SDK raises while accumulating an input_json_delta that is not JSON.
             raise ModelError(f"Anthropic sent a malformed response: {exc}", kind="malformed") from exc
+        except Exception as exc:
+            raise _transport_error(exc, "Anthropic") from exc
         turn = AssistantTurn(stop_reason=final.stop_reason or "")
         texts = []
-        for block in final.content:
+        for index, block in enumerate(final.content):
             if block.type == "text":
                 texts.append(block.text)
             elif block.type == "tool_use":
-                arguments, error = _parse_arguments(block.input if isinstance(block.input, dict) else str(block.input))
+                raw = raw_json.get(index)
+                arguments, error = _parse_arguments(raw if raw is not None else block.input)
                 turn.tool_calls.append(ToolCall(block.id, block.name, arguments, error))
         turn.text = "".join(texts) or "".join(text_parts)
         turn.usage = Usage(final.usage.input_tokens or 0, final.usage.output_tokens or 0)
@@ -426,6 +455,8 @@ class OpenAIClient:
                         turn.stop_reason = choice.finish_reason
         except openai.APIError as exc:
             raise _describe_error(exc, self.provider, self.max_retries) from exc
+        except Exception as exc:
+            raise _transport_error(exc, "OpenAI" if self.provider == "openai" else "the model server") from exc
         turn.text = "".join(texts)
         for index in sorted(calls):
             slot = calls[index]

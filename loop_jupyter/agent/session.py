@@ -624,6 +624,3 @@ class Loop:
         if not isinstance(result, ToolResult):
             result = ToolResult(str(result))
         return result
-
-
-

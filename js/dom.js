@@ -1,0 +1,72 @@
+// A tiny element builder: h("div", {class: "x", onclick: fn}, "text", child).
+
+/**
+ * @param {string} tag
+ * @param {Record<string, any> | null} [attrs]
+ * @param {...any} children
+ * @returns {HTMLElement}
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value == null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
+    else if (key in el && typeof value !== "string") /** @type {any} */ (el)[key] = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+/** @param {HTMLElement} el @param {any[]} children */
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+/** Keep JupyterLab's notebook shortcuts (a, b, dd, Enter...) away from our inputs. @param {HTMLElement} el */
+export function suppressShortcuts(el) {
+  el.setAttribute("data-lm-suppress-shortcuts", "true");
+  el.addEventListener("keydown", (e) => e.stopPropagation());
+}
+
+/** @param {number | null | undefined} ms */
+export function formatMs(ms) {
+  if (ms == null || Number.isNaN(ms)) return "";
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${(ms / 60000).toFixed(1)} min`;
+}
+
+/** @param {any} value @param {string} type */
+export function formatCell(value, type) {
+  if (value == null) return "";
+  if (type === "number" && typeof value === "number") {
+    if (Number.isInteger(value)) return value.toLocaleString();
+    return Math.abs(value) >= 100 ? value.toFixed(1) : Math.abs(value) >= 1 ? value.toFixed(3) : value.toPrecision(3);
+  }
+  if (type === "time" && typeof value === "string") return value.replace(/\.\d+$/, "").replace(/\+00:00$/, "");
+  if (typeof value === "boolean") return value ? "✓" : "";
+  return String(value);
+}
+
+/** Copy text; navigator.clipboard needs a secure context (127.0.0.1 is one), else a textarea. @param {string} text */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = h("textarea", { style: { position: "fixed", opacity: "0" } });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    return ok;
+  }
+}

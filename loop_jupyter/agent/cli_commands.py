@@ -1,0 +1,112 @@
+"""The ``ask`` and ``filter`` subcommands (wired into ``python -m loop_jupyter`` by cli.py).
+
+``ask QUESTION [--logs PATH] [--model NAME] [--yes] [--json]`` prints the answer (streamed), or with
+``--json`` one object: ``{"text", "tool_calls": [{"name", "input"}], "artifacts": [...], "model",
+"tokens_sent", "error"}``. Without ``--yes``, actions with side effects are only proposed.
+
+``filter DESCRIPTION [--logs PATH] [--model NAME] [--json]`` prints the WHERE clause, or with
+``--json`` ``{"sql", "shape": "spans"|"traces", "count", "ids"}`` (span ``id``s, or trace
+``root_span_id``s for trace filters). Exit status: 0 answered, 1 not answered/failed, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import polars as pl
+
+from ..artifacts import Pending, SqlFilter
+
+
+def load_logs_arg(path: str | None) -> pl.DataFrame:
+    """``--logs PATH`` through the loaders; the demo logs when no path is given."""
+    if path:
+        from ..loaders import load_logs
+
+        return load_logs(path)
+    from ..demo import demo_logs
+
+    return demo_logs()
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--logs", metavar="PATH", help="log file or directory (default: the demo logs)")
+    parser.add_argument("--model", metavar="NAME", help="model display name, openai-compatible:<m>@<url>, or offline")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_ask_and_filter(subparsers: Any) -> None:
+    ask = subparsers.add_parser("ask", help="ask a question about the logs")
+    ask.add_argument("question")
+    _add_common(ask)
+    ask.add_argument("--yes", action="store_true", help="run actions with side effects without asking")
+    ask.set_defaults(func=run_ask)
+    filt = subparsers.add_parser("filter", help="turn a description into a SQL filter and run it")
+    filt.add_argument("description")
+    _add_common(filt)
+    filt.set_defaults(func=run_filter)
+
+
+def _loop(args: argparse.Namespace, *, auto_accept: bool = False) -> Any:
+    from .session import Loop
+
+    return Loop(load_logs_arg(args.logs), model=args.model, auto_accept=auto_accept)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    loop = _loop(args, auto_accept=bool(getattr(args, "yes", False)))
+    if args.json:
+        answer = loop.ask(args.question)
+        print(json.dumps(answer.to_json(), default=str))
+        return 1 if answer.error else 0
+    answer = None
+    for event in loop.stream(args.question):
+        if event.type == "text_delta":
+            sys.stdout.write(event.data["text"])
+            sys.stdout.flush()
+        elif event.type == "tool_started":
+            print(f"\n[{event.data['name']} {json.dumps(event.data['input'], default=str)[:300]}]", file=sys.stderr)
+        elif event.type == "confirmation":
+            print(
+                f"\n[needs confirmation: {event.data['description']}; run again with --yes to do it]\n"
+                f"{event.data['preview'][:2000]}",
+                file=sys.stderr,
+            )
+        elif event.type == "error":
+            print(f"\nerror: {event.data['message']}", file=sys.stderr)
+            return 1
+        elif event.type == "done":
+            answer = event.data["answer"]
+    print()
+    return 0 if answer is not None else 1
+
+
+def run_filter(args: argparse.Namespace) -> int:
+    loop = _loop(args)
+    question = args.description
+    if loop.model != "offline":
+        question = (
+            "Call generate_filter exactly once for this description and nothing else. Description: " + args.description
+        )
+    answer = loop.ask(question)
+    found = [a for a in answer.artifacts if isinstance(a, SqlFilter)]
+    if not found:
+        message = answer.error or answer.text or "no filter was produced"
+        if args.json:
+            print(json.dumps({"error": message}))
+        else:
+            print(message, file=sys.stderr)
+        return 1
+    result = found[-1]
+    if args.json:
+        print(json.dumps({"sql": result.sql, "shape": result.shape, "count": result.count, "ids": result.ids}))
+    else:
+        print(f"-- {result.count:,} {result.shape}\n{result.sql}")
+    return 0
+
+
+def pending_actions(answer: Any) -> list[Pending]:
+    return [a for a in answer.artifacts if isinstance(a, Pending) and a.status == "pending"]

@@ -1,0 +1,128 @@
+"""What both widgets share: id-matched request/response over anywidget custom messages.
+
+The browser sends ``{"id": n, "type": "rows", ...}``; Python answers ``{"id": n, "ok": true, ...}``
+or ``{"id": n, "ok": false, "error": "..."}``. Handlers build parameterised queries from structured
+requests; SQL text from the browser only ever goes through ``LogEngine.where`` (the agent's sandbox).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import polars as pl
+
+from ..engine import QueryError
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+#: Longest string sent in a table cell; the full value stays in Python.
+CELL_CHARS = 300
+
+
+class RequestError(ValueError):
+    """A request the widget refuses; the message is shown in the browser next to the control."""
+
+
+def cell(value: Any, limit: int = CELL_CHARS) -> Any:
+    """A JSON-safe, bounded table cell."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, list | tuple):
+        text = json.dumps([cell(v, 80) for v in value[:20]], default=str)
+    elif isinstance(value, dict):
+        text = json.dumps(value, default=str)
+    else:
+        text = value.isoformat(sep=" ", timespec="milliseconds") if hasattr(value, "isoformat") else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def frame_rows(frame: pl.DataFrame, limit: int = CELL_CHARS) -> list[list[Any]]:
+    return [[cell(v, limit) for v in row] for row in frame.iter_rows()]
+
+
+def column_types(frame: pl.DataFrame) -> list[str]:
+    """A coarse type per column so the browser can align numbers and format times."""
+    kinds = []
+    for dtype in frame.dtypes:
+        if dtype.is_numeric():
+            kinds.append("number")
+        elif dtype.is_temporal():
+            kinds.append("time")
+        elif dtype == pl.Boolean:
+            kinds.append("bool")
+        else:
+            kinds.append("text")
+    return kinds
+
+
+class RequestWidget(anywidget.AnyWidget):
+    """An AnyWidget whose custom messages are requests answered by id."""
+
+    #: Run slow handlers (model calls) on a thread; tests set False to run them inline.
+    threaded: bool = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_msg(self._on_custom_msg)
+
+    def _on_custom_msg(self, _widget: Any, content: Any, buffers: list[bytes] | None = None) -> None:
+        if not isinstance(content, dict):
+            return
+        reply, out_buffers = self.handle(content)
+        if reply is not None:
+            self.send(reply, out_buffers or None)
+
+    def handle(self, content: dict[str, Any]) -> tuple[dict[str, Any] | None, list[bytes]]:
+        """Answer one request; returns the reply (None when it will be sent later) and buffers."""
+        request_id = content.get("id")
+        kind = str(content.get("type", ""))
+        handler: Callable[[dict[str, Any]], Any] | None = getattr(self, f"_on_{kind}", None)
+        try:
+            if handler is None:
+                raise RequestError(f"unknown request type {kind!r}")
+            result = handler(content)
+        except (QueryError, RequestError) as exc:
+            reason = exc.reason if isinstance(exc, QueryError) else str(exc)
+            return {"id": request_id, "ok": False, "error": reason}, []
+        except Exception as exc:  # a bug must not kill the widget: report it where the user looks
+            return {"id": request_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}, []
+        if result is _LATER:
+            return None, []
+        buffers: list[bytes] = []
+        if isinstance(result, tuple):
+            result, buffers = result
+        return {"id": request_id, "ok": True, **(result or {})}, buffers
+
+    def reply_later(self, content: dict[str, Any], work: Callable[[], dict[str, Any]]) -> object:
+        """Run ``work`` (on a thread unless ``threaded`` is off) and send its result as the reply."""
+        request_id = content.get("id")
+
+        def run() -> None:
+            try:
+                result = {"id": request_id, "ok": True, **work()}
+            except (QueryError, RequestError) as exc:
+                reason = exc.reason if isinstance(exc, QueryError) else str(exc)
+                result = {"id": request_id, "ok": False, "error": reason}
+            except Exception as exc:
+                result = {"id": request_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            self.send(result)
+
+        if self.threaded:
+            threading.Thread(target=run, daemon=True, name=f"{type(self).__name__}-request").start()
+        else:
+            run()
+        return _LATER
+
+    def _on_plotly(self, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+        """plotly.js for the browser, once per page (the JS caches it): offline, no CDN."""
+        return {"bytes": (STATIC / "plotly.js").stat().st_size}, [(STATIC / "plotly.js").read_bytes()]
+
+
+_LATER = object()

@@ -1,0 +1,445 @@
+"""TraceExplorer: a paged, sortable traces table with a SQL filter, and a lazy span tree per trace.
+
+Synced traits are small UI state (the filter, the sort, counts). Rows, tree nodes and span fields
+travel on request as id-matched custom messages (see ``_base.py``), so opening a 100k-span trace
+sends its top of tree and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import traitlets
+
+from ..engine import TRACE_COLUMNS, LogEngine, QueryError, engine_for
+from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
+
+if TYPE_CHECKING:
+    from .chat import ChatWidget
+
+#: Columns of the traces table, in order; ``input``/``output`` are cut short in SQL.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "root_span_id",
+    "created",
+    "name",
+    "input",
+    "output",
+    "duration",
+    "span_count",
+    "error_count",
+    "llm_calls",
+    "tool_calls",
+    "total_tokens",
+    "total_cost",
+    "models",
+    "user",
+    "tags",
+)
+_SHORT = {"input", "output"}
+MAX_PAGE = 500
+#: Children sent per tree request; a node with more shows "load more".
+CHILD_PAGE = 200
+#: Characters of a span field sent per piece.
+PIECE_CHARS = 16_000
+#: Fields shown in the span detail, in order.
+DETAIL_FIELDS = ("input", "output", "expected", "error", "metadata", "scores", "metrics", "span_attributes")
+_NODE_COLUMNS = ["span_id", "parent_id", "name", "type", "start", "end", "error", "tokens", "cost", "model"]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _condition_of(sql: str) -> str:
+    """The WHERE condition of a filter given as a condition or as ``SELECT ... WHERE cond``."""
+    text = sql.strip().rstrip(";")
+    if text[:6].lower() == "select":
+        import sqlglot
+
+        where = sqlglot.parse_one(text, read="duckdb").args.get("where")
+        if where is None:
+            raise RequestError("the filter has no WHERE condition")
+        return where.this.sql(dialect="duckdb")
+    return text
+
+
+class _OpenTrace:
+    """The spans of one trace, indexed by parent for lazy tree paging."""
+
+    def __init__(self, logs: pl.DataFrame, root_span_id: str) -> None:
+        spans = (
+            logs.with_row_index("_row")
+            .filter(pl.col("root_span_id") == root_span_id)
+            .select(["_row", *_NODE_COLUMNS])
+            .sort("start", nulls_last=True, maintain_order=True)
+        )
+        if spans.height == 0:
+            raise RequestError(f"no trace with root_span_id {root_span_id!r}")
+        self.root_span_id = root_span_id
+        self.spans = spans
+        starts = spans.get_column("start").drop_nulls()
+        ends = spans.get_column("end").drop_nulls()
+        self.t0: datetime | None = starts.min() if len(starts) else None  # type: ignore[assignment]
+        t1 = ends.max() if len(ends) else None
+        self.total_ms = (
+            max((t1 - self.t0).total_seconds() * 1000, 0.0) if self.t0 is not None and t1 is not None else 0.0  # type: ignore[operator]
+        )
+        ids = spans.get_column("span_id")
+        known = set(ids.to_list())
+        parents = spans.get_column("parent_id").to_list()
+        # Orphans (parent not in this trace) show at the top level rather than vanish.
+        keys = [p if p is not None and p in known else "" for p in parents]
+        self.children: dict[str, list[int]] = {}
+        for position, key in enumerate(keys):
+            self.children.setdefault(key, []).append(position)
+        self.position = {span_id: i for i, span_id in enumerate(ids.to_list())}
+
+    def node(self, position: int, row: dict[str, Any]) -> dict[str, Any]:
+        start, end = row["start"], row["end"]
+        offset = (start - self.t0).total_seconds() * 1000 if start is not None and self.t0 is not None else None
+        duration = (end - start).total_seconds() * 1000 if start is not None and end is not None else None
+        return {
+            "span_id": row["span_id"],
+            "name": row["name"] or row["span_id"],
+            "type": row["type"],
+            "offset_ms": offset,
+            "duration_ms": duration,
+            "error": row["error"] is not None,
+            "tokens": row["tokens"],
+            "cost": row["cost"],
+            "model": row["model"],
+            "n_children": len(self.children.get(row["span_id"], ())),
+        }
+
+    def page(self, parent: str, offset: int, limit: int) -> dict[str, Any]:
+        positions = self.children.get(parent, [])
+        chosen = positions[offset : offset + limit]
+        rows = self.spans[chosen].to_dicts() if chosen else []
+        return {
+            "parent": parent,
+            "offset": offset,
+            "total": len(positions),
+            "nodes": [self.node(p, r) for p, r in zip(chosen, rows, strict=True)],
+        }
+
+
+class TraceExplorer(RequestWidget):
+    """Browse traces: filter with SQL (sandboxed), sort, page, select, and open a lazy span tree.
+
+    ``explorer.selection`` is the selected traces as a Polars frame (rows of the traces view).
+    Pass ``loop=`` (a ``Loop``) to generate filters from descriptions and summarize traces, and
+    ``chat=`` (a ``ChatWidget``) to send "Summarize this trace" to that chat.
+    """
+
+    _esm = STATIC / "explorer.js"
+    _css = STATIC / "explorer.css"
+
+    where = traitlets.Unicode("").tag(sync=True)
+    sort = traitlets.Unicode("created").tag(sync=True)
+    descending = traitlets.Bool(True).tag(sync=True)
+    page_size = traitlets.Int(25).tag(sync=True)
+    total = traitlets.Int(0).tag(sync=True)
+    total_traces = traitlets.Int(0).tag(sync=True)
+    columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    selection_count = traitlets.Int(0).tag(sync=True)
+    open_trace = traitlets.Unicode("").tag(sync=True)
+    has_loop = traitlets.Bool(False).tag(sync=True)
+    #: Bumped when Python changes the rows (a new filter from the chat), so the browser refetches.
+    revision = traitlets.Int(0).tag(sync=True)
+
+    def __init__(
+        self,
+        logs: pl.DataFrame,
+        *,
+        loop: Any = None,
+        chat: ChatWidget | None = None,
+        where: str = "",
+        page_size: int = 25,
+    ) -> None:
+        self.logs = logs
+        self.loop = loop if loop is not None else getattr(chat, "loop", None)
+        self.chat = chat
+        self.engine: LogEngine = engine_for(logs)
+        self._selected: list[str] = []
+        self._trace: _OpenTrace | None = None
+        self._fields: dict[tuple[str, str], str] = {}
+        super().__init__(
+            columns=list(TABLE_COLUMNS),
+            page_size=page_size,
+            has_loop=self.loop is not None,
+            total_traces=self.engine.traces.height,
+        )
+        self.set_filter(where)
+        if chat is not None and getattr(chat, "explorer", None) is None:
+            chat.explorer = self
+
+    # -- Python API ---------------------------------------------------------------------------------
+    @property
+    def selection(self) -> pl.DataFrame:
+        """The selected traces (rows of the traces view), in the order they were selected."""
+        traces = self.engine.traces
+        if not self._selected:
+            return traces.clear()
+        order = pl.DataFrame({"root_span_id": self._selected, "_order": range(len(self._selected))})
+        return traces.join(order, on="root_span_id").sort("_order").drop("_order")
+
+    @property
+    def selected_ids(self) -> list[str]:
+        return list(self._selected)
+
+    def select(self, root_span_ids: list[str]) -> None:
+        """Replace the selection (also what the chat's tools see as ``ctx.selection``)."""
+        self._selected = list(dict.fromkeys(root_span_ids))
+        self.selection_count = len(self._selected)
+        if self.loop is not None and hasattr(self.loop, "selection"):
+            with contextlib.suppress(AttributeError):
+                self.loop.selection = list(self._selected)
+        self.send({"type": "selection", "ids": self._selected})
+
+    def set_filter(self, where: str) -> int:
+        """Apply a WHERE condition over the traces view (validated by the sandbox); returns the count."""
+        condition = _condition_of(where) if where.strip() else ""
+        count = self._count(condition)
+        self.where = condition
+        self.total = count
+        self.revision += 1
+        return count
+
+    @property
+    def filtered(self) -> pl.DataFrame:
+        """The traces matching the current filter, as Polars."""
+        return self.engine.filter(self.where, shape="traces") if self.where else self.engine.traces
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _count(self, condition: str) -> int:
+        if not condition:
+            return self.engine.traces.height
+        self.engine.where(condition, shape="traces")  # refuses anything but one read-only condition
+        frame = self.engine.sql(f"SELECT count(*) AS n FROM traces WHERE {condition}")
+        return int(frame.item())
+
+    def _select_list(self) -> str:
+        parts = []
+        for name in TABLE_COLUMNS:
+            quoted = f'"{name}"'
+            parts.append(f"left({quoted}, 200) AS {quoted}" if name in _SHORT else quoted)
+        return ", ".join(parts)
+
+    # -- request handlers ----------------------------------------------------------------------------
+    def _on_rows(self, content: dict[str, Any]) -> dict[str, Any]:
+        offset = max(int(content.get("offset", 0)), 0)
+        limit = min(max(int(content.get("limit", self.page_size)), 1), MAX_PAGE)
+        sort = str(content.get("sort") or self.sort)
+        if sort not in TRACE_COLUMNS:
+            raise RequestError(f"cannot sort by {sort!r}: not a column of the traces view")
+        descending = bool(content.get("descending", self.descending))
+        where = f" WHERE {self.where}" if self.where else ""
+        direction = "DESC" if descending else "ASC"
+        query = (
+            f"SELECT {self._select_list()} FROM traces{where} "
+            f'ORDER BY "{sort}" {direction} NULLS LAST, root_span_id LIMIT {limit} OFFSET {offset}'
+        )
+        frame = self.engine.sql(query, limit=limit)
+        self.sort, self.descending = sort, descending
+        return {
+            "columns": frame.columns,
+            "types": column_types(frame),
+            "rows": frame_rows(frame),
+            "offset": offset,
+            "total": self.total,
+            "selected": [r for r in frame.get_column("root_span_id").to_list() if r in set(self._selected)],
+        }
+
+    def _on_filter(self, content: dict[str, Any]) -> dict[str, Any]:
+        where = str(content.get("where", ""))
+        count = self.set_filter(where)
+        return {"total": count, "where": self.where}
+
+    def _on_generate(self, content: dict[str, Any]) -> object:
+        description = str(content.get("description", "")).strip()
+        if not description:
+            raise RequestError("describe the traces you want, e.g. 'errors from the last day'")
+        if self.loop is None:
+            raise RequestError("no Loop attached: TraceExplorer(logs, loop=Loop(logs)) to generate filters")
+
+        def work() -> dict[str, Any]:
+            return {"where": self.generate_filter(description)}
+
+        return self.reply_later(content, work)
+
+    def generate_filter(self, description: str) -> str:
+        """Ask the Loop for a traces filter matching a description; returns the validated condition."""
+        from ..artifacts import SqlFilter
+
+        answer = self.loop.ask(
+            f"Write a SQL filter (a WHERE condition over the traces view) for: {description}. "
+            "Return it as a SQL filter artifact."
+        )
+        found = [a for a in getattr(answer, "artifacts", []) if isinstance(a, SqlFilter)]
+        if not found:
+            raise RequestError(f"Loop did not produce a filter: {str(getattr(answer, 'text', ''))[:300]}")
+        condition = _condition_of(found[0].sql)
+        self.engine.where(condition, shape="traces")
+        return condition
+
+    def _on_select(self, content: dict[str, Any]) -> dict[str, Any]:
+        ids = [str(i) for i in content.get("ids", [])]
+        if content.get("mode") == "replace":
+            chosen = ids
+        elif content.get("selected", True):
+            chosen = self._selected + [i for i in ids if i not in set(self._selected)]
+        else:
+            drop = set(ids)
+            chosen = [i for i in self._selected if i not in drop]
+        known = set(self.engine.traces.get_column("root_span_id").to_list()) if ids else set()
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise RequestError(f"unknown trace ids: {unknown[:3]}")
+        self._selected = list(dict.fromkeys(chosen))
+        self.selection_count = len(self._selected)
+        if self.loop is not None:
+            with contextlib.suppress(AttributeError):
+                self.loop.selection = list(self._selected)
+        return {"count": self.selection_count}
+
+    def _on_similar(self, content: dict[str, Any]) -> object:
+        if not self._selected:
+            raise RequestError("select one or more traces first")
+        ids = list(self._selected)
+
+        def work() -> dict[str, Any]:
+            found = self.similar(ids)
+            return {"where": self.where, "total": self.total, "found": len(found)}
+
+        return self.reply_later(content, work)
+
+    def similar(self, root_span_ids: list[str], limit: int = 10) -> list[str]:
+        """Filter the table to the traces most similar to ``root_span_ids`` (the analysis tool)."""
+        try:
+            from ..analysis.similar import similar_traces
+        except ImportError as exc:
+            raise RequestError(f"similar traces are not available: {exc}") from None
+        from ..artifacts import Table
+        from ..tools import ToolContext
+
+        ctx = ToolContext(logs=self.logs, selection=list(root_span_ids))
+        result = similar_traces(ctx, trace_ids=list(root_span_ids), limit=limit)
+        table = result.first(Table)
+        if table is None or "root_span_id" not in table.frame.columns:
+            raise RequestError(result.text[:300] or "no similar traces found")
+        found = [i for i in table.frame.get_column("root_span_id").to_list() if i not in set(root_span_ids)]
+        ids = list(dict.fromkeys([*root_span_ids, *found]))
+        self.set_filter("root_span_id IN (" + ", ".join(_quote(i) for i in ids) + ")")
+        return found
+
+    def _on_open(self, content: dict[str, Any]) -> dict[str, Any]:
+        root = str(content.get("root_span_id", ""))
+        self._trace = _OpenTrace(self.logs, root)
+        self._fields.clear()
+        self.open_trace = root
+        trace = self._trace
+        top = trace.page("", 0, CHILD_PAGE)
+        # Expand the first level below each top node so the tree opens with something to read.
+        expanded = [trace.page(n["span_id"], 0, CHILD_PAGE) for n in top["nodes"][:5] if n["n_children"]]
+        return {
+            "root_span_id": root,
+            "span_count": trace.spans.height,
+            "total_ms": trace.total_ms,
+            "top": top,
+            "expanded": expanded,
+        }
+
+    def _require_trace(self) -> _OpenTrace:
+        if self._trace is None:
+            raise RequestError("open a trace first")
+        return self._trace
+
+    def _on_children(self, content: dict[str, Any]) -> dict[str, Any]:
+        trace = self._require_trace()
+        parent = str(content.get("span_id", ""))
+        if parent and parent not in trace.position:
+            raise RequestError(f"no span {parent!r} in this trace")
+        offset = max(int(content.get("offset", 0)), 0)
+        limit = min(max(int(content.get("limit", CHILD_PAGE)), 1), 1000)
+        return trace.page(parent, offset, limit)
+
+    def _field_text(self, span_id: str, name: str) -> str:
+        key = (span_id, name)
+        if key not in self._fields:
+            trace = self._require_trace()
+            if span_id not in trace.position:
+                raise RequestError(f"no span {span_id!r} in this trace")
+            row = int(trace.spans.get_column("_row")[trace.position[span_id]])
+            raw = self.logs.get_column(name)[row]
+            text = "" if raw is None else str(raw)
+            if 0 < len(text) <= 2_000_000:
+                with contextlib.suppress(ValueError):
+                    text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            if len(self._fields) > 64:
+                self._fields.pop(next(iter(self._fields)))
+            self._fields[key] = text
+        return self._fields[key]
+
+    def _on_span(self, content: dict[str, Any]) -> dict[str, Any]:
+        trace = self._require_trace()
+        span_id = str(content.get("span_id", ""))
+        if span_id not in trace.position:
+            raise RequestError(f"no span {span_id!r} in this trace")
+        row_index = int(trace.spans.get_column("_row")[trace.position[span_id]])
+        row = self.logs.select(
+            [
+                "span_id",
+                "name",
+                "type",
+                "model",
+                "start",
+                "end",
+                "duration",
+                "tokens",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost",
+                "depth",
+                "tags",
+            ]
+        ).row(row_index, named=True)
+        summary = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+        fields = {}
+        for name in DETAIL_FIELDS:
+            text = self._field_text(span_id, name)
+            if text and text != "null":
+                fields[name] = {"text": text[:PIECE_CHARS], "length": len(text)}
+        return {"span": summary, "fields": fields}
+
+    def _on_field(self, content: dict[str, Any]) -> dict[str, Any]:
+        name = str(content.get("field", ""))
+        if name not in DETAIL_FIELDS:
+            raise RequestError(f"unknown field {name!r}")
+        text = self._field_text(str(content.get("span_id", "")), name)
+        offset = max(int(content.get("offset", 0)), 0)
+        length = min(max(int(content.get("length", PIECE_CHARS)), 1), 256_000)
+        return {"field": name, "offset": offset, "text": text[offset : offset + length], "length": len(text)}
+
+    def _on_loop(self, content: dict[str, Any]) -> object:
+        """The Loop button: summarize the open trace in the linked chat, or here when there is none."""
+        trace = self._require_trace()
+        question = str(content.get("question") or "Summarize this trace")
+        if self.chat is not None:
+            run_id = self.chat.ask_scoped(trace.root_span_id, question)
+            return {"sent_to_chat": True, "run_id": run_id}
+        if self.loop is None:
+            raise RequestError("no Loop attached: TraceExplorer(logs, loop=Loop(logs))")
+
+        def work() -> dict[str, Any]:
+            self.loop.scope_trace(trace.root_span_id)
+            answer = self.loop.ask(question)
+            return {"sent_to_chat": False, "text": str(getattr(answer, "text", answer))}
+
+        return self.reply_later(content, work)
+
+
+__all__ = ["TABLE_COLUMNS", "QueryError", "TraceExplorer"]
