@@ -21,18 +21,25 @@ from ._across import (
     selected_roots,
 )
 
+
+def _status(codes: str) -> str:
+    """An HTTP status in an error text ("Error code: 429", "status 529", "HTTP 429", "429 Too Many"),
+    not any number that happens to match ("position 429")."""
+    return rf"(?:code|status|http)\W{{0,3}}(?:{codes})\b|^(?:{codes})\b|\b(?:{codes}) (?:too many|overloaded|gateway)"
+
+
 #: Error categories for model calls, tested in order on "type message" (lower case).
 MODEL_ERROR_PATTERNS: dict[str, str] = {
     "context_overflow": (
         r"context[ _-]?(length|window)|maximum context|context_length_exceeded|prompt is too long|"
         r"too many tokens|input is too long|exceeds? the (model'?s? )?(maximum|context)|token limit"
     ),
-    "rate_limit": r"\b429\b|rate[ _-]?limit|too many requests|quota",
-    "overloaded": r"\b529\b|overloaded",
-    "timeout": r"time[ _-]?d? ?out|timeout|deadline exceeded|\b504\b|\b408\b",
+    "rate_limit": _status("429") + r"|rate[ _-]?limit|too many requests|quota exceeded|insufficient_quota",
+    "overloaded": _status("529") + r"|overloaded",
+    "timeout": _status("504|408") + r"|time[ _-]?d? ?out|timeout|deadline exceeded",
     "api_error": (
-        r"api[ _-]?error|apierror|\b5\d\d\b|internal server error|bad gateway|service unavailable|"
-        r"connection|invalid_request|\b400\b|\b401\b|\b403\b|\b404\b|authentication|permission"
+        _status(r"5\d\d|40[0-4]|422") + r"|api[ _-]?error|apierror|internal server error|bad gateway|"
+        r"service unavailable|connection|invalid_request|authentication|permission"
     ),
 }
 
