@@ -154,11 +154,10 @@ def detect_format(path: str | Path) -> str:
     if path.suffix.lower() in _FRAME_EXTENSIONS:
         return "parquet" if path.suffix.lower() == ".parquet" else "arrow"
     if path.is_dir():
-        for name in FORMATS:
-            module = _module(name)
-            if module is not None and hasattr(module, "detect_dir") and module.detect_dir(path):
-                return name
-        raise LoadError(f"{path} is a directory no loader claims as a whole")
+        found = {_format_or_none(p) for p in path.rglob("*") if p.is_file() and _loadable(p)}
+        if len(found) == 1 and None not in found:
+            return str(found.pop())
+        raise LoadError(f"{path} is a folder of several formats: {sorted(str(f) for f in found)}")
     sample = _sample(path)
     for name in FORMATS:
         module = _module(name)
@@ -207,23 +206,38 @@ def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) 
 
 
 def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
-    for name in FORMATS if fmt == "auto" else [fmt]:
-        module = _module(name)
-        if module is not None and hasattr(module, "detect_dir") and module.detect_dir(path):
+    """A folder: handed whole to a format's ``load_dir`` when every file in it is of that format
+    (a workflow folder is one trace, not one per file); otherwise each entry on its own."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and _loadable(p))
+    if not files:
+        raise LoadError(f"no log files found in {path}")
+    formats = {fmt} if fmt != "auto" else {_format_or_none(file) for file in files}
+    if len(formats) == 1:
+        (only,) = formats
+        module = _module(only) if only in FORMATS else None
+        if module is not None and hasattr(module, "load_dir"):
+            report.format = only
             report.sources.append(str(path))
             return module.load_dir(path, report)
     frames: list[pl.DataFrame] = []
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and _loadable(p))
-    for file in files:
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith(".") or (entry.is_file() and not _loadable(entry)):
+            continue
+        if entry.is_dir() and not any(_loadable(p) for p in entry.rglob("*") if p.is_file()):
+            continue
         sub = LoadReport(strict=report.strict)
-        frames.append(_load_file(file, fmt, sub, progress))
-        report.format = report.format or sub.format
-        if sub.format != report.format:
-            report.format = "mixed"
+        loader = _load_dir if entry.is_dir() else _load_file
+        frames.append(loader(entry, fmt, sub, progress))
+        report.format = sub.format if report.format in ("", sub.format) else "mixed"
         report.merge(sub)
-    if not frames:
-        raise LoadError(f"no log files found in {path}")
     return pl.concat(frames, how="vertical") if frames else empty_frame()
+
+
+def _format_or_none(path: Path) -> str | None:
+    try:
+        return detect_format(path)
+    except LoadError:
+        return None
 
 
 def _loadable(path: Path) -> bool:
