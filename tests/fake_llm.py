@@ -7,7 +7,7 @@ completions, streaming or not, for tests through the real ``anthropic`` and ``op
 
 A reply is a dict: ``{"text", "tool_calls": [{"name", "input"} | {"name", "raw": "<json text>"}]}``;
 faults: ``{"status": 429, "retry_after_ms": 10}``, ``{"status": 529}``, ``{"status": 500}``,
-``{"hang": seconds}``, ``{"reset_after": n}`` (close the socket after n stream events).
+``{"hang": seconds}``, ``{"delay": seconds, ...reply}`` (answer late), ``{"reset_after": n}`` (close the socket after n stream events).
 Every request body is recorded in ``fake.requests``. When the script runs out the server answers
 500 with "script exhausted", so a test never silently passes on an unexpected call.
 """
@@ -96,6 +96,8 @@ class FakeLLM:
         if not self.replies:
             return self._error(h, 500, "script exhausted", openai_api)
         step = self.replies.popleft()
+        if "delay" in step:
+            time.sleep(step["delay"])
         if "hang" in step:
             time.sleep(step["hang"])
             return self._error(h, 500, "hung", openai_api)

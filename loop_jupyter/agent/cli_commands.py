@@ -21,6 +21,31 @@ import polars as pl
 from ..artifacts import Pending, SqlFilter
 
 
+def add_ask(subparsers: Any, add_logs_option: Any) -> None:
+    """The ``ask`` subcommand as cli.py wires it (its own ``--logs``/``--format`` options)."""
+    ask = subparsers.add_parser("ask", help="ask a question about the logs")
+    ask.add_argument("question")
+    ask.add_argument("--model", metavar="NAME", help="model display name, openai-compatible:<m>@<url>, or offline")
+    ask.add_argument("--yes", action="store_true", help="run actions with side effects without asking")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    add_logs_option(ask)
+    ask.set_defaults(run=_run_ask_cli)
+
+
+def _run_ask_cli(args: argparse.Namespace) -> int:
+    from ..cli import open_logs
+
+    return run_ask(args, logs=open_logs(args))
+
+
+def run_filter_description(
+    args: argparse.Namespace, logs: pl.DataFrame, *, first_error: Exception | None = None
+) -> int:
+    """``filter`` when the condition is not SQL: a description for the planner or the model."""
+    args.description = args.condition
+    return run_filter(args, logs=logs, first_error=first_error)
+
+
 def load_logs_arg(path: str | None) -> pl.DataFrame:
     """``--logs PATH`` through the loaders; the demo logs when no path is given."""
     if path:
@@ -43,21 +68,23 @@ def add_ask_and_filter(subparsers: Any) -> None:
     ask.add_argument("question")
     _add_common(ask)
     ask.add_argument("--yes", action="store_true", help="run actions with side effects without asking")
-    ask.set_defaults(func=run_ask)
+    ask.set_defaults(func=run_ask, run=run_ask)
     filt = subparsers.add_parser("filter", help="turn a description into a SQL filter and run it")
     filt.add_argument("description")
     _add_common(filt)
-    filt.set_defaults(func=run_filter)
+    filt.set_defaults(func=run_filter, run=run_filter)
 
 
-def _loop(args: argparse.Namespace, *, auto_accept: bool = False) -> Any:
+def _loop(args: argparse.Namespace, logs: pl.DataFrame | None, *, auto_accept: bool = False) -> Any:
     from .session import Loop
 
-    return Loop(load_logs_arg(args.logs), model=args.model, auto_accept=auto_accept)
+    if logs is None:
+        logs = load_logs_arg(getattr(args, "logs", None))
+    return Loop(logs, model=getattr(args, "model", None), auto_accept=auto_accept)
 
 
-def run_ask(args: argparse.Namespace) -> int:
-    loop = _loop(args, auto_accept=bool(getattr(args, "yes", False)))
+def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> int:
+    loop = _loop(args, logs, auto_accept=bool(getattr(args, "yes", False)))
     if args.json:
         answer = loop.ask(args.question)
         print(json.dumps(answer.to_json(), default=str))
@@ -84,8 +111,10 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0 if answer is not None else 1
 
 
-def run_filter(args: argparse.Namespace) -> int:
-    loop = _loop(args)
+def run_filter(
+    args: argparse.Namespace, *, logs: pl.DataFrame | None = None, first_error: Exception | None = None
+) -> int:
+    loop = _loop(args, logs)
     question = args.description
     if loop.model != "offline":
         question = (
@@ -95,6 +124,8 @@ def run_filter(args: argparse.Namespace) -> int:
     found = [a for a in answer.artifacts if isinstance(a, SqlFilter)]
     if not found:
         message = answer.error or answer.text or "no filter was produced"
+        if first_error is not None:
+            message += f"\n(as SQL it did not parse either: {getattr(first_error, 'reason', first_error)})"
         if args.json:
             print(json.dumps({"error": message}))
         else:
