@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from loop_jupyter.analysis import _versioned
-from loop_jupyter.analysis.datasets import create_dataset, dataset_info, list_datasets, load_dataset
+from loop_jupyter.analysis.datasets import create_dataset, dataset_info, list_datasets, load_dataset, show_datasets
 from loop_jupyter.artifacts import Code, Dataset, Pending, Table
 from loop_jupyter.frame import loads
 from loop_jupyter.tools import ToolContext
@@ -70,8 +70,10 @@ def test_versions_increment_and_never_overwrite(tmp_path):
     v3 = _confirm(p3)[0]
     v4 = _confirm(p4)[0]
     assert (v3.version, v3.rows, v4.version, v4.rows) == (3, 5, 4, 0)
-    table = list_datasets(ctx).first(Table).frame
+    table = show_datasets(ctx).first(Table).frame
     assert table.select("name", "version", "rows").rows() == [("ds", 1, 2), ("ds", 2, 3), ("ds", 3, 5), ("ds", 4, 0)]
+    assert list_datasets(tmp_path / "loop_datasets").equals(table)
+    assert list_datasets(ctx).equals(table)
 
 
 def test_interrupted_write_leaves_old_version_and_no_partial_file(tmp_path, monkeypatch):

@@ -299,15 +299,23 @@ def datasets_table(datasets_dir: Path) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-@tool(phrases=(r"\b(list|show|which|what)\b.*\bdatasets\b", r"\bmy datasets\b"))
-def list_datasets(ctx: ToolContext) -> ToolResult:
+def list_datasets(datasets_dir: str | Path | ToolContext | None = None) -> pl.DataFrame:
+    """One row per saved dataset version (name, version, rows, created_at, filter, path).
+
+    ``datasets_dir`` defaults to ``./loop_datasets`` (the folder the tools write to).
+    """
+    if isinstance(datasets_dir, ToolContext):
+        folder = datasets_dir.datasets_dir
+    else:
+        folder = Path(datasets_dir) if datasets_dir is not None else Path.cwd() / "loop_datasets"
+    return datasets_table(folder)
+
+
+@tool(name="list_datasets", phrases=(r"\b(list|show|which|what)\b.*\bdatasets\b", r"\bmy datasets\b"))
+def show_datasets(ctx: ToolContext) -> ToolResult:
     """List the saved datasets and their versions (rows, filter, created at)."""
     table = datasets_table(ctx.datasets_dir)
-    code = (
-        "from pathlib import Path\n\n"
-        "from loop_jupyter.analysis.datasets import datasets_table\n\n"
-        f"datasets_table(Path({str(ctx.datasets_dir)!r}))"
-    )
+    code = f"import loop_jupyter as lj\n\nlj.list_datasets({str(ctx.datasets_dir)!r})"
     if table.height == 0:
         return ToolResult(f"No datasets saved yet under {ctx.datasets_dir}.", [Table(table), Code(code)])
     lines = [f"{table.height} dataset versions under {ctx.datasets_dir}:"]
@@ -316,4 +324,12 @@ def list_datasets(ctx: ToolContext) -> ToolResult:
     return ToolResult("\n".join(lines), [Table(table, title="Datasets"), Code(code)])
 
 
-__all__ = ["create_dataset", "dataset_info", "datasets_table", "list_datasets", "load_dataset", "to_records"]
+__all__ = [
+    "create_dataset",
+    "dataset_info",
+    "datasets_table",
+    "list_datasets",
+    "load_dataset",
+    "show_datasets",
+    "to_records",
+]
