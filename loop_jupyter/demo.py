@@ -372,12 +372,19 @@ def write_demo_jsonl(
 
     Loading the file with ``frame_from_events(iter_json_lines(...))`` gives the same frame."""
     frame = demo_logs(n_traces, seed, now=now)
-    Path(path).write_text(jsonl_text(frame), encoding="utf-8")
+    # One string column written without quoting is exactly the JSONL (the JSON has no raw newlines).
+    frame.select(_jsonl_line().alias("line")).write_csv(path, include_header=False, quote_style="never")
     return frame
 
 
 def jsonl_text(frame: pl.DataFrame) -> str:
-    """Braintrust JSONL log events for the base columns of a canonical frame (vectorized)."""
+    """Braintrust JSONL log events (one per line) for the base columns of a canonical frame."""
+    lines = frame.select(_jsonl_line().alias("line")).to_series()
+    return "\n".join(lines.to_list()) + "\n" if len(lines) else ""
+
+
+def _jsonl_line() -> pl.Expr:
+    """One Braintrust log event as JSON text, built from the canonical columns (vectorized)."""
 
     def js(col: str) -> pl.Expr:
         return pl.col(col).fill_null("null")
@@ -412,8 +419,7 @@ def jsonl_text(frame: pl.DataFrame) -> str:
         ],
         pl.lit("}"),
     )
-    lines = frame.select(line.alias("line")).to_series()
-    return "\n".join(lines.to_list()) + "\n" if len(lines) else ""
+    return line
 
 
 # ---------------------------------------------------------------- generation
