@@ -11,6 +11,8 @@ Braintrust-style filters work unchanged: ``scores.Factuality < 0.5``, ``metadata
 
 from __future__ import annotations
 
+import atexit
+import gc
 import re
 import threading
 from collections.abc import Iterable
@@ -382,6 +384,14 @@ class LogEngine:
 
 
 _ENGINES: dict[int, tuple[pl.DataFrame, LogEngine]] = {}
+
+
+@atexit.register
+def _release_engines() -> None:
+    # DuckDB objects still referenced when the interpreter tears down make nanobind print leak
+    # reports; drop the cache and collect first.
+    _ENGINES.clear()
+    gc.collect()
 
 
 def engine_for(frame: pl.DataFrame) -> LogEngine:
