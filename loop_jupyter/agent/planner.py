@@ -92,6 +92,8 @@ class Condition:
     span_level: bool = False
     #: A tool parameter that expresses this condition by itself (e.g. duration -> threshold_s).
     absorbed_by: str = ""
+    #: Measures a span too (duration, tokens, cost): next to a span type it is about those spans.
+    per_span: bool = False
 
 
 @dataclass
@@ -109,8 +111,13 @@ class Slots:
     def where(self, shape: str) -> str:
         if shape == "spans":
             return " AND ".join(_paren(c.spans) for c in self.conditions)
-        direct = [c for c in self.conditions if not c.span_level and c.traces is not None]
-        span_level = [c for c in self.conditions if c.span_level or c.traces is None]
+        typed = any(c.label.endswith(" spans") and c.span_level for c in self.conditions)
+
+        def on_span(c: Condition) -> bool:
+            return c.span_level or c.traces is None or (typed and c.per_span)
+
+        direct = [c for c in self.conditions if not on_span(c)]
+        span_level = [c for c in self.conditions if on_span(c)]
         parts = [_paren(c.traces or "") for c in direct]
         if span_level:
             inner = " AND ".join(_paren(c.spans) for c in span_level)
@@ -258,7 +265,8 @@ def _duration(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     sql = f"duration {op} {_fmt(seconds)}"
     # A duration next to a span type is about those spans; otherwise about the trace when asked for traces.
     return Condition(
-        f"duration {op} {_fmt(seconds)} s", sql, sql, absorbed_by="threshold_s" if op in (">", ">=") else ""
+        f"duration {op} {_fmt(seconds)} s", sql, sql, absorbed_by="threshold_s" if op in (">", ">=") else "",
+        per_span=True,
     )
 
 
@@ -272,14 +280,15 @@ def _tokens(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     op = _op(m.group("op"))
     span_col, trace_col = TOKEN_KINDS[(m.group("kind") or "").strip().lower()]
     return Condition(
-        f"{span_col} {op} {_fmt(count)}", f"{span_col} {op} {_fmt(count)}", f"{trace_col} {op} {_fmt(count)}"
+        f"{span_col} {op} {_fmt(count)}", f"{span_col} {op} {_fmt(count)}", f"{trace_col} {op} {_fmt(count)}",
+        per_span=True,
     )
 
 
 def _cost(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     value = _number(m.group("n"))
     op = _op(m.group("op"))
-    return Condition(f"cost {op} ${value:g}", f"cost {op} {value:g}", f"total_cost {op} {value:g}")
+    return Condition(f"cost {op} ${value:g}", f"cost {op} {value:g}", f"total_cost {op} {value:g}", per_span=True)
 
 
 def _score_key(name: str, facts: Facts) -> str | None:

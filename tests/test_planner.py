@@ -1,0 +1,223 @@
+"""The offline planner: phrasings → the exact rows, checked against an independent Polars computation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+from tests.agent_fixtures import build_logs
+
+from loop_jupyter.agent.planner import plan
+from loop_jupyter.agent.session import load_tools
+from loop_jupyter.core_tools import generate_filter, run_sql
+from loop_jupyter.tools import REGISTRY, ToolContext, tool
+
+load_tools()
+LOGS = build_logs()
+NOW = datetime.now(UTC)
+TODAY = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def score(key: str) -> pl.Expr:
+    return pl.col("scores").str.json_path_match(f"$.{key}").cast(pl.Float64)
+
+
+def meta(key: str) -> pl.Expr:
+    return pl.col("metadata").str.json_path_match(f"$.{key}")
+
+
+def err(*words: str) -> pl.Expr:
+    return pl.col("error").str.to_lowercase().str.contains("|".join(words))
+
+
+def traces_where(expr: pl.Expr) -> set[str]:
+    """Root ids of traces whose root span satisfies ``expr``."""
+    return set(LOGS.filter(pl.col("is_root") & expr)["root_span_id"])
+
+
+def traces_containing(expr: pl.Expr) -> set[str]:
+    return set(LOGS.filter(expr)["root_span_id"])
+
+
+def spans(expr: pl.Expr) -> set[str]:
+    return set(LOGS.filter(expr)["id"])
+
+
+recent = pl.col("created") > NOW - timedelta(days=5)
+totals = LOGS.group_by("root_span_id").agg(pl.col("tokens").sum())
+
+SPAN_CASES = [
+    ("LLM spans longer than 60 seconds in the last 5 days", (pl.col("type") == "llm") & (pl.col("duration") > 60) & recent),
+    ("show me tool calls over 1 minute", (pl.col("type") == "tool") & (pl.col("duration") > 60)),
+    ("tool spans taking more than 1.5 minutes", (pl.col("type") == "tool") & (pl.col("duration") > 90)),
+    ("spans with helpfulness below 0.3", score("Helpfulness") < 0.3),
+    ("spans where the Factuality score is at least 0.9", score("Factuality") >= 0.9),
+    ("gpt-5.1 spans with more than 10000 tokens", (pl.col("model") == "gpt-5.1") & (pl.col("tokens") > 10000)),
+    ("LLM calls with over 10k tokens", (pl.col("type") == "llm") & (pl.col("tokens") > 10000)),
+    (
+        "sonnet LLM calls in the past week",
+        (pl.col("type") == "llm")
+        & pl.col("model").str.contains("sonnet")
+        & (pl.col("created") > NOW - timedelta(days=7)),
+    ),
+    ("claude-4.5-haiku spans", pl.col("model") == "claude-haiku-4-5"),
+    ("rate limit errors since Nov 1", err("rate limit", "429") & (pl.col("created") >= datetime(2026, 11, 1, tzinfo=UTC))),
+    ("timeouts in the last 3 days", err("timeout", "timed out") & (pl.col("created") > NOW - timedelta(days=3))),
+    ("context window errors", err("context window", "too long")),
+    ("root spans slower than 1.5s", pl.col("is_root") & (pl.col("duration") > 1.5)),
+    ("spans for Ada Lovelace with errors", (meta("user") == "Ada Lovelace") & pl.col("error").is_not_null()),
+    (
+        "LLM spans from yesterday",
+        (pl.col("type") == "llm") & (pl.col("created") >= TODAY - timedelta(days=1)) & (pl.col("created") < TODAY),
+    ),
+    ("llm spans shorter than 2000ms", (pl.col("type") == "llm") & (pl.col("duration") < 2)),
+    ("successful tool calls in the last 24 hours", (pl.col("type") == "tool") & pl.col("error").is_null()
+     & (pl.col("created") > NOW - timedelta(hours=24))),  # fmt: skip
+]
+
+TRACE_CASES = [
+    ("traces where factuality score is less than 0.5", lambda: traces_where(score("Factuality") < 0.5)),
+    ("traces for John Smith", lambda: traces_where(meta("user") == "John Smith")),
+    ("show traces from user grace_h in the past 10 days",
+     lambda: traces_where((meta("user") == "grace_h") & (pl.col("created") > NOW - timedelta(days=10)))),  # fmt: skip
+    (
+        "traces tagged production with errors",
+        lambda: traces_where(pl.col("tags").list.contains("production"))
+        & traces_containing(pl.col("error").is_not_null()),
+    ),
+    ("traces in staging", lambda: traces_where(pl.col("tags").list.contains("staging"))),
+    ("traces with more than 20000 tokens", lambda: set(totals.filter(pl.col("tokens") > 20000)["root_span_id"])),
+    (
+        "traces with LLM spans longer than 60 seconds",
+        lambda: traces_containing((pl.col("type") == "llm") & (pl.col("duration") > 60)),
+    ),
+    ("conversations with rate limit errors", lambda: traces_containing(err("rate limit", "429"))),
+    ("requests using gpt-5.1", lambda: traces_containing(pl.col("model") == "gpt-5.1")),
+]
+
+
+def only_filter_call(question: str) -> dict:
+    planned = plan(question, ToolContext(logs=LOGS))
+    assert not planned.message, planned.message
+    assert [c["name"] for c in planned.tool_calls] == ["generate_filter"], planned.tool_calls
+    return planned.tool_calls[0]["input"]
+
+
+@pytest.mark.parametrize(("question", "expected"), SPAN_CASES, ids=[c[0] for c in SPAN_CASES])
+def test_span_phrasings_return_exact_rows(question: str, expected: pl.Expr) -> None:
+    call = only_filter_call(question)
+    assert call["shape"] == "spans"
+    result = generate_filter(ToolContext(logs=LOGS), **call)
+    assert not result.is_error, result.text
+    want = spans(expected)
+    assert want, f"fixture gives no rows for {question!r}: the case tests nothing"
+    found = result.artifacts[0]
+    assert set(found.ids) == want
+    assert found.count == len(want)
+
+
+@pytest.mark.parametrize(("question", "expected"), TRACE_CASES, ids=[c[0] for c in TRACE_CASES])
+def test_trace_phrasings_return_exact_rows(question: str, expected) -> None:
+    call = only_filter_call(question)
+    assert call["shape"] == "traces"
+    result = generate_filter(ToolContext(logs=LOGS), **call)
+    assert not result.is_error, result.text
+    want = expected()
+    assert want
+    assert set(result.artifacts[0].ids) == want
+
+
+@pytest.mark.parametrize(
+    ("question", "must_mention"),
+    [
+        ("traces with low factuality", "Factuality"),
+        ("what is the weather in paris", "weather"),
+        ("spans where sentiment is negative", "sentiment"),
+        ("traces with score above 0.8", "which score"),
+        ("llm spans for user bob", "bob"),
+        ("spans where correctness is below 0.5", "correctness"),
+        ("opus spans", "opus"),
+    ],
+)
+def test_unparseable_is_said_plainly_and_nothing_runs(question: str, must_mention: str) -> None:
+    planned = plan(question, ToolContext(logs=LOGS))
+    assert planned.tool_calls == []
+    assert must_mention.lower() in planned.message.lower()
+    assert "did not run" in planned.message or "connect a model" in planned.message
+
+
+def test_average_by_model_matches_polars() -> None:
+    planned = plan("average latency by model for LLM spans", ToolContext(logs=LOGS))
+    (call,) = planned.tool_calls
+    assert call["name"] == "run_sql"
+    frame = run_sql(ToolContext(logs=LOGS), **call["input"]).frames[0]
+    want = LOGS.filter(pl.col("type") == "llm").group_by("model").agg(pl.col("duration").mean(), pl.len())
+    got = dict(zip(frame["model"], frame["avg_duration"], strict=True))
+    assert got == pytest.approx(dict(zip(want["model"], want["duration"], strict=True)))
+
+
+def test_p95_and_top_n() -> None:
+    ctx = ToolContext(logs=LOGS)
+    (call,) = plan("p95 duration of tool spans", ctx).tool_calls
+    frame = run_sql(ctx, **call["input"]).frames[0]
+    durations = LOGS.filter(pl.col("type") == "tool")["duration"]
+    assert frame["p95_duration"][0] == pytest.approx(durations.quantile(0.95, interpolation="linear"))
+    (call,) = plan("top 3 most expensive llm spans", ctx).tool_calls
+    frame = run_sql(ctx, **call["input"]).frames[0]
+    assert frame["id"].to_list() == LOGS.filter(pl.col("type") == "llm").sort("cost", descending=True)["id"][:3].to_list()
+
+
+def test_routes_to_registered_tools_and_fills_parameters_by_name() -> None:
+    calls: list[dict] = []
+
+    @tool(name="zz_test_latency_tool", phrases=(r"\bzebra latency\b",))
+    def zz_tool(ctx: ToolContext, where: str | None = None, threshold_s: float = 10.0, limit: int = 5):
+        """Test tool."""
+        calls.append({"where": where, "threshold_s": threshold_s, "limit": limit})
+        return run_sql(ctx, "SELECT 1 AS one")
+
+    try:
+        planned = plan("zebra latency for the top 7 LLM spans longer than 30 seconds in the last 5 days", ToolContext(logs=LOGS))
+        (call,) = planned.tool_calls
+        assert call["name"] == "zz_test_latency_tool"
+        # The duration went to threshold_s (the tool's own parameter), the rest into where.
+        assert call["input"] == {
+            "where": "created > now() - interval 5 day AND type = 'llm'",
+            "threshold_s": 30.0,
+            "limit": 7,
+        }
+    finally:
+        REGISTRY.pop("zz_test_latency_tool")
+
+
+def test_routed_tool_without_where_falls_back_to_the_filter() -> None:
+    @tool(name="zz_test_unfiltered", phrases=(r"\bgiraffe report\b",))
+    def zz_tool(ctx: ToolContext, limit: int = 5):
+        """Test tool."""
+        return run_sql(ctx, "SELECT 1 AS one")
+
+    try:
+        # Conditions the tool cannot take must not be silently dropped.
+        planned = plan("giraffe report for LLM spans with errors", ToolContext(logs=LOGS))
+        assert [c["name"] for c in planned.tool_calls] != ["zz_test_unfiltered"]
+        planned = plan("giraffe report", ToolContext(logs=LOGS))
+        assert planned.tool_calls == [{"name": "zz_test_unfiltered", "input": {}}]
+    finally:
+        REGISTRY.pop("zz_test_unfiltered")
+
+
+def test_trace_scope_is_filled() -> None:
+    planned = plan("summarize this trace", ToolContext(logs=LOGS), scope="trace-003")
+    assert planned.tool_calls
+    assert "trace-003" in json.dumps(planned.tool_calls)
+
+
+def test_read_and_grep_intents() -> None:
+    ctx = ToolContext(logs=LOGS)
+    assert plan("read the output of span trace-001-s0", ctx).tool_calls == [
+        {"name": "read_field", "input": {"span_id": "trace-001-s0", "field": "output"}}
+    ]
+    (call,) = plan("grep 'about refunds' in the input", ctx).tool_calls
+    assert call == {"name": "grep_field", "input": {"pattern": "about\\ refunds", "field": "input"}}
