@@ -164,18 +164,38 @@ def test_demo_counts_match_plain_polars(demo: pl.DataFrame) -> None:  # noqa: F8
     assert context_overflows(demo).frames[1].height == overflow.height > 0
 
 
-def test_registered_with_schema_and_phrases() -> None:
-    spec = REGISTRY["common_errors"]
-    assert "where" in spec.parameters["properties"] and spec.parameters["properties"]["where"]["description"]
+ROUTES = [
+    ("what are the most common errors?", "common_errors"),
+    ("show me the failure modes", "common_errors"),
+    ("are we hitting rate limits?", "model_errors"),
+    ("how many 529 overloaded errors from the model?", "model_errors"),
+    ("any context window overflows?", "context_overflows"),
+    ("find frustrated users", "frustrated_users"),
+    ("show slow requests over 60s", "slow_requests"),
+    ("what makes traces slow?", "latency_patterns"),
+    ("usage trends by week", "usage_trends"),
+    ("how many returning users do we have?", "usage_trends"),
+    ("tool health", "tool_health"),
+    ("which tools are failing the most? blast radius", "tool_health"),
+    ("what languages do users write in?", "detect_languages"),
+    ("find non-English traces", "non_english_traces"),
+    ("root cause of agent claims success but didn't deploy", "root_causes"),
+    ("chart the latency histogram", "chart"),
+    ("tokens over time by model", "chart"),
+]
+
+
+@pytest.mark.parametrize(("question", "name"), ROUTES)
+def test_registered_with_schema_and_phrases(question: str, name: str) -> None:
     import re
 
-    for question, name in [
-        ("what are the most common errors?", "common_errors"),
-        ("show me the failure modes", "common_errors"),
-        ("are we hitting rate limits?", "model_errors"),
-        ("any context window overflows?", "context_overflows"),
-    ]:
-        assert any(re.search(p, question, re.I) for p in REGISTRY[name].phrases), question
+    from loop_jupyter.analysis import charts, frustration, languages, latency, root_cause, tool_health, trends  # noqa: F401
+
+    spec = REGISTRY[name]
+    assert spec.description and spec.parameters["type"] == "object"
+    for prop in spec.parameters["properties"].values():
+        assert prop.get("description"), (name, prop)
+    assert any(re.search(p, question, re.I) for p in spec.phrases), question
 
 
 def test_real_fixture_claude_stream(fixtures_dir) -> None:

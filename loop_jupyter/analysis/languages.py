@@ -72,7 +72,9 @@ STOPWORDS: dict[str, frozenset[str]] = {
     lang: frozenset(words.split())
     for lang, words in {
         "en": "the and is are was were to of in for on with that this it you i my me what how can do does "
-        "not be have has will would should please from at by an or your we they there which why when",
+        "not be have has will would should please from at by an or your we they there which why when "
+        "a as so if up all just some any one more about into out over also only then than these those "
+        "them their our us its been did done where who get set make need want add show after before",
         "es": "el la los las de del que y en un una es por para con no se su al lo como más pero sus le ya "
         "porque cuando muy sin sobre también me hay donde quien desde todo nos durante puedo cómo qué está",
         "fr": "le la les de des du et est en un une que qui dans pour pas sur au avec ce il elle ne se sont "

@@ -287,8 +287,11 @@ def root_causes(
     if n_sym == n_all:
         return ToolResult(f"All {n_all:,} traces match the symptom ({how}): nothing to compare with.", [call])
     table = lift_table(trace_features(ctx.logs), symptom_series, all_roots)
-    min_support = max(1, int(MIN_COVERAGE * n_sym + 0.999999))
-    ranked = table.filter((pl.col("in_symptom") >= min_support) & (pl.col("lift") > 1)).head(limit)
+    # A feature seen in one trace only (a unique root name, an id) is an identifier, not a cause.
+    min_support = max(min(2, n_sym), int(MIN_COVERAGE * n_sym + 0.999999))
+    ranked = table.filter(
+        (pl.col("in_symptom") >= min_support) & (pl.col("in_symptom") + pl.col("in_rest") >= 2) & (pl.col("lift") > 1)
+    ).head(limit)
     ids = symptom_series.to_list()
     lines = [f"Symptom: {how} — {n_sym:,} of {n_all:,} traces ({fmt_pct(n_sym / n_all)}). Over-represented (lift):"]
     for row in ranked.head(10).iter_rows(named=True):
@@ -298,7 +301,7 @@ def root_causes(
             f"({fmt_pct(row['share_in_symptom'])}) vs {row['in_rest']}/{n_all - n_sym} rest ({fmt_pct(row['share_in_rest'])})"
         )
     if ranked.height == 0:
-        lines.append("- nothing stands out (no feature with lift > 1 in at least 5% of the symptom traces)")
+        lines.append(f"- nothing stands out (no feature with lift > 1 in at least {min_support} symptom traces)")
     plot = ranked.head(10).with_columns(label=pl.col("kind") + ": " + pl.col("feature").str.slice(0, 50))
     plot = plot.unpivot(
         index="label", on=["share_in_symptom", "share_in_rest"], variable_name="group", value_name="share"
