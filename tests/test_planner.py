@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
-from tests.agent_fixtures import build_logs
 
 from loop_jupyter.agent.planner import plan
 from loop_jupyter.agent.session import load_tools
 from loop_jupyter.core_tools import generate_filter, run_sql
 from loop_jupyter.tools import REGISTRY, ToolContext, tool
+from tests.agent_fixtures import build_logs
 
 load_tools()
 LOGS = build_logs()
@@ -49,7 +49,10 @@ recent = pl.col("created") > NOW - timedelta(days=5)
 totals = LOGS.group_by("root_span_id").agg(pl.col("tokens").sum())
 
 SPAN_CASES = [
-    ("LLM spans longer than 60 seconds in the last 5 days", (pl.col("type") == "llm") & (pl.col("duration") > 60) & recent),
+    (
+        "LLM spans longer than 60 seconds in the last 5 days",
+        (pl.col("type") == "llm") & (pl.col("duration") > 60) & recent,
+    ),
     ("show me tool calls over 1 minute", (pl.col("type") == "tool") & (pl.col("duration") > 60)),
     ("tool spans taking more than 1.5 minutes", (pl.col("type") == "tool") & (pl.col("duration") > 90)),
     ("spans with helpfulness below 0.3", score("Helpfulness") < 0.3),
@@ -63,7 +66,10 @@ SPAN_CASES = [
         & (pl.col("created") > NOW - timedelta(days=7)),
     ),
     ("claude-4.5-haiku spans", pl.col("model") == "claude-haiku-4-5"),
-    ("rate limit errors since Nov 1", err("rate limit", "429") & (pl.col("created") >= datetime(2026, 11, 1, tzinfo=UTC))),
+    (
+        "rate limit errors since Nov 1",
+        err("rate limit", "429") & (pl.col("created") >= datetime(2026, 11, 1, tzinfo=UTC)),
+    ),
     ("timeouts in the last 3 days", err("timeout", "timed out") & (pl.col("created") > NOW - timedelta(days=3))),
     ("context window errors", err("context window", "too long")),
     ("root spans slower than 1.5s", pl.col("is_root") & (pl.col("duration") > 1.5)),
@@ -73,19 +79,24 @@ SPAN_CASES = [
         (pl.col("type") == "llm") & (pl.col("created") >= TODAY - timedelta(days=1)) & (pl.col("created") < TODAY),
     ),
     ("llm spans shorter than 2000ms", (pl.col("type") == "llm") & (pl.col("duration") < 2)),
-    ("successful tool calls in the last 24 hours", (pl.col("type") == "tool") & pl.col("error").is_null()
-     & (pl.col("created") > NOW - timedelta(hours=24))),  # fmt: skip
+    (
+        "successful tool calls in the last 24 hours",
+        (pl.col("type") == "tool") & pl.col("error").is_null() & (pl.col("created") > NOW - timedelta(hours=24)),
+    ),
 ]
 
 TRACE_CASES = [
     ("traces where factuality score is less than 0.5", lambda: traces_where(score("Factuality") < 0.5)),
     ("traces for John Smith", lambda: traces_where(meta("user") == "John Smith")),
-    ("show traces from user grace_h in the past 10 days",
-     lambda: traces_where((meta("user") == "grace_h") & (pl.col("created") > NOW - timedelta(days=10)))),  # fmt: skip
+    (
+        "show traces from user grace_h in the past 10 days",
+        lambda: traces_where((meta("user") == "grace_h") & (pl.col("created") > NOW - timedelta(days=10))),
+    ),
     (
         "traces tagged production with errors",
-        lambda: traces_where(pl.col("tags").list.contains("production"))
-        & traces_containing(pl.col("error").is_not_null()),
+        lambda: (
+            traces_where(pl.col("tags").list.contains("production")) & traces_containing(pl.col("error").is_not_null())
+        ),
     ),
     ("traces in staging", lambda: traces_where(pl.col("tags").list.contains("staging"))),
     ("traces with more than 20000 tokens", lambda: set(totals.filter(pl.col("tokens") > 20000)["root_span_id"])),
@@ -166,7 +177,9 @@ def test_p95_and_top_n() -> None:
     assert frame["p95_duration"][0] == pytest.approx(durations.quantile(0.95, interpolation="linear"))
     (call,) = plan("top 3 most expensive llm spans", ctx).tool_calls
     frame = run_sql(ctx, **call["input"]).frames[0]
-    assert frame["id"].to_list() == LOGS.filter(pl.col("type") == "llm").sort("cost", descending=True)["id"][:3].to_list()
+    assert (
+        frame["id"].to_list() == LOGS.filter(pl.col("type") == "llm").sort("cost", descending=True)["id"][:3].to_list()
+    )
 
 
 def test_routes_to_registered_tools_and_fills_parameters_by_name() -> None:
@@ -179,7 +192,9 @@ def test_routes_to_registered_tools_and_fills_parameters_by_name() -> None:
         return run_sql(ctx, "SELECT 1 AS one")
 
     try:
-        planned = plan("zebra latency for the top 7 LLM spans longer than 30 seconds in the last 5 days", ToolContext(logs=LOGS))
+        planned = plan(
+            "zebra latency for the top 7 LLM spans longer than 30 seconds in the last 5 days", ToolContext(logs=LOGS)
+        )
         (call,) = planned.tool_calls
         assert call["name"] == "zz_test_latency_tool"
         # The duration went to threshold_s (the tool's own parameter), the rest into where.
