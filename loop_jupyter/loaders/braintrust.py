@@ -54,7 +54,7 @@ def detect(sample: object) -> bool:
 def _numbers_only(field: str) -> str:
     return (
         f"({field} IS NULL OR (json_type({field}) = 'OBJECT' AND list_bool_and(list_transform(json_keys({field}), "
-        f"k -> json_type({field}, '$.\"' || replace(k, '\"', '\\\"') || '\"') IN {_NUMBER_TYPES}))))"
+        f"lambda k: json_type({field}, '$.\"' || replace(k, '\"', '\\\"') || '\"') IN {_NUMBER_TYPES}))))"
     )
 
 
