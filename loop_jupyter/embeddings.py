@@ -127,8 +127,9 @@ def json_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str:
     return " ".join(out)[:limit]
 
 
-def user_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str:
-    """What the user asked: the last user message of a chat input, else the whole input's text."""
+def user_text(value: str | None, limit: int = MAX_TEXT_CHARS, *, which: str = "last") -> str:
+    """What the user asked: the last (or ``which="first"``) user message of a chat input, else the
+    whole input's text."""
     if value is None:
         return ""
     try:
@@ -139,7 +140,7 @@ def user_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str:
     if isinstance(messages, list):
         users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
         if users:
-            return json_text(_dumps(users[-1].get("content")), limit)
+            return json_text(_dumps(users[0 if which == "first" else -1].get("content")), limit)
     return json_text(value, limit)
 
 

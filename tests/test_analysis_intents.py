@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from loop_jupyter.analysis.intents import classify_intents, compare, kmeans
+from loop_jupyter.analysis.intents import classify_intents, compare, kmeans, silhouette
 from loop_jupyter.artifacts import Chart, Code, Table
 from loop_jupyter.embeddings import normalize
 from loop_jupyter.tools import ToolContext
@@ -88,3 +88,17 @@ def test_model_names_clusters_and_k_is_chosen():
         groups["terms"].str.replace_all(", ", " / ").to_list()
     )
     assert "(named by the model)" in result.text
+
+
+def test_silhouette_matches_the_definition():
+    rng = np.random.default_rng(3)
+    vectors = normalize(rng.standard_normal((30, 8)))
+    labels = np.array([i % 3 for i in range(30)])
+    distance = 1.0 - vectors @ vectors.T
+    expected = []
+    for i in range(30):
+        same = [j for j in range(30) if labels[j] == labels[i] and j != i]
+        a = np.mean([distance[i, j] for j in same])
+        b = min(np.mean([distance[i, j] for j in range(30) if labels[j] == c]) for c in {0, 1, 2} - {labels[i]})
+        expected.append((b - a) / max(a, b))
+    assert silhouette(vectors, labels) == pytest.approx(float(np.mean(expected)), abs=1e-5)

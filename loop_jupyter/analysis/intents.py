@@ -51,12 +51,13 @@ def kmeans(
             if np.array_equal(new, labels):
                 break
             labels = new
-            for c in range(k):
-                members = vectors[labels == c]
-                if len(members):
-                    mean = members.sum(axis=0)
-                    norm = np.linalg.norm(mean)
-                    centers[c] = mean / norm if norm else mean
+            # Sum of each cluster's members in one matrix product; empty clusters keep their centre.
+            onehot = np.zeros((n, k), dtype=np.float32)
+            onehot[np.arange(n), labels] = 1.0
+            sums = onehot.T @ vectors
+            norms = np.linalg.norm(sums, axis=1)
+            filled = norms > 0
+            centers[filled] = sums[filled] / norms[filled, None]
         inertia = float(np.sum(1.0 - np.sum(vectors * centers[labels], axis=1)))
         if best is None or inertia < best[2] - 1e-9:
             best = (labels.copy(), centers.copy(), inertia)
@@ -65,21 +66,24 @@ def kmeans(
 
 
 def silhouette(vectors: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette with cosine distance (O(n^2): pass a sample)."""
-    if len(set(labels.tolist())) < 2:
+    """Mean silhouette with cosine distance (O(n^2) memory: pass a sample)."""
+    clusters, index = np.unique(labels, return_inverse=True)
+    if len(clusters) < 2:
         return -1.0
     distance = 1.0 - vectors @ vectors.T
-    scores = []
-    for i in range(len(labels)):
-        same = labels == labels[i]
-        same[i] = False
-        if not same.any():
-            scores.append(0.0)
-            continue
-        a = distance[i, same].mean()
-        b = min(distance[i, labels == c].mean() for c in set(labels.tolist()) if c != labels[i])
-        scores.append((b - a) / max(a, b) if max(a, b) > 0 else 0.0)
-    return float(np.mean(scores))
+    onehot = np.zeros((len(labels), len(clusters)), dtype=np.float32)
+    onehot[np.arange(len(labels)), index] = 1.0
+    counts = onehot.sum(axis=0)
+    sums = distance @ onehot  # per point, total distance to each cluster
+    own = index
+    n_own = counts[own] - 1
+    a = np.where(n_own > 0, sums[np.arange(len(labels)), own] / np.maximum(n_own, 1), 0.0)
+    means = sums / counts
+    means[np.arange(len(labels)), own] = np.inf
+    b = means.min(axis=1)
+    denominator = np.maximum(a, b)
+    scores = np.where((n_own > 0) & (denominator > 0), (b - a) / np.where(denominator > 0, denominator, 1), 0.0)
+    return float(scores.mean())
 
 
 def choose_k(vectors: np.ndarray, *, seed: int = 0) -> int:
@@ -89,10 +93,10 @@ def choose_k(vectors: np.ndarray, *, seed: int = 0) -> int:
     if n < 4 or distinct < 3:
         return max(1, min(distinct, n))
     rng = np.random.default_rng(seed)
-    sample = vectors[rng.choice(n, size=min(n, 1500), replace=False)]
+    sample = vectors[rng.choice(n, size=min(n, 1000), replace=False)]
     best_k, best_score = 2, -2.0
     for k in range(2, min(MAX_K, distinct - 1, len(sample) - 1) + 1):
-        labels, _, _ = kmeans(sample, k, seed=seed, n_init=2)
+        labels, _, _ = kmeans(sample, k, seed=seed, n_init=1, max_iter=30)
         score = silhouette(sample, labels)
         if score > best_score + 1e-6:
             best_k, best_score = k, score
@@ -193,7 +197,7 @@ def classify_intents(ctx: ToolContext, n_clusters: int | None = None, where: str
     """
     traces = ctx.engine.filter(where, shape="traces") if where else ctx.engine.traces
     roots = traces.select("root_span_id", "input", "metadata")
-    texts = [user_text(v, 1000) for v in roots.get_column("input").to_list()]
+    texts = [user_text(v, 1000, which="first") for v in roots.get_column("input").to_list()]
     keep = [i for i, t in enumerate(texts) if t.strip()]
     if len(keep) < 2:
         return ToolResult("Fewer than two traces have a user input to classify.", is_error=True)

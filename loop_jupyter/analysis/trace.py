@@ -15,7 +15,7 @@ from typing import Any, Literal
 import polars as pl
 
 from ..artifacts import Chart, Code, Table, ToolResult, TraceView
-from ..embeddings import error_kind, json_text
+from ..embeddings import error_kind, json_text, user_text
 from ..frame import loads
 from ..tools import ToolContext, tool
 
@@ -171,6 +171,10 @@ def _excerpt(value: str | None, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _missing(ctx: ToolContext, root_span_id: str) -> ToolResult:
     return ToolResult(f"Trace {root_span_id!r} is not in the logs.", is_error=True)
 
@@ -283,7 +287,7 @@ def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolRe
     lines = [
         f"Trace {root_span_id}: {spans.height} spans, {total:.2f} s, {llm.height} LLM calls "
         f"({int(llm.get_column('tokens').sum() or 0):,} tokens), {tools.height} tool calls, {errors.height} errors.",
-        f"Asked: {_excerpt(root['input'], 200)}",
+        f"Asked: {_short(user_text(root['input'], 400), 200)}",
         f"Answered: {_excerpt(root['output'], 200) or '(no output)'}",
         "In order:",
     ]
