@@ -27,7 +27,7 @@ def reply(text: str = "", *calls: dict[str, Any], **extra: Any) -> dict[str, Any
     return {"text": text, "tool_calls": list(calls), **extra}
 
 
-def tool(name: str, **arguments: Any) -> dict[str, Any]:
+def tool(name: str, /, **arguments: Any) -> dict[str, Any]:
     return {"name": name, "input": arguments}
 
 
