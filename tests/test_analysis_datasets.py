@@ -125,3 +125,20 @@ def test_bad_names_and_sql_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_dataset("missing", datasets_dir=tmp_path / "loop_datasets")
     assert list(_versioned.versions(tmp_path / "loop_datasets" / "x", "parquet")) == [1]
+
+
+def test_planner_style_calls(tmp_path):
+    from loop_jupyter.analysis.datasets import infer_preset
+
+    assert infer_preset("create a dataset from the most common inputs") == "common_inputs"
+    assert infer_preset("create a dataset from high-scoring examples") == "high_scores"
+    assert infer_preset("create a dataset from logs with errors") == "errors"
+    ctx = ToolContext(logs=_logs(), workdir=tmp_path)
+    # A span condition selects the traces having such a span (Braintrust's log filter semantics).
+    result = create_dataset(ctx, where="error IS NOT NULL", description="create a dataset from logs with errors")
+    dataset = _confirm(result)[0]
+    loaded = load_dataset(dataset.path)
+    assert sorted(loaded["origin_root_span_id"].to_list()) == ["c", "d"]
+    assert loaded["origin_span_id"].to_list() == loaded["origin_root_span_id"].to_list()  # root spans
+    common = _confirm(create_dataset(ctx, description="create a dataset from the most common inputs"))[0]
+    assert common.name == "common_inputs" and common.rows == 3

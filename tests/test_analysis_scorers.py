@@ -114,3 +114,15 @@ def test_llm_judge(tmp_path):
     }
     assert len(prompts) == 5 and any("all good" in p for p in prompts)
     assert "{{input}}" not in prompts[0]
+
+
+def test_planner_style_calls(tmp_path):
+    ctx = ToolContext(logs=_logs(), workdir=tmp_path)
+    assert run_scorer(ctx).is_error  # nothing saved yet
+    judge = create_scorer(ctx, description="create an LLM-as-judge scorer for helpfulness")
+    assert judge.first(Scorer).scorer_kind == "llm_judge"
+    learned = create_scorer(ctx, description="a scorer that detects these errors", where="name = 'http'")
+    assert "HTTP <n> from api (1)" in learned.text and "Timeout" not in learned.text
+    learned.first(Pending).action()
+    scored = run_scorer(ctx).frames[0]  # the latest saved scorer
+    assert scored.filter(pl.col("errors") == 0.0)["root_span_id"].to_list() == ["d"]

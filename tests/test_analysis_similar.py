@@ -112,3 +112,13 @@ def test_search_is_fast_on_100k_traces():
     elapsed = time.perf_counter() - started
     assert table.height == 10 and "t5" not in table.get_column("root_span_id").to_list()
     assert elapsed < 0.3, elapsed
+
+
+def test_generic_request_uses_the_selection():
+    from loop_jupyter.analysis.similar import topic
+
+    assert topic("Find similar traces") is None and topic("more like these ones please") is None
+    assert topic("find traces similar to password resets") == "find traces similar to password resets"
+    ctx = ToolContext(logs=_logs(), selection=["fl1"])
+    table = similar_traces(ctx, description="Find similar traces").first(Table).frame
+    assert table.get_column("root_span_id")[0] == "fl2"

@@ -138,3 +138,16 @@ def test_tree_is_cycle_safe_and_keeps_orphans():
     assert sorted(all_ids) == ["a", "b", "c", "o", "root"] and len(all_ids) == 5
     assert {c["span_id"] for c in tree["children"] if c.get("orphan")} == {"a", "o"}
     assert summarize_trace(logs, "root").text.startswith("Trace root: 5 spans")
+
+
+def test_view_from_description_and_span_filter():
+    from loop_jupyter.analysis.trace import infer_view
+
+    assert infer_view("list the tools available in this trace and their outputs") == "tools"
+    assert infer_view("show the errors") == "errors"
+    assert infer_view("a waterfall of all spans") == "waterfall"
+    assert infer_view("timeline of the LLM calls with token counts") == "llm_timeline"
+    result = trace_view(_agent(), "r", description="list the tools it had")
+    assert result.first(Table).title == "Tools"
+    filtered = trace_view(_agent(), "r", view="waterfall", where="duration > 2")
+    assert list(filtered.first(Chart).figure.data[0].x) == [10.0, 2.4, 4.0]  # agent, search, answer (plan is 2 s)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,20 @@ PRESET_SQL: dict[str, str] = {
         "list_avg(map_values(CAST(CAST(scores AS JSON) AS MAP(VARCHAR, DOUBLE)))) >= {min_score}"
     ),
 }
+
+
+def infer_preset(text: str) -> str | None:
+    """The preset a request names ("from the most common inputs", "high-scoring examples", "errors")."""
+    lowered = text.lower()
+    if re.search(
+        r"\b(most )?(common|frequent|popular|top) (user )?(inputs|questions|requests|queries|prompts)", lowered
+    ):
+        return "common_inputs"
+    if re.search(r"\b(high[- ]?scor\w*|best[- ]scor\w*|top[- ]scor\w*|good examples|highly rated)", lowered):
+        return "high_scores"
+    if re.search(r"\b(errors?|failures?|failed|failing)\b", lowered):
+        return "errors"
+    return None
 
 
 def _record_id(span_id: str | None, index: int) -> str:
@@ -101,6 +116,16 @@ def select_rows(
             raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESET_SQL)}")
         query = PRESET_SQL[preset].format(limit=int(limit), min_score=float(min_score))
         return ctx.engine.sql(query), query
+    if where and shape == "traces":
+        # Like Braintrust's log filters: a trace matches when any of its spans does. A condition on
+        # trace-only columns (has_error, span_count, ...) is applied to the traces view instead.
+        try:
+            matching = ctx.engine.filter(where, shape="spans").get_column("root_span_id").unique()
+        except QueryError:
+            return ctx.engine.filter(where, shape="traces"), ctx.engine.where(where, shape="traces")
+        traces = ctx.engine.traces
+        query = f"SELECT * FROM traces WHERE root_span_id IN (SELECT root_span_id FROM logs WHERE {where})"
+        return traces.filter(pl.col("root_span_id").is_in(matching.implode())), query
     if where:
         return ctx.engine.filter(where, shape=shape), ctx.engine.where(where, shape=shape)
     query = "SELECT * FROM traces" if shape == "traces" else "SELECT * FROM logs"
@@ -159,7 +184,7 @@ def create_dataset(
     sql: str | None = None,
     description: str = "",
     preset: Preset | None = None,
-    shape: Literal["traces", "spans"] = "traces",
+    level: Literal["traces", "spans"] = "traces",
     limit: int = 100,
 ) -> ToolResult:
     """Save log rows as a new version of a dataset (input, expected, metadata), after confirmation.
@@ -175,13 +200,15 @@ def create_dataset(
         sql: a read-only SELECT over logs/traces with an input column (instead of where).
         description: what the dataset is for.
         preset: "errors", "common_inputs" or "high_scores" when no where/sql is given.
-        shape: whether where filters "traces" (one row per trace) or "spans".
+        level: one record per trace ("traces": traces with any span matching where) or per span.
         limit: rows kept by the common_inputs preset.
     """
+    if not (preset or where or sql) and description:
+        preset = infer_preset(description)
     name = name or preset or "dataset"
     try:
         name = check_name(name)
-        rows, query = select_rows(ctx, where=where, sql=sql, preset=preset, shape=shape, limit=limit)
+        rows, query = select_rows(ctx, where=where, sql=sql, preset=preset, shape=level, limit=limit)
         records = to_records(rows)
     except (QueryError, ValueError) as exc:
         return ToolResult(f"Cannot create the dataset: {exc}", is_error=True)

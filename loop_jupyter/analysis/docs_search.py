@@ -25,7 +25,42 @@ BM25_WEIGHT = 0.6
 _K1, _B = 1.5, 0.75
 _WORD = re.compile(r"[a-z0-9_%]+")
 _STOP = frozenset(
-    ["a", "an", "the", "to", "of", "in", "on", "for", "and", "or", "is", "are", "be", "it", "i", "do", "how", "can", "my", "me", "with", "from", "by", "this", "that", "what", "as", "at", "you", "your", "we", "our", "use", "using"]
+    [
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "be",
+        "it",
+        "i",
+        "do",
+        "how",
+        "can",
+        "my",
+        "me",
+        "with",
+        "from",
+        "by",
+        "this",
+        "that",
+        "what",
+        "as",
+        "at",
+        "you",
+        "your",
+        "we",
+        "our",
+        "use",
+        "using",
+    ]
 )
 
 

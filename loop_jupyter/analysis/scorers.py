@@ -184,6 +184,7 @@ def create_scorer(
     pattern: str | None = None,
     description: str = "",
     keywords: list[str] | None = None,
+    where: str | None = None,
 ) -> ToolResult:
     """Generate a scorer and save it after confirmation.
 
@@ -198,7 +199,14 @@ def create_scorer(
         pattern: regular expression of the failure to detect (code scorers).
         description: what the scorer checks; for llm_judge, the question asked to the judge.
         keywords: words or phrases to detect, instead of a pattern (code scorers).
+        where: a filter on spans choosing the errors a pattern is learned from (default: all).
     """
+    if (
+        kind == "code"
+        and not (pattern or keywords)
+        and re.search(r"\b(llm|judge|model[- ]graded)\b", description, re.I)
+    ):
+        kind = "llm_judge"  # "create an LLM-as-judge scorer for helpfulness"
     name = name or ("errors" if kind == "code" else "helpfulness")
     note = ""
     try:
@@ -207,14 +215,14 @@ def create_scorer(
             if keywords:
                 pattern = keywords_pattern(keywords)
             else:
-                pattern, common = pattern_from_errors(ctx.logs)
+                pattern, common = pattern_from_errors(ctx.engine.filter(where) if where else ctx.logs)
                 if not pattern:
                     return ToolResult(
                         "No pattern or keywords given and these logs have no errors to learn one from.", is_error=True
                     )
                 note = "Pattern built from the most common errors: " + "; ".join(f"{k} ({n})" for k, n in common)
         source = generate_source(name, kind, pattern=pattern, description=description, question=description or None)
-    except (ValueError, re.error) as exc:
+    except (ValueError, re.error, QueryError) as exc:
         return ToolResult(f"Cannot create the scorer: {exc}", is_error=True)
     folder = ctx.scorers_dir / name
     existing = versions(folder, "py")
@@ -276,6 +284,16 @@ def resolve_scorer(name_or_path: str | Path, scorers_dir: Path, version: int | N
     elif version not in found:
         raise FileNotFoundError(f"scorer {str(name_or_path)!r} has no version {version} (has {found})")
     return folder / f"v{version}.py"
+
+
+def latest_scorer(scorers_dir: Path) -> Path:
+    """The most recently saved scorer file under ``scorers_dir``."""
+    files = (
+        [p for p in scorers_dir.glob("*/v*.py") if re.fullmatch(r"v\d+\.py", p.name)] if scorers_dir.is_dir() else []
+    )
+    if not files:
+        raise FileNotFoundError(f"no saved scorers in {scorers_dir} (create one and confirm it first)")
+    return max(files, key=lambda p: (p.stat().st_mtime_ns, p.parent.name, int(p.stem[1:])))
 
 
 def load_scorer(path: Path) -> Any:
@@ -350,9 +368,9 @@ def _pearson(pairs: list[tuple[float, float]]) -> float | None:
 @tool(phrases=(r"\b(run|apply|use)\b.*\bscorer\b", r"\bscore (the|these|all|my) (traces|logs|rows|spans)\b"))
 def run_scorer(
     ctx: ToolContext,
-    name_or_path: str,
+    name_or_path: str | None = None,
     where: str | None = None,
-    shape: Literal["traces", "spans"] = "traces",
+    level: Literal["traces", "spans"] = "traces",
     version: int | None = None,
 ) -> ToolResult:
     """Run a saved scorer over the traces (or spans) and add its score column.
@@ -361,13 +379,17 @@ def run_scorer(
     absolute difference and correlation. LLM-as-judge scorers use the session's model.
 
     Args:
-        name_or_path: the saved scorer's name (latest version) or the path of its .py file.
+        name_or_path: the saved scorer's name (latest version) or the path of its .py file; the most
+            recently saved scorer when not given.
         where: a Braintrust-style filter selecting the rows to score.
-        shape: score whole "traces" (root input/output, all span errors) or single "spans".
+        level: score whole "traces" (root input/output, all span errors) or single "spans".
         version: a specific saved version.
     """
+    shape = level
     try:
-        path = resolve_scorer(name_or_path, ctx.scorers_dir, version)
+        path = (
+            resolve_scorer(name_or_path, ctx.scorers_dir, version) if name_or_path else latest_scorer(ctx.scorers_dir)
+        )
         module = load_scorer(path)
         rows = scorer_rows(ctx, where, shape)
     except (FileNotFoundError, ImportError, ValueError, QueryError, SyntaxError) as exc:
@@ -419,7 +441,7 @@ def run_scorer(
     where_arg = f", where={where!r}" if where else ""
     code = (
         "from loop_jupyter.analysis.scorers import run_scorer\n\n"
-        f"result = run_scorer(logs, {str(path)!r}{where_arg}, shape={shape!r})\n"
+        f"result = run_scorer(logs, {str(path)!r}{where_arg}, level={shape!r})\n"
         "scored = result.frames[0]"
     )
     table = scored.select(id_col, "input", "output", "scores", column)

@@ -109,6 +109,23 @@ _STOP = frozenset(
 )
 
 
+_REQUEST_WORDS = re.compile(
+    r"\b(please|can you|could you|find|show|list|get|give me|me|search|look|for|more|other|similar|like|"
+    r"to|the|these|this|those|ones?|ones|traces?|requests?|conversations?|logs?|spans?|selected|rows?|"
+    r"about|that|are|is|which|nearest|neighbou?rs?|of|a|an|some|any)\b",
+    re.IGNORECASE,
+)
+
+
+def topic(description: str | None) -> str | None:
+    """What a description is about, or None when it only asks for "similar traces" (the offline
+    planner passes the whole question: "find similar traces" means the selection, not those words)."""
+    if not description:
+        return None
+    rest = _REQUEST_WORDS.sub(" ", description)
+    return description.strip() if terms(rest) else None
+
+
 def index_for(ctx: ToolContext, *, progress: bool = True) -> TraceIndex:
     """The trace index of ``ctx.logs``, cached on the context so repeated searches skip hashing."""
     cached = ctx.cache.get("similar")
@@ -242,6 +259,7 @@ def similar_traces(
         limit: how many similar traces to return.
     """
     started = time.perf_counter()
+    description = topic(description)
     ids = list(trace_ids or []) or (list(ctx.selection) if not description else [])
     limit = max(1, min(int(limit), 1000))
     index = index_for(ctx)

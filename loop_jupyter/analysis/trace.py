@@ -10,12 +10,14 @@ child that finished last before that one started, and so on (the spans that set 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Literal
 
 import polars as pl
 
 from ..artifacts import Chart, Code, Table, ToolResult, TraceView
 from ..embeddings import error_kind, json_text, user_text
+from ..engine import QueryError
 from ..frame import loads
 from ..tools import ToolContext, tool
 
@@ -453,6 +455,19 @@ def html_table(frame: pl.DataFrame, title: str = "") -> str:
     return f'<table class="loop-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def infer_view(text: str) -> View:
+    lowered = text.lower()
+    if re.search(r"\btools?\b", lowered):
+        return "tools"
+    if re.search(r"\b(errors?|fail\w*|exceptions?)\b", lowered):
+        return "errors"
+    if re.search(r"\b(waterfall|gantt|all (the )?spans|every span|full)\b", lowered) and not re.search(
+        r"\b(llm|model) calls?\b", lowered
+    ):
+        return "waterfall"
+    return "llm_timeline"
+
+
 @tool(
     phrases=(
         r"\b(timeline|waterfall|gantt)\b",
@@ -461,15 +476,24 @@ def html_table(frame: pl.DataFrame, title: str = "") -> str:
         r"\b(list|show)\b.*\btools\b.*\b(trace|outputs?)\b",
     )
 )
-def trace_view(ctx: ToolContext, root_span_id: str | None = None, view: View = "llm_timeline") -> ToolResult:
+def trace_view(
+    ctx: ToolContext,
+    root_span_id: str | None = None,
+    view: View | None = None,
+    description: str | None = None,
+    where: str | None = None,
+) -> ToolResult:
     """A custom view of one trace: "llm_timeline" (waterfall of the LLM calls with token counts),
     "waterfall" (every span), "tools" (tools available to the agent and what each call returned),
     or "errors" (the failing spans and where they sit in the tree).
 
     Args:
         root_span_id: the trace's root span id (defaults to the first selected trace).
-        view: "llm_timeline", "waterfall", "tools" or "errors".
+        view: "llm_timeline", "waterfall", "tools" or "errors" (read from the description when not given).
+        description: the view wanted, in words ("list the tools it had and their outputs").
+        where: a filter on spans keeping only some spans of the trace (timeline and waterfall).
     """
+    view = view or infer_view(description or "")
     root_span_id = root_span_id or (ctx.selection[0] if ctx.selection else None)
     if not root_span_id:
         return ToolResult("Which trace? Give a root_span_id or select a trace in the explorer.", is_error=True)
@@ -483,6 +507,12 @@ def trace_view(ctx: ToolContext, root_span_id: str | None = None, view: View = "
     )
     if view in ("llm_timeline", "waterfall"):
         subset = spans.filter(pl.col("type") == "llm") if view == "llm_timeline" else spans
+        if where:
+            try:
+                keep = ctx.engine.filter(where).get_column("span_id").implode()
+            except QueryError as exc:
+                return ToolResult(f"Cannot apply the filter: {exc.reason}", is_error=True)
+            subset = subset.filter(pl.col("span_id").is_in(keep))
         if subset.height == 0:
             return ToolResult(f"Trace {root_span_id} has no LLM calls.", [Code(code)])
         what = "LLM calls" if view == "llm_timeline" else "spans"
