@@ -31,7 +31,7 @@ function render({ model, el }) {
   // ---- header: model, context, settings ----
   const modelSelect = /** @type {HTMLSelectElement} */ (h("select", { class: "lj-select", title: "Model", "aria-label": "Model" }));
   modelSelect.addEventListener("change", () => { model.set("model", modelSelect.value); model.save_changes(); });
-  const contextBtn = h("button", { class: "lj-btn", title: "Choose the data sources Loop may use" }, "＋ Context");
+  const contextBtn = h("button", { class: "lj-btn", title: "Choose the data sources Loop may use" }, "+ Context");
   const settingsBtn = h("button", { class: "lj-btn lj-icon-btn", title: "Settings", "aria-label": "Settings" }, "⚙");
   const contextPop = h("div", { class: "lj-popover lj-context-pop", hidden: true });
   const settingsPop = h("div", { class: "lj-popover lj-settings-pop", hidden: true });
@@ -92,10 +92,10 @@ function render({ model, el }) {
     if (!models.includes(current) && current) modelSelect.append(h("option", { value: current, selected: true }, current));
     const sources = model.get("sources");
     const enabled = new Set(model.get("enabled_sources"));
-    contextBtn.textContent = `＋ Context${enabled.size ? ` (${enabled.size})` : ""}`;
+    contextBtn.textContent = `+ Context${enabled.size ? ` (${enabled.size})` : ""}`;
     contextPop.replaceChildren(
       h("div", { class: "lj-pop-title" }, "Data sources Loop may read"),
-      sources.length
+      ...(sources.length
         ? sources.map((/** @type {string} */ name) =>
             h("label", { class: "lj-check-line" },
               h("input", {
@@ -109,7 +109,7 @@ function render({ model, el }) {
                 },
               }),
               " ", name))
-        : h("div", { class: "lj-muted" }, "Only the logs. Pass sources={name: frame} to Loop to add more."),
+        : [h("div", { class: "lj-muted" }, "Only the logs. Pass sources={name: frame} to Loop to add more.")]),
     );
     settingsPop.replaceChildren(
       h("div", { class: "lj-pop-title" }, "Settings"),
@@ -134,7 +134,7 @@ function render({ model, el }) {
     queueBox.hidden = !queue.length;
     queueBox.replaceChildren(
       h("div", { class: "lj-queue-title" }, `Queued (${queue.length})`),
-      queue.map((/** @type {any} */ q, /** @type {number} */ i) => h("div", { class: "lj-queue-item" }, h("span", { class: "lj-muted" }, `${i + 1}.`), " ", q.question)),
+      ...queue.map((/** @type {any} */ q, /** @type {number} */ i) => h("div", { class: "lj-queue-item" }, h("span", { class: "lj-muted" }, `${i + 1}.`), " ", q.question)),
     );
   }
   const traits = ["models", "model", "sources", "enabled_sources", "auto_accept", "scope", "busy", "queue"];
@@ -142,7 +142,7 @@ function render({ model, el }) {
   syncHeader();
 
   // ---- transcript from events ----
-  /** @type {Map<string, {el: HTMLElement, text: HTMLElement, raw: string, steps: HTMLElement, artifacts: HTMLElement, user?: HTMLElement, status: HTMLElement}>} */
+  /** @type {Map<string, {el: HTMLElement, text: HTMLElement, raw: string, steps: HTMLElement, artifacts: HTMLElement, user?: HTMLElement, status: HTMLElement, afterTool: boolean}>} */
   const runs = new Map();
 
   /** @param {string} runId @param {string} question */
@@ -183,7 +183,7 @@ function render({ model, el }) {
     const el = h("div", { class: "lj-msg lj-assistant", "data-run": runId }, steps, text, artifacts, status);
     const user = userMessage(runId, question || "");
     transcript.append(user, el);
-    run = { el, text, raw: "", steps, artifacts, user, status };
+    run = { el, text, raw: "", steps, artifacts, user, status, afterTool: false };
     runs.set(runId, run);
     return run;
   }
@@ -203,6 +203,9 @@ function render({ model, el }) {
         run.status.replaceChildren(h("span", { class: "lj-spinner" }), " thinking…");
         break;
       case "text_delta":
+        // A new model turn after tools starts a new paragraph.
+        if (run.afterTool && run.raw) run.raw += "\n\n";
+        run.afterTool = false;
         run.raw += data.text || "";
         run.text.innerHTML = markdown(run.raw);
         break;
@@ -210,6 +213,7 @@ function render({ model, el }) {
         run.steps.append(h("div", { class: "lj-step lj-step-running", "data-tool": data.name || "" }, h("span", { class: "lj-step-icon" }, "⚙"), ` ${data.name || "tool"}`, data.summary ? h("span", { class: "lj-muted" }, ` — ${data.summary}`) : null));
         break;
       case "tool_finished": {
+        run.afterTool = true;
         const step = [...run.steps.querySelectorAll(".lj-step-running")].find((s) => s.getAttribute("data-tool") === (data.name || ""));
         if (step) {
           step.classList.remove("lj-step-running");

@@ -19,7 +19,7 @@ function render({ model, el }) {
   );
   const describe = /** @type {HTMLInputElement} */ (h("input", { class: "lj-input lj-describe", placeholder: "…or describe it: slow traces with tool errors" }));
   const filterError = h("div", { class: "lj-error", hidden: true });
-  const count = h("span", { class: "lj-count" });
+  const count = h("span", { class: "lj-count lj-traces-count" });
   const similarBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "lj-btn", onclick: findSimilar, title: "Find traces similar to the selected ones" }, "Find similar traces"));
   const generateBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "lj-btn", onclick: generate, title: "Loop writes the SQL" }, "Generate"));
   const applyBtn = h("button", { class: "lj-btn lj-btn-primary", onclick: () => applyFilter(whereInput.value) }, "Filter");
@@ -285,7 +285,7 @@ function render({ model, el }) {
     detail.replaceChildren(
       h("div", { class: "lj-detail-title" }, h("span", { class: `lj-badge lj-type-${s.type || "other"}` }, s.type || "span"), " ", s.name || s.span_id),
       h("dl", { class: "lj-facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, String(v))])),
-      Object.entries(reply.fields).map(([name, f]) => fieldBlock(spanId, name, /** @type {any} */ (f))),
+      ...Object.entries(reply.fields).map(([name, f]) => fieldBlock(spanId, name, /** @type {any} */ (f))),
     );
   }
 
