@@ -336,7 +336,8 @@ class Loop:
         return run_id
 
     def ask(self, question: str) -> Answer:
-        """Ask and wait for the answer (after any queued questions)."""
+        """Ask and wait for the answer (after any queued questions). Not from an event callback:
+        those run on the worker thread, which would wait for itself."""
         run_id = self.submit(question)
         return self.wait(run_id)
 
@@ -442,8 +443,8 @@ class Loop:
                 from .planner import OfflineClient
 
                 client = OfflineClient(lambda: (self.context(), self.scope))
-            if client is not self._injected_client and client.__class__.__name__ != "OfflineClient":
-                ctx.llm = self._llm_for(client)
+            # Tools that need a model (LLM-as-judge, naming clusters) get the session's; None offline.
+            ctx.llm = None if client.name == "offline" else self._llm_for(client)
             specs = load_tools()
             tools = [spec.json_schema() for spec in specs.values()]
             system = self.system_prompt(ctx)
