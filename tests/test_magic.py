@@ -70,7 +70,7 @@ def test_options(session) -> None:
     assert loop.model == "offline"
     with pytest.raises(UsageError, match="not one of"):
         session.run_line_magic("loop", "--logs prod --model gpt-2 hi")
-    with pytest.raises(UsageError, match="unrecognized arguments|options"):
+    with pytest.raises(UsageError, match=r"unrecognized arguments|options"):
         session.run_line_magic("loop", "--frobnicate hi")
     with pytest.raises(UsageError, match="no variable"):
         session.run_line_magic("loop", "--logs missing hi")

@@ -94,6 +94,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # Render every cell (JupyterLab 4 windows long notebooks: off-screen prompts would never update).
+    notebook_settings = root / "settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)
+    (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
