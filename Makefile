@@ -31,8 +31,11 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: browser tests will be skipped"; fi; }
 
+# Rebuild js/ with the pinned esbuild and fail if the committed bundle differs from its source.
 check-bundle:
-	@if command -v npm >/dev/null 2>&1 && [ -f js/check_bundle.sh ]; then bash js/check_bundle.sh; \
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ -d js/node_modules ] || npm ci --prefix js --no-audit --no-fund --silent; \
+	  sh js/check_bundle.sh; \
 	else echo "npm missing: bundle drift check skipped"; fi
 
 test: $(VENV)/.installed browser-deps check-bundle
