@@ -219,6 +219,9 @@ def test_routed_tool_without_where_falls_back_to_the_filter() -> None:
         assert [c["name"] for c in planned.tool_calls] != ["zz_test_unfiltered"]
         planned = plan("giraffe report", ToolContext(logs=LOGS))
         assert planned.tool_calls == [{"name": "zz_test_unfiltered", "input": {}}]
+        # Only the tool could answer, and it cannot take the time window: say so, run nothing.
+        planned = plan("giraffe report this week", ToolContext(logs=LOGS))
+        assert planned.tool_calls == [] and "cannot be restricted to: created this week" in planned.message
     finally:
         REGISTRY.pop("zz_test_unfiltered")
 
@@ -236,3 +239,18 @@ def test_read_and_grep_intents() -> None:
     ]
     (call,) = plan("grep 'about refunds' in the input", ctx).tool_calls
     assert call == {"name": "grep_field", "input": {"pattern": "about\\ refunds", "field": "input"}}
+
+
+def test_bare_trace_ids_fill_list_parameters() -> None:
+    @tool(name="zz_test_like", phrases=(r"\bokapi (traces?|to)\b",))
+    def zz_tool(ctx: ToolContext, trace_ids: list[str] | None = None, limit: int = 5):
+        """Test tool."""
+        return run_sql(ctx, "SELECT 1 AS one")
+
+    try:
+        planned = plan("okapi to trace-007", ToolContext(logs=LOGS))
+        assert planned.tool_calls == [{"name": "zz_test_like", "input": {"trace_ids": ["trace-007"]}}]
+        # An id that is not in the logs is not taken for one.
+        assert plan("okapi to trace-999", ToolContext(logs=LOGS)).tool_calls == []
+    finally:
+        REGISTRY.pop("zz_test_like")

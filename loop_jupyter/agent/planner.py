@@ -46,6 +46,8 @@ class Facts:
     tags: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
+    #: Which of some candidate strings are trace ids (root_span_id) in the logs.
+    trace_ids: Callable[[list[str]], set[str]] = field(default=lambda ids: set())
 
 
 def facts_for(ctx: ToolContext) -> Facts:
@@ -77,6 +79,8 @@ def facts_for(ctx: ToolContext) -> Facts:
         facts.tags = logs.get_column("tags").explode().drop_nulls().unique().sort().to_list()[:2000]
         facts.names = logs.get_column("name").drop_nulls().unique().sort().to_list()[:2000]
         facts.types = logs.get_column("type").drop_nulls().unique().sort().to_list()
+        roots = logs.get_column("root_span_id")
+        facts.trace_ids = lambda ids: set(roots.filter(roots.is_in(ids)).to_list()) if ids else set()
     ctx.cache[key] = (logs, facts)
     return facts
 
@@ -94,6 +98,8 @@ class Condition:
     absorbed_by: str = ""
     #: Measures a span too (duration, tokens, cost): next to a span type it is about those spans.
     per_span: bool = False
+    #: Where in the question it was read (a tool phrase covering it has taken its meaning).
+    span: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -265,7 +271,10 @@ def _duration(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     sql = f"duration {op} {_fmt(seconds)}"
     # A duration next to a span type is about those spans; otherwise about the trace when asked for traces.
     return Condition(
-        f"duration {op} {_fmt(seconds)} s", sql, sql, absorbed_by="threshold_s" if op in (">", ">=") else "",
+        f"duration {op} {_fmt(seconds)} s",
+        sql,
+        sql,
+        absorbed_by="threshold_s" if op in (">", ">=") else "",
         per_span=True,
     )
 
@@ -280,7 +289,9 @@ def _tokens(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     op = _op(m.group("op"))
     span_col, trace_col = TOKEN_KINDS[(m.group("kind") or "").strip().lower()]
     return Condition(
-        f"{span_col} {op} {_fmt(count)}", f"{span_col} {op} {_fmt(count)}", f"{trace_col} {op} {_fmt(count)}",
+        f"{span_col} {op} {_fmt(count)}",
+        f"{span_col} {op} {_fmt(count)}",
+        f"{trace_col} {op} {_fmt(count)}",
         per_span=True,
     )
 
@@ -715,6 +726,7 @@ VOCABULARY = set(
         "customers",
     ]
 )
+VOCABULARY |= {"overflow", "overflows", "exceeded", "hit", "hitting", "caused", "happen", "happens"}
 
 
 # -- the plan ------------------------------------------------------------------------------------------------
@@ -743,6 +755,7 @@ def extract(question: str, facts: Facts) -> Slots:
             if isinstance(result, str):
                 slots.problems.append(result)
             elif isinstance(result, Condition):
+                result.span = m.span()
                 slots.conditions.append(result)
             start, end = m.span()
             slots.spans_consumed.append((start, end))
@@ -785,6 +798,14 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
         elif isinstance(result, str):
             slots.problems.append(result)
         text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    # A trace id named without the word "trace" ("similar to trace-003").
+    candidates = re.findall(r"(?<![\w-])(?=[\w-]*\d)[\w-]{4,}(?![\w-])", text)
+    known_ids = facts.trace_ids(candidates) if candidates else set()
+    for candidate in candidates:
+        if candidate in known_ids and slots.root_span_id is None:
+            slots.root_span_id = candidate
+            start = text.index(candidate)
+            text = text[:start] + " " * len(candidate) + text[start + len(candidate) :]
     # A bare span name the logs know ("completion spans") reads as a name filter.
     for name in sorted(facts.names, key=len, reverse=True):
         if len(name) < 3:
@@ -811,6 +832,12 @@ def _unknown_words(leftover: str, facts: Facts) -> list[str]:
     words = re.findall(r"[A-Za-z][\w'-]*|\d+(?:\.\d+)?", leftover)
     known = VOCABULARY | {k.lower() for k in facts.score_keys} | set(SPAN_TYPE_WORDS)
     return [w for w in words if w.lower().strip("'") not in known and not w.lower().endswith("'s")]
+
+
+def _unknown(leftover: str, facts: Facts) -> list[str]:
+    """Words neither slots nor vocabulary explain (aggregate words count as explained)."""
+    explained = set(AGGREGATES) | set(METRICS) | set(GROUPS) | {"each"}
+    return [w for w in _unknown_words(leftover, facts) if w.lower() not in explained]
 
 
 def _shape(question: str) -> str:
@@ -897,7 +924,31 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
 CORE_TOOLS = {"run_sql", "generate_filter", "describe_schema", "read_field", "grep_field"}
 
 
-def _route(question: str) -> tuple[str, re.Match[str]] | None:
+#: Words that carry no intent of their own inside a tool phrase match.
+_GLUE = {"with", "the", "for", "and", "that", "are", "was", "were", "from", "into", "over", "than", "this",
+         "these", "those", "which", "what", "show", "spans", "span", "calls", "call", "traces", "trace"}  # fmt: skip
+
+
+def _adds_meaning(leftover: str, m: re.Match[str]) -> bool:
+    """True when a phrase match says something the slots did not already take ("common" in
+    "common errors"); "LLM calls with over 10k tokens" is all slots, so it stays a filter."""
+    words = re.findall(r"[A-Za-z]{3,}", leftover[m.start() : m.end()])
+    return any(w.lower() not in _GLUE for w in words)
+
+
+def _word_start(text: str, index: int) -> int:
+    while index > 0 and text[index - 1].isalnum():
+        index -= 1
+    return index
+
+
+def _word_end(text: str, index: int) -> int:
+    while index < len(text) and text[index].isalnum():
+        index += 1
+    return index
+
+
+def _route(question: str, leftover: str | None = None) -> tuple[str, re.Match[str]] | None:
     best: tuple[int, str, re.Match[str]] | None = None
     for name, spec in REGISTRY.items():
         if name in CORE_TOOLS and name not in ("describe_schema",):
@@ -906,6 +957,8 @@ def _route(question: str) -> tuple[str, re.Match[str]] | None:
             try:
                 m = re.search(phrase, question, re.IGNORECASE)
             except re.error:
+                continue
+            if m and leftover is not None and not _adds_meaning(leftover, m):
                 continue
             if m and (best is None or len(m.group(0)) > best[0]):
                 best = (len(m.group(0)), name, m)
@@ -927,13 +980,13 @@ def _fill(name: str, question: str, slots: Slots, shape: str, scope: str | None)
         "threshold_s": slots.threshold_s,
         "limit": slots.limit,
         "root_span_id": slots.root_span_id or scope,
-        "trace_id": slots.root_span_id or scope,
         "question": question,
         "description": question,
         "query": slots.quoted[0] if slots.quoted else None,
         "text": slots.quoted[0] if slots.quoted else None,
         "pattern": slots.quoted[0] if slots.quoted else None,
-        "root_span_ids": None,
+        "trace_ids": [slots.root_span_id or scope] if (slots.root_span_id or scope) else None,
+        "root_span_ids": [slots.root_span_id or scope] if (slots.root_span_id or scope) else None,
     }
     for param in properties:
         if param in values:
@@ -975,7 +1028,7 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
             args["span_id"] = grep.group("id")
         return Plan([{"name": "grep_field", "input": args}])
 
-    routed = _route(question)
+    routed = _route(question, leftover)
     if routed:
         name, m = routed
         if name == "describe_schema":
@@ -983,10 +1036,20 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
         rest = leftover[: m.start()] + " " * (m.end() - m.start()) + leftover[m.end() :]
         values, missing = _fill(name, question, slots, shape, scope)
         properties = REGISTRY[name].parameters.get("properties", {})
+        inside = [c for c in slots.conditions if m.start() <= c.span[0] and c.span[1] <= m.end() and c.span != (0, 0)]
+        slots.conditions = [c for c in slots.conditions if c not in inside]  # "failing" in "which tools are failing"
+        values, missing = _fill(name, question, slots, shape, scope)
         unabsorbed = [c for c in slots.conditions if not (c.absorbed_by and c.absorbed_by in properties)]
         if unabsorbed and "where" not in properties:
             # The tool cannot take these conditions: answer with the filter itself rather than
             # with an unrestricted analysis (that would be a different question).
+            slots.conditions.extend(inside)
+            outside = leftover[: _word_start(leftover, m.start())] + leftover[_word_end(leftover, m.end()) :]
+            if _unknown(leftover, facts) and not _unknown(outside, facts):
+                return Plan(
+                    message=f"{name} answers this, but it cannot be restricted to: {', '.join(c.label for c in unabsorbed)}"
+                    ", so I did not run anything. Ask without those conditions, or connect a model. " + CONNECT_HINT
+                )
             routed = None
     if routed:
         name, m = routed
@@ -1013,13 +1076,7 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
             message=f"I see {', '.join(repr(s) for s in mentioned)} but no threshold I can read "
             f"(say e.g. '{mentioned[0]} below 0.5'), so I did not run anything. " + CONNECT_HINT
         )
-    unknown = _unknown_words(leftover, facts)
-    # Superlatives and aggregate words are vocabulary here; group-by targets too.
-    unknown = [
-        w
-        for w in unknown
-        if w.lower() not in AGGREGATES and w.lower() not in METRICS and w.lower() not in GROUPS and w.lower() != "each"
-    ]
+    unknown = _unknown(leftover, facts)
     if unknown:
         return Plan(message=_not_understood(slots, words=unknown))
 
