@@ -156,6 +156,14 @@ def test_api_error_is_a_clear_message_and_history_stays_usable(logs: pl.DataFram
     assert [m["role"] for m in fake.bodies[-1]["messages"]] == ["user"]  # both questions, one user turn
 
 
+def test_stream_dropped_before_text_is_retried_once(logs: pl.DataFrame, fake: FakeLLM) -> None:
+    fake.script(reply("lost", reset_after=1), reply("second try"))
+    assert claude(logs, fake).ask("hi").text == "second try"
+    fake.script(reply("shown then lost", reset_after=4))  # text already streamed: no silent retry
+    answer = claude(logs, fake).ask("hi")
+    assert answer.error and "dropped mid-answer" in answer.error and len(fake.requests) == 3
+
+
 def test_turn_cap(logs: pl.DataFrame, fake: FakeLLM) -> None:
     fake.script(*[reply("", call("run_sql", query="SELECT 1 AS x")) for _ in range(3)])
     answer = claude(logs, fake, max_turns=3).ask("loop forever")

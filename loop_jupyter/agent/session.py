@@ -449,15 +449,30 @@ class Loop:
             tools = [spec.json_schema() for spec in specs.values()]
             system = self.system_prompt(ctx)
 
+            streamed = [0]
+
             def on_delta(text: str) -> None:
                 self._check_interrupt()
+                streamed[0] += 1
                 self._emit(Event("text_delta", run_id, {"text": text}))
+
+            def complete(messages: list[dict[str, Any]]) -> Any:
+                # The SDKs retry failed requests; a stream that drops before any text is shown is
+                # retried here once (after text was shown, a retry would repeat it: report instead).
+                for attempt in range(2):
+                    streamed[0] = 0
+                    ledger.record({"system": system, "messages": messages, "tools": tools})
+                    try:
+                        return client.complete(system, messages, tools, on_delta)
+                    except ModelError as exc:
+                        if exc.kind != "connection" or streamed[0] or attempt:
+                            raise
+                        log.warning("model stream dropped before any text; retrying once")
+                raise AssertionError("unreachable")
 
             for _ in range(self.max_turns):
                 self._check_interrupt()
-                messages = self._conversation.model_messages()
-                ledger.record({"system": system, "messages": messages, "tools": tools})
-                turn = client.complete(system, messages, tools, on_delta)
+                turn = complete(self._conversation.model_messages())
                 ledger.reported_input += turn.usage.input_tokens
                 ledger.reported_output += turn.usage.output_tokens
                 calls = [{"id": c.id, "name": c.name, "input": c.input} for c in turn.tool_calls]
