@@ -46,6 +46,11 @@ class Facts:
     tags: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
+    #: Low-cardinality metadata values: lower value -> (metadata key, value) ("2.8.0" -> app_version).
+    meta_values: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Metadata keys present in the logs (for "by app version" groupings), and those on root spans.
+    meta_keys: list[str] = field(default_factory=list)
+    root_meta_keys: set[str] = field(default_factory=set)
     #: Which of some candidate strings are trace ids (root_span_id) in the logs.
     trace_ids: Callable[[list[str]], set[str]] = field(default=lambda ids: set())
 
@@ -75,6 +80,21 @@ def facts_for(ctx: ToolContext) -> Facts:
             for value in values:
                 facts.users.setdefault(str(value).lower(), user_key)
                 facts.user_values.setdefault(str(value).lower(), str(value))
+        facts.meta_keys = sorted(meta_keys)
+        facts.root_meta_keys = set(
+            engine.sql(
+                "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM logs "
+                "WHERE is_root AND json_type(metadata) = 'OBJECT' LIMIT 2000"
+            )["k"].to_list()
+        )
+        for meta_key in sorted(k for k in meta_keys if k not in (*USER_KEYS, "model") and re.fullmatch(r"[A-Za-z_]\w*", k)):
+            values = engine.sql(
+                f"SELECT DISTINCT json_extract_string(metadata, '$.{meta_key}') AS v FROM logs "
+                f"WHERE json_type(metadata, '$.{meta_key}') = 'VARCHAR' LIMIT 31"
+            )["v"].to_list()
+            if 0 < len(values) <= 30:
+                for value in values:
+                    facts.meta_values.setdefault(str(value).lower(), (meta_key, str(value)))
         facts.models = logs.get_column("model").drop_nulls().unique().sort().to_list()[:2000]
         facts.tags = logs.get_column("tags").explode().drop_nulls().unique().sort().to_list()[:2000]
         facts.names = logs.get_column("name").drop_nulls().unique().sort().to_list()[:2000]
@@ -113,6 +133,9 @@ class Slots:
     root_span_id: str | None = None
     quoted: list[str] = field(default_factory=list)
     has_span_type: bool = False
+    #: A metadata key to group by ("by app version", "which agents").
+    group_meta: str | None = None
+    root_meta_keys: set[str] = field(default_factory=set)
 
     def where(self, shape: str) -> str:
         if shape == "spans":
@@ -361,6 +384,8 @@ def _user(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
         # "for Ada" when the logs know "Ada Lovelace": take the unique value that starts so.
         starts = [v for k, v in facts.user_values.items() if k.startswith(lower + " ") or k == lower]
         if len(starts) != 1:
+            if isinstance(m, _Rematch) and m.group("bare"):
+                return None  # "classify user intents": a word after "user", not a user
             known = ", ".join(sorted(facts.user_values.values())[:10]) or "none"
             return f"no user {raw!r} in these logs (users include: {known})"
         lower = starts[0].lower()
@@ -491,7 +516,11 @@ SLOTS: tuple[Slot, ...] = (
     ),
     Slot("error_kind", rf"\b(?:{ERROR_WORDS})s?(?:\s+errors?|\s+failures?|\s+exceptions?)?", _error_kind),
     Slot("no_errors", r"\b(?:without|no|with no)\s+errors?\b|\b(?:successful|succeeded|error-free)\b", _no_errors),
-    Slot("errors", r"\b(?:with\s+)?(?:errors?|errored|failed|failing|failures?|exceptions?)\b", _errors),
+    Slot(
+        "errors",
+        r"\b(?:with\s+)?(?:errors?|errored|failed|failing|failures?|exceptions?)\b(?!\s+rates?\b)",
+        _errors,
+    ),
     Slot("root", r"\b(?:root|top-level|top level)\s+spans?\b", _root),
     Slot(
         "span_type",
@@ -748,7 +777,7 @@ def extract(question: str, facts: Facts) -> Slots:
             if not m.group(0).strip():
                 continue
             if slot.name == "user" and m.group("user") is None:
-                m = _Rematch(m, "user", m.group("user2"))  # type: ignore[assignment]
+                m = _Rematch(m, "user", m.group("user2"), bare=True)  # type: ignore[assignment]
             result = slot.build(m, facts, slots)
             if result is None and slot.name not in ("limit", "trace_id"):
                 continue
@@ -768,10 +797,12 @@ def extract(question: str, facts: Facts) -> Slots:
 class _Rematch:
     """A match whose named group is taken from another group (patterns with alternative names)."""
 
-    def __init__(self, match: re.Match[str], name: str, value: str | None) -> None:
-        self._match, self._name, self._value = match, name, value
+    def __init__(self, match: re.Match[str], name: str, value: str | None, *, bare: bool = False) -> None:
+        self._match, self._name, self._value, self._bare = match, name, value, bare
 
     def group(self, key: Any = 0) -> Any:
+        if key == "bare":
+            return self._bare
         return self._value if key == self._name else self._match.group(key)
 
     def span(self) -> tuple[int, int]:
@@ -806,6 +837,41 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
             slots.root_span_id = candidate
             start = text.index(candidate)
             text = text[:start] + " " * len(candidate) + text[start + len(candidate) :]
+    # Grouping by a metadata key: "by app version", "per agent", "which app versions".
+    slots.root_meta_keys = facts.root_meta_keys
+    for meta_key in sorted(facts.meta_keys, key=len, reverse=True):
+        if meta_key in (*USER_KEYS, "model") or not re.fullmatch(r"[A-Za-z_]\w*", meta_key):
+            continue
+        key_words = r"[\s_-]?".join(re.escape(part) for part in meta_key.split("_"))
+        m = re.search(
+            rf"\b(?:(?:by|per|for each|each|broken down by|grouped by)\s+|(?:which|what)\s+)(?:the\s+)?{key_words}s?\b",
+            text,
+            re.IGNORECASE,
+        )
+        if m and slots.group_meta is None:
+            slots.group_meta = meta_key
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    # A low-cardinality metadata value ("app_version 2.8.0", "in 2.8.0", "environment staging"): the
+    # key may be named; a plain word needs it ("staging" alone is too easily a word), an identifier
+    # or version ("2.8.0", "sql_agent") does not.
+    for lower, (meta_key, value) in sorted(facts.meta_values.items(), key=lambda kv: -len(kv[0])):
+        key_words = r"[\s_-]?".join(re.escape(part) for part in meta_key.split("_"))
+        pattern = rf"(?:\b(?P<key>{key_words})s?\s*(?:=|:|is|of)?\s*)?(?<![\w.@-]){re.escape(lower)}(?![\w.@-])"
+        m = re.search(pattern, text, re.IGNORECASE)
+        if m and (m.group("key") or re.search(r"[\d_.]", lower)):
+            sql = f"metadata.{meta_key} = {_lit(value)}"
+            cond = Condition(f"{meta_key} {value}", sql, None, span_level=True, span=m.span())
+            slots.conditions.append(cond)
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    # A span name the logs know: "completion spans", or an identifier-like name anywhere ("deploy_app").
+    for name in sorted(facts.names, key=len, reverse=True):
+        if len(name) < 4 or not re.search(r"[_.]", name) or not re.fullmatch(r"[\w.-]+", name):
+            continue
+        m = re.search(rf"(?<![\w.-]){re.escape(name)}(?:\s+(?:spans?|steps?|calls?|tool))?(?![\w.-])", text, re.I)
+        if m:
+            cond = Condition(f"named {name}", f"name = {_lit(name)}", None, span_level=True, span=m.span())
+            slots.conditions.append(cond)
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     # A bare span name the logs know ("completion spans") reads as a name filter.
     for name in sorted(facts.names, key=len, reverse=True):
         if len(name) < 3:
@@ -818,7 +884,7 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
 
 
 class _Fake:
-    def __init__(self, groups: dict[str, str], span: tuple[int, int]) -> None:
+    def __init__(self, groups: dict[str, Any], span: tuple[int, int]) -> None:
         self._groups, self._span = groups, span
 
     def group(self, key: Any = 0) -> Any:
@@ -836,7 +902,7 @@ def _unknown_words(leftover: str, facts: Facts) -> list[str]:
 
 def _unknown(leftover: str, facts: Facts) -> list[str]:
     """Words neither slots nor vocabulary explain (aggregate words count as explained)."""
-    explained = set(AGGREGATES) | set(METRICS) | set(GROUPS) | {"each"}
+    explained = set(AGGREGATES) | set(METRICS) | set(GROUPS) | {"each", "error", "rate", "rates", "success", "failure", "much", "spend", "spent", "spending"}
     return [w for w in _unknown_words(leftover, facts) if w.lower() not in explained]
 
 
@@ -888,35 +954,52 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
         sql = f"SELECT {cols} FROM {table}{where_sql} ORDER BY {column} {order} NULLS LAST LIMIT {limit}"
         return sql, f"{superlative} {limit} {shape}"
     agg_word = next((w for w in AGGREGATES if re.search(rf"\b{w}\b", q)), None)
+    if agg_word is None and re.search(r"\bhow much\b", q):
+        agg_word = "total"
     metric_word = next((w for w in METRICS if re.search(rf"\b{w}\b", q)), None)
+    rate = re.search(r"\b(?P<kind>error|failure|success) rates?\b", q)
     counting = re.search(r"\b(how many|count|number of)\b", q)
-    if not group and not (agg_word and metric_word):
-        return None
-    if group:
-        dims = GROUPS[group.group("g")]
-        dim = dims[0] if shape == "spans" else (dims[1] or None)
-        if dim is None:  # traces have no single model/type: count spans per value instead
-            table, shape, where_sql = "logs", "spans", f" WHERE {slots.where('spans')}" if slots.conditions else ""
-            dim = dims[0]
-        select_dim = f"{dim} AS {group.group('g').rstrip('s')}"
+    group_name: str | None = None
+    dim: str | None = None
+    if slots.group_meta:
+        # Metadata keys live on the root span (the traces view's metadata) or only on some spans.
+        key = slots.group_meta
+        if key in slots.root_meta_keys:
+            table, shape, where_sql = "traces", "traces", f" WHERE {slots.where('traces')}" if slots.conditions else ""
+        group_name, dim = key, f"metadata.{_ident(key)}"
     else:
-        select_dim = ""
+        group = re.search(r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q)
+        group = group or re.search(r"\b(?:which|what)\s+(?P<g>models|types|names|tags|users)\b", q)
+        if group:
+            group_name = group.group("g")
+            dims = GROUPS[group_name]
+            dim = dims[0] if shape == "spans" else (dims[1] or None)
+            if dim is None:  # traces have no single model/type: count spans per value instead
+                table, shape, where_sql = "logs", "spans", f" WHERE {slots.where('spans')}" if slots.conditions else ""
+                dim = dims[0]
+    if group_name is None and not (agg_word and metric_word) and not rate and not counting:
+        return None
+    if metric_word and not agg_word and group_name is not None:
+        agg_word = "average" if METRICS[metric_word][0] == "duration" else "total"  # "tokens by model"
+    select_dim = f"{dim} AS {_ident(group_name.rstrip('s'))}" if group_name is not None else ""
     measures = ["count(*) AS n"]
     if agg_word and metric_word:
         column = METRICS[metric_word][0 if table == "logs" else 1]
         agg = AGGREGATES[agg_word]
         expr = f"quantile_cont({column}, {int(agg[1:]) / 100:g})" if agg.startswith("p") else f"{agg}({column})"
         measures.append(f"{expr} AS {agg}_{column}")
-    elif not counting and not group:
-        return None
+    if rate:
+        failed = "error IS NOT NULL" if table == "logs" else "has_error"
+        kind = rate.group("kind")
+        value = "0.0 ELSE 1.0" if kind == "success" else "1.0 ELSE 0.0"
+        measures.append(f"avg(CASE WHEN {failed} THEN {value} END) AS {kind}_rate")
     select = ", ".join([select_dim, *measures] if select_dim else measures)
     tail = ""
     if select_dim:
-        tail = " GROUP BY 1 ORDER BY " + ("1" if group.group("g") in ("day", "hour", "week") else "n DESC")  # type: ignore[union-attr]
+        tail = " GROUP BY 1 ORDER BY " + ("1" if group_name in ("day", "hour", "week") else "n DESC")
         tail += f" LIMIT {slots.limit or 50}"
-    label = (f"{agg_word} {metric_word}" if agg_word and metric_word else "count") + (
-        f" by {group.group('g')}" if group else ""
-    )
+    what = f"{agg_word} {metric_word}" if agg_word and metric_word else (f"{rate.group(0)}" if rate else "count")
+    label = what + (f" by {group_name}" if group_name else "")
     return f"SELECT {select} FROM {table}{where_sql}{tail}", label
 
 
@@ -965,12 +1048,34 @@ def _route(question: str, leftover: str | None = None) -> tuple[str, re.Match[st
     return (best[1], best[2]) if best else None
 
 
+def _where_shape(properties: dict[str, Any]) -> str:
+    """Which view a tool's ``where`` is written against, as its own parameter description says
+    ("a WHERE condition on the traces view"): conditions are then built for that view, so "errors"
+    becomes ``has_error`` and a span condition becomes "a trace containing such a span"."""
+    description = str(properties.get("where", {}).get("description", "")).lower()
+    if re.search(r"\b(on|of) (the )?traces\b|\btraces view\b|\bfilter on traces\b", description):
+        return "traces"
+    return "spans"
+
+
+#: "weekly", "week over week", "per week", "by day" → a ``period`` parameter (not a time window:
+#: "the past week" is taken by the relative-time slot before this is read).
+PERIOD_PATTERNS = (
+    ("week", r"\b(?:week[- ]over[- ]week|w/?o/?w|weekly|(?:per|by|each|every|a)\s+week)\b"),
+    ("day", r"\b(?:day[- ]over[- ]day|daily|(?:per|by|each|every|a)\s+day)\b"),
+)
+
+
+def _period(question: str) -> str | None:
+    return next((p for p, pattern in PERIOD_PATTERNS if re.search(pattern, question, re.IGNORECASE)), None)
+
+
 def _fill(name: str, question: str, slots: Slots, shape: str, scope: str | None) -> tuple[dict[str, Any], list[str]]:
     """Parameters of a registered tool filled by name from the slots; returns (input, missing)."""
     spec = REGISTRY[name]
     properties = spec.parameters.get("properties", {})
     values: dict[str, Any] = {}
-    where_shape = "spans"
+    where_shape = _where_shape(properties)
     if "shape" in properties:
         values["shape"] = shape
         where_shape = shape
@@ -987,6 +1092,7 @@ def _fill(name: str, question: str, slots: Slots, shape: str, scope: str | None)
         "pattern": slots.quoted[0] if slots.quoted else None,
         "trace_ids": [slots.root_span_id or scope] if (slots.root_span_id or scope) else None,
         "root_span_ids": [slots.root_span_id or scope] if (slots.root_span_id or scope) else None,
+        "period": _period(question),
     }
     for param in properties:
         if param in values:

@@ -84,6 +84,7 @@ def _top_values(column: str, k: int = 3) -> pl.Expr:
         r"\bwhat (errors|failures|goes wrong|went wrong|is failing|fails)\b",
         r"\bfailure modes?\b",
         r"\bgroup (the )?errors\b",
+        r"\b(errors?|failures?|exceptions?)\b.{0,40}\b(happen|occur|appear|show up|come up)\w*\b.{0,20}\b(most|often|frequently)\b",
     )
 )
 def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -> ToolResult:

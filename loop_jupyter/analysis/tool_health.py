@@ -29,6 +29,8 @@ def tool_calls(logs: pl.DataFrame) -> pl.DataFrame:
         r"\bwhich tools? (fail|break|error|are (failing|broken|slow|unreliable))",
         r"\b(failing|broken|flaky|unreliable) tools?\b",
         r"\bhow (are|is) (the |my )?tools? (doing|performing)\b",
+        r"\b(success|error|failure) rates? (of|for|by|per) (the |each |my )?tools?\b",
+        r"\btools?\b.*\b(success|error|failure) rates?\b",
     )
 )
 def tool_health(ctx: ToolContext) -> ToolResult:

@@ -62,6 +62,10 @@ def usage_table(traces: pl.DataFrame, period: str) -> pl.DataFrame:
         r"\bhow many (users|traces|requests|conversations) (per|each|a|by) (day|week)\b",
         r"\b(daily|weekly) (usage|traffic|users|traces|volume)\b",
         r"\btrends?\b.*\b(users?|traces?|usage)\b",
+        r"\b(week|day)[- ]over[- ](week|day)\b",
+        r"\b(weekly|daily) trends?\b|\btrends? (by|per) (day|week)\b|^\W*(show |what are )?(the )?trends?\W*$",
+        r"\b(usage|traffic|activity|volume)\b.*\b(change[sd]?|grow(n|th)?|grew|drop(ped)?|trends?)\b",
+        r"\b(error|failure) rates? (trends?|by (day|week)|per (day|week)|over (the )?(days|weeks))\b",
     )
 )
 def usage_trends(ctx: ToolContext, period: Literal["day", "week"] = "day") -> ToolResult:
