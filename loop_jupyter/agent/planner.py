@@ -87,7 +87,9 @@ def facts_for(ctx: ToolContext) -> Facts:
                 "WHERE is_root AND json_type(metadata) = 'OBJECT' LIMIT 2000"
             )["k"].to_list()
         )
-        for meta_key in sorted(k for k in meta_keys if k not in (*USER_KEYS, "model") and re.fullmatch(r"[A-Za-z_]\w*", k)):
+        for meta_key in sorted(
+            k for k in meta_keys if k not in (*USER_KEYS, "model") and re.fullmatch(r"[A-Za-z_]\w*", k)
+        ):
             values = engine.sql(
                 f"SELECT DISTINCT json_extract_string(metadata, '$.{meta_key}') AS v FROM logs "
                 f"WHERE json_type(metadata, '$.{meta_key}') = 'VARCHAR' LIMIT 31"
@@ -902,7 +904,12 @@ def _unknown_words(leftover: str, facts: Facts) -> list[str]:
 
 def _unknown(leftover: str, facts: Facts) -> list[str]:
     """Words neither slots nor vocabulary explain (aggregate words count as explained)."""
-    explained = set(AGGREGATES) | set(METRICS) | set(GROUPS) | {"each", "error", "rate", "rates", "success", "failure", "much", "spend", "spent", "spending"}
+    explained = (
+        set(AGGREGATES)
+        | set(METRICS)
+        | set(GROUPS)
+        | {"each", "error", "rate", "rates", "success", "failure", "much", "spend", "spent", "spending"}
+    )
     return [w for w in _unknown_words(leftover, facts) if w.lower() not in explained]
 
 
@@ -968,7 +975,9 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
             table, shape, where_sql = "traces", "traces", f" WHERE {slots.where('traces')}" if slots.conditions else ""
         group_name, dim = key, f"metadata.{_ident(key)}"
     else:
-        group = re.search(r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q)
+        group = re.search(
+            r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q
+        )
         group = group or re.search(r"\b(?:which|what)\s+(?P<g>models|types|names|tags|users)\b", q)
         if group:
             group_name = group.group("g")
