@@ -50,6 +50,12 @@ _FORBIDDEN_FUNCTION = re.compile(
     r"json_execute_serialized|summary$)",
     re.IGNORECASE,
 )
+#: Scalar functions that build one value (a string or a list) of a size given by an argument.
+#: DuckDB neither interrupts nor memory-limits the building of one value, so a literal size past
+#: this cap would escape both the time and the memory limit: refuse it up front. (As a table
+#: function in FROM, ``range``/``generate_series`` stream rows and stay under the time limit.)
+MAX_GENERATED = 10_000_000
+_SIZED_FUNCTIONS = {"REPEAT", "GENERATE_SERIES", "PAD", "LIST_RESIZE", "ARRAY_RESIZE", "LPAD", "RPAD"}
 _FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
     node
     for node in (
@@ -210,6 +216,40 @@ def _cast_json_compared_to_numbers(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _number(node: exp.Expression | None) -> float | None:
+    """The value of a constant numeric argument (``2000 * 1000000`` folds), else None."""
+    if node is None or not isinstance(node, exp.Expression):
+        return None
+    if not (isinstance(node, exp.Literal) and node.is_number):
+        from sqlglot.optimizer.simplify import simplify
+
+        try:
+            node = simplify(node.copy())
+        except Exception:  # simplify is best-effort; an odd expression is simply not constant
+            return None
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        value = _number(node.this)
+        return None if value is None else -value
+    if isinstance(node, exp.Literal) and node.is_number:
+        try:
+            return float(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+def _generated_size(node: exp.Func) -> float:
+    """Elements (or characters) a sized scalar function would build, from its constant arguments."""
+    if isinstance(node, exp.GenerateSeries):
+        start, end, step = (_number(node.args.get(k)) for k in ("start", "end", "step"))
+        if start is not None and end is not None:
+            return abs(end - start) / max(abs(step or 1.0), 1e-9)
+        return max((abs(v) for v in (start, end) if v is not None), default=0.0)
+    values = [_number(arg) for arg in node.args.values() if isinstance(arg, exp.Expression)]
+    values += [_number(arg) for arg in node.expressions]
+    return max((abs(v) for v in values if v is not None), default=0.0)
+
+
 _INCLUDES = re.compile(r"([\w.\"]+)\s+INCLUDES\s+('(?:[^']|'')*')", re.IGNORECASE)
 
 
@@ -268,7 +308,7 @@ class LogEngine:
         text = _INCLUDES.sub(r"list_contains(\1, \2)", query.strip().rstrip(";"))
         try:
             statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
-        except sqlglot.errors.ParseError as exc:
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
             raise QueryError(f"could not parse the SQL: {str(exc).splitlines()[0]}", query) from None
         if len(statements) != 1:
             raise QueryError(f"exactly one statement is allowed, got {len(statements)}", query)
@@ -305,6 +345,14 @@ class LogEngine:
                 name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
                 if _FORBIDDEN_FUNCTION.match(name or ""):
                     raise QueryError(f"function {name} is not allowed (no file, network or system access)", query)
+                if (name or "").upper() in _SIZED_FUNCTIONS and not isinstance(node.parent, exp.Table):
+                    size = _generated_size(node)
+                    if size > MAX_GENERATED:
+                        raise QueryError(
+                            f"{name.lower()} would build a single value of about {size:,.0f} elements "
+                            f"(more than {MAX_GENERATED:,}): aggregate or generate rows with FROM range(...)",
+                            query,
+                        )
 
     # -- running ---------------------------------------------------------------------------------
     def _run(self, sql: str, original: str, limit: int) -> tuple[pl.DataFrame, bool]:
