@@ -85,6 +85,13 @@ def _loop(args: argparse.Namespace, logs: pl.DataFrame | None, *, auto_accept: b
 
 def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> int:
     loop = _loop(args, logs, auto_accept=bool(getattr(args, "yes", False)))
+    try:
+        return _ask(loop, args)
+    finally:
+        loop.close()  # stop the worker thread and release DuckDB before the interpreter exits
+
+
+def _ask(loop: Any, args: argparse.Namespace) -> int:
     if args.json:
         answer = loop.ask(args.question)
         print(json.dumps(answer.to_json(), default=str))
@@ -115,6 +122,13 @@ def run_filter(
     args: argparse.Namespace, *, logs: pl.DataFrame | None = None, first_error: Exception | None = None
 ) -> int:
     loop = _loop(args, logs)
+    try:
+        return _filter(loop, args, first_error)
+    finally:
+        loop.close()
+
+
+def _filter(loop: Any, args: argparse.Namespace, first_error: Exception | None) -> int:
     question = args.description
     if loop.model != "offline":
         question = (

@@ -15,12 +15,14 @@ the *user* set ``auto_accept``): nothing a model reads in the logs can write any
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import pkgutil
 import queue
 import threading
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -142,6 +144,18 @@ def _facts_text(ctx: ToolContext) -> str:
     return "\n".join(lines)
 
 
+#: Sessions alive in this process: closed at interpreter exit (see :meth:`Loop.close`).
+_LIVE: weakref.WeakSet[Loop] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_sessions() -> None:
+    # The worker is a daemon thread waiting for questions; left running at shutdown it keeps the
+    # session, its DuckDB engine and caches alive, and nanobind reports them as leaked.
+    for loop in list(_LIVE):
+        loop.close()
+
+
 class Loop:
     """One assistant session over named data sources. See the module docstring."""
 
@@ -193,7 +207,41 @@ class Loop:
         self._cache: dict[str, Any] = {}
         self.token_log: list[dict[str, Any]] = []
         self.last_answer: Answer | None = None
+        self._closed = False
         load_tools()
+        _LIVE.add(self)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the worker thread (interrupting a run in progress) and release the SQL engine and
+        caches. Called at interpreter exit for every open session; asking again reopens it."""
+        with self._lock:
+            self._closed = True
+            while self._queue:  # nobody will run these: answer their waiters
+                item = self._queue.popleft()
+                answer = Answer(
+                    "The session was closed before this question ran.", run_id=item["run_id"], error="closed"
+                )
+                self._answers[item["run_id"]] = answer
+                self._finished[item["run_id"]].set()
+            worker = self._worker
+            if self._current is not None:
+                self._interrupt.set()
+            self._wake.notify_all()
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+        with self._lock:
+            if self._worker is worker and (worker is None or not worker.is_alive()):
+                self._worker = None
+            self._ctx = None
+            self._ctx_key = None
+            self._cache.clear()
+            self._clients.clear()
+
+    def __enter__(self) -> Loop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- models -------------------------------------------------------------------------------------
     def models(self) -> list[str]:
@@ -325,6 +373,7 @@ class Loop:
         """Queue a question for the worker thread; returns its run id at once."""
         run_id = _run_id or uuid.uuid4().hex[:12]
         with self._lock:
+            self._closed = False
             self._finished[run_id] = threading.Event()
             self._queue.append({"run_id": run_id, "question": question, "edit_index": _edit_index})
             position = len(self._queue) - (0 if self._current is None else -1)
@@ -403,7 +452,7 @@ class Loop:
         while True:
             with self._lock:
                 while not self._queue:
-                    if not self._wake.wait(timeout=30) and not self._queue:
+                    if self._closed or (not self._wake.wait(timeout=30) and not self._queue):
                         self._worker = None
                         return
                 item = self._queue.popleft()

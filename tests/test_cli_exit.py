@@ -1,0 +1,53 @@
+"""The CLI and a plain script exit cleanly: no DuckDB objects left alive at interpreter shutdown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def _run(args: list[str], tmp_path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False
+    )
+
+
+@pytest.mark.parametrize("question", ["What are the most common errors?", "week over week trends"])
+def test_cli_ask_exits_without_nanobind_leaks(tmp_path, question: str) -> None:
+    done = _run(["-m", "loop_jupyter", "ask", question], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "leaked" not in done.stderr, done.stderr[-2000:]
+    assert done.stdout.strip()
+
+
+def test_script_with_open_loop_exits_cleanly(tmp_path) -> None:
+    # No close() by the script: the atexit hook stops the worker and releases the engine.
+    script = textwrap.dedent(
+        """
+        import loop_jupyter as lj
+        loop = lj.Loop(lj.demo_logs())
+        answer = loop.ask("What are the most common errors?")
+        print(answer.tool_calls[0]["name"])
+        """
+    )
+    done = _run(["-c", script], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "common_errors"
+    assert "leaked" not in done.stderr, done.stderr[-2000:]
+
+
+def test_close_stops_the_worker_and_asking_again_reopens() -> None:
+    import loop_jupyter as lj
+
+    loop = lj.Loop(lj.demo_logs())
+    loop.ask("top errors")
+    worker = loop._worker
+    assert worker is not None and worker.is_alive()
+    loop.close()
+    assert not worker.is_alive()
+    assert loop._ctx is None
+    assert loop.ask("top errors").tool_calls[0]["name"] == "common_errors"
+    loop.close()
