@@ -274,6 +274,10 @@ def resolve_scorer(name_or_path: str | Path, scorers_dir: Path, version: int | N
     if path.suffix == ".py":
         if not path.is_file():
             raise FileNotFoundError(f"no scorer file {path}")
+        # Loading a scorer runs its code, and a model may pass any path it read in the logs: only
+        # files saved by a confirmed create_scorer (v<N>.py beside its v<N>.json) are scorers.
+        if not (re.fullmatch(r"v\d+\.py", path.name) and path.with_suffix(".json").is_file()):
+            raise FileNotFoundError(f"{path} is not a saved scorer (v<N>.py with its v<N>.json, from create_scorer)")
         return path
     folder = scorers_dir / check_name(str(name_or_path))
     found = versions(folder, "py")
