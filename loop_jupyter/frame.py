@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import polars as pl
 
@@ -75,8 +77,17 @@ def dumps(value: object) -> str:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+# orjson turns integers beyond 64 bits into floats without a word (-2**63 - 1 comes back as
+# -9.223372036854776e18); text with a run of 19+ digits goes to the stdlib, which keeps them exact.
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+
+
 def loads(data: str | bytes) -> Any:
-    """Parse JSON text; falls back to the stdlib for what orjson refuses (ints beyond 64 bits)."""
+    """Parse JSON text exactly: orjson, or the stdlib for integers orjson cannot hold (beyond 64 bits)."""
+    pattern = _LONG_DIGITS_BYTES if isinstance(data, bytes | bytearray) else _LONG_DIGITS
+    if pattern.search(data):  # type: ignore[arg-type]
+        return json.loads(data)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -269,6 +280,8 @@ def finish(derived: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl
 
 def _report_duplicates(frame: pl.DataFrame, report: LoadReport, source: str) -> None:
     """Rows sharing an ``id`` all load (nothing is dropped); each repeat is reported."""
+    if frame.get_column("id").n_unique() == frame.height:  # one hash pass (0.1 s on 1M) in the usual case
+        return
     repeated = frame.filter(pl.col("id").is_duplicated() & ~pl.col("id").is_first_distinct())
     if not repeated.height:
         return
@@ -286,6 +299,52 @@ def with_depth(frame: pl.DataFrame, report: LoadReport, *, source: str = "") -> 
     are reported as warnings: they load, nothing is dropped.
     """
     links = frame.select("span_id", "parent_id").with_row_index("_row")
+    ids = links.get_column("span_id")
+    if ids.null_count() == 0 and ids.n_unique() == links.height:
+        depth, pending = _depth_by_parent_row(links)
+        frame = frame.with_columns(depth)
+    else:
+        depth, pending = _depth_by_levels(links)
+        frame = frame.with_columns(depth)
+    if pending.height:
+        _report_unresolved(frame, pending, report, source)
+    return frame
+
+
+def _depth_by_parent_row(links: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """Unique span ids: one join finds each parent's row, then numpy walks the levels on integers.
+
+    1M spans: 0.3 s and a few narrow arrays, against 0.6 s and ~400 MB of string joins per level.
+    """
+    targets = links.select(pl.col("span_id").alias("parent_id"), pl.col("_row").cast(pl.Int64).alias("_prow"))
+    parent_row = (
+        links.select("parent_id")
+        .join(targets, on="parent_id", how="left", maintain_order="left")
+        .get_column("_prow")
+        .fill_null(-1)
+        .to_numpy()
+    )
+    has_parent = links.get_column("parent_id").is_not_null().to_numpy()
+    depth = np.full(links.height, -1, dtype=np.int32)
+    depth[~has_parent] = 0
+    pending = np.flatnonzero(has_parent & (parent_row >= 0))
+    level = 0
+    while pending.size:
+        level += 1
+        ready = depth[parent_row[pending]] == level - 1
+        if not ready.any():
+            break
+        depth[pending[ready]] = level
+        pending = pending[~ready]
+    unresolved = np.flatnonzero(has_parent & (depth < 0))
+    series = pl.Series("depth", depth, dtype=pl.Int32)
+    series = pl.select(pl.when(series >= 0).then(series)).to_series().alias("depth")
+    rows = pl.DataFrame({"_row": pl.Series(unresolved).cast(links.schema["_row"])})
+    return series, rows
+
+
+def _depth_by_levels(links: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """Any span ids (duplicates too): semi-joins level by level; a repeated id takes its shallowest depth."""
     known = links.filter(pl.col("parent_id").is_null()).select("_row", "span_id", depth=pl.lit(0, pl.Int32))
     resolved = [known]
     pending = links.filter(pl.col("parent_id").is_not_null())
@@ -298,10 +357,10 @@ def with_depth(frame: pl.DataFrame, report: LoadReport, *, source: str = "") -> 
         pending = pending.join(step.select("_row"), on="_row", how="anti")
         resolved.append(known)
     depths = pl.concat(resolved).select("_row", "depth")
-    frame = frame.with_row_index("_row").join(depths, on="_row", how="left").sort("_row").drop("_row")
-    if pending.height:
-        _report_unresolved(frame, pending, report, source)
-    return frame
+    # Align depths to row order on two narrow columns; joining and re-sorting the whole frame
+    # moved every input/output string (1M spans: 0.7 s and a second copy of the text).
+    aligned = links.select("_row").join(depths, on="_row", how="left", maintain_order="left")
+    return aligned.get_column("depth"), pending.select("_row")
 
 
 def _report_unresolved(frame: pl.DataFrame, pending: pl.DataFrame, report: LoadReport, source: str) -> None:

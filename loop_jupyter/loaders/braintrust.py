@@ -23,17 +23,20 @@ from ..report import LoadReport
 FORMAT = "braintrust"
 
 _COLUMNS = {
-    "id": "VARCHAR",
-    "span_id": "VARCHAR",
-    "root_span_id": "VARCHAR",
-    "span_parents": "VARCHAR[]",
-    "is_root": "BOOLEAN",
+    # Typed JSON, then checked and converted in SQL: read as VARCHAR/BOOLEAN/VARCHAR[], DuckDB
+    # would silently coerce what the line-by-line path rejects (ids given as objects, floats or
+    # booleans, "yes" as is_root, numbers inside tags).
+    "id": "JSON",
+    "span_id": "JSON",
+    "root_span_id": "JSON",
+    "span_parents": "JSON",
+    "is_root": "JSON",
     "created": "VARCHAR",
     "input": "JSON",
     "output": "JSON",
     "expected": "JSON",
     "error": "JSON",
-    "tags": "VARCHAR[]",
+    "tags": "JSON",
     "scores": "JSON",
     "metadata": "JSON",
     "metrics": "JSON",
@@ -52,19 +55,35 @@ def detect(sample: object) -> bool:
 
 
 def _numbers_only(field: str) -> str:
+    # One wildcard json_type per object (not one JSON parse per key): 1M metrics objects
+    # validate in 0.4 s instead of 1.8 s. An empty object has no values and passes.
     return (
-        f"({field} IS NULL OR (json_type({field}) = 'OBJECT' AND list_bool_and(list_transform(json_keys({field}), "
-        f"lambda k: json_type({field}, '$.\"' || replace(k, '\"', '\\\"') || '\"') IN {_NUMBER_TYPES}))))"
+        f"({field} IS NULL OR (json_type({field}) = 'OBJECT' AND coalesce(list_bool_and(list_transform("
+        f"json_type({field}, '$.*'), lambda t: t IN {_NUMBER_TYPES})), true)))"
     )
 
 
 def _normalized_sql(source: str) -> str:
-    created_numeric = "regexp_full_match(trim(created), '-?[0-9]+(\\.[0-9]*)?([eE][+-]?[0-9]+)?')"
+    # ISO timestamps (the common case) contain ':' and skip the regular expression.
+    created_numeric = (
+        "(NOT contains(created, ':') AND regexp_full_match(trim(created), '-?[0-9]+(\\.[0-9]*)?([eE][+-]?[0-9]+)?'))"
+    )
     epoch = "TRY_CAST(created AS DOUBLE)"
     seconds = (
         f"CASE WHEN abs({epoch}) >= 1e17 THEN {epoch} / 1e9 WHEN abs({epoch}) >= 1e14 THEN {epoch} / 1e6 "
         f"WHEN abs({epoch}) >= 1e11 THEN {epoch} / 1e3 ELSE {epoch} END"
     )
+    checked = f"""
+    SELECT
+      id ->> '$' AS id, span_id ->> '$' AS span_id, root_span_id ->> '$' AS root_span_id,
+      TRY_CAST(span_parents AS VARCHAR[]) AS span_parents, TRY_CAST(is_root AS BOOLEAN) AS is_root,
+      created, input, output, expected, error, TRY_CAST(tags AS VARCHAR[]) AS tags,
+      scores, metadata, metrics, span_attributes, context,
+      ({_identifier("id")} AND {_identifier("span_id")} AND {_identifier("root_span_id")}
+        AND {_strings("span_parents")} AND {_strings("tags")}
+        AND (is_root IS NULL OR json_type(is_root) = 'BOOLEAN')) AS _typed
+    FROM {source}
+    """
     return f"""
     SELECT
       coalesce(id, span_id) AS id,
@@ -76,19 +95,31 @@ def _normalized_sql(source: str) -> str:
       CASE WHEN created IS NULL THEN NULL
            WHEN {created_numeric} THEN to_timestamp({seconds})
            ELSE TRY_CAST(created AS TIMESTAMPTZ) END AS created,
-      created AS _created_text,
       input::VARCHAR AS input, output::VARCHAR AS output, expected::VARCHAR AS expected,
       error::VARCHAR AS error, coalesce(tags, []) AS tags, scores::VARCHAR AS scores,
       metadata::VARCHAR AS metadata, metrics::VARCHAR AS metrics,
       span_attributes::VARCHAR AS span_attributes, context::VARCHAR AS context,
-      (coalesce(id, span_id) IS NOT NULL
+      (_typed AND coalesce(id, span_id) IS NOT NULL
         AND (root_span_id IS NOT NULL OR coalesce(len(span_parents), 0) = 0)
         AND (created IS NULL OR {created_numeric} OR TRY_CAST(created AS TIMESTAMPTZ) IS NOT NULL)
         AND {_numbers_only("scores")} AND {_numbers_only("metrics")}
         AND (span_attributes IS NULL OR json_type(span_attributes) = 'OBJECT')
         AND (context IS NULL OR json_type(context) = 'OBJECT')) AS _valid
-    FROM {source}
+    FROM ({checked})
     """
+
+
+def _identifier(field: str) -> str:
+    """Ids are strings or integers (as the line-by-line path accepts), nothing else."""
+    return f"({field} IS NULL OR json_type({field}) IN ('VARCHAR', 'BIGINT', 'UBIGINT'))"
+
+
+def _strings(field: str) -> str:
+    """A list of strings (no nulls, numbers or objects inside)."""
+    return (
+        f"({field} IS NULL OR (json_type({field}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
+        f"json_type({field}, '$[*]'), lambda t: t = 'VARCHAR')), true)))"
+    )
 
 
 @contextmanager
@@ -127,22 +158,33 @@ def _fast_load(path: Path, report: LoadReport, *, array: bool, show_progress: bo
     con.execute("SET TimeZone = 'UTC'")
     columns = "{" + ", ".join(f"{name}: '{kind}'" for name, kind in _COLUMNS.items()) + "}"
     fmt = "array" if array else "newline_delimited"
-    source = f"read_json({_quote(str(path))}, format='{fmt}', columns={columns}, maximum_object_size=1073741824)"
-    query = f"""
-    WITH normalized AS ({_normalized_sql(source)})
-    SELECT * FROM ({derive_sql("normalized")})
-    """
-    try:
-        with _query_progress(con, path.stat().st_size, show_progress):
-            table = con.sql(query).to_arrow_table()
-    except (duckdb.Error, UnicodeDecodeError):
+    # DuckDB's default object limit (16 MB, lines to ~32 MB) first: its read buffers grow with
+    # maximum_object_size, and asking for 1 GB up front cost 630 MB of RSS on 1M spans. Files
+    # with bigger lines are read again with the large limit (nothing is dropped).
+    table = None
+    for limit in ("", ", maximum_object_size=1073741824"):
+        source = f"read_json({_quote(str(path))}, format='{fmt}', columns={columns}{limit})"
+        query = f"""
+        WITH normalized AS ({_normalized_sql(source)})
+        SELECT * FROM ({derive_sql("normalized")})
+        """
+        try:
+            with _query_progress(con, path.stat().st_size, show_progress):
+                table = con.sql(query).to_arrow_table()
+            break
+        except duckdb.InvalidInputException as exc:
+            if "maximum_object_size" not in str(exc):
+                return None
+        except (duckdb.Error, UnicodeDecodeError):
+            return None
+    if table is None:
         return None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if not frame.get_column("_valid").all():
         return None
     report.records_read += frame.height
-    frame = finish(frame.drop("_valid", "_created_text"), report, source=str(path))
+    frame = finish(frame.drop("_valid"), report, source=str(path))
     report.rows_loaded += frame.height
     return frame
 
@@ -176,7 +218,13 @@ def _is_json_array(path: Path) -> bool:
         return False
     first, newline, rest = head.partition(b"\n")
     if not newline or not rest.strip():
-        return True
+        # One line holding an array of no objects ("[1, 2]") is one bad JSONL line, not an
+        # export of non-events: report it as line 1 rather than as each element.
+        try:
+            value = loads(first) if len(head) < (1 << 16) else None
+        except ValueError:
+            return True
+        return not (isinstance(value, list) and value and not any(isinstance(v, dict) for v in value))
     try:
         loads(first)
     except ValueError:
