@@ -254,3 +254,154 @@ def test_bare_trace_ids_fill_list_parameters() -> None:
         assert plan("okapi to trace-999", ToolContext(logs=LOGS)).tool_calls == []
     finally:
         REGISTRY.pop("zz_test_like")
+
+
+# -- the analysis tools' questions on the demo logs (exact counts from Polars) -----------------------------
+@pytest.fixture(scope="module")
+def demo() -> tuple[pl.DataFrame, ToolContext]:
+    from loop_jupyter.demo import demo_logs
+
+    logs = demo_logs(n_traces=2000, seed=0)
+    return logs, ToolContext(logs=logs)
+
+
+ROUTES = [
+    ("What are the most common errors?", "common_errors", {}),
+    ("top errors", "common_errors", {}),
+    ("most frequent failures", "common_errors", {}),
+    ("top failure modes", "common_errors", {}),
+    ("week over week trends", "usage_trends", {"period": "week"}),
+    ("how did usage change week over week", "usage_trends", {"period": "week"}),
+    ("weekly active users", "usage_trends", {"period": "week"}),
+    ("error rate trend by week", "usage_trends", {"period": "week"}),
+    ("how many traces per week", "usage_trends", {"period": "week"}),
+    ("show usage trends", "usage_trends", {}),
+    ("success rate of tools week over week", "tool_health", {}),
+    ("which tools have the highest error rate", "tool_health", {}),
+    ("blast radius of tools", "tool_health", {}),
+    ("which tools fail the most", "tool_health", {}),
+    ("classify user intents", "classify_intents", {}),
+    ("what are users trying to do", "classify_intents", {}),
+    ("intent distribution", "classify_intents", {}),
+    ("find slow requests", "slow_requests", {}),
+    ("where does the time go", "latency_patterns", {}),
+    ("model errors", "model_errors", {}),
+    ("what languages are users writing in", "detect_languages", {}),
+    ("find non-English traces", "non_english_traces", {}),
+    ("which users are frustrated", "frustrated_users", {}),
+    ("list my datasets", "list_datasets", {}),
+    ("run the scorer", "run_scorer", {}),
+    ("error rate over time", "chart", {}),
+]
+
+
+@pytest.mark.parametrize(("question", "tool_name", "inputs"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_demo_questions_route_to_their_tool(demo, question: str, tool_name: str, inputs: dict) -> None:
+    _, ctx = demo
+    planned = plan(question, ctx)
+    assert not planned.message, planned.message
+    (call,) = planned.tool_calls
+    assert call["name"] == tool_name
+    assert {k: v for k, v in call["input"].items() if k in inputs} == inputs
+
+
+def _error_groups(spans: pl.DataFrame) -> int:
+    return spans.filter(pl.col("error").is_not_null())["root_span_id"].n_unique()
+
+
+@pytest.mark.parametrize(
+    ("question", "traces_expr"),
+    [
+        ("What are the most common errors?", None),
+        ("what errors happen most in the last 7 days", "recent"),
+        ("common errors for gpt-5.1", "gpt"),
+    ],
+)
+def test_common_errors_questions_give_the_real_groups(demo, question: str, traces_expr: str | None) -> None:
+    from loop_jupyter.analysis.errors import common_errors
+
+    logs, ctx = demo
+    (call,) = plan(question, ctx).tool_calls
+    assert call["name"] == "common_errors"
+    roots = logs.filter(pl.col("is_root"))
+    if traces_expr == "recent":
+        roots = roots.filter(pl.col("created") > datetime.now(UTC) - timedelta(days=7))
+    elif traces_expr == "gpt":
+        roots = roots.filter(
+            pl.col("root_span_id").is_in(logs.filter(pl.col("model") == "gpt-5.1")["root_span_id"].implode())
+        )
+    spans_in = logs.filter(pl.col("root_span_id").is_in(roots["root_span_id"].implode()))
+    result = common_errors(ctx, **call["input"])
+    assert not result.is_error, result.text
+    want_spans = spans_in.filter(pl.col("error").is_not_null()).height
+    if want_spans == 0:
+        assert result.text.startswith("No errors in")
+        return
+    assert result.text.startswith(
+        f"{want_spans:,} error spans in {_error_groups(spans_in):,} of {roots.height:,} traces"
+    ), result.text[:200]
+
+
+def test_root_causes_where_is_on_the_traces_view(demo) -> None:
+    logs, ctx = demo
+    (call,) = plan("what causes errors in app_version 2.8.0", ctx).tool_calls
+    assert call["name"] == "root_causes"
+    got = set(ctx.engine.filter(call["input"]["where"], shape="traces")["root_span_id"])
+    version = pl.col("metadata").str.json_path_match("$.app_version") == "2.8.0"
+    want = set(logs.filter(version)["root_span_id"]) & set(logs.filter(pl.col("error").is_not_null())["root_span_id"])
+    assert want and got == want
+
+
+@pytest.mark.parametrize(
+    ("question", "check"),
+    [
+        ("how many traces are there", lambda logs, f: f["n"][0] == logs["root_span_id"].n_unique()),
+        (
+            "what is the error rate",
+            lambda logs, f: f["error_rate"][0] == pytest.approx(logs["error"].is_not_null().mean()),
+        ),
+        (
+            "errors by app version",
+            lambda logs, f: (
+                dict(zip(f["app_version"], f["n"], strict=True))
+                == dict(
+                    logs.filter(pl.col("is_root"))
+                    .filter(
+                        pl.col("root_span_id").is_in(
+                            logs.filter(pl.col("error").is_not_null())["root_span_id"].implode()
+                        )
+                    )
+                    .group_by(pl.col("metadata").str.json_path_match("$.app_version"))
+                    .len()
+                    .iter_rows()
+                )
+            ),
+        ),
+        (
+            "tokens by model",
+            lambda logs, f: (
+                dict(zip(f["model"], f["sum_tokens"], strict=True)) | {None: None}
+                == dict(
+                    logs.filter(pl.col("model").is_not_null()).group_by("model").agg(pl.col("tokens").sum()).iter_rows()
+                )
+                | {None: None}
+            ),
+        ),
+        (
+            "show me errors from deploy_app",
+            None,
+        ),
+    ],
+)
+def test_aggregates_and_names_on_demo_logs(demo, question: str, check) -> None:
+    logs, ctx = demo
+    (call,) = plan(question, ctx).tool_calls
+    if check is None:  # a filter on a span name the logs know
+        assert call["name"] == "generate_filter"
+        got = generate_filter(ctx, **call["input"]).artifacts[0]
+        want = logs.filter((pl.col("name") == "deploy_app") & pl.col("error").is_not_null()).height
+        assert want and got.count == want
+        return
+    assert call["name"] == "run_sql"
+    frame = run_sql(ctx, **call["input"]).frames[0]
+    assert check(logs, frame), frame
