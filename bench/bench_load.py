@@ -1,0 +1,138 @@
+"""Load ~1M demo Braintrust spans (JSONL) into the frame, against the baselines run beside it.
+
+Baselines: DuckDB ``read_json`` with the column types given (one pass), DuckDB ``read_json_auto``
+(sample_size=-1: a schema pass plus a read), pandas ``json.loads`` per line + ``json_normalize``
+(run on a smaller file and scaled linearly to the big one; the scaling is stated).
+Every run is a fresh process: peak memory is the OS's figure for that process.
+
+Usage: python bench/bench_load.py [--scale small|medium|full] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import SCALES, child_report, demo_jsonl, run_child, save, scale_arg, stats
+
+# The column types of the baseline: open fields as JSON so changing shapes load (one pass).
+EXPLICIT = {
+    "id": "VARCHAR",
+    "span_id": "VARCHAR",
+    "root_span_id": "VARCHAR",
+    "span_parents": "VARCHAR[]",
+    "is_root": "BOOLEAN",
+    "created": "VARCHAR",
+    "input": "JSON",
+    "output": "JSON",
+    "expected": "JSON",
+    "error": "JSON",
+    "tags": "VARCHAR[]",
+    "scores": "JSON",
+    "metadata": "JSON",
+    "metrics": "JSON",
+    "span_attributes": "JSON",
+    "context": "JSON",
+}
+
+
+def case(name: str, path: str) -> None:
+    """One measured load in this (fresh) process."""
+    if name == "ours":
+        from loop_jupyter import load_logs
+
+        start = time.perf_counter()
+        frame = load_logs(path, progress=False)
+        elapsed = time.perf_counter() - start
+        child_report(seconds=elapsed, rows=frame.height, arrow_mb=frame.to_arrow().nbytes / 1e6)
+    elif name in ("duckdb_explicit", "duckdb_auto"):
+        import duckdb
+
+        con = duckdb.connect()
+        if name == "duckdb_explicit":
+            columns = "{" + ", ".join(f"{k}: '{v}'" for k, v in EXPLICIT.items()) + "}"
+            query = f"SELECT * FROM read_json('{path}', format='newline_delimited', columns={columns})"
+        else:
+            query = f"SELECT * FROM read_json_auto('{path}', sample_size=-1)"
+        start = time.perf_counter()
+        table = con.sql(query).to_arrow_table()
+        elapsed = time.perf_counter() - start
+        child_report(seconds=elapsed, rows=table.num_rows)
+    elif name == "pandas":
+        import json
+
+        import pandas as pd
+
+        start = time.perf_counter()
+        with open(path, encoding="utf-8") as handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+        frame = pd.json_normalize(records)
+        elapsed = time.perf_counter() - start
+        child_report(seconds=elapsed, rows=len(frame))
+    else:
+        raise SystemExit(f"unknown case {name}")
+
+
+def measure(name: str, path: Path, runs: int) -> dict:
+    results = [run_child([__file__, "--case", name, "--path", str(path)]) for _ in range(runs)]
+    return {
+        "case": name,
+        "path": path.name,
+        "rows": results[0]["rows"],
+        "seconds": stats([r["seconds"] for r in results]),
+        "cpu_s": stats([r["cpu_s"] for r in results]),
+        "maxrss_mb": stats([r["maxrss_mb"] for r in results]),
+        "arrow_mb": results[0].get("arrow_mb"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    scale_arg(parser)
+    parser.add_argument("--case")
+    parser.add_argument("--path")
+    parser.add_argument("--skip-auto", action="store_true")
+    args = parser.parse_args()
+    if args.case:
+        case(args.case, args.path)
+        return
+    size = SCALES[args.scale]
+    runs = args.runs or min(size["runs"], 3)
+    big = demo_jsonl(size["spans"])
+    small = demo_jsonl(size["pandas_spans"])
+    # Warm the page cache so no case pays for the disk read the others skip.
+    big.read_bytes()
+    out: dict = {"file_mb": big.stat().st_size / 1e6, "cases": {}}
+    # Interleave ours and the explicit baseline run for run so machine load hits both alike.
+    ours, explicit = [], []
+    for _ in range(runs):
+        ours.append(measure("ours", big, 1))
+        explicit.append(measure("duckdb_explicit", big, 1))
+    for name, parts in (("ours", ours), ("duckdb_explicit", explicit)):
+        merged = dict(parts[0])
+        for key in ("seconds", "cpu_s", "maxrss_mb"):
+            merged[key] = stats([p[key]["median"] for p in parts])
+        out["cases"][name] = merged
+    if not args.skip_auto:
+        out["cases"]["duckdb_auto"] = measure("duckdb_auto", big, max(1, runs - 1))
+    pandas = measure("pandas", small, max(1, runs - 1))
+    factor = out["cases"]["ours"]["rows"] / max(pandas["rows"], 1)
+    pandas["scaled_to_rows"] = out["cases"]["ours"]["rows"]
+    pandas["scale_factor"] = factor
+    pandas["scaled_seconds"] = pandas["seconds"]["median"] * factor
+    out["cases"]["pandas"] = pandas
+    for name, result in out["cases"].items():
+        print(
+            f"{name:16s} {result['rows']:>9,} rows  {result['seconds']['median']:7.2f} s "
+            f"(min {result['seconds']['min']:.2f}, max {result['seconds']['max']:.2f})  "
+            f"cpu {result['cpu_s']['median']:6.2f} s  peak {result['maxrss_mb']['median']:7.0f} MB"
+        )
+    save("load", out)
+
+
+if __name__ == "__main__":
+    main()
