@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,10 +63,19 @@ def artifact_note(artifact: Artifact) -> str:
     return artifact.kind
 
 
+_TAG = re.compile(r"<(/?)(\s*tool_output)", re.IGNORECASE)
+
+
+def _neutralise(text: str) -> str:
+    """Log text holding ``</tool_output>`` must not close the data block early (and then pose as
+    the person or the system): escape the tag's bracket inside the block."""
+    return _TAG.sub(r"&lt;\1\2", text)
+
+
 def tool_result_for_model(name: str, result: ToolResult, *, max_tokens: int = TOOL_RESULT_TOKENS) -> str:
     """The bounded, data-marked text a model receives for one tool call."""
-    notes = "; ".join(artifact_note(a) for a in result.artifacts)
-    body = cap_tokens(result.text, max_tokens - 150)
+    notes = _neutralise("; ".join(artifact_note(a) for a in result.artifacts))
+    body = _neutralise(cap_tokens(result.text, max_tokens - 150))
     status = "error" if result.is_error else "ok"
     return (
         f'<tool_output tool="{name}" status="{status}">\n'
