@@ -26,7 +26,12 @@ def case(path: str) -> None:
     frame = load_logs(path, progress=False)
     traces = engine_for(frame).traces
     index = trace_index(frame, progress=False, persist=False)
+    # Peak before the Arrow conversions below (to_arrow copies every string out of Polars' views).
+    hwm = next(
+        int(x.split()[1]) / 1024 for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:")
+    )
     child_report(
+        session_peak_mb=hwm,
         seconds=time.perf_counter() - start,
         spans=frame.height,
         traces=traces.height,
@@ -46,8 +51,14 @@ def main() -> None:
         case(args.path)
         return
     path = demo_jsonl(SCALES[args.scale]["spans"])
-    bare = run_child(["-c", "import loop_jupyter, polars, duckdb, numpy"])
+    bare = run_child(
+        [
+            "-c",
+            "import loop_jupyter, polars, duckdb, numpy, sys; sys.path.insert(0, 'bench'); from common import child_report; child_report()",
+        ]
+    )
     result = run_child([__file__, "--path", str(path)])
+    result["maxrss_mb"] = result["session_peak_mb"]
     result["interpreter_mb"] = bare["maxrss_mb"]
     print(f"session of {result['spans']:,} spans: peak {result['maxrss_mb']:.0f} MB (interpreter and imports "
           f"{bare['maxrss_mb']:.0f} MB); frame Arrow {result['frame_arrow_mb']:.0f} MB; "

@@ -92,7 +92,7 @@ def run_child(args: list[str], *, timeout: float = 900) -> dict[str, Any]:
     """Run ``python args...`` in a fresh process; returns its JSON output plus the OS's peak RSS.
 
     The child prints one JSON object on its last stdout line. ``maxrss_mb`` is the child's own
-    peak resident set (rusage of that pid via wait4), ``cpu_s`` its user + system seconds.
+    peak resident set (VmHWM from /proc, else rusage of that pid via wait4), ``cpu_s`` its user + system seconds.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -115,13 +115,21 @@ def run_child(args: list[str], *, timeout: float = 900) -> dict[str, Any]:
             raise RuntimeError(f"{args} failed ({proc.returncode}):\n{err.read().decode(errors='replace')[-3000:]}")
     lines = [line for line in text.splitlines() if line.strip().startswith("{")]
     payload = json.loads(lines[-1]) if lines else {}
-    payload["maxrss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    # The kernel's peak RSS of the child's own image (VmHWM) when it reported one; wait4 otherwise.
+    payload["maxrss_mb"] = payload.get("vmhwm_mb", usage.ru_maxrss / 1024)
     payload["cpu_s"] = usage.ru_utime + usage.ru_stime
     return payload
 
 
 def child_report(**values: Any) -> None:
-    """The last stdout line of a measured child."""
+    """The last stdout line of a measured child, with the kernel's peak RSS of this process image.
+
+    VmHWM is reset at exec; wait4's ru_maxrss is not (Linux carries the forking parent's peak into
+    the child), so a parent that generated 2 GB of demo data would inflate every child's figure.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            values["vmhwm_mb"] = int(line.split()[1]) / 1024
     print(json.dumps(values, default=str), flush=True)
 
 
