@@ -150,7 +150,8 @@ def test_model_fault(provider: str, name: str, logs: pl.DataFrame) -> None:
     script, outcome, requests, max_turns = FAULTS[name]
     if isinstance(outcome, dict):
         outcome = outcome[provider]
-        requests = requests if outcome.startswith("error:") is False else 1
+        if outcome.startswith("error:"):  # the turn fails as a whole: the rest of the script is unused
+            requests, script = 1, script[:1]
     with FakeLLM() as fake:
         fake.script(*script, reply("second answer"))
         loop = make_loop(provider, logs, fake, max_turns)
