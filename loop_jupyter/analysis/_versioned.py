@@ -67,7 +67,11 @@ def _publish(temp: Path, final: Path) -> None:
         # Filesystems without hard links: exclusive create, then replace our own empty file.
         with open(final, "xb"):
             pass
-        os.replace(temp, final)
+        try:
+            os.replace(temp, final)
+        except BaseException:
+            final.unlink(missing_ok=True)  # never leave our empty placeholder under a version's name
+            raise
         return
     temp.unlink(missing_ok=True)
 
