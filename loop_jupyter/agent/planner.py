@@ -53,6 +53,8 @@ class Facts:
     root_meta_keys: set[str] = field(default_factory=set)
     #: Which of some candidate strings are trace ids (root_span_id) in the logs.
     trace_ids: Callable[[list[str]], set[str]] = field(default=lambda ids: set())
+    #: Up to ``limit`` trace ids starting with a prefix ("5f1c0c1e" for a UUID), sorted.
+    trace_prefix: Callable[[str, int], list[str]] = field(default=lambda prefix, limit: [])
 
 
 def facts_for(ctx: ToolContext) -> Facts:
@@ -103,6 +105,10 @@ def facts_for(ctx: ToolContext) -> Facts:
         facts.types = logs.get_column("type").drop_nulls().unique().sort().to_list()
         roots = logs.get_column("root_span_id")
         facts.trace_ids = lambda ids: set(roots.filter(roots.is_in(ids)).to_list()) if ids else set()
+        unique_roots = roots.drop_nulls().unique().sort()
+        facts.trace_prefix = lambda prefix, limit: unique_roots.filter(
+            unique_roots.str.starts_with(prefix)
+        ).head(limit).to_list()
     ctx.cache[key] = (logs, facts)
     return facts
 
@@ -125,6 +131,18 @@ class Condition:
 
 
 @dataclass
+class TraceRef:
+    """One trace named by a property instead of its id; resolved against the traces view with the
+    question's other conditions as the WHERE ("the slowest trace of the last 5 days")."""
+
+    label: str
+    #: "order": ORDER BY ``column`` LIMIT 1; "any": the most recent matching; "this": the scope/selection.
+    kind: str
+    column: str = "created"
+    descending: bool = True
+
+
+@dataclass
 class Slots:
     conditions: list[Condition] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -133,6 +151,8 @@ class Slots:
     threshold_s: float | None = None
     limit: int | None = None
     root_span_id: str | None = None
+    #: "the slowest trace", "John Smith's latest trace", "this trace": resolved to root_span_id in plan().
+    trace_ref: TraceRef | None = None
     quoted: list[str] = field(default_factory=list)
     has_span_type: bool = False
     #: A metadata key to group by ("by app version", "which agents").
@@ -469,7 +489,81 @@ def _limit(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
 
 
 def _trace_id(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
-    slots.root_span_id = m.group("id").strip("'\"")
+    raw = m.group("id").strip("'\"")
+    resolved = _resolve_id(raw, facts, slots)
+    if resolved is None:
+        if len(raw) < 6 and facts.trace_prefix(raw, 1):
+            return f"trace {raw!r} is too short to name one trace: give at least 6 characters of its id"
+        return f"no trace {raw!r} in these logs (not an id, nor the start of one)"
+    if resolved.startswith("!"):
+        return resolved[1:]
+    slots.root_span_id = resolved
+    return None
+
+
+def _resolve_id(raw: str, facts: Facts, slots: Slots) -> str | None:
+    """A full trace id for ``raw``: itself when it is one, else the one id it starts (a prefix of at
+    least 6 characters); "!problem" when the prefix is ambiguous; None when nothing matches."""
+    if facts.trace_ids([raw]):
+        return raw
+    if len(raw) < 6:
+        return None
+    found = facts.trace_prefix(raw, 3)
+    if len(found) == 1:
+        slots.notes.append(f"trace {raw} is {found[0]}")
+        return found[0]
+    if found:
+        return f"!trace {raw!r} is ambiguous: it starts {', '.join(found[:2])}{' and more' if len(found) > 2 else ''}"
+    return None
+
+
+#: "the slowest trace": superlative words → (ORDER BY column on the traces view, descending, unit).
+TRACE_ORDERS: dict[str, tuple[str, bool]] = {
+    "slowest": ("duration", True), "longest": ("duration", True), "fastest": ("duration", False),
+    "quickest": ("duration", False), "shortest": ("duration", False),
+    "most expensive": ("total_cost", True), "priciest": ("total_cost", True), "costliest": ("total_cost", True),
+    "cheapest": ("total_cost", False), "least expensive": ("total_cost", False),
+    "biggest": ("span_count", True), "largest": ("span_count", True), "smallest": ("span_count", False),
+    "deepest": ("max_depth", True),
+    "latest": ("created", True), "most recent": ("created", True), "last": ("created", True),
+    "newest": ("created", True), "oldest": ("created", False), "earliest": ("created", False),
+    "first": ("created", False),
+}  # fmt: skip
+#: "the trace with the most errors": counted things → traces-view column.
+TRACE_MEASURES: dict[str, str] = {
+    "errors": "error_count", "error": "error_count", "tokens": "total_tokens", "token": "total_tokens",
+    "spans": "span_count", "span": "span_count", "steps": "span_count", "llm calls": "llm_calls",
+    "model calls": "llm_calls", "tool calls": "tool_calls", "cost": "total_cost", "latency": "duration",
+    "duration": "duration", "prompt tokens": "total_prompt_tokens", "completion tokens": "total_completion_tokens",
+    "depth": "max_depth",
+}  # fmt: skip
+MOST = {"most": True, "highest": True, "largest": True, "biggest": True, "longest": True, "greatest": True,
+        "fewest": False, "least": False, "lowest": False, "smallest": False}  # fmt: skip
+TRACE_NOUN = r"(?P<noun>trace|request|conversation|interaction)\b(?!-)"
+
+
+def _trace_superlative(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    word = re.sub(r"\s+", " ", m.group("sup").lower())
+    column, descending = TRACE_ORDERS[word]
+    slots.trace_ref = TraceRef(f"the {word} {m.group('noun').lower()}", "order", column, descending)
+    return None
+
+
+def _trace_most(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    measure = re.sub(r"\s+", " ", m.group("measure").lower())
+    most = m.group("most").lower()
+    label = f"the {m.group('noun').lower()} with the {most} {measure}"
+    slots.trace_ref = TraceRef(label, "order", TRACE_MEASURES[measure], MOST[most])
+    return None
+
+
+def _trace_any(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    slots.trace_ref = TraceRef(f"a {m.group('noun').lower()}", "any")
+    return None
+
+
+def _trace_this(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    slots.trace_ref = TraceRef(f"this {m.group('noun').lower()}", "this")
     return None
 
 
@@ -484,6 +578,9 @@ UNIT_ALT = r"milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h"
 UNITS = rf"(?P<unit>{UNIT_ALT})"
 ERROR_WORDS = "|".join(re.escape(w) for words in ERROR_KINDS.values() for w in words)
 
+TRACE_SUPERLATIVES = "|".join(w.replace(" ", r"\s+") for w in sorted(TRACE_ORDERS, key=len, reverse=True))
+TRACE_MEASURE_WORDS = "|".join(w.replace(" ", r"\s+") for w in sorted(TRACE_MEASURES, key=len, reverse=True))
+
 #: The slot table. Order matters only where patterns overlap (first match wins the text).
 SLOTS: tuple[Slot, ...] = (
     Slot(
@@ -492,6 +589,19 @@ SLOTS: tuple[Slot, ...] = (
         _contains,
     ),
     Slot("trace_id", r"\b(?:trace|root_span_id)\s+(?P<id>(?=[\w-]*\d)[\w-]{4,}|'[^']+')", _trace_id),
+    Slot(
+        "trace_ref",
+        rf"\b(?:the\s+)?(?P<sup>{TRACE_SUPERLATIVES})\s+(?:single\s+|one\s+)?{TRACE_NOUN}(?!s)",
+        _trace_superlative,
+    ),
+    Slot(
+        "trace_ref",
+        rf"\b(?:the\s+)?{TRACE_NOUN}\s+(?:with|that has|having)\s+(?:the\s+)?(?P<most>{'|'.join(MOST)})\s+"
+        rf"(?:number\s+of\s+|total\s+)?(?P<measure>{TRACE_MEASURE_WORDS})\b",
+        _trace_most,
+    ),
+    Slot("trace_ref", rf"\b(?:this|that|the selected|the current|the open|my selected)\s+{TRACE_NOUN}(?!s)", _trace_this),
+    Slot("trace_ref", rf"\b(?:a|any|one|some)\s+(?:single\s+)?{TRACE_NOUN}(?!s)", _trace_any),
     Slot(
         "limit", rf"\b(?:top|first|last|the)\s+(?P<n>\d+)\b(?!\s*(?:{UNIT_ALT}|days?|weeks?|months?|tokens?)\b)", _limit
     ),
@@ -758,6 +868,7 @@ VOCABULARY = set(
     ]
 )
 VOCABULARY |= {"overflow", "overflows", "exceeded", "hit", "hitting", "caused", "happen", "happens"}
+VOCABULARY |= {"s"}  # what a possessive leaves once the name is read ("John Smith's latest trace")
 
 
 # -- the plan ------------------------------------------------------------------------------------------------
@@ -768,6 +879,8 @@ class Plan:
     message: str = ""
     understood: list[str] = field(default_factory=list)
     shape: str = "spans"
+    #: What the answer must say about how the question was read ("the slowest trace ...: <id>, 382 s").
+    notes: list[str] = field(default_factory=list)
 
 
 def extract(question: str, facts: Facts) -> Slots:
@@ -781,7 +894,7 @@ def extract(question: str, facts: Facts) -> Slots:
             if slot.name == "user" and m.group("user") is None:
                 m = _Rematch(m, "user", m.group("user2"), bare=True)  # type: ignore[assignment]
             result = slot.build(m, facts, slots)
-            if result is None and slot.name not in ("limit", "trace_id"):
+            if result is None and slot.name not in ("limit", "trace_id", "trace_ref"):
                 continue
             if isinstance(result, str):
                 slots.problems.append(result)
@@ -835,8 +948,17 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
     candidates = re.findall(r"(?<![\w-])(?=[\w-]*\d)[\w-]{4,}(?![\w-])", text)
     known_ids = facts.trace_ids(candidates) if candidates else set()
     for candidate in candidates:
-        if candidate in known_ids and slots.root_span_id is None:
-            slots.root_span_id = candidate
+        if slots.root_span_id is not None:
+            break
+        # An exact id, or the unique start of one ("similar to 5f1c0c1e").
+        resolved = candidate if candidate in known_ids else None
+        if resolved is None and len(candidate) >= 8 and re.search(r"[a-f]", candidate, re.I):
+            resolved = _resolve_id(candidate, facts, slots)
+            if resolved and resolved.startswith("!"):
+                slots.problems.append(resolved[1:])
+                resolved = None
+        if resolved:
+            slots.root_span_id = resolved
             start = text.index(candidate)
             text = text[:start] + " " * len(candidate) + text[start + len(candidate) :]
     # Grouping by a metadata key: "by app version", "per agent", "which app versions".
@@ -1040,8 +1162,22 @@ def _word_end(text: str, index: int) -> int:
     return index
 
 
-def _route(question: str, leftover: str | None = None) -> tuple[str, re.Match[str]] | None:
-    best: tuple[int, str, re.Match[str]] | None = None
+#: Parameters through which a tool takes one trace (or a list of them).
+TRACE_PARAMS = ("root_span_id", "trace_ids", "root_span_ids")
+
+
+def _takes_trace(name: str) -> bool:
+    properties = REGISTRY[name].parameters.get("properties", {})
+    return any(p in properties for p in TRACE_PARAMS)
+
+
+def _route(
+    question: str, leftover: str | None = None, *, one_trace: bool = False
+) -> tuple[str, re.Match[str]] | None:
+    """The tool whose phrase matches the most of the question. When the question names one trace
+    ("... in the slowest trace"), tools that take a trace go first: "where was the time spent in
+    the slowest trace" is about that trace, not about latency across the logs."""
+    best: tuple[tuple[bool, int], str, re.Match[str]] | None = None
     for name, spec in REGISTRY.items():
         if name in CORE_TOOLS and name not in ("describe_schema",):
             continue
@@ -1052,9 +1188,80 @@ def _route(question: str, leftover: str | None = None) -> tuple[str, re.Match[st
                 continue
             if m and leftover is not None and not _adds_meaning(leftover, m):
                 continue
-            if m and (best is None or len(m.group(0)) > best[0]):
-                best = (len(m.group(0)), name, m)
+            rank = (one_trace and _takes_trace(name), len(m.group(0))) if m else (False, 0)
+            if m and (best is None or rank > best[0]):
+                best = (rank, name, m)
     return (best[1], best[2]) if best else None
+
+
+TRACE_UNITS = {"error_count": "errors", "total_tokens": "tokens", "total_prompt_tokens": "prompt tokens",
+               "total_completion_tokens": "completion tokens", "span_count": "spans", "llm_calls": "LLM calls",
+               "tool_calls": "tool calls", "max_depth": "levels deep"}  # fmt: skip
+
+
+def _trace_value(column: str, value: Any) -> str:
+    if value is None:
+        return f"no {column}"
+    if column == "duration":
+        return f"{value:,.1f} s"
+    if column == "total_cost":
+        return f"${value:,.4f}"
+    if column == "created":
+        return f"created {value:%Y-%m-%d %H:%M} UTC" if isinstance(value, datetime) else f"created {value}"
+    return f"{int(value):,} {TRACE_UNITS.get(column, column)}"
+
+
+def _resolve_trace_ref(slots: Slots, ctx: ToolContext, scope: str | None) -> str | None:
+    """Turn ``slots.trace_ref`` into ``slots.root_span_id`` (a problem text if it cannot be).
+
+    "this trace" is the session's scope (or the first selected trace). Otherwise one query on the
+    traces view: the question's conditions are the WHERE ("the latest trace with errors"), the
+    reference is the ORDER BY, ties go to the most recent trace; the conditions are then used up.
+    The choice and its reason go to ``slots.notes`` for the answer."""
+    ref = slots.trace_ref
+    if ref is None:
+        return None
+    slots.trace_ref = None
+    if ref.kind == "this":
+        root = scope or (ctx.selection[0] if ctx.selection else None)
+        if root is None:
+            return (
+                f"which trace is {ref.label!r}? Open or select one in the explorer, or name it by id or as "
+                "'the slowest trace', 'the latest trace with errors', ..."
+            )
+        slots.root_span_id = root
+        return None
+    if slots.root_span_id is not None:  # "a trace similar to 5f1c0c1e": the id names the trace
+        return None
+    conditions = slots.conditions
+    where = Slots(conditions=conditions).where("traces") if conditions else ""
+    column = ref.column if ref.kind == "order" else "created"
+    order = "DESC" if (ref.descending or ref.kind != "order") else "ASC"
+    sql = (
+        f"SELECT root_span_id, {column} AS value, count(*) OVER () AS matching, "
+        f"count(*) OVER (PARTITION BY {column}) AS ties FROM traces" + (f" WHERE {where}" if where else "") +
+        f" ORDER BY {column} {order} NULLS LAST, created DESC, root_span_id LIMIT 1"
+    )  # fmt: skip
+    try:
+        frame = ctx.engine.sql(sql)
+    except Exception as exc:  # a reason for the person, not a crash
+        return f"I could not find {ref.label}: {exc}"
+    labels = ", ".join(c.label for c in conditions)
+    described = ref.label + (f" ({labels})" if labels else "")
+    if frame.height == 0:
+        return f"no trace matches {labels}, so there is no {ref.label.split(' ', 1)[1]} to look at"
+    row = frame.row(0, named=True)
+    root = str(row["root_span_id"])
+    slots.root_span_id = root
+    slots.conditions = []
+    if ref.kind == "any":
+        why = f"the most recent of {row['matching']:,} matching traces" if labels else "the most recent trace"
+    else:
+        why = _trace_value(column, row["value"])
+        if row["ties"] > 1:
+            why += f"; {row['ties'] - 1:,} other traces tie, this is the most recent"
+    slots.notes.append(f"{described}: {root}, {why}")
+    return None
 
 
 def _where_shape(properties: dict[str, Any]) -> str:
@@ -1143,16 +1350,24 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
             args["span_id"] = grep.group("id")
         return Plan([{"name": "grep_field", "input": args}])
 
-    routed = _route(question, leftover)
+    one_trace = slots.trace_ref is not None or slots.root_span_id is not None
+    routed = _route(question, leftover, one_trace=one_trace)
     if routed:
         name, m = routed
         if name == "describe_schema":
             return Plan([{"name": "describe_schema", "input": {}}])
         rest = leftover[: m.start()] + " " * (m.end() - m.start()) + leftover[m.end() :]
-        values, missing = _fill(name, question, slots, shape, scope)
         properties = REGISTRY[name].parameters.get("properties", {})
         inside = [c for c in slots.conditions if m.start() <= c.span[0] and c.span[1] <= m.end() and c.span != (0, 0)]
         slots.conditions = [c for c in slots.conditions if c not in inside]  # "failing" in "which tools are failing"
+        # "the slowest trace of the last 5 days": the other conditions choose the trace.
+        problem = _resolve_trace_ref(slots, ctx, scope)
+        if problem:
+            return Plan(message=_not_understood(slots, extra=[problem]))
+        if slots.root_span_id and not _takes_trace(name):
+            # A tool across traces asked about one trace: restrict it to that trace.
+            sql = f"root_span_id = {_lit(slots.root_span_id)}"
+            slots.conditions.append(Condition(f"trace {slots.root_span_id}", sql, sql))
         values, missing = _fill(name, question, slots, shape, scope)
         unabsorbed = [c for c in slots.conditions if not (c.absorbed_by and c.absorbed_by in properties)]
         if unabsorbed and "where" not in properties:
@@ -1173,7 +1388,23 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
         unknown = [w for w in _unknown_words(rest, facts) if re.search(r"\d", w)]
         if unknown:
             return Plan(message=_not_understood(slots, words=unknown))
-        return Plan([{"name": name, "input": values}], understood=slots.labels)
+        understood = [*slots.notes, *slots.labels]
+        return Plan([{"name": name, "input": values}], understood=understood, notes=slots.notes)
+
+    # One trace named ("show me the slowest trace", "what about John Smith's latest trace"): its summary.
+    if slots.trace_ref is not None and "summarize_trace" in REGISTRY:
+        this = slots.trace_ref.kind == "this"
+        problem = _resolve_trace_ref(slots, ctx, scope)
+        if problem:
+            return Plan(message=_not_understood(slots, extra=[problem]))
+        if not (this and slots.conditions):
+            return Plan(
+                [{"name": "summarize_trace", "input": {"root_span_id": slots.root_span_id}}],
+                understood=[*slots.notes, *slots.labels],
+                notes=slots.notes,
+            )
+        sql = f"root_span_id = {_lit(slots.root_span_id or '')}"  # "errors in this trace": a filter
+        slots.conditions.append(Condition(f"trace {slots.root_span_id}", sql, sql))
 
     # A trace in scope with no conditions: summarise its spans.
     if (scope or slots.root_span_id) and not slots.conditions:
@@ -1234,9 +1465,12 @@ def _not_understood(slots: Slots, *, words: list[str] | None = None, extra: list
 
 
 # -- summarising results -----------------------------------------------------------------------------------------
-def summarize(question: str, calls: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
-    """The offline answer text from the tool results (the same bounded texts a model would read)."""
-    parts: list[str] = []
+def summarize(
+    question: str, calls: list[dict[str, Any]], results: list[dict[str, Any]], notes: list[str] | None = None
+) -> str:
+    """The offline answer text from the tool results (the same bounded texts a model would read),
+    after the planner's ``notes`` (which trace "the slowest trace" turned out to be, and why)."""
+    parts: list[str] = [f"Chose {'; '.join(notes)}."] if notes else []
     for call, result in zip(calls, results, strict=False):
         body = _strip_wrapper(result.get("content", ""))
         name = call["name"]
@@ -1272,6 +1506,7 @@ class OfflineClient:
 
     def __init__(self, context: Callable[[], tuple[ToolContext, str | None]]) -> None:
         self._context = context
+        self._notes: list[str] = []
 
     def complete(
         self,
@@ -1286,13 +1521,14 @@ class OfflineClient:
         if not after:
             ctx, scope = self._context()
             planned = plan(question, ctx, scope=scope)
+            self._notes = planned.notes
             if not planned.tool_calls:
                 return self._say(planned.message, stream_callback)
             calls = [ToolCall(f"offline_{i}", c["name"], c["input"]) for i, c in enumerate(planned.tool_calls)]
             return AssistantTurn(tool_calls=calls, stop_reason="tool_use")
         calls = [c for m in after if m["role"] == "assistant" for c in m.get("tool_calls", [])]
         results = [r for m in after if m["role"] == "tool" for r in m["results"]]
-        return self._say(summarize(question, calls, results), stream_callback)
+        return self._say(summarize(question, calls, results, self._notes), stream_callback)
 
     @staticmethod
     def _say(text: str, stream_callback: StreamCallback | None) -> AssistantTurn:
