@@ -175,10 +175,14 @@ def _menu(page, top: str, item: str) -> None:
 def _open_and_run_all(page, lab: dict, name: str) -> None:
     page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+    # Cells render progressively: count them from the file, not from what is on screen yet.
+    notebook = json.loads((lab["nb_dir"] / name).read_text())
+    n_code = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    expect(cells).to_have_count(n_code, timeout=60_000)
     expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(timeout=90_000)
     _menu(page, "Run", "Run All Cells")
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
-    for i in range(cells.count()):
+    for i in range(n_code):
         expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=180_000)
 
 
