@@ -106,9 +106,9 @@ def facts_for(ctx: ToolContext) -> Facts:
         roots = logs.get_column("root_span_id")
         facts.trace_ids = lambda ids: set(roots.filter(roots.is_in(ids)).to_list()) if ids else set()
         unique_roots = roots.drop_nulls().unique().sort()
-        facts.trace_prefix = lambda prefix, limit: unique_roots.filter(
-            unique_roots.str.starts_with(prefix)
-        ).head(limit).to_list()
+        facts.trace_prefix = lambda prefix, limit: (
+            unique_roots.filter(unique_roots.str.starts_with(prefix)).head(limit).to_list()
+        )
     ctx.cache[key] = (logs, facts)
     return facts
 
@@ -600,7 +600,9 @@ SLOTS: tuple[Slot, ...] = (
         rf"(?:number\s+of\s+|total\s+)?(?P<measure>{TRACE_MEASURE_WORDS})\b",
         _trace_most,
     ),
-    Slot("trace_ref", rf"\b(?:this|that|the selected|the current|the open|my selected)\s+{TRACE_NOUN}(?!s)", _trace_this),
+    Slot(
+        "trace_ref", rf"\b(?:this|that|the selected|the current|the open|my selected)\s+{TRACE_NOUN}(?!s)", _trace_this
+    ),
     Slot("trace_ref", rf"\b(?:a|any|one|some)\s+(?:single\s+)?{TRACE_NOUN}(?!s)", _trace_any),
     Slot(
         "limit", rf"\b(?:top|first|last|the)\s+(?P<n>\d+)\b(?!\s*(?:{UNIT_ALT}|days?|weeks?|months?|tokens?)\b)", _limit
@@ -1171,9 +1173,7 @@ def _takes_trace(name: str) -> bool:
     return any(p in properties for p in TRACE_PARAMS)
 
 
-def _route(
-    question: str, leftover: str | None = None, *, one_trace: bool = False
-) -> tuple[str, re.Match[str]] | None:
+def _route(question: str, leftover: str | None = None, *, one_trace: bool = False) -> tuple[str, re.Match[str]] | None:
     """The tool whose phrase matches the most of the question. When the question names one trace
     ("... in the slowest trace"), tools that take a trace go first: "where was the time spent in
     the slowest trace" is about that trace, not about latency across the logs."""
