@@ -178,7 +178,8 @@ def _open_and_run_all(page, lab: dict, name: str) -> None:
     # Cells render progressively: count them from the file, not from what is on screen yet.
     notebook = json.loads((lab["nb_dir"] / name).read_text())
     n_code = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    # Only the notebook in front: an earlier test's notebook may still be open in another tab.
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell")
     expect(cells).to_have_count(n_code, timeout=60_000)
     expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(timeout=90_000)
     _menu(page, "Run", "Run All Cells")
