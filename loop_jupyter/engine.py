@@ -14,8 +14,10 @@ from __future__ import annotations
 import atexit
 import gc
 import re
+import tempfile
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -279,6 +281,8 @@ class LogEngine:
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
                 "memory_limit": memory_limit,
+                # Spill to the system temp folder, not a `.tmp/` in the user's working directory.
+                "temp_directory": str(Path(tempfile.gettempdir()) / "loop_jupyter_duckdb"),
             }
         )
         self._con.execute("SET TimeZone = 'UTC'")
