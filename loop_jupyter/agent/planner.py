@@ -45,6 +45,8 @@ class Facts:
     models: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    #: Names of tool spans ("deploy_app"), for "deploys" and "searches" in a question.
+    tool_names: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     #: Low-cardinality metadata values: lower value -> (metadata key, value) ("2.8.0" -> app_version).
     meta_values: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -103,6 +105,14 @@ def facts_for(ctx: ToolContext) -> Facts:
         facts.tags = logs.get_column("tags").explode().drop_nulls().unique().sort().to_list()[:2000]
         facts.names = logs.get_column("name").drop_nulls().unique().sort().to_list()[:2000]
         facts.types = logs.get_column("type").drop_nulls().unique().sort().to_list()
+        facts.tool_names = (
+            logs.filter(logs.get_column("type") == "tool")
+            .get_column("name")
+            .drop_nulls()
+            .unique()
+            .sort()
+            .to_list()[:2000]
+        )
         roots = logs.get_column("root_span_id")
         facts.trace_ids = lambda ids: set(roots.filter(roots.is_in(ids)).to_list()) if ids else set()
         unique_roots = roots.drop_nulls().unique().sort()
@@ -155,6 +165,8 @@ class Slots:
     trace_ref: TraceRef | None = None
     quoted: list[str] = field(default_factory=list)
     has_span_type: bool = False
+    #: A reporting period implied by a time window the tool cannot filter on ("this week").
+    period: str | None = None
     #: A metadata key to group by ("by app version", "which agents").
     group_meta: str | None = None
     root_meta_keys: set[str] = field(default_factory=set)
@@ -162,7 +174,9 @@ class Slots:
     def where(self, shape: str) -> str:
         if shape == "spans":
             return " AND ".join(_paren(c.spans) for c in self.conditions)
-        typed = any(c.label.endswith(" spans") and c.span_level for c in self.conditions)
+        typed = any(
+            (c.label.endswith(" spans") or c.label.startswith("named ")) and c.span_level for c in self.conditions
+        )
 
         def on_span(c: Condition) -> bool:
             return c.span_level or c.traces is None or (typed and c.per_span)
@@ -467,7 +481,8 @@ def _error_kind(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
 
 
 def _errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
-    return Condition("with errors", "error IS NOT NULL", "has_error")
+    # Next to a span type or a span name ("traces where deploy_app failed") the error is that span's.
+    return Condition("with errors", "error IS NOT NULL", "has_error", per_span=True)
 
 
 def _no_errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
@@ -998,6 +1013,19 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
             cond = Condition(f"named {name}", f"name = {_lit(name)}", None, span_level=True, span=m.span())
             slots.conditions.append(cond)
             text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    # A tool named by the plural of its verb or noun ("why do deploys fail" → deploy_app): when
+    # exactly one tool's name starts so. "deploys fail" is that tool's failing spans.
+    failing = r"(?:\s+(?P<fail>fail|fails|failed|failing|break|broke|error|errored|crash|crashed)\b)?"
+    for m in list(re.finditer(rf"\b(?P<w>[a-z]{{3,}}?(?:es|s))\b{failing}", text, re.IGNORECASE)):
+        word = m.group("w").lower()
+        stems = {word[:-1], word[:-2]} if word.endswith("es") else {word[:-1]}
+        tools = [n for n in facts.tool_names if re.split(r"[_.-]", n.lower())[0] in stems and re.search(r"[_.-]", n)]
+        if len(tools) == 1 and word not in VOCABULARY:
+            sql = f"name = {_lit(tools[0])}" + (" AND error IS NOT NULL" if m.group("fail") else "")
+            label = f"named {tools[0]}" + (" with errors" if m.group("fail") else "")
+            slots.conditions.append(Condition(label, sql, None, span_level=True))
+            slots.notes.append(f"{m.group('w')!r} read as the {tools[0]} tool")
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     # A bare span name the logs know ("completion spans") reads as a name filter.
     for name in sorted(facts.names, key=len, reverse=True):
         if len(name) < 3:
@@ -1058,11 +1086,28 @@ GROUPS = {"model": ("model", None), "models": ("model", None), "type": ("type", 
           "tag": ("unnest(tags)", "unnest(tags)"), "tags": ("unnest(tags)", "unnest(tags)"),
           "day": ("date_trunc('day', created)", "date_trunc('day', created)"),
           "hour": ("date_trunc('hour', created)", "date_trunc('hour', created)"),
-          "week": ("date_trunc('week', created)", "date_trunc('week', created)")}  # fmt: skip
+          "week": ("date_trunc('week', created)", "date_trunc('week', created)"),
+          "tool": ("name", None), "tools": ("name", None)}  # fmt: skip
+#: What a grouping implies about the spans counted: "errors by tool" counts tool spans, "by model"
+#: the spans that have a model, "by user" the spans that carry one (not a NULL group of the rest).
+GROUP_FILTERS = {"tool": "type = 'tool'", "model": "model IS NOT NULL", "user": "metadata.user IS NOT NULL"}
+GROUP_WORDS = r"models?|types?|tags?|users?|tools?|names?"
+#: Ranking words before a plural group ("top users", "slowest tools", "most expensive models").
+RANKS = {"top": None, "most active": None, "busiest": None, "heaviest": None}
 SUPERLATIVES = {"slowest": ("duration", "DESC"), "longest": ("duration", "DESC"), "fastest": ("duration", "ASC"),
                 "shortest": ("duration", "ASC"), "most expensive": ("cost", "DESC"), "priciest": ("cost", "DESC"),
                 "cheapest": ("cost", "ASC"), "biggest": ("tokens", "DESC"), "largest": ("tokens", "DESC"),
                 "most tokens": ("tokens", "DESC")}  # fmt: skip
+
+
+def _group_match(q: str) -> re.Match[str] | None:
+    """The grouping asked for: "by model", "which model ...", "top users", "slowest tools"."""
+    ranks = "|".join([*RANKS, *SUPERLATIVES]).replace(" ", r"\s+")
+    return (
+        re.search(r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q)
+        or re.search(rf"\b(?:which|what)\s+(?P<g>{GROUP_WORDS})\b", q)
+        or re.search(rf"\b(?:{ranks})\s+(?P<g>models|tools|users|tags|names|types)\b", q)
+    )
 
 
 def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] | None:
@@ -1071,9 +1116,9 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
     table = "traces" if shape == "traces" else "logs"
     where = slots.where(shape)
     where_sql = f" WHERE {where}" if where else ""
-    group = re.search(r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q)
+    group = _group_match(q)
     superlative = next((k for k in SUPERLATIVES if re.search(rf"\b{k}\b", q)), None)
-    if superlative and not group:
+    if superlative and not group and not slots.group_meta:
         metric, order = SUPERLATIVES[superlative]
         column = metric if shape == "spans" else METRICS[metric][1]
         limit = slots.limit or 10
@@ -1099,10 +1144,6 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
             table, shape, where_sql = "traces", "traces", f" WHERE {slots.where('traces')}" if slots.conditions else ""
         group_name, dim = key, f"metadata.{_ident(key)}"
     else:
-        group = re.search(
-            r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q
-        )
-        group = group or re.search(r"\b(?:which|what)\s+(?P<g>models|types|names|tags|users)\b", q)
         if group:
             group_name = group.group("g")
             dims = GROUPS[group_name]
@@ -1110,11 +1151,23 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
             if dim is None:  # traces have no single model/type: count spans per value instead
                 table, shape, where_sql = "logs", "spans", f" WHERE {slots.where('spans')}" if slots.conditions else ""
                 dim = dims[0]
+            implied = GROUP_FILTERS.get(group_name.rstrip("s")) if table == "logs" else None
+            if implied:
+                where_sql = f"{where_sql} AND {implied}" if where_sql else f" WHERE {implied}"
+            group_name = group_name.rstrip("s")
     if group_name is None and not (agg_word and metric_word) and not rate and not counting:
         return None
+    order_by = "n DESC"
+    if superlative and group_name is not None and not (agg_word and metric_word):
+        # "which model is slowest", "most expensive tools": rank the groups by that measure.
+        metric, direction = SUPERLATIVES[superlative]
+        metric_word = metric
+        agg_word = "average" if metric == "duration" else "total"
+        column = METRICS[metric][0 if table == "logs" else 1]
+        order_by = f"{AGGREGATES[agg_word]}_{column} {direction} NULLS LAST"
     if metric_word and not agg_word and group_name is not None:
         agg_word = "average" if METRICS[metric_word][0] == "duration" else "total"  # "tokens by model"
-    select_dim = f"{dim} AS {_ident(group_name.rstrip('s'))}" if group_name is not None else ""
+    select_dim = f"{dim} AS {_ident(group_name)}" if group_name is not None else ""
     measures = ["count(*) AS n"]
     if agg_word and metric_word:
         column = METRICS[metric_word][0 if table == "logs" else 1]
@@ -1129,7 +1182,7 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
     select = ", ".join([select_dim, *measures] if select_dim else measures)
     tail = ""
     if select_dim:
-        tail = " GROUP BY 1 ORDER BY " + ("1" if group_name in ("day", "hour", "week") else "n DESC")
+        tail = " GROUP BY 1 ORDER BY " + ("1" if group_name in ("day", "hour", "week") else order_by)
         tail += f" LIMIT {slots.limit or 50}"
     what = f"{agg_word} {metric_word}" if agg_word and metric_word else (f"{rate.group(0)}" if rate else "count")
     label = what + (f" by {group_name}" if group_name else "")
@@ -1282,6 +1335,18 @@ PERIOD_PATTERNS = (
 )
 
 
+#: Language names a ``language`` parameter takes ("mandarin requests", "traces in Spanish").
+LANGUAGE_NAMES = ("english", "spanish", "french", "german", "portuguese", "italian", "dutch", "russian", "chinese",
+                  "mandarin", "cantonese", "japanese", "korean", "arabic", "hindi", "turkish", "polish", "swedish",
+                  "vietnamese", "thai", "indonesian", "hebrew", "greek", "ukrainian", "czech", "farsi", "persian")  # fmt: skip
+
+
+def _language(question: str) -> str | None:
+    """The one language named in the question, other than English ("non-English traces")."""
+    found = {w.lower() for w in re.findall(r"[A-Za-z]+", question) if w.lower() in LANGUAGE_NAMES} - {"english"}
+    return found.pop().capitalize() if len(found) == 1 else None
+
+
 def _period(question: str) -> str | None:
     return next((p for p, pattern in PERIOD_PATTERNS if re.search(pattern, question, re.IGNORECASE)), None)
 
@@ -1308,7 +1373,8 @@ def _fill(name: str, question: str, slots: Slots, shape: str, scope: str | None)
         "pattern": slots.quoted[0] if slots.quoted else None,
         "trace_ids": [slots.root_span_id or scope] if (slots.root_span_id or scope) else None,
         "root_span_ids": [slots.root_span_id or scope] if (slots.root_span_id or scope) else None,
-        "period": _period(question),
+        "period": _period(question) or slots.period,
+        "language": _language(question),
     }
     for param in properties:
         if param in values:
@@ -1368,6 +1434,23 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
             # A tool across traces asked about one trace: restrict it to that trace.
             sql = f"root_span_id = {_lit(slots.root_span_id)}"
             slots.conditions.append(Condition(f"trace {slots.root_span_id}", sql, sql))
+        if "where" not in properties and "period" in properties:
+            # "how many users came back this week": a per-period report without a time filter answers
+            # it in one of its rows; say which row instead of refusing.
+            rows = {
+                "this week": ("week", "the current week"),
+                "today": ("day", "today"),
+                "yesterday": ("day", "yesterday"),
+            }
+            for cond in [
+                c for c in slots.conditions if c.label.removeprefix("created ").removesuffix(" (UTC)") in rows
+            ]:
+                period, row = rows[cond.label.removeprefix("created ").removesuffix(" (UTC)")]
+                slots.conditions.remove(cond)
+                slots.period = slots.period or period
+                slots.notes.append(
+                    f"{name} cannot filter by time, so it reports every {period}: read the row for {row}"
+                )
         values, missing = _fill(name, question, slots, shape, scope)
         unabsorbed = [c for c in slots.conditions if not (c.absorbed_by and c.absorbed_by in properties)]
         if unabsorbed and "where" not in properties:
@@ -1429,7 +1512,12 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
     aggregate = _aggregate_sql(question, slots, shape)
     if aggregate:
         sql, label = aggregate
-        return Plan([{"name": "run_sql", "input": {"query": sql}}], understood=[label, *slots.labels], shape=shape)
+        return Plan(
+            [{"name": "run_sql", "input": {"query": sql}}],
+            understood=[label, *slots.labels],
+            shape=shape,
+            notes=slots.notes,
+        )
     if not slots.conditions:
         return Plan(message=_not_understood(slots, words=[]))
     where = slots.where(shape)
@@ -1438,6 +1526,7 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
         [{"name": "generate_filter", "input": {"description": description, "where": where, "shape": shape}}],
         understood=slots.labels,
         shape=shape,
+        notes=slots.notes,
     )
 
 

@@ -197,6 +197,7 @@ def _distribution(langs: pl.DataFrame) -> pl.DataFrame:
         r"\blanguages? (distribution|breakdown|mix|detection|of (the )?(users?|inputs?|questions?))\b",
         r"\bdetect (the )?languages?\b",
         r"\bby language\b",
+        r"^\W*(user |input )?languages\W*$",
     )
 )
 def detect_languages(ctx: ToolContext) -> ToolResult:
@@ -228,8 +229,8 @@ def detect_languages(ctx: ToolContext) -> ToolResult:
         r"\bnon[- ]?english\b",
         r"\bnot (in )?english\b",
         r"\b(foreign|other) languages?\b",
-        r"\b(traces?|users?|questions?|inputs?) in (chinese|mandarin|japanese|korean|spanish|french|german|russian|arabic|portuguese|italian|hindi)\b",
-        r"\b(chinese|mandarin|japanese|korean|spanish|french|german|russian|arabic|portuguese|italian|hindi) (traces?|users?|questions?|inputs?|speakers?)\b",
+        r"\b(traces?|users?|questions?|inputs?|requests?|conversations?|messages?) in (chinese|mandarin|japanese|korean|spanish|french|german|russian|arabic|portuguese|italian|hindi)\b",
+        r"\b(chinese|mandarin|japanese|korean|spanish|french|german|russian|arabic|portuguese|italian|hindi) (traces?|users?|questions?|inputs?|speakers?|requests?|conversations?|messages?)\b",
     )
 )
 def non_english_traces(ctx: ToolContext, language: str | None = None, limit: int = 100) -> ToolResult:

@@ -226,6 +226,7 @@ def lift_table(features: pl.DataFrame, symptom: pl.Series, all_roots: pl.Series)
         r"\broot[- ]?causes?\b",
         r"\bwhy (do|does|did|are|is) (these|those|the|some|they|it)\b.*\b(fail|happen|wrong|break|slow|claim)",
         r"\bwhat (causes|caused|is causing|do .* have in common|distinguishes)\b",
+        r"\bwhy (do|does|did) (the |my |our )?\w+ (fail|break|error)",
         r"\b(claims?|says?) (success|it (was )?(did|done|deployed))\b.*\b(but|didn'?t|without)\b",
         r"\bover-?represented\b",
     )

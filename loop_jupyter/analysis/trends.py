@@ -59,6 +59,7 @@ def usage_table(traces: pl.DataFrame, period: str) -> pl.DataFrame:
     phrases=(
         r"\b(usage|traffic|activity|volume) (trends?|over time|by (day|week)|per (day|week))\b",
         r"\b(retention|returning users|new users|active users|daily active|weekly active|dau|wau)\b",
+        r"\busers\b.*\b(came|come|coming) back\b",
         r"\bhow many (users|traces|requests|conversations) (per|each|a|by) (day|week)\b",
         r"\b(daily|weekly) (usage|traffic|users|traces|volume)\b",
         r"\btrends?\b.*\b(users?|traces?|usage)\b",
