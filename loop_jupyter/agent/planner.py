@@ -470,6 +470,19 @@ ERROR_KINDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+def _trace_count(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    """ "traces with more than 5 errors", "over 10 LLM calls": a count of the trace's spans."""
+    what = re.sub(r"\s+", " ", m.group("what").lower())
+    column = TRACE_MEASURES.get(what) or TRACE_MEASURES[what + "s"]
+    op, count = _op(m.group("op")), _fmt(_number(m.group("n")))
+    sql = f"{column} {op} {count}"
+    return Condition(
+        f"{TRACE_UNITS.get(column, column)} per trace {op} {count}",
+        f"root_span_id IN (SELECT root_span_id FROM traces WHERE {sql})",
+        sql,
+    )
+
+
 def _error_kind(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     text = m.group(0).lower()
     kind = next(
@@ -621,6 +634,11 @@ SLOTS: tuple[Slot, ...] = (
     Slot("trace_ref", rf"\b(?:a|any|one|some)\s+(?:single\s+)?{TRACE_NOUN}(?!s)", _trace_any),
     Slot(
         "limit", rf"\b(?:top|first|last|the)\s+(?P<n>\d+)\b(?!\s*(?:{UNIT_ALT}|days?|weeks?|months?|tokens?)\b)", _limit
+    ),
+    Slot(
+        "trace_count",
+        rf"{CMP}\s+{NUM}\s+(?P<what>errors?|llm\s+calls?|model\s+calls?|tool\s+calls?|spans?|steps?)\b",
+        _trace_count,
     ),
     Slot(
         "duration",
@@ -1061,6 +1079,7 @@ def _unknown(leftover: str, facts: Facts) -> list[str]:
         | set(METRICS)
         | set(GROUPS)
         | {"each", "error", "rate", "rates", "success", "failure", "much", "spend", "spent", "spending"}
+        | {"unique", "distinct", "different", "costs", "costly"}
     )
     return [w for w in _unknown_words(leftover, facts) if w.lower() not in explained]
 
@@ -1076,7 +1095,7 @@ def _shape(question: str) -> str:
 METRICS = {
     "duration": ("duration", "duration"), "latency": ("duration", "duration"), "time": ("duration", "duration"),
     "tokens": ("tokens", "total_tokens"), "token": ("tokens", "total_tokens"), "cost": ("cost", "total_cost"),
-    "spend": ("cost", "total_cost"),
+    "spend": ("cost", "total_cost"), "costs": ("cost", "total_cost"), "costly": ("cost", "total_cost"),
 }  # fmt: skip
 AGGREGATES = {"average": "avg", "avg": "avg", "mean": "avg", "median": "median", "total": "sum", "sum": "sum",
               "max": "max", "maximum": "max", "min": "min", "minimum": "min", "p50": "p50", "p90": "p90",
@@ -1098,6 +1117,22 @@ SUPERLATIVES = {"slowest": ("duration", "DESC"), "longest": ("duration", "DESC")
                 "shortest": ("duration", "ASC"), "most expensive": ("cost", "DESC"), "priciest": ("cost", "DESC"),
                 "cheapest": ("cost", "ASC"), "biggest": ("tokens", "DESC"), "largest": ("tokens", "DESC"),
                 "most tokens": ("tokens", "DESC")}  # fmt: skip
+
+
+PER_TRACE = re.compile(
+    r"\b(?P<m>llm calls?|model calls?|tool calls?|spans?|errors?|tokens?|steps?|prompt tokens?|completion tokens?)"
+    r"\s+(?:per|each|in an?|in the average|for each|by)\s+(?:trace|request|conversation)\b",
+    re.IGNORECASE,
+)
+
+
+def _per_trace(q: str) -> str | None:
+    """The traces-view measure in "how many LLM calls per trace" (a TRACE_MEASURES key), or None."""
+    m = PER_TRACE.search(q)
+    if not m:
+        return None
+    words = re.sub(r"\s+", " ", m.group("m").lower())
+    return words if words in TRACE_MEASURES else words + "s" if words + "s" in TRACE_MEASURES else None
 
 
 def _group_match(q: str) -> re.Match[str] | None:
@@ -1133,6 +1168,36 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
     if agg_word is None and re.search(r"\bhow much\b", q):
         agg_word = "total"
     metric_word = next((w for w in METRICS if re.search(rf"\b{w}\b", q)), None)
+    if re.search(r"\bhow long\b", q) and metric_word is None:  # "how long do deploys take"
+        agg_word, metric_word = agg_word or "average", "duration"
+    per_trace = _per_trace(q)
+    if per_trace and group is None and not slots.group_meta:
+        # "how many LLM calls per trace": a measure of the traces view, averaged unless said.
+        column = TRACE_MEASURES[per_trace]
+        agg = AGGREGATES[agg_word] if agg_word else "avg"
+        expr = f"quantile_cont({column}, {int(agg[1:]) / 100:g})" if agg.startswith("p") else f"{agg}({column})"
+        measured = PER_TRACE.search(question)
+        lo, hi = measured.span() if measured else (0, 0)
+        kept = [c for c in slots.conditions if not (c.span != (0, 0) and lo <= c.span[0] and c.span[1] <= hi)]
+        where = Slots(conditions=kept).where("traces")
+        sql = f"SELECT count(*) AS traces, {expr} AS {agg}_{column} FROM traces" + (f" WHERE {where}" if where else "")
+        return sql, f"{agg} {per_trace} per trace"
+    distinct = re.search(
+        r"\b(?:how many|number of|count(?: of)?)\s+(?:unique |distinct |different )?(?P<g>users|models|tools|tags)\b", q
+    )
+    if distinct and group is None and not slots.group_meta:
+        # "how many users this week": distinct values, not rows.
+        dim = {"users": '"user"', "models": "unnest(models)", "tags": "unnest(tags)"}.get(distinct.group("g"))
+        where = slots.where("traces")
+        if dim is None:  # tools: the names of tool spans
+            where = slots.where("spans")
+            return (
+                "SELECT count(DISTINCT name) AS tools FROM logs WHERE type = 'tool'"
+                + (f" AND {where}" if where else ""),
+                "distinct tools",
+            )
+        inner = f"SELECT {dim} AS v FROM traces" + (f" WHERE {where}" if where else "")
+        return f"SELECT count(DISTINCT v) AS {distinct.group('g')} FROM ({inner})", f"distinct {distinct.group('g')}"
     rate = re.search(r"\b(?P<kind>error|failure|success) rates?\b", q)
     counting = re.search(r"\b(how many|count|number of)\b", q)
     group_name: str | None = None
@@ -1167,6 +1232,12 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
         order_by = f"{AGGREGATES[agg_word]}_{column} {direction} NULLS LAST"
     if metric_word and not agg_word and group_name is not None:
         agg_word = "average" if METRICS[metric_word][0] == "duration" else "total"  # "tokens by model"
+    ranked = re.search(r"\b(?P<d>most|highest|largest|biggest|least|lowest|smallest)\b", q)
+    if ranked and group_name is not None and agg_word and metric_word and order_by == "n DESC":
+        # "which model costs the most": rank the groups by the measure asked about.
+        column = METRICS[metric_word][0 if table == "logs" else 1]
+        direction = "ASC" if ranked.group("d") in ("least", "lowest", "smallest") else "DESC"
+        order_by = f"{AGGREGATES[agg_word]}_{column} {direction} NULLS LAST"
     select_dim = f"{dim} AS {_ident(group_name)}" if group_name is not None else ""
     measures = ["count(*) AS n"]
     if agg_word and metric_word:
@@ -1226,7 +1297,9 @@ def _takes_trace(name: str) -> bool:
     return any(p in properties for p in TRACE_PARAMS)
 
 
-def _route(question: str, leftover: str | None = None, *, one_trace: bool = False) -> tuple[str, re.Match[str]] | None:
+def _route(
+    question: str, leftover: str | None = None, *, one_trace: bool = False, per_trace: bool = False
+) -> tuple[str, re.Match[str]] | None:
     """The tool whose phrase matches the most of the question. When the question names one trace
     ("... in the slowest trace"), tools that take a trace go first: "where was the time spent in
     the slowest trace" is about that trace, not about latency across the logs."""
@@ -1234,6 +1307,8 @@ def _route(question: str, leftover: str | None = None, *, one_trace: bool = Fals
     for name, spec in REGISTRY.items():
         if name in CORE_TOOLS and name not in ("describe_schema",):
             continue
+        if per_trace and not one_trace and "root_span_id" in spec.parameters.get("properties", {}):
+            continue  # "LLM calls per trace" is across traces: not a one-trace view
         for phrase in spec.phrases:
             try:
                 m = re.search(phrase, question, re.IGNORECASE)
@@ -1417,7 +1492,7 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
         return Plan([{"name": "grep_field", "input": args}])
 
     one_trace = slots.trace_ref is not None or slots.root_span_id is not None
-    routed = _route(question, leftover, one_trace=one_trace)
+    routed = _route(question, leftover, one_trace=one_trace, per_trace=_per_trace(question) is not None)
     if routed:
         name, m = routed
         if name == "describe_schema":
