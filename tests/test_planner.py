@@ -405,3 +405,287 @@ def test_aggregates_and_names_on_demo_logs(demo, question: str, check) -> None:
     assert call["name"] == "run_sql"
     frame = run_sql(ctx, **call["input"]).frames[0]
     assert check(logs, frame), frame
+
+
+# -- ordinary questions as users type them (terse, lowercase) ---------------------------------------------
+TERSE_ROUTES = [
+    ("p95 latency by model", "latency_patterns", {}),
+    ("non english traces", "non_english_traces", {}),
+    ("mandarin requests", "non_english_traces", {"language": "Mandarin"}),
+    ("spanish traces", "non_english_traces", {"language": "Spanish"}),
+    ("languages", "detect_languages", {}),
+    ("show tool blast radius", "tool_health", {}),
+    ("which tool fails most", "tool_health", {}),
+    ("error rate by tool", "tool_health", {}),
+    ("how many users came back this week", "usage_trends", {"period": "week"}),
+    ("returning users", "usage_trends", {}),
+    ("daily active users", "usage_trends", {"period": "day"}),
+    ("error rate by day", "usage_trends", {"period": "day"}),
+    ("most common errors this week", "common_errors", {"where": "created >= date_trunc('week', now())"}),
+    ("what are people asking about", "classify_intents", {}),
+    ("frustrated users", "frustrated_users", {}),
+    ("latency histogram", "chart", {}),
+    ("tokens over time by model", "chart", {}),
+    ("why is the agent claiming success without doing it", "root_causes", {}),
+]
+
+
+@pytest.mark.parametrize(("question", "tool_name", "inputs"), TERSE_ROUTES, ids=[r[0] for r in TERSE_ROUTES])
+def test_terse_questions_route_to_their_tool(demo, question: str, tool_name: str, inputs: dict) -> None:
+    _, ctx = demo
+    planned = plan(question, ctx)
+    assert not planned.message, planned.message
+    (call,) = planned.tool_calls
+    assert call["name"] == tool_name
+    assert {k: v for k, v in call["input"].items() if k in inputs} == inputs
+
+
+def _counts(frame: pl.DataFrame, key: str) -> dict:
+    return dict(frame.group_by(key).len().iter_rows())
+
+
+def _by(frame: pl.DataFrame, key: str, expr: pl.Expr) -> dict:
+    return dict(frame.group_by(key).agg(expr).iter_rows())
+
+
+def _week_start() -> datetime:
+    now = datetime.now(UTC)
+    return (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _rate_limited(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(err("rate limit", "rate_limit", "ratelimit", "429", "too many requests"))
+
+
+def _users(logs: pl.DataFrame) -> pl.Series:
+    roots = logs.filter(pl.col("is_root"))
+    return pl.coalesce(meta("user"), meta("user_id")).alias("u").pipe(roots.select)["u"]
+
+
+# Each: question, the result column(s) compared, the expected value from Polars (dict group -> value,
+# a list for an ordering, or a scalar).
+TERSE_AGGREGATES = [
+    (
+        "errors by tool",
+        ("tool", "n"),
+        lambda logs: _counts(logs.filter((pl.col("type") == "tool") & pl.col("error").is_not_null()), "name"),
+    ),
+    (
+        "timeouts by tool",
+        ("tool", "n"),
+        lambda logs: _counts(
+            logs.filter((pl.col("type") == "tool") & err("timeout", "timed out", "time out", "deadline exceeded")),
+            "name",
+        ),
+    ),
+    (
+        "rate limit errors by model",
+        ("model", "n"),
+        lambda logs: _counts(_rate_limited(logs).filter(pl.col("model").is_not_null()), "model"),
+    ),
+    (
+        "which model has the most rate limits",
+        ("model", "n"),
+        lambda logs: _counts(_rate_limited(logs).filter(pl.col("model").is_not_null()), "model"),
+    ),
+    (
+        "overloaded errors by model",
+        ("model", "n"),
+        lambda logs: _counts(
+            logs.filter(err("overloaded", "529", "503", "unavailable") & pl.col("model").is_not_null()), "model"
+        ),
+    ),
+    (
+        "error rate by model",
+        ("model", "error_rate"),
+        lambda logs: _by(logs.filter(pl.col("model").is_not_null()), "model", pl.col("error").is_not_null().mean()),
+    ),
+    (
+        "errors by model this week",
+        ("model", "n"),
+        lambda logs: _counts(
+            logs.filter(
+                pl.col("error").is_not_null() & pl.col("model").is_not_null() & (pl.col("created") >= _week_start())
+            ),
+            "model",
+        ),
+    ),
+    (
+        "which user has the most errors",
+        ("user", "n"),
+        lambda logs: _counts(  # each user's traces with an error (the user is on the root span)
+            logs.filter(
+                pl.col("is_root")
+                & meta("user").is_not_null()
+                & pl.col("root_span_id").is_in(logs.filter(pl.col("error").is_not_null())["root_span_id"].implode())
+            ).with_columns(user=meta("user")),
+            "user",
+        ),
+    ),
+    (
+        "top users",
+        ("user", "n"),
+        lambda logs: _counts(
+            logs.filter(pl.col("is_root") & meta("user").is_not_null()).with_columns(user=meta("user")), "user"
+        ),
+    ),
+    (
+        "cost per day",
+        ("day", "sum_cost"),
+        lambda logs: _by(logs.with_columns(day=pl.col("created").dt.truncate("1d")), "day", pl.col("cost").sum()),
+    ),
+    (
+        "which model is slowest",
+        ("model", "avg_duration"),
+        lambda logs: (
+            logs.filter(pl.col("model").is_not_null())
+            .group_by("model")
+            .agg(pl.col("duration").mean())
+            .sort("duration", descending=True)["model"]
+            .to_list()
+        ),
+    ),
+    (
+        "slowest tools",
+        ("tool", "avg_duration"),
+        lambda logs: (
+            logs.filter(pl.col("type") == "tool")
+            .group_by("name")
+            .agg(pl.col("duration").mean())
+            .sort("duration", descending=True)["name"]
+            .to_list()
+        ),
+    ),
+    (
+        "which model costs the most",
+        ("model", "sum_cost"),
+        lambda logs: (
+            logs.filter(pl.col("model").is_not_null())
+            .group_by("model")
+            .agg(pl.col("cost").sum())
+            .sort("cost", descending=True)["model"]
+            .to_list()
+        ),
+    ),
+    ("how many users", ("users",), lambda logs: _users(logs).drop_nulls().n_unique()),
+    (
+        "how many unique users this week",
+        ("users",),
+        lambda logs: (
+            logs.filter(pl.col("is_root") & (pl.col("created") >= _week_start()))
+            .select(pl.coalesce(meta("user"), meta("user_id")))
+            .to_series()
+            .drop_nulls()
+            .n_unique()
+        ),
+    ),
+    (
+        "how many llm calls per trace",
+        ("avg_llm_calls",),
+        lambda logs: logs.group_by("root_span_id").agg((pl.col("type") == "llm").sum())["type"].mean(),
+    ),
+    (
+        "average number of tool calls per trace",
+        ("avg_tool_calls",),
+        lambda logs: logs.group_by("root_span_id").agg((pl.col("type") == "tool").sum())["type"].mean(),
+    ),
+    ("how many spans per trace", ("avg_span_count",), lambda logs: logs.group_by("root_span_id").len()["len"].mean()),
+    (
+        "how long do deploys take",
+        ("avg_duration",),
+        lambda logs: logs.filter(pl.col("name") == "deploy_app")["duration"].mean(),
+    ),
+    ("p99 latency", ("p99_duration",), lambda logs: logs["duration"].quantile(0.99, interpolation="linear")),
+]
+
+
+@pytest.mark.parametrize(("question", "columns", "expected"), TERSE_AGGREGATES, ids=[c[0] for c in TERSE_AGGREGATES])
+def test_terse_aggregates_match_polars(demo, question: str, columns: tuple, expected) -> None:
+    logs, ctx = demo
+    planned = plan(question, ctx)
+    assert not planned.message, planned.message
+    (call,) = planned.tool_calls
+    assert call["name"] == "run_sql", call
+    frame = run_sql(ctx, **call["input"]).frames[0]
+    want = expected(logs)
+    assert want, f"{question!r} gives nothing on the demo logs: the case tests nothing"
+    if len(columns) == 1:
+        assert frame[columns[0]][0] == pytest.approx(want)
+    elif isinstance(want, list):  # a ranking: the order of the groups
+        assert frame[columns[0]].to_list() == want
+    else:
+        got = dict(zip(frame[columns[0]], frame[columns[1]], strict=True))
+        if frame.height == 50 < len(want):  # the default LIMIT 50 keeps the 50 largest groups
+            assert got == pytest.approx({k: want[k] for k in got})
+            assert max(v for k, v in want.items() if k not in got) <= min(got.values())
+        else:
+            assert got == pytest.approx(want)
+
+
+TERSE_FILTERS = [
+    (
+        "context window overflows last week",
+        "spans",
+        lambda logs: set(
+            logs.filter(
+                err(
+                    "context window",
+                    "context length",
+                    "context_length",
+                    "too long",
+                    "maximum context",
+                    "too many tokens",
+                )
+                & (pl.col("created") > datetime.now(UTC) - timedelta(days=7))
+            )["id"]
+        ),
+    ),
+    (
+        "traces with more than 3 errors",
+        "traces",
+        lambda logs: set(
+            logs.group_by("root_span_id")
+            .agg(pl.col("error").is_not_null().sum())
+            .filter(pl.col("error") > 3)["root_span_id"]
+        ),
+    ),
+    (
+        "conversations with over 12 llm calls",
+        "traces",
+        lambda logs: set(
+            logs.group_by("root_span_id")
+            .agg((pl.col("type") == "llm").sum())
+            .filter(pl.col("type") > 12)["root_span_id"]
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "shape", "expected"), TERSE_FILTERS, ids=[c[0] for c in TERSE_FILTERS])
+def test_terse_filters_match_polars(demo, question: str, shape: str, expected) -> None:
+    logs, ctx = demo
+    (call,) = plan(question, ctx).tool_calls
+    assert call["name"] == "generate_filter" and call["input"]["shape"] == shape
+    got = set(generate_filter(ctx, **call["input"]).artifacts[0].ids)
+    want = expected(logs)
+    assert want and got == want
+
+
+def test_why_do_deploys_fail_is_root_causes_of_failing_deploys(demo) -> None:
+    logs, ctx = demo
+    planned = plan("why do deploys fail", ctx)
+    (call,) = planned.tool_calls
+    assert call["name"] == "root_causes"
+    got = set(ctx.engine.filter(call["input"]["where"], shape="traces")["root_span_id"])
+    want = set(logs.filter((pl.col("name") == "deploy_app") & pl.col("error").is_not_null())["root_span_id"])
+    assert want and got == want
+    assert any("deploy_app" in note for note in planned.notes)
+
+
+def test_a_per_period_report_says_which_row_answers(demo) -> None:
+    _, ctx = demo
+    planned = plan("how many users came back this week", ctx)
+    assert planned.tool_calls == [{"name": "usage_trends", "input": {"period": "week"}}]
+    assert planned.notes == [
+        "usage_trends cannot filter by time, so it reports every week: read the row for the current week"
+    ]

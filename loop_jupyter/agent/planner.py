@@ -1108,8 +1108,9 @@ GROUPS = {"model": ("model", None), "models": ("model", None), "type": ("type", 
           "week": ("date_trunc('week', created)", "date_trunc('week', created)"),
           "tool": ("name", None), "tools": ("name", None)}  # fmt: skip
 #: What a grouping implies about the spans counted: "errors by tool" counts tool spans, "by model"
-#: the spans that have a model, "by user" the spans that carry one (not a NULL group of the rest).
-GROUP_FILTERS = {"tool": "type = 'tool'", "model": "model IS NOT NULL", "user": "metadata.user IS NOT NULL"}
+#: the spans that have a model, "by user" the traces that carry one (not a NULL group of the rest).
+GROUP_FILTERS = {"tool": "type = 'tool'", "model": "model IS NOT NULL"}
+TRACE_GROUP_FILTERS = {"user": '"user" IS NOT NULL'}
 GROUP_WORDS = r"models?|types?|tags?|users?|tools?|names?"
 #: Ranking words before a plural group ("top users", "slowest tools", "most expensive models").
 RANKS = {"top": None, "most active": None, "busiest": None, "heaviest": None}
@@ -1216,7 +1217,19 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
             if dim is None:  # traces have no single model/type: count spans per value instead
                 table, shape, where_sql = "logs", "spans", f" WHERE {slots.where('spans')}" if slots.conditions else ""
                 dim = dims[0]
-            implied = GROUP_FILTERS.get(group_name.rstrip("s")) if table == "logs" else None
+            if group_name.rstrip("s") == "user" and shape == "spans":
+                # The user is on the root span: "errors by user" counts each user's traces (with errors).
+                table, shape, where_sql = (
+                    "traces",
+                    "traces",
+                    f" WHERE {slots.where('traces')}" if slots.conditions else "",
+                )
+                dim = dims[1]
+            implied = (
+                GROUP_FILTERS.get(group_name.rstrip("s"))
+                if table == "logs"
+                else TRACE_GROUP_FILTERS.get(group_name.rstrip("s"))
+            )
             if implied:
                 where_sql = f"{where_sql} AND {implied}" if where_sql else f" WHERE {implied}"
             group_name = group_name.rstrip("s")
