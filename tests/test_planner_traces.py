@@ -12,6 +12,7 @@ from loop_jupyter.agent.planner import OfflineClient, plan
 from loop_jupyter.agent.session import load_tools
 from loop_jupyter.analysis.errors import common_errors
 from loop_jupyter.analysis.trace import summarize_trace, trace_view
+from loop_jupyter.core_tools import generate_filter, run_sql
 from loop_jupyter.tools import ToolContext
 from tests.agent_fixtures import build_logs
 
@@ -196,3 +197,31 @@ def test_no_matching_trace_is_said(demo) -> None:
     )
     assert planned.tool_calls == []
     assert "no trace matches" in planned.message
+
+
+def test_conditions_before_the_reference_are_about_its_content(demo) -> None:
+    ctx = ToolContext(logs=demo)
+    latest = pick(per_trace(demo), "created")
+    (call,) = plan("how many errors in the latest trace", ctx).tool_calls
+    assert call["name"] == "run_sql"
+    frame = run_sql(ctx, **call["input"]).frames[0]
+    assert frame["n"][0] == demo.filter((pl.col("root_span_id") == latest) & pl.col("error").is_not_null()).height
+    slowest = pick(per_trace(demo), "duration")
+    (call,) = plan("llm calls in the slowest trace", ctx).tool_calls
+    assert call["name"] == "generate_filter"
+    want = set(demo.filter((pl.col("root_span_id") == slowest) & (pl.col("type") == "llm"))["id"])
+    assert want and set(generate_filter(ctx, **call["input"]).artifacts[0].ids) == want
+
+
+def test_a_trace_in_an_aggregate_is_any_trace(demo) -> None:
+    ctx = ToolContext(logs=demo)
+    (call,) = plan("what's the average cost of a request", ctx).tool_calls
+    assert call["name"] == "run_sql"
+    frame = run_sql(ctx, **call["input"]).frames[0]
+    costs = demo.group_by("root_span_id").agg(
+        pl.when(pl.col("cost").is_not_null().any()).then(pl.col("cost").sum()).alias("cost")
+    )
+    assert frame["avg_total_cost"][0] == pytest.approx(costs["cost"].mean())
+    (call,) = plan("how many spans does a trace have on average", ctx).tool_calls
+    frame = run_sql(ctx, **call["input"]).frames[0]
+    assert frame["avg_span_count"][0] == pytest.approx(demo.group_by("root_span_id").len()["len"].mean())

@@ -150,6 +150,9 @@ class TraceRef:
     kind: str
     column: str = "created"
     descending: bool = True
+    #: Where in the question it was read: conditions before it ("errors in the latest trace") are
+    #: about the trace's content, not its choice.
+    span: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -929,6 +932,8 @@ def extract(question: str, facts: Facts) -> Slots:
             if slot.name == "user" and m.group("user") is None:
                 m = _Rematch(m, "user", m.group("user2"), bare=True)  # type: ignore[assignment]
             result = slot.build(m, facts, slots)
+            if slot.name == "trace_ref" and slots.trace_ref is not None:
+                slots.trace_ref.span = m.span()
             if result is None and slot.name not in ("limit", "trace_id", "trace_ref"):
                 continue
             if isinstance(result, str):
@@ -1122,7 +1127,8 @@ SUPERLATIVES = {"slowest": ("duration", "DESC"), "longest": ("duration", "DESC")
 
 PER_TRACE = re.compile(
     r"\b(?P<m>llm calls?|model calls?|tool calls?|spans?|errors?|tokens?|steps?|prompt tokens?|completion tokens?)"
-    r"\s+(?:per|each|in an?|in the average|for each|by)\s+(?:trace|request|conversation)\b",
+    r"(?:\s+(?:per|each|in an?|in the average|for each|by)\s+|\s+(?:does|do)\s+(?:an?|each|the average)\s+)"
+    r"(?:trace|request|conversation)\b",
     re.IGNORECASE,
 )
 
@@ -1301,6 +1307,12 @@ def _word_end(text: str, index: int) -> int:
     return index
 
 
+#: Words of an aggregate question ("how many errors in the latest trace" counts, it does not summarize).
+AGGREGATE_WORDS = re.compile(
+    r"\b(how many|how much|how long|average|avg|mean|median|total|count|number of|p\d\d|percentiles?|per|sum)\b",
+    re.IGNORECASE,
+)
+
 #: Parameters through which a tool takes one trace (or a list of them).
 TRACE_PARAMS = ("root_span_id", "trace_ids", "root_span_ids")
 
@@ -1374,7 +1386,9 @@ def _resolve_trace_ref(slots: Slots, ctx: ToolContext, scope: str | None) -> str
         return None
     if slots.root_span_id is not None:  # "a trace similar to 5f1c0c1e": the id names the trace
         return None
-    conditions = slots.conditions
+    # "the latest trace with errors" chooses by its errors; "errors in the latest trace" asks about them.
+    content = [c for c in slots.conditions if c.span != (0, 0) and c.span[1] <= ref.span[0]]
+    conditions = [c for c in slots.conditions if c not in content]
     where = Slots(conditions=conditions).where("traces") if conditions else ""
     column = ref.column if ref.kind == "order" else "created"
     order = "DESC" if (ref.descending or ref.kind != "order") else "ASC"
@@ -1394,7 +1408,7 @@ def _resolve_trace_ref(slots: Slots, ctx: ToolContext, scope: str | None) -> str
     row = frame.row(0, named=True)
     root = str(row["root_span_id"])
     slots.root_span_id = root
-    slots.conditions = []
+    slots.conditions = content
     if ref.kind == "any":
         why = f"the most recent of {row['matching']:,} matching traces" if labels else "the most recent trace"
     else:
@@ -1504,6 +1518,8 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
             args["span_id"] = grep.group("id")
         return Plan([{"name": "grep_field", "input": args}])
 
+    if slots.trace_ref is not None and slots.trace_ref.kind == "any" and AGGREGATE_WORDS.search(question):
+        slots.trace_ref = None  # "the average cost of a request": any request, not one
     one_trace = slots.trace_ref is not None or slots.root_span_id is not None
     routed = _route(question, leftover, one_trace=one_trace, per_trace=_per_trace(question) is not None)
     if routed:
@@ -1564,18 +1580,20 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
 
     # One trace named ("show me the slowest trace", "what about John Smith's latest trace"): its summary.
     if slots.trace_ref is not None and "summarize_trace" in REGISTRY:
-        this = slots.trace_ref.kind == "this"
+        start, end = slots.trace_ref.span  # its superlative chose the trace: no second reading below
+        question = question[:start] + " " * (end - start) + question[end:]
         problem = _resolve_trace_ref(slots, ctx, scope)
         if problem:
             return Plan(message=_not_understood(slots, extra=[problem]))
-        if not (this and slots.conditions):
+        if not slots.conditions and not AGGREGATE_WORDS.search(question):
             return Plan(
                 [{"name": "summarize_trace", "input": {"root_span_id": slots.root_span_id}}],
                 understood=[*slots.notes, *slots.labels],
                 notes=slots.notes,
             )
-        sql = f"root_span_id = {_lit(slots.root_span_id or '')}"  # "errors in this trace": a filter
+        sql = f"root_span_id = {_lit(slots.root_span_id or '')}"  # "errors in the latest trace": a filter
         slots.conditions.append(Condition(f"trace {slots.root_span_id}", sql, sql))
+        shape = "spans"
 
     # A trace in scope with no conditions: summarise its spans.
     if (scope or slots.root_span_id) and not slots.conditions:
