@@ -567,6 +567,17 @@ TERSE_AGGREGATES = [
             .to_list()
         ),
     ),
+    (
+        "what's the cheapest model",
+        ("model", "sum_cost"),
+        lambda logs: (
+            logs.filter(pl.col("model").is_not_null())
+            .group_by("model")
+            .agg(pl.col("cost").sum())
+            .sort("cost")["model"]
+            .to_list()
+        ),
+    ),
     ("how many users", ("users",), lambda logs: _users(logs).drop_nulls().n_unique()),
     (
         "how many unique users this week",

@@ -97,6 +97,16 @@ CASES = [
         lambda t: pick(recent(t.filter(pl.col("gpt51")), 7), "duration"),
     ),
     ("show me the slowest trace", "summarize_trace", lambda t: pick(t, "duration")),
+    (
+        "summarize the most recent failed trace",
+        "summarize_trace",
+        lambda t: pick(t.filter(pl.col("errors") > 0), "created"),
+    ),
+    (
+        "what happened in the latest successful request",
+        "summarize_trace",
+        lambda t: pick(t.filter(pl.col("errors") == 0), "created"),
+    ),
     ("find similar traces to the slowest trace", "similar_traces", lambda t: pick(t, "duration")),
 ]
 

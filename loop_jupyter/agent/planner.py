@@ -577,6 +577,12 @@ def _trace_superlative(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResu
     word = re.sub(r"\s+", " ", m.group("sup").lower())
     column, descending = TRACE_ORDERS[word]
     slots.trace_ref = TraceRef(f"the {word} {m.group('noun').lower()}", "order", column, descending)
+    adj = (m.group("adj") or "").lower()
+    if adj:  # "the most recent failed trace": the trace is chosen among those with (without) errors
+        cond = _no_errors(m, facts, slots) if adj in ("successful", "error-free") else _errors(m, facts, slots)
+        if isinstance(cond, Condition):
+            cond.span = (0, 0)  # part of the reference: never "inside" a tool phrase, never content
+            slots.conditions.append(cond)
     return None
 
 
@@ -622,7 +628,8 @@ SLOTS: tuple[Slot, ...] = (
     Slot("trace_id", r"\b(?:trace|root_span_id)\s+(?P<id>(?=[\w-]*\d)[\w-]{4,}|'[^']+')", _trace_id),
     Slot(
         "trace_ref",
-        rf"\b(?:the\s+)?(?P<sup>{TRACE_SUPERLATIVES})\s+(?:single\s+|one\s+)?{TRACE_NOUN}(?!s)",
+        rf"\b(?:the\s+)?(?P<sup>{TRACE_SUPERLATIVES})\s+(?:single\s+|one\s+)?"
+        rf"(?:(?P<adj>failed|failing|errored|erroring|broken|successful|error-free)\s+)?{TRACE_NOUN}(?!s)",
         _trace_superlative,
     ),
     Slot(
@@ -1148,7 +1155,7 @@ def _group_match(q: str) -> re.Match[str] | None:
     return (
         re.search(r"\b(?:by|per|for each|each|broken down by|grouped by)\s+(?P<g>" + "|".join(GROUPS) + r")\b", q)
         or re.search(rf"\b(?:which|what)\s+(?P<g>{GROUP_WORDS})\b", q)
-        or re.search(rf"\b(?:{ranks})\s+(?P<g>models|tools|users|tags|names|types)\b", q)
+        or re.search(rf"\b(?:{ranks})\s+(?P<g>models?|tools?|users?|tags?|names|types)\b", q)
     )
 
 
