@@ -235,3 +235,18 @@ def test_a_trace_in_an_aggregate_is_any_trace(demo) -> None:
     (call,) = plan("how many spans does a trace have on average", ctx).tool_calls
     frame = run_sql(ctx, **call["input"]).frames[0]
     assert frame["avg_span_count"][0] == pytest.approx(demo.group_by("root_span_id").len()["len"].mean())
+
+
+def test_id_prefixes_that_look_like_numbers_or_status_codes(demo) -> None:
+    """'4036308b' is the start of a trace id, not a 403 error; '12345678' not a number."""
+    ctx = ToolContext(logs=demo)
+    ids = per_trace(demo)["root_span_id"].sort().to_list()
+    tricky = [i for i in ids if i[:3] in ("401", "403", "429", "503", "529") or i[:8].isdigit()]
+    for target in tricky[:20]:
+        prefix = target[:8]
+        if sum(i.startswith(prefix) for i in ids) != 1:
+            continue
+        (call,) = plan(f"traces similar to {prefix}", ctx).tool_calls
+        assert call["input"]["trace_ids"] == [target], prefix
+        (call,) = plan(f"what happened in trace {prefix}", ctx).tool_calls
+        assert call["input"]["root_span_id"] == target, prefix

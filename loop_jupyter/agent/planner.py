@@ -932,6 +932,16 @@ def extract(question: str, facts: Facts) -> Slots:
     """Run every slot pattern over the question; consumed text is blanked so slots do not overlap."""
     slots = Slots()
     text = question
+    # Trace ids first, exact or a unique start of 8+ characters: "4036308b" is an id, not a 403.
+    for m in list(re.finditer(r"(?<![\w-])(?=[\w-]*\d)[\w-]{4,}(?![\w-])", text)):
+        candidate = m.group(0)
+        exact = bool(facts.trace_ids([candidate]))
+        if slots.root_span_id is not None or not (exact or len(candidate) >= 8):
+            continue
+        resolved = candidate if exact else _resolve_id(candidate, facts, slots)
+        if resolved and not resolved.startswith("!"):
+            slots.root_span_id = resolved
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     for slot in SLOTS:
         for m in list(re.finditer(slot.pattern, text, re.IGNORECASE)):
             if not m.group(0).strip():
@@ -999,7 +1009,7 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
             break
         # An exact id, or the unique start of one ("similar to 5f1c0c1e").
         resolved = candidate if candidate in known_ids else None
-        if resolved is None and len(candidate) >= 8 and re.search(r"[a-f]", candidate, re.I):
+        if resolved is None and len(candidate) >= 8:
             resolved = _resolve_id(candidate, facts, slots)
             if resolved and resolved.startswith("!"):
                 slots.problems.append(resolved[1:])
