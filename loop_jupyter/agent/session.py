@@ -375,11 +375,11 @@ class Loop:
         with self._lock:
             self._closed = False
             self._finished[run_id] = threading.Event()
-            position = len(self._queue) + 1 - (0 if self._current is None else -1)
-        # "queued" goes out before the worker can see the job, so it always precedes "started".
-        self._emit(Event("queued", run_id, {"question": question, "position": position}))
-        with self._lock:
             self._queue.append({"run_id": run_id, "question": question, "edit_index": _edit_index})
+            position = len(self._queue) - (0 if self._current is None else -1)
+            # Emitted while holding the (re-entrant) lock: the worker cannot take the job before
+            # "queued" is out, so listeners always see queued → started.
+            self._emit(Event("queued", run_id, {"question": question, "position": position}))
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._work, name="loop-agent", daemon=True)
                 self._worker.start()
