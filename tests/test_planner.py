@@ -700,3 +700,19 @@ def test_a_per_period_report_says_which_row_answers(demo) -> None:
     assert planned.notes == [
         "usage_trends cannot filter by time, so it reports every week: read the row for the current week"
     ]
+
+
+def test_failed_runs_include_runs_tagged_failed(fixtures_dir) -> None:
+    """tau-bench marks a failed run with a tag and reward 0, not an error message."""
+    import json as _json
+
+    from loop_jupyter import load_logs
+    from loop_jupyter.agent.session import Loop
+    from loop_jupyter.artifacts import SqlFilter
+
+    path = fixtures_dir / "tau-bench" / "gpt-4o-airline.json"
+    failed_in_file = sum(run["reward"] == 0 for run in _json.loads(path.read_text()))
+    with Loop(load_logs(path), model="offline") as loop:
+        answer = loop.ask("show me failed traces")
+    sql = next(a for a in answer.artifacts if isinstance(a, SqlFilter))
+    assert sql.shape == "traces" and sql.count == failed_in_file == 116

@@ -496,9 +496,18 @@ def _error_kind(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     return Condition(f"{kind} errors", ors, None, span_level=True)
 
 
+#: Tags some exporters use to mark a failed run that carries no error message (tau-bench: "failed").
+FAILURE_TAGS = ("failed", "failure", "error", "errored")
+
+
 def _errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     # Next to a span type or a span name ("traces where deploy_app failed") the error is that span's.
-    return Condition("with errors", "error IS NOT NULL", "has_error", per_span=True)
+    tags = [t for t in facts.tags if t.lower() in FAILURE_TAGS]
+    if not tags:
+        return Condition("with errors", "error IS NOT NULL", "has_error", per_span=True)
+    tagged = " OR ".join(f"list_contains(tags, {_lit(t)})" for t in tags)
+    label = "with errors or tagged " + "/".join(tags)
+    return Condition(label, f"(error IS NOT NULL OR {tagged})", f"(has_error OR {tagged})", per_span=True)
 
 
 def _no_errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
