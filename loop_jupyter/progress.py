@@ -16,4 +16,4 @@ def progress_bar(**kwargs: Any) -> Any:
     forced = os.environ.get("LOOP_JUPYTER_PROGRESS")
     in_notebook = "ipykernel" in sys.modules
     disable = not (forced == "1" or in_notebook or sys.stderr.isatty()) or forced == "0"
-    return tqdm(disable=disable, mininterval=0.5, **kwargs)
+    return tqdm(disable=disable or kwargs.pop("disable", False), mininterval=0.5, **kwargs)

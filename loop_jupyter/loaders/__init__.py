@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from ..frame import loads
+from ..progress import progress_bar
 from ..report import LoadError, LoadReport
 from ..schema import SCHEMA, empty_frame, is_canonical
 
@@ -219,17 +220,22 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
             report.format = only
             report.sources.append(str(path))
             return module.load_dir(path, report)
+    entries = [
+        entry
+        for entry in sorted(path.iterdir())
+        if not entry.name.startswith(".")
+        and (_loadable(entry) if entry.is_file() else any(_loadable(p) for p in entry.rglob("*") if p.is_file()))
+    ]
     frames: list[pl.DataFrame] = []
-    for entry in sorted(path.iterdir()):
-        if entry.name.startswith(".") or (entry.is_file() and not _loadable(entry)):
-            continue
-        if entry.is_dir() and not any(_loadable(p) for p in entry.rglob("*") if p.is_file()):
-            continue
-        sub = LoadReport(strict=report.strict)
-        loader = _load_dir if entry.is_dir() else _load_file
-        frames.append(loader(entry, fmt, sub, progress))
-        report.format = sub.format if report.format in ("", sub.format) else "mixed"
-        report.merge(sub)
+    show = progress if progress is not None else len(files) > 50
+    with progress_bar(total=len(entries), desc=f"loading {path.name}", unit=" entries", disable=not show) as bar:
+        for entry in entries:
+            sub = LoadReport(strict=report.strict)
+            loader = _load_dir if entry.is_dir() else _load_file
+            frames.append(loader(entry, fmt, sub, False if show else progress))  # one bar, not nested ones
+            report.format = sub.format if report.format in ("", sub.format) else "mixed"
+            report.merge(sub)
+            bar.update(1)
     return pl.concat(frames, how="vertical") if frames else empty_frame()
 
 
