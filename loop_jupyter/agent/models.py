@@ -225,7 +225,8 @@ def _describe_error(exc: Exception, provider: str, retries: int) -> ModelError:
     if "Timeout" in name:
         return ModelError(f"{label} did not answer in time{after}.", kind="timeout")
     if "Connection" in name:
-        return ModelError(f"Lost the connection to {label}{after}: {exc}", kind="connection")
+        hint = " (no network here? `--model offline` or `Loop(logs, model='offline')` answers without one)"
+        return ModelError(f"Lost the connection to {label}{after}: {exc}{hint}", kind="connection")
     message = getattr(exc, "message", None) or str(exc)
     return ModelError(f"{label} error{f' ({status})' if status else ''}: {message}", kind="api", status=status)
 
