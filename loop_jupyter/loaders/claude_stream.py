@@ -23,7 +23,8 @@ from typing import Any
 import polars as pl
 
 from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
-from ..report import LoadError, LoadReport
+from ..report import LoadReport
+from ._common import load_path
 
 FORMAT = "claude-stream-json"
 
@@ -415,18 +416,15 @@ def _workflow_folder(path: Path) -> Path | None:
 def load(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load one stream-json session file, a workflow ``metadata.json`` (its whole folder), or a
     directory (see :func:`load_dir`)."""
-    path = Path(path)
-    if path.is_dir():
-        return load_dir(path, report)
-    if not path.is_file():
-        raise LoadError(f"{path}: not a file")
-    report.format = report.format or FORMAT
-    ids = _Ids()
-    if path.name == "metadata.json" and _workflow_folder(path) is not None:
-        events = _workflow_events(path.parent, report, ids)
-    else:
-        events, _ = _session_events(path, report, ids)
-    return frame_from_events(events, report, source=str(path))
+
+    def events(file: Path) -> list[tuple[int | None, dict[str, Any]]]:
+        ids = _Ids()
+        if file.name == "metadata.json" and _workflow_folder(file) is not None:
+            return _workflow_events(file.parent, report, ids)
+        spans, _ = _session_events(file, report, ids)
+        return spans
+
+    return load_path(path, report, load_dir=load_dir, events=events, fmt=FORMAT)
 
 
 def _is_session_file(path: Path) -> bool:

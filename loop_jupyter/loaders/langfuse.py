@@ -17,6 +17,7 @@ import polars as pl
 
 from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
 from ..report import LoadError, LoadReport
+from ._common import source_of
 from .attributes import apply_mapping, map_attributes, number, parse_json_text, restore_metric_sources
 
 FORMAT = "langfuse"
@@ -387,12 +388,9 @@ def _events(
 
 def load(path_or_obj: object, report: LoadReport) -> pl.DataFrame:
     """Load a Langfuse trace export file (JSON or JSONL of exports) or an already parsed export."""
-    report.format = FORMAT
-    source = ""
+    source = source_of(path_or_obj, report, FORMAT)
     obj = path_or_obj
     if isinstance(path_or_obj, str | Path):
-        source = str(path_or_obj)
-        report.sources.append(source)
         data = Path(path_or_obj).read_bytes()
         try:
             obj = loads(data)

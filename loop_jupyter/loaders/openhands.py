@@ -20,8 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
-from ..report import LoadError, LoadReport
+from ..frame import iter_json_lines, loads, parse_timestamp
+from ..report import LoadReport
+from ._common import load_files, load_path, sniff_json
 
 FORMAT = "openhands"
 
@@ -310,37 +311,14 @@ def _events(path: Path, report: LoadReport) -> Iterator[tuple[int | None, dict[s
 def load(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load an OpenHands eval-output JSONL or an event-array JSON file (a directory: every such
     file inside it)."""
-    path = Path(path)
-    if path.is_dir():
-        return load_dir(path, report)
-    if not path.is_file():
-        raise LoadError(f"{path}: not a file")
-    report.format = report.format or FORMAT
-    return frame_from_events(_events(path, report), report, source=str(path))
-
-
-def _sniff(path: Path) -> bool:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return False
-    try:
-        return detect(loads(data))
-    except ValueError:
-        try:
-            return detect(loads(data.split(b"\n", 1)[0]))
-        except ValueError:
-            return False
+    return load_path(path, report, load_dir=load_dir, events=lambda file: _events(file, report), fmt=FORMAT)
 
 
 def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load every OpenHands ``.json``/``.jsonl`` file under ``path``, recursively."""
     path = Path(path)
     report.format = report.format or FORMAT
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl") and _sniff(p))
-
-    def events() -> Iterator[tuple[int | None, dict[str, Any]]]:
-        for file in files:
-            yield from _events(file, report)
-
-    return frame_from_events(events(), report, source=str(path))
+    files = sorted(
+        p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl") and sniff_json(p, detect)
+    )
+    return load_files(path, files, report, lambda _index, file: _events(file, report))

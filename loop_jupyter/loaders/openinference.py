@@ -19,6 +19,7 @@ import polars as pl
 
 from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
 from ..report import LoadError, LoadReport
+from ._common import source_of
 from .attributes import apply_mapping, map_attributes, parse_json_text
 
 FORMAT = "openinference"
@@ -275,12 +276,9 @@ def _events(rows: list[tuple[int, dict[str, Any]]], report: LoadReport, source: 
 
 def load(path_or_obj: object, report: LoadReport) -> pl.DataFrame:
     """Load a Phoenix span frame (polars/pandas), its rows, or a parquet/CSV/JSON(L) file of one."""
-    report.format = FORMAT
-    source = ""
+    source = source_of(path_or_obj, report, FORMAT)
     obj = path_or_obj
     if isinstance(path_or_obj, str | Path):
-        source = str(path_or_obj)
-        report.sources.append(source)
         obj = _read(Path(path_or_obj), report, source)
     if not detect(obj):
         raise LoadError(f"{source or 'input'}: not a Phoenix span frame (no {_SPAN_ID} column)")

@@ -18,6 +18,7 @@ import polars as pl
 
 from ..frame import frame_from_events, iter_json_lines, loads
 from ..report import LoadError, LoadReport
+from ._common import source_of
 from .attributes import apply_mapping, map_attributes
 
 FORMAT = "otlp"
@@ -288,11 +289,8 @@ def events_from_bodies(
 
 def load(path_or_obj: object, report: LoadReport) -> pl.DataFrame:
     """Load an OTLP JSON file (body, array of bodies, or JSONL) or an already parsed body/list."""
-    report.format = FORMAT
-    source = ""
+    source = source_of(path_or_obj, report, FORMAT)
     if isinstance(path_or_obj, str | Path):
-        source = str(path_or_obj)
-        report.sources.append(source)
         data = Path(path_or_obj).read_bytes()
         try:
             parsed: object = loads(data)

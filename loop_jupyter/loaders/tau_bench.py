@@ -22,8 +22,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import frame_from_events, iter_json_lines, loads
-from ..report import LoadError, LoadReport
+from ..frame import iter_json_lines, loads
+from ..report import LoadReport
+from ._common import load_files, load_path, sniff_json
 
 FORMAT = "tau-bench"
 FORMAT_MESSAGES = "openai-messages"
@@ -260,37 +261,15 @@ def _events(path: Path, report: LoadReport) -> Iterator[tuple[int | None, dict[s
 def load(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load a tau-bench trajectory file (or an OpenAI messages file); a directory loads every
     matching ``.json``/``.jsonl`` file inside it."""
-    path = Path(path)
-    if path.is_dir():
-        return load_dir(path, report)
-    if not path.is_file():
-        raise LoadError(f"{path}: not a file")
-    return frame_from_events(_events(path, report), report, source=str(path))
-
-
-def _sniff(path: Path) -> bool:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return False
-    try:
-        return detect(loads(data))
-    except ValueError:
-        first = data.split(b"\n", 1)[0]
-        try:
-            return detect(loads(first))
-        except ValueError:
-            return False
+    # fmt=None: a single file's format (run or plain messages) is set by _events from its content.
+    return load_path(path, report, load_dir=load_dir, events=lambda file: _events(file, report), fmt=None)
 
 
 def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load every tau-bench / OpenAI-messages JSON(L) file under ``path``, recursively."""
     path = Path(path)
     report.format = report.format or FORMAT
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file() and _sniff(p))
-
-    def events() -> Iterator[tuple[int | None, dict[str, Any]]]:
-        for file in files:
-            yield from _events(file, report)
-
-    return frame_from_events(events(), report, source=str(path))
+    files = sorted(
+        p for p in path.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file() and sniff_json(p, detect)
+    )
+    return load_files(path, files, report, lambda _index, file: _events(file, report))

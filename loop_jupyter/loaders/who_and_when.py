@@ -21,8 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import frame_from_events, loads
-from ..report import LoadError, LoadReport
+from ..frame import loads
+from ..report import LoadReport
+from ._common import load_files, load_path, sniff_json
 
 FORMAT = "who-and-when"
 
@@ -151,20 +152,7 @@ def _events(path: Path, report: LoadReport, trace: int) -> Iterator[tuple[int | 
 
 def load(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load one Who&When JSON file (a directory: every run file inside it, recursively)."""
-    path = Path(path)
-    if path.is_dir():
-        return load_dir(path, report)
-    if not path.is_file():
-        raise LoadError(f"{path}: not a file")
-    report.format = report.format or FORMAT
-    return frame_from_events(_events(path, report, 0), report, source=str(path))
-
-
-def _sniff(path: Path) -> bool:
-    try:
-        return detect(loads(path.read_bytes()))
-    except (OSError, ValueError):
-        return False
+    return load_path(path, report, load_dir=load_dir, events=lambda file: _events(file, report, 0), fmt=FORMAT)
 
 
 def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
@@ -172,13 +160,9 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     path = Path(path)
     report.format = report.format or FORMAT
     # Natural order (2.json before 10.json) so the synthetic trace order follows the file numbers.
+    # A run file is one JSON document: no first-line (JSONL) fallback when sniffing.
     files = sorted(
-        (p for p in path.rglob("*.json") if p.is_file() and _sniff(p)),
+        (p for p in path.rglob("*.json") if p.is_file() and sniff_json(p, detect, first_line=False)),
         key=lambda p: (str(p.parent), int(p.stem) if p.stem.isdigit() else float("inf"), p.name),
     )
-
-    def events() -> Iterator[tuple[int | None, dict[str, Any]]]:
-        for trace, file in enumerate(files):
-            yield from _events(file, report, trace)
-
-    return frame_from_events(events(), report, source=str(path))
+    return load_files(path, files, report, lambda trace, file: _events(file, report, trace))
