@@ -8,6 +8,7 @@ no partial file under a version's name.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -41,6 +42,24 @@ def versions(folder: Path, ext: str) -> list[int]:
 def next_version(folder: Path, ext: str) -> int:
     existing = versions(folder, ext)
     return existing[-1] + 1 if existing else 1
+
+
+def pick_version(found: list[int], version: int | None, label: str) -> int:
+    """``version`` if it is one of ``found`` (the latest when None); else FileNotFoundError naming ``label``."""
+    if version is None:
+        return found[-1]
+    if version not in found:
+        raise FileNotFoundError(f"{label} has no version {version} (has {found})")
+    return version
+
+
+def json_companion(info: Callable[[int], dict]) -> Callable[[int, Path], None]:
+    """A companion writer for :func:`write_version`: ``info(version)`` as indented JSON."""
+
+    def write(version: int, path: Path) -> None:
+        path.write_text(json.dumps(info(version), indent=2) + "\n", encoding="utf-8")
+
+    return write
 
 
 def _temp(folder: Path, writer: Callable[[Path], None]) -> Path:

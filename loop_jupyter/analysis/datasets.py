@@ -22,7 +22,7 @@ import polars as pl
 from ..artifacts import Code, Dataset, Pending, Table, ToolResult
 from ..engine import QueryError
 from ..tools import ToolContext, tool
-from ._versioned import check_name, versions, write_version
+from ._versioned import check_name, json_companion, pick_version, versions, write_version
 
 _STRING = pl.String()
 Preset = Literal["errors", "common_inputs", "high_scores"]
@@ -152,8 +152,8 @@ def save_dataset(
     name = check_name(name)
     records = records.select([pl.col(c).cast(t) for c, t in DATASET_SCHEMA.items()])
 
-    def meta(version: int, path: Path) -> None:
-        info = {
+    def meta(version: int) -> dict:
+        return {
             "name": name,
             "version": version,
             "rows": records.height,
@@ -164,9 +164,10 @@ def save_dataset(
             "columns": list(DATASET_SCHEMA),
             "file": f"v{version}.parquet",
         }
-        path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
-    return write_version(folder / name, "parquet", lambda path: records.write_parquet(path), {"json": meta})
+    return write_version(
+        folder / name, "parquet", lambda path: records.write_parquet(path), {"json": json_companion(meta)}
+    )
 
 
 @tool(
@@ -263,10 +264,7 @@ def _resolve(path_or_name: str | Path, version: int | None, datasets_dir: Path |
     found = versions(folder, "parquet")
     if not found:
         raise FileNotFoundError(f"dataset folder {folder} has no versions")
-    if version is None:
-        version = found[-1]
-    elif version not in found:
-        raise FileNotFoundError(f"dataset {path_or_name!r} has no version {version} (has {found})")
+    version = pick_version(found, version, f"dataset {path_or_name!r}")
     return folder / f"v{version}.parquet"
 
 

@@ -9,7 +9,6 @@ Braintrust scorer. Generated code is shown for confirmation and runs only once i
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import re
 import uuid
@@ -25,7 +24,7 @@ from ..embeddings import error_kind
 from ..engine import QueryError
 from ..frame import loads
 from ..tools import ToolContext, tool
-from ._versioned import check_name, versions, write_version
+from ._versioned import check_name, json_companion, next_version, pick_version, versions, write_version
 
 Kind = Literal["code", "llm_judge"]
 
@@ -225,8 +224,7 @@ def create_scorer(
     except (ValueError, re.error, QueryError) as exc:
         return ToolResult(f"Cannot create the scorer: {exc}", is_error=True)
     folder = ctx.scorers_dir / name
-    existing = versions(folder, "py")
-    version = existing[-1] + 1 if existing else 1
+    version = next_version(folder, "py")
     preview = f"Scorer: {name} ({kind})\nWill be saved as: {folder / f'v{version}.py'}\n\n{source}"
     code = (
         "from loop_jupyter.analysis.scorers import run_scorer\n\n"
@@ -235,8 +233,8 @@ def create_scorer(
     )
 
     def action() -> list:
-        def meta(v: int, path: Path) -> None:
-            info = {
+        def meta(v: int) -> dict:
+            return {
                 "name": name,
                 "version": v,
                 "kind": kind,
@@ -245,10 +243,9 @@ def create_scorer(
                 "created_at": datetime.now(UTC).isoformat(),
                 "file": f"v{v}.py",
             }
-            path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
         new_version, path = write_version(
-            folder, "py", lambda p: p.write_text(source, encoding="utf-8"), {"json": meta}
+            folder, "py", lambda p: p.write_text(source, encoding="utf-8"), {"json": json_companion(meta)}
         )
         return [
             Scorer(name, kind, source, str(path), title=f"Scorer {name} v{new_version}"),
@@ -283,10 +280,7 @@ def resolve_scorer(name_or_path: str | Path, scorers_dir: Path, version: int | N
     found = versions(folder, "py")
     if not found:
         raise FileNotFoundError(f"no saved scorer {str(name_or_path)!r} in {scorers_dir} (confirm it first)")
-    if version is None:
-        version = found[-1]
-    elif version not in found:
-        raise FileNotFoundError(f"scorer {str(name_or_path)!r} has no version {version} (has {found})")
+    version = pick_version(found, version, f"scorer {str(name_or_path)!r}")
     return folder / f"v{version}.py"
 
 
