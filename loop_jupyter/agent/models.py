@@ -33,7 +33,8 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -241,6 +242,24 @@ def _transport_error(exc: Exception, label: str) -> Exception:
     return exc
 
 
+@contextmanager
+def _sdk_errors(
+    api_error: type[Exception], provider: str, retries: int, label: str, *, malformed: bool = False
+) -> Iterator[None]:
+    """Turn what a streamed request raises into a ModelError: the SDK's own errors, then (with
+    ``malformed``) a response the SDK could not parse, then a dropped transport."""
+    try:
+        yield
+    except api_error as exc:
+        raise _describe_error(exc, provider, retries) from exc
+    except ValueError as exc:
+        if not malformed:
+            raise _transport_error(exc, label) from exc
+        raise ModelError(f"{label} sent a malformed response: {exc}", kind="malformed") from exc
+    except Exception as exc:
+        raise _transport_error(exc, label) from exc
+
+
 # -- Anthropic -----------------------------------------------------------------------------------------
 class AnthropicClient:
     def __init__(
@@ -324,22 +343,18 @@ class AnthropicClient:
         # The SDK parses tool arguments leniently (a truncated object becomes {}); keep the raw
         # JSON so malformed arguments are reported to the model instead of run as empty.
         raw_json: dict[int, str] = {}
-        try:
-            with self._client.messages.stream(**kwargs) as stream:
-                for event in stream:
-                    if event.type == "text":
-                        text_parts.append(event.text)
-                        if stream_callback:
-                            stream_callback(event.text)
-                    elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
-                        raw_json[event.index] = raw_json.get(event.index, "") + event.delta.partial_json
-                final = stream.get_final_message()
-        except anthropic.APIError as exc:
-            raise _describe_error(exc, "anthropic", self.max_retries) from exc
-        except ValueError as exc:
-            raise ModelError(f"Anthropic sent a malformed response: {exc}", kind="malformed") from exc
-        except Exception as exc:
-            raise _transport_error(exc, "Anthropic") from exc
+        with (
+            _sdk_errors(anthropic.APIError, "anthropic", self.max_retries, "Anthropic", malformed=True),
+            self._client.messages.stream(**kwargs) as stream,
+        ):
+            for event in stream:
+                if event.type == "text":
+                    text_parts.append(event.text)
+                    if stream_callback:
+                        stream_callback(event.text)
+                elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+                    raw_json[event.index] = raw_json.get(event.index, "") + event.delta.partial_json
+            final = stream.get_final_message()
         turn = AssistantTurn(stop_reason=final.stop_reason or "")
         texts = []
         for index, block in enumerate(final.content):
@@ -435,7 +450,8 @@ class OpenAIClient:
         turn = AssistantTurn()
         calls: dict[int, dict[str, Any]] = {}
         texts: list[str] = []
-        try:
+        label = "OpenAI" if self.provider == "openai" else "the model server"
+        with _sdk_errors(openai.APIError, self.provider, self.max_retries, label):
             for chunk in self._client.chat.completions.create(**kwargs):
                 if getattr(chunk, "usage", None):
                     turn.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
@@ -454,10 +470,6 @@ class OpenAIClient:
                             slot["arguments"] += piece.function.arguments or ""
                     if choice.finish_reason:
                         turn.stop_reason = choice.finish_reason
-        except openai.APIError as exc:
-            raise _describe_error(exc, self.provider, self.max_retries) from exc
-        except Exception as exc:
-            raise _transport_error(exc, "OpenAI" if self.provider == "openai" else "the model server") from exc
         turn.text = "".join(texts)
         for index in sorted(calls):
             slot = calls[index]
