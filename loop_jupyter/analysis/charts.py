@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import plotly.express as px
 import polars as pl
@@ -78,6 +78,20 @@ def chart_data(ctx: ToolContext, kind: str) -> tuple[pl.DataFrame, str]:
     raise ValueError(f"unknown chart kind {kind!r}")
 
 
+def _by_model(data: pl.DataFrame, column: str, label: str, unit: str) -> tuple[Any, pl.DataFrame]:
+    """A bar per time bucket stacked by model for ``column``, and its totals per model, largest first."""
+    fig = px.bar(
+        data,
+        x="time",
+        y=column,
+        color="model",
+        color_discrete_sequence=COLORS,
+        labels={"time": unit.capitalize(), column: label, "model": "Model"},
+    )
+    per_model = data.group_by("model").agg(pl.col(column).sum()).sort(column, descending=True)
+    return fig, per_model
+
+
 @tool(
     phrases=(
         r"\b(chart|plot|graph|histogram|visuali[sz]e|show)\b.*\b(latency|duration|tokens?|errors?|error rate|cost|spend)\b",
@@ -146,28 +160,12 @@ def chart(ctx: ToolContext, kind: ChartKind = "latency_histogram") -> ToolResult
             f"{worst['error_rate']:.1%} on {worst['time']:%Y-%m-%d %H:%M}."
         )
     elif kind == "tokens_by_model":
-        fig = px.bar(
-            data,
-            x="time",
-            y="tokens",
-            color="model",
-            color_discrete_sequence=COLORS,
-            labels={"time": unit.capitalize(), "tokens": "Tokens", "model": "Model"},
-        )
+        fig, per_model = _by_model(data, "tokens", "Tokens", unit)
         title = f"Tokens per {unit} by model"
-        per_model = data.group_by("model").agg(pl.col("tokens").sum()).sort("tokens", descending=True)
         text = "Tokens by model: " + ", ".join(f"{m}: {t:,}" for m, t in per_model.head(6).iter_rows())
     else:
-        fig = px.bar(
-            data,
-            x="time",
-            y="cost",
-            color="model",
-            color_discrete_sequence=COLORS,
-            labels={"time": unit.capitalize(), "cost": "Estimated cost (USD)", "model": "Model"},
-        )
+        fig, per_model = _by_model(data, "cost", "Estimated cost (USD)", unit)
         title = f"Estimated cost per {unit} by model"
-        per_model = data.group_by("model").agg(pl.col("cost").sum()).sort("cost", descending=True)
         text = f"Total ${data['cost'].sum():,.2f}; " + ", ".join(
             f"{m}: ${c:,.2f}" for m, c in per_model.head(6).iter_rows()
         )
