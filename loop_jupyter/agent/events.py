@@ -19,7 +19,7 @@ interrupted     reason
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 EventType = Literal[
     "queued",
@@ -33,18 +33,7 @@ EventType = Literal[
     "error",
     "interrupted",
 ]
-EVENT_TYPES: tuple[str, ...] = (
-    "queued",
-    "started",
-    "text_delta",
-    "tool_started",
-    "tool_finished",
-    "artifact",
-    "confirmation",
-    "done",
-    "error",
-    "interrupted",
-)
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)  # the same names, in the same order
 #: A run ends with exactly one of these.
 FINAL_TYPES = frozenset({"done", "error", "interrupted"})
 
