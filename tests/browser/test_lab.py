@@ -98,6 +98,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     notebook_settings = root / "settings" / "@jupyterlab" / "notebook-extension"
     notebook_settings.mkdir(parents=True)
     (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    if os.environ.get("LOOP_JUPYTER_TEST_THEME") == "dark":  # to look at the widgets in the dark theme
+        (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
