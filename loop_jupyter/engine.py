@@ -385,12 +385,22 @@ class LogEngine:
                         )
 
     # -- running ---------------------------------------------------------------------------------
+    def _interrupt_after(self, finished: threading.Event) -> None:
+        """Past the time limit, interrupt the query, and keep interrupting until it has stopped: a
+        single interrupt can land before DuckDB starts executing and be lost."""
+        if finished.wait(self.timeout_s):
+            return
+        while not finished.is_set():
+            self._con.interrupt()
+            finished.wait(0.2)
+
     def _run(self, sql: str, original: str, limit: int) -> tuple[pl.DataFrame, bool]:
         with self._lock:
             if "traces" in sql.lower():
                 _ = self.traces
-            timer = threading.Timer(self.timeout_s, self._con.interrupt)
-            timer.start()
+            finished = threading.Event()
+            watchdog = threading.Thread(target=self._interrupt_after, args=(finished,), daemon=True)
+            watchdog.start()
             try:
                 reader = self._con.sql(sql).to_arrow_reader(batch_size=min(limit + 1, 100_000))
                 batches, rows = [], 0
@@ -408,7 +418,8 @@ class LogEngine:
             except duckdb.Error as exc:
                 raise QueryError(f"query failed: {str(exc).splitlines()[0]}", original) from None
             finally:
-                timer.cancel()
+                finished.set()
+                watchdog.join()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         truncated = frame.height > limit
