@@ -432,12 +432,7 @@ TERSE_ROUTES = [
 
 @pytest.mark.parametrize(("question", "tool_name", "inputs"), TERSE_ROUTES, ids=[r[0] for r in TERSE_ROUTES])
 def test_terse_questions_route_to_their_tool(demo, question: str, tool_name: str, inputs: dict) -> None:
-    _, ctx = demo
-    planned = plan(question, ctx)
-    assert not planned.message, planned.message
-    (call,) = planned.tool_calls
-    assert call["name"] == tool_name
-    assert {k: v for k, v in call["input"].items() if k in inputs} == inputs
+    test_demo_questions_route_to_their_tool(demo, question, tool_name, inputs)
 
 
 def _counts(frame: pl.DataFrame, key: str) -> dict:
