@@ -439,13 +439,17 @@ class LogEngine:
 
     def where(self, condition: str, *, shape: Shape = "spans") -> str:
         """Validate a WHERE condition; returns the full SELECT it stands for."""
-        if ";" in condition.replace("';'", ""):
-            raise QueryError("a filter is one condition, not several statements", condition)
         table = "traces" if shape == "traces" else "logs"
         query = f"SELECT * FROM {table} WHERE {condition}"
+        try:
+            statements = [s for s in sqlglot.parse(query, read="duckdb") if s is not None]
+        except sqlglot.errors.SqlglotError:
+            statements = []  # check() below reports the parse error
+        if len(statements) > 1:  # parsed, so a ';' inside a string literal is not mistaken for one
+            raise QueryError("a filter is one condition, not several statements", condition)
         tree = self.check(query)
         parsed = sqlglot.parse_one(tree, read="duckdb")
-        if parsed.args.get("joins") or parsed.args.get("limit") or parsed.args.get("group"):
+        if not isinstance(parsed, exp.Select) or any(parsed.args.get(k) for k in ("joins", "limit", "group")):
             raise QueryError("a filter is a single WHERE condition", condition)
         return tree
 

@@ -160,3 +160,13 @@ def test_external_access_is_off_even_past_the_checker(engine: LogEngine) -> None
         engine._con.execute("SELECT * FROM read_csv('/etc/passwd')")
     with pytest.raises(duckdb.Error):
         engine._con.execute("SET enable_external_access = true")
+
+
+def test_semicolon_inside_a_string_is_part_of_the_condition(engine: LogEngine, logs: pl.DataFrame) -> None:
+    assert engine.count("input LIKE '%;%'") == logs.filter(pl.col("input").str.contains(";", literal=True)).height
+    assert engine.count("id <> 'a;b'") == logs.height
+
+
+def test_a_filter_cannot_be_a_union(engine: LogEngine) -> None:
+    with pytest.raises(QueryError, match="single WHERE condition"):
+        engine.where("1=1 UNION SELECT * FROM logs")
