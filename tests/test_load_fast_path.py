@@ -98,7 +98,11 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("span_attributes extra", _odd(span_attributes={"name": "n", "type": "LLM", "x": [1]}), True),
     ("context string", _odd(context="ctx"), False),
     ("context object", _odd(context={"caller": "x"}), True),
-    ("model and tokens", _odd(metadata={"model": "gpt-5.1"}, metrics={"prompt_tokens": 3, "completion_tokens": 4.0}), True),
+    (
+        "model and tokens",
+        _odd(metadata={"model": "gpt-5.1"}, metrics={"prompt_tokens": 3, "completion_tokens": 4.0}),
+        True,
+    ),
     ("tokens given", _odd(metrics={"prompt_tokens": 3, "tokens": 10, "estimated_cost": 0.5}), True),
     ("start in ms", _odd(metrics={"start": 1740830400123, "end": 1740830401123}), True),
 ]
