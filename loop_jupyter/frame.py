@@ -237,7 +237,6 @@ def _derive_sql(relation: str) -> str:
       FROM base
     )
     SELECT * EXCLUDE (m, sa, "start", "end"),
-      span_parents[1] AS parent_id,
       sa[1] AS name,
       lower(sa[2]) AS type,
       "start", "end",
@@ -271,7 +270,10 @@ def derive(base: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.Da
 
 
 def finish(derived: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.DataFrame:
-    """Add ``depth``, drop bookkeeping columns and cast to the canonical schema."""
+    """Add ``parent_id`` and ``depth``, drop bookkeeping columns and cast to the canonical schema."""
+    # The parent's id taken from the list in Polars shares the list's string buffers: 1M spans
+    # +16 MB, against +52 MB for the copy DuckDB's span_parents[1] makes.
+    derived = derived.with_columns(parent_id=pl.col("span_parents").list.first())
     derived = with_depth(derived, report, source=source)
     _report_duplicates(derived, report, source)
     if "_line" in derived.columns:
