@@ -312,6 +312,8 @@ class LogEngine:
             }
         )
         self._con.execute("SET TimeZone = 'UTC'")
+        # No progress bar of DuckDB's own in the notebook, the terminal or --json output.
+        self._con.execute("SET enable_progress_bar_print = false")
         self._con.register("logs_rows", _arrow_view(logs, row_index=True))
         self._con.execute("CREATE VIEW logs AS SELECT * EXCLUDE (_row) FROM logs_rows")
         self.source_names = {"logs", "traces"}

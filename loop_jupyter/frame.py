@@ -264,6 +264,7 @@ def derive(base: pl.DataFrame, report: LoadReport, *, source: str = "") -> pl.Da
     A ``_line`` column, when present, locates warnings and is dropped from the result.
     """
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar_print = false")  # no DuckDB bar in terminals or notebooks
     con.execute("SET TimeZone = 'UTC'")
     con.register("base_rows", base)
     return finish(con.sql(derive_sql("base_rows")).pl(), report, source=source)

@@ -87,7 +87,11 @@ def _query_progress(con: duckdb.DuckDBPyConnection, total_bytes: int, show: bool
 
 def _fast_load(path: Path, report: LoadReport, *, array: bool, show_progress: bool) -> pl.DataFrame | None:
     """One DuckDB pass; returns None when the file needs the line-by-line path."""
+    # DuckDB's own progress bar stays quiet (it would print into the terminal, a notebook or a
+    # --json output); _query_progress reads the same progress into ours.
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
     con.execute("SET TimeZone = 'UTC'")
     # Strings leave DuckDB as Arrow string views, which Polars takes without copying (1M spans:
     # 0.25 s and a second copy of every id saved against plain Arrow strings).
