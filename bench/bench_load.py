@@ -3,6 +3,10 @@
 Baselines: DuckDB ``read_json`` with the column types given (one pass), DuckDB ``read_json_auto``
 (sample_size=-1: a schema pass plus a read), pandas ``json.loads`` per line + ``json_normalize``
 (run on a smaller file and scaled linearly to the big one; the scaling is stated).
+
+One more case, ``floor``, is not a baseline but a bound: the explicit read plus only what the
+frame's contract adds (the derived columns, Polars, parent_id and depth) with none of the checks.
+No load that keeps that contract can beat it, so it says how much of our time the checks cost.
 Every run is a fresh process: peak memory is the OS's figure for that process.
 
 Usage: python bench/bench_load.py [--scale small|medium|full] [--runs N]
@@ -50,6 +54,29 @@ def case(name: str, path: str) -> None:
         frame = load_logs(path, progress=False)
         elapsed = time.perf_counter() - start
         child_report(seconds=elapsed, rows=frame.height, frame_mb=frame.estimated_size() / 1e6)
+    elif name == "floor":
+        import duckdb
+        import polars as pl
+
+        from loop_jupyter.frame import derive_sql, finish
+        from loop_jupyter.report import LoadReport
+
+        start = time.perf_counter()
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET arrow_output_version = '1.4'")
+        con.execute("SET produce_arrow_string_view = true")
+        columns = "{" + ", ".join(f"{k}: '{v}'" for k, v in EXPLICIT.items()) + "}"
+        read = (
+            f"(SELECT * REPLACE (TRY_CAST(created AS TIMESTAMPTZ) AS created, coalesce(span_parents, []) AS "
+            f"span_parents, coalesce(tags, []) AS tags) FROM read_json('{path}', format='newline_delimited', "
+            f"columns={columns}))"
+        )
+        parts = [pl.from_arrow(batch) for batch in con.sql(derive_sql(read)).to_arrow_reader(1 << 17)]
+        con.close()
+        frame = finish(pl.concat(parts, rechunk=False), LoadReport())  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - start
+        child_report(seconds=elapsed, rows=frame.height)
     elif name in ("duckdb_explicit", "duckdb_auto"):
         import duckdb
 
@@ -109,11 +136,12 @@ def main() -> None:
     big.read_bytes()
     out: dict = {"file_mb": big.stat().st_size / 1e6, "cases": {}}
     # Interleave ours and the explicit baseline run for run so machine load hits both alike.
-    ours, explicit = [], []
+    ours, explicit, floor = [], [], []
     for _ in range(runs):
         ours.append(measure("ours", big, 1))
         explicit.append(measure("duckdb_explicit", big, 1))
-    for name, parts in (("ours", ours), ("duckdb_explicit", explicit)):
+        floor.append(measure("floor", big, 1))
+    for name, parts in (("ours", ours), ("duckdb_explicit", explicit), ("floor", floor)):
         merged = dict(parts[0])
         for key in ("seconds", "cpu_s", "maxrss_mb"):
             merged[key] = stats([p[key]["median"] for p in parts])

@@ -74,6 +74,15 @@ def report(scale: str, notes: str = "") -> str:
             f"| load: peak memory | {ours['maxrss_mb']['median']:.0f} MB | {exp['maxrss_mb']['median']:.0f} MB | "
             f"{m_ratio:.2f}× | ≤ 1.5× | {_yes(m_ratio <= 1.5)} |"
         )
+        if "floor" in c:
+            floor = c["floor"]
+            lines.append(
+                f"| load floor: explicit read + derived columns + depth, no checks (a bound, not a baseline) | "
+                f"{_ms(floor['seconds']['median'])} ({_spread(floor['seconds'])}), "
+                f"{floor['maxrss_mb']['median']:.0f} MB | DuckDB explicit (as above) | "
+                f"{floor['seconds']['median'] / exp['seconds']['median']:.2f}× time, "
+                f"{floor['maxrss_mb']['median'] / exp['maxrss_mb']['median']:.2f}× memory | — | — |"
+            )
         if "duckdb_auto" in c:
             auto = c["duckdb_auto"]
             lines.append(
