@@ -135,7 +135,13 @@ class FakeLLM:
         openai_api: bool,
         headers: dict[str, str] | None = None,
     ) -> None:
-        kinds = {429: "rate_limit_error", 529: "overloaded_error", 500: "api_error", 401: "authentication_error"}
+        kinds = {
+            429: "rate_limit_error",
+            529: "overloaded_error",
+            500: "api_error",
+            401: "authentication_error",
+            404: "not_found_error",
+        }
         if openai_api:
             body: dict[str, Any] = {"error": {"message": message, "type": kinds.get(code, "api_error"), "code": None}}
         else:

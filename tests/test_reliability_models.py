@@ -47,6 +47,12 @@ FAULTS: dict[str, tuple[list[dict[str, Any]], str | dict[str, str], int, int]] =
     "500 after retries": ([fault(500), fault(500)], "error:server error (500) after 1 retry", 2, 12),
     "503 after retries": ([fault(503), fault(503)], "error:server error (503)", 2, 12),
     "401 bad key, not retried": ([{"status": 401}], "error:refused the API key (401)", 1, 12),
+    "404 retired model, not retried": (
+        [{"status": 404, "message": "model: claude-sonnet-4-5"}],
+        "error:does not serve the model",
+        1,
+        12,
+    ),
     "timeout retried": ([{"hang": 1.2}, reply("ok after timeout")], "ok after timeout", 2, 12),
     "timeout after retries": ([{"hang": 1.2}, {"hang": 1.2}], "error:did not answer in time", 2, 12),
     "reset before any text, retried once": ([reply("lost", reset_after=1), reply("ok after reset")], "ok after", 2, 12),
@@ -177,6 +183,7 @@ def test_model_fault(provider: str, name: str, logs: pl.DataFrame) -> None:
             "timeout",
             "connection",
             "malformed",
+            "model",
         }
         assert loop.history[[m.run_id for m in loop.history].index(second) - 1].kind == "error"
     else:

@@ -209,7 +209,7 @@ def _parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any], 
     return value, None
 
 
-def _describe_error(exc: Exception, provider: str, retries: int) -> ModelError:
+def _describe_error(exc: Exception, provider: str, retries: int, model: str = "") -> ModelError:
     """A plain message for an SDK exception (after the SDK's own retries)."""
     status = getattr(exc, "status_code", None)
     after = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
@@ -221,6 +221,15 @@ def _describe_error(exc: Exception, provider: str, retries: int) -> ModelError:
         return ModelError(f"{label} is overloaded (529){after}: try again shortly.", kind="overloaded", status=529)
     if status in (401, 403):
         return ModelError(f"{label} refused the API key ({status}): check it.", kind="auth", status=status)
+    if status == 404 and model:
+        # A retired or misspelled model id: say which id, and where the display name maps to it.
+        return ModelError(
+            f"{label} does not serve the model {model!r} (404): it may be retired or not enabled for this key. "
+            "Choose another model (`--model NAME`, `Loop(logs, model=...)`), or map the display name to a "
+            "current id under [model_ids] in the config file.",
+            kind="model",
+            status=404,
+        )
     if status is not None and status >= 500:
         return ModelError(f"{label} server error ({status}){after}.", kind="server", status=status)
     if "Timeout" in name:
@@ -244,14 +253,14 @@ def _transport_error(exc: Exception, label: str) -> Exception:
 
 @contextmanager
 def _sdk_errors(
-    api_error: type[Exception], provider: str, retries: int, label: str, *, malformed: bool = False
+    api_error: type[Exception], provider: str, retries: int, label: str, *, model: str = "", malformed: bool = False
 ) -> Iterator[None]:
     """Turn what a streamed request raises into a ModelError: the SDK's own errors, then (with
     ``malformed``) a response the SDK could not parse, then a dropped transport."""
     try:
         yield
     except api_error as exc:
-        raise _describe_error(exc, provider, retries) from exc
+        raise _describe_error(exc, provider, retries, model) from exc
     except ValueError as exc:
         if not malformed:
             raise _transport_error(exc, label) from exc
@@ -344,7 +353,7 @@ class AnthropicClient:
         # JSON so malformed arguments are reported to the model instead of run as empty.
         raw_json: dict[int, str] = {}
         with (
-            _sdk_errors(anthropic.APIError, "anthropic", self.max_retries, "Anthropic", malformed=True),
+            _sdk_errors(anthropic.APIError, "anthropic", self.max_retries, "Anthropic", model=self.model, malformed=True),
             self._client.messages.stream(**kwargs) as stream,
         ):
             for event in stream:
@@ -451,7 +460,7 @@ class OpenAIClient:
         calls: dict[int, dict[str, Any]] = {}
         texts: list[str] = []
         label = "OpenAI" if self.provider == "openai" else "the model server"
-        with _sdk_errors(openai.APIError, self.provider, self.max_retries, label):
+        with _sdk_errors(openai.APIError, self.provider, self.max_retries, label, model=self.model):
             for chunk in self._client.chat.completions.create(**kwargs):
                 if getattr(chunk, "usage", None):
                     turn.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
