@@ -348,33 +348,44 @@ class AnthropicClient:
         }
         if tools:
             kwargs["tools"] = tools
-        text_parts: list[str] = []
-        # The SDK parses tool arguments leniently (a truncated object becomes {}); keep the raw
-        # JSON so malformed arguments are reported to the model instead of run as empty.
-        raw_json: dict[int, str] = {}
-        with (
-            _sdk_errors(anthropic.APIError, "anthropic", self.max_retries, "Anthropic", model=self.model, malformed=True),
-            self._client.messages.stream(**kwargs) as stream,
-        ):
-            for event in stream:
-                if event.type == "text":
-                    text_parts.append(event.text)
-                    if stream_callback:
-                        stream_callback(event.text)
-                elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
-                    raw_json[event.index] = raw_json.get(event.index, "") + event.delta.partial_json
-            final = stream.get_final_message()
-        turn = AssistantTurn(stop_reason=final.stop_reason or "")
+        # The raw event stream, assembled here: the SDK's stream helper parses tool arguments as
+        # they arrive and ends the whole turn on JSON it cannot parse, where the model should get
+        # a tool error it can fix (as on the OpenAI path). The raw JSON text is kept per block.
+        blocks: dict[int, dict[str, Any]] = {}
+        turn = AssistantTurn()
+        input_tokens = output_tokens = 0
+        with _sdk_errors(anthropic.APIError, "anthropic", self.max_retries, "Anthropic", model=self.model, malformed=True):
+            for event in self._client.messages.create(**kwargs, stream=True):
+                if event.type == "message_start":
+                    input_tokens = event.message.usage.input_tokens or 0
+                elif event.type == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        blocks[event.index] = {"type": "tool_use", "id": block.id, "name": block.name, "json": ""}
+                    elif block.type == "text":
+                        blocks[event.index] = {"type": "text", "text": block.text or ""}
+                elif event.type == "content_block_delta":
+                    entry = blocks.get(event.index)
+                    if entry is None:
+                        continue
+                    if event.delta.type == "text_delta":
+                        entry["text"] += event.delta.text
+                        if stream_callback:
+                            stream_callback(event.delta.text)
+                    elif event.delta.type == "input_json_delta":
+                        entry["json"] += event.delta.partial_json
+                elif event.type == "message_delta":
+                    turn.stop_reason = event.delta.stop_reason or turn.stop_reason
+                    output_tokens = event.usage.output_tokens or output_tokens
         texts = []
-        for index, block in enumerate(final.content):
-            if block.type == "text":
-                texts.append(block.text)
-            elif block.type == "tool_use":
-                raw = raw_json.get(index)
-                arguments, error = _parse_arguments(raw if raw is not None else block.input)
-                turn.tool_calls.append(ToolCall(block.id, block.name, arguments, error))
-        turn.text = "".join(texts) or "".join(text_parts)
-        turn.usage = Usage(final.usage.input_tokens or 0, final.usage.output_tokens or 0)
+        for _index, entry in sorted(blocks.items()):
+            if entry["type"] == "text":
+                texts.append(entry["text"])
+            else:
+                arguments, error = _parse_arguments(entry["json"])
+                turn.tool_calls.append(ToolCall(entry["id"], entry["name"], arguments, error))
+        turn.text = "".join(texts)
+        turn.usage = Usage(input_tokens, output_tokens)
         return turn
 
 
