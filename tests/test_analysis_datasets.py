@@ -64,12 +64,19 @@ def test_versions_increment_and_never_overwrite(tmp_path):
     assert (tmp_path / "loop_datasets" / "ds" / "v1.parquet").read_bytes() == first
     assert load_dataset("ds", datasets_dir=tmp_path / "loop_datasets").height == 3  # 3 distinct inputs
     assert load_dataset("ds", 1, datasets_dir=tmp_path / "loop_datasets").height == 2
-    # Two pendings prepared for the same version: the second takes the next version instead.
+    # Two proposals waiting at once: the second previews the version after the first, and each
+    # confirmation writes what its preview showed, whichever is confirmed first.
     p3, p4 = create_dataset(ctx, name="ds", where="true"), create_dataset(ctx, name="ds", where="false")
-    assert "Version: v3" in p3.first(Pending).preview and "Version: v3" in p4.first(Pending).preview
-    v3 = _confirm(p3)[0]
+    assert "Version: v3" in p3.first(Pending).preview and "Version: v4" in p4.first(Pending).preview
+    assert "proposals still waiting" in p4.first(Pending).preview
     v4 = _confirm(p4)[0]
+    v3 = _confirm(p3)[0]
     assert (v3.version, v3.rows, v4.version, v4.rows) == (3, 5, 4, 0)
+    # A cancelled proposal frees its version for the next one.
+    cancelled = create_dataset(ctx, name="ds", where="true").first(Pending)
+    assert "Version: v5" in cancelled.preview
+    cancelled.status = "cancelled"
+    assert "Version: v5" in create_dataset(ctx, name="ds", where="true").first(Pending).preview
     table = show_datasets(ctx).first(Table).frame
     assert table.select("name", "version", "rows").rows() == [("ds", 1, 2), ("ds", 2, 3), ("ds", 3, 5), ("ds", 4, 0)]
     assert list_datasets(tmp_path / "loop_datasets").equals(table)

@@ -126,3 +126,13 @@ def test_planner_style_calls(tmp_path):
     learned.first(Pending).action()
     scored = run_scorer(ctx).frames[0]  # the latest saved scorer
     assert scored.filter(pl.col("errors") == 0.0)["root_span_id"].to_list() == ["d"]
+
+
+def test_two_waiting_proposals_preview_and_write_their_own_versions(tmp_path):
+    ctx = ToolContext(logs=_logs(), workdir=tmp_path)
+    first = create_scorer(ctx, name="s", pattern="x").first(Pending)
+    second = create_scorer(ctx, name="s", pattern="sorry").first(Pending)
+    assert "s/v1.py" in first.preview and "s/v2.py" in second.preview
+    assert second.action()[0].path.endswith("s/v2.py")  # confirmed first, still the version it showed
+    assert first.action()[0].path.endswith("s/v1.py")
+    assert "sorry" in (tmp_path / "loop_scorers" / "s" / "v2.py").read_text()

@@ -14,6 +14,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _VERSION = re.compile(r"^v(\d+)\.(\w+)$")
@@ -42,6 +43,14 @@ def versions(folder: Path, ext: str) -> list[int]:
 def next_version(folder: Path, ext: str) -> int:
     existing = versions(folder, ext)
     return existing[-1] + 1 if existing else 1
+
+
+def propose_version(proposals: list[tuple[Path, int, Any]], folder: Path, ext: str) -> int:
+    """The version a new proposal for ``folder`` previews: past the saved versions and past every
+    proposal still waiting for confirmation (``proposals`` holds ``(folder, version, pending)``;
+    a pending whose ``status`` is no longer "pending" frees its version)."""
+    waiting = [v for f, v, pending in proposals if f == folder and getattr(pending, "status", "") == "pending"]
+    return max([*versions(folder, ext), *waiting], default=0) + 1
 
 
 def pick_version(found: list[int], version: int | None, label: str) -> int:
@@ -100,17 +109,20 @@ def write_version(
     main_ext: str,
     write_main: Callable[[Path], None],
     extras: dict[str, Callable[[int, Path], None]] | None = None,
+    *,
+    preferred: int | None = None,
 ) -> tuple[int, Path]:
     """Write the next version of a versioned file (plus companion files of the same version).
 
     ``write_main(path)`` writes the main file; ``extras[ext](version, path)`` each companion
-    (written after the version number is taken, so it can record it). Returns (version, path).
+    (written after the version number is taken, so it can record it). ``preferred`` (the version
+    a confirmation showed) is taken when still free, else the next free one. Returns (version, path).
     """
     folder.mkdir(parents=True, exist_ok=True)
     temp = _temp(folder, write_main)
     try:
-        for _ in range(1000):
-            version = next_version(folder, main_ext)
+        for attempt in range(1000):
+            version = preferred if attempt == 0 and preferred else next_version(folder, main_ext)
             final = folder / f"v{version}.{main_ext}"
             try:
                 _publish(temp, final)

@@ -22,7 +22,7 @@ import polars as pl
 from ..artifacts import Code, Dataset, Pending, Table, ToolResult
 from ..engine import QueryError
 from ..tools import ToolContext, tool
-from ._versioned import check_name, json_companion, pick_version, versions, write_version
+from ._versioned import check_name, json_companion, pick_version, propose_version, versions, write_version
 
 _STRING = pl.String()
 Preset = Literal["errors", "common_inputs", "high_scores"]
@@ -147,8 +147,10 @@ def save_dataset(
     query: str,
     source: str,
     description: str = "",
+    version: int | None = None,
 ) -> tuple[int, Path]:
-    """Write ``records`` as the next version of dataset ``name`` under ``folder`` (atomic, new file)."""
+    """Write ``records`` as a new version of dataset ``name`` under ``folder`` (atomic, new file):
+    ``version`` when given and still free, else the next one."""
     name = check_name(name)
     records = records.select([pl.col(c).cast(t) for c, t in DATASET_SCHEMA.items()])
 
@@ -166,7 +168,11 @@ def save_dataset(
         }
 
     return write_version(
-        folder / name, "parquet", lambda path: records.write_parquet(path), {"json": json_companion(meta)}
+        folder / name,
+        "parquet",
+        lambda path: records.write_parquet(path),
+        {"json": json_companion(meta)},
+        preferred=version,
     )
 
 
@@ -215,11 +221,17 @@ def create_dataset(
         return ToolResult(f"Cannot create the dataset: {exc}", is_error=True)
     folder = ctx.datasets_dir
     existing = versions(folder / name, "parquet")
-    version = existing[-1] + 1 if existing else 1
+    # Proposals still waiting hold their version: a second proposal for the same name previews the
+    # one after, and each confirmation writes the version its preview showed (when still free).
+    proposals = ctx.cache.setdefault("versioned_proposals", [])
+    version = propose_version(proposals, folder / name, "parquet")
     target = folder / name / f"v{version}.parquet"
     source = "logs"
     preview = (
-        f"Dataset: {name}\nVersion: v{version}" + (f" (v{existing[-1]} exists and is kept)" if existing else "") + "\n"
+        f"Dataset: {name}\nVersion: v{version}"
+        + (f" (v{existing[-1]} exists and is kept)" if existing else "")
+        + (" (after the proposals still waiting for this name)" if version > (existing[-1] if existing else 0) + 1 else "")
+        + "\n"
         f"Path: {target}\nRows: {records.height:,}\nFilter: {query}\n"
         f"Columns: {', '.join(DATASET_SCHEMA)}\nFirst rows:\n{_preview(records)}"
     )
@@ -234,7 +246,9 @@ def create_dataset(
     )
 
     def action() -> list:
-        new_version, path = save_dataset(records, folder, name, query=query, source=source, description=description)
+        new_version, path = save_dataset(
+            records, folder, name, query=query, source=source, description=description, version=version
+        )
         return [
             Dataset(name, new_version, str(path), records.height, title=f"Dataset {name} v{new_version}"),
             Code(code, title="Reproduce"),
@@ -247,6 +261,7 @@ def create_dataset(
         action=action,
         title=f"Create dataset {name}",
     )
+    proposals.append((folder / name, version, pending))
     text = (
         f"Ready to save {records.height:,} rows as dataset '{name}' v{version} ({query}). "
         "Waiting for the user to confirm."

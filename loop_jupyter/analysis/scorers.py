@@ -24,7 +24,7 @@ from ..embeddings import error_kind
 from ..engine import QueryError
 from ..frame import loads
 from ..tools import ToolContext, tool
-from ._versioned import check_name, json_companion, next_version, pick_version, versions, write_version
+from ._versioned import check_name, json_companion, pick_version, propose_version, versions, write_version
 
 Kind = Literal["code", "llm_judge"]
 
@@ -224,7 +224,8 @@ def create_scorer(
     except (ValueError, re.error, QueryError) as exc:
         return ToolResult(f"Cannot create the scorer: {exc}", is_error=True)
     folder = ctx.scorers_dir / name
-    version = next_version(folder, "py")
+    proposals = ctx.cache.setdefault("versioned_proposals", [])
+    version = propose_version(proposals, folder, "py")
     preview = f"Scorer: {name} ({kind})\nWill be saved as: {folder / f'v{version}.py'}\n\n{source}"
     code = (
         "from loop_jupyter.analysis.scorers import run_scorer\n\n"
@@ -245,7 +246,11 @@ def create_scorer(
             }
 
         new_version, path = write_version(
-            folder, "py", lambda p: p.write_text(source, encoding="utf-8"), {"json": json_companion(meta)}
+            folder,
+            "py",
+            lambda p: p.write_text(source, encoding="utf-8"),
+            {"json": json_companion(meta)},
+            preferred=version,
         )
         return [
             Scorer(name, kind, source, str(path), title=f"Scorer {name} v{new_version}"),
@@ -259,6 +264,7 @@ def create_scorer(
         action=action,
         title=f"Create scorer {name}",
     )
+    proposals.append((folder, version, pending))
     text = f"Ready to save {kind} scorer '{name}' v{version}. Waiting for the user to confirm the code."
     if note:
         text += "\n" + note
