@@ -188,7 +188,11 @@ class FakeLLM:
             "content": blocks,
             "stop_reason": "tool_use" if step.get("tool_calls") else "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": step.get("input_tokens", 100), "output_tokens": 20},
+            "usage": {
+                "input_tokens": step.get("input_tokens", 100),
+                "output_tokens": 20,
+                "cache_read_input_tokens": step.get("cache_read", 0),
+            },
         }
 
     def _anthropic_events(self, step: dict[str, Any], model: str) -> list[str]:

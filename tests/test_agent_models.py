@@ -89,9 +89,18 @@ def test_anthropic_streams_text_and_reassembles_tool_input(fake: FakeLLM) -> Non
     assert (call.name, call.input, call.error) == ("run_sql", {"query": "SELECT count(*) FROM logs"}, None)
     assert turn.usage.input_tokens == 100
     body = fake.bodies[0]
-    assert body["stream"] is True and body["system"] == "system text" and body["tools"] == TOOLS
+    assert body["stream"] is True and body["tools"] == TOOLS
+    # The system prompt and the conversation so far are prompt-cache prefixes.
+    assert body["system"] == [{"type": "text", "text": "system text", "cache_control": {"type": "ephemeral"}}]
+    assert body["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
     auth = {k.lower(): v for k, v in fake.requests[0]["headers"].items()}
     assert "test" in auth.get("authorization", "") + auth.get("x-api-key", "")
+
+
+def test_anthropic_cached_prefix_tokens_count_as_sent(fake: FakeLLM) -> None:
+    fake.script(reply("cached", cache_read=4000))
+    turn = anthropic(fake).complete("system text", HI, TOOLS)
+    assert (turn.usage.input_tokens, turn.usage.cache_read_tokens) == (4100, 4000)
 
 
 def test_anthropic_tool_results_are_sent_back(fake: FakeLLM) -> None:
@@ -110,7 +119,7 @@ def test_anthropic_tool_results_are_sent_back(fake: FakeLLM) -> None:
         "tool_use_id": "t1",
         "content": "<tool_output>1</tool_output>",
     }
-    assert sent[2]["content"][1] == {"type": "text", "text": "and then?"}
+    assert sent[2]["content"][1] == {"type": "text", "text": "and then?", "cache_control": {"type": "ephemeral"}}
 
 
 def test_anthropic_malformed_tool_arguments_are_flagged(fake: FakeLLM) -> None:

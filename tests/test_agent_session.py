@@ -77,7 +77,7 @@ def test_model_tool_loop_answer_and_events(logs: pl.DataFrame, fake: FakeLLM) ->
         reply(
             "Let me filter.", call("generate_filter", description="slow llm", where="type = 'llm' AND duration > 60")
         ),
-        reply("There are some slow LLM spans."),
+        reply("There are some slow LLM spans.", cache_read=3000),
     )
     loop = claude(logs, fake)
     events = list(loop.stream("Which LLM spans are slow?"))
@@ -92,17 +92,20 @@ def test_model_tool_loop_answer_and_events(logs: pl.DataFrame, fake: FakeLLM) ->
     sql = next(a for a in answer.artifacts if isinstance(a, SqlFilter))
     assert sql.count == logs.filter((pl.col("type") == "llm") & (pl.col("duration") > 60)).height
     assert any(isinstance(a, Code) for a in answer.artifacts)
+    # The second turn read the tools, system prompt and first turn from the prompt cache.
+    assert answer.tokens["reported_cache_read"] == 3000 and answer.tokens["reported_input"] == 100 + 3100
     out = answer.to_json()
     assert set(out) >= {"text", "tool_calls", "artifacts"} and out["artifacts"][0]["kind"] == "sql"
     json.dumps(out)
     # What went to the model: schema and facts in the system prompt, the tool result marked as data.
     first, second = fake.bodies
-    assert "Factuality" in first["system"] and "scores.<key>" in first["system"]
+    system = first["system"][0]["text"]
+    assert "Factuality" in system and "scores.<key>" in system
     assert {t["name"] for t in first["tools"]} >= {"run_sql", "generate_filter", "read_field", "grep_field"}
     result_block = second["messages"][-1]["content"][0]
     assert result_block["type"] == "tool_result" and result_block["content"].startswith("<tool_output")
     assert answer.tokens_sent == sum(answer.tokens["requests"]) and len(answer.tokens["requests"]) == 2
-    assert answer.tokens["reported_input"] == 200
+    assert answer.tokens["reported_input"] == 200 + 3000  # the cached prefix was sent too
     assert loop.last_answer is answer
     kinds = [m.kind for m in loop.history]
     assert kinds == ["user", "assistant", "tool_result", "assistant"]

@@ -196,12 +196,14 @@ def check_preview(call: dict[str, Any], pending: Pending, logs: pl.DataFrame) ->
     preview = pending.preview
     if call["name"] == "create_dataset":
         assert preview_field(preview, "Dataset") == arguments["name"]
-        assert preview_field(preview, "Version").startswith("v1")
+        # v1, or the next when an earlier proposal in the same turn waits for the same name.
+        version = preview_field(preview, "Version").split()[0]
+        assert re.fullmatch(r"v\d+", version)
         assert preview_field(preview, "Rows") == f"{expected_rows(arguments, logs):,}"
         shown = preview_field(preview, "Filter")
         wanted = arguments.get("sql") or arguments.get("where")
         assert (wanted.lower() in shown.lower()) if wanted else ("has_error" in shown or "occurrences" in shown)
-        assert preview_field(preview, "Path").endswith(f"loop_datasets/{arguments['name']}/v1.parquet")
+        assert preview_field(preview, "Path").endswith(f"loop_datasets/{arguments['name']}/{version}.parquet")
     else:
         assert preview.startswith(f"Scorer: {arguments['name']} ({arguments.get('kind', 'code')})")
         assert preview_field(preview, "Will be saved as").endswith(f"loop_scorers/{arguments['name']}/v1.py")
@@ -221,8 +223,9 @@ def check_written(pending: Pending, produced: list, places: dict[str, Path]) -> 
         assert load_dataset(dataset.path).height == dataset.rows
         info = dataset_info(dataset.path)
         assert info["filter"] == preview_field(preview, "Filter") and info["rows"] == dataset.rows
-        # Two proposals for the same name: the later one takes the next version instead of overwriting.
-        assert dataset.version >= int(preview_field(preview, "Version").split()[0][1:])
+        # Each confirmation writes the version its preview showed (two proposals for one name included).
+        assert dataset.version == int(preview_field(preview, "Version").split()[0][1:])
+        assert dataset.path == preview_field(preview, "Path")
         return
     scorer = next(a for a in produced if isinstance(a, Scorer))
     path = Path(scorer.path)

@@ -91,6 +91,8 @@ class TokenLedger:
     requests: list[int] = field(default_factory=list)
     reported_input: int = 0
     reported_output: int = 0
+    #: Of reported_input, what the provider read from its prompt cache (Anthropic reports it).
+    reported_cache_read: int = 0
 
     def record(self, payload: Any) -> int:
         tokens = estimate_tokens(payload)
@@ -112,4 +114,5 @@ class TokenLedger:
             "largest_request": self.largest_request,
             "reported_input": self.reported_input,
             "reported_output": self.reported_output,
+            "reported_cache_read": self.reported_cache_read,
         }

@@ -57,6 +57,7 @@ OFFLINE = "offline"
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_TIMEOUT_S = 120.0
 MAX_OUTPUT_TOKENS = 4096
+_EPHEMERAL = {"type": "ephemeral"}
 
 
 class ModelError(RuntimeError):
@@ -170,6 +171,8 @@ class ToolCall:
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Of input_tokens, how many the provider read from its prompt cache.
+    cache_read_tokens: int = 0
 
 
 @dataclass
@@ -340,11 +343,20 @@ class AnthropicClient:
     ) -> AssistantTurn:
         import anthropic
 
+        # Prompt caching: the tools and system prompt (the same all session, ~5k tokens) and the
+        # conversation so far are marked as cache prefixes, so each later turn of the agent loop
+        # reads them from the cache (billed at a tenth) instead of paying for them again.
+        api_messages = self.to_messages(messages)
+        if api_messages:
+            last = api_messages[-1]
+            content = last["content"]
+            blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+            api_messages[-1] = {**last, "content": [*blocks[:-1], {**blocks[-1], "cache_control": _EPHEMERAL}]}
         kwargs: dict[str, Any] = {
             "model": self.model,
             "max_tokens": MAX_OUTPUT_TOKENS,
-            "system": system,
-            "messages": self.to_messages(messages),
+            "system": [{"type": "text", "text": system, "cache_control": _EPHEMERAL}],
+            "messages": api_messages,
         }
         if tools:
             kwargs["tools"] = tools
@@ -353,11 +365,18 @@ class AnthropicClient:
         # a tool error it can fix (as on the OpenAI path). The raw JSON text is kept per block.
         blocks: dict[int, dict[str, Any]] = {}
         turn = AssistantTurn()
-        input_tokens = output_tokens = 0
+        input_tokens = output_tokens = cache_read = 0
         with _sdk_errors(anthropic.APIError, "anthropic", self.max_retries, "Anthropic", model=self.model, malformed=True):
             for event in self._client.messages.create(**kwargs, stream=True):
                 if event.type == "message_start":
-                    input_tokens = event.message.usage.input_tokens or 0
+                    usage = event.message.usage
+                    # Cached prefix tokens are reported apart from input_tokens; all of them were sent.
+                    input_tokens = (
+                        (usage.input_tokens or 0)
+                        + (getattr(usage, "cache_read_input_tokens", None) or 0)
+                        + (getattr(usage, "cache_creation_input_tokens", None) or 0)
+                    )
+                    cache_read = getattr(usage, "cache_read_input_tokens", None) or 0
                 elif event.type == "content_block_start":
                     block = event.content_block
                     if block.type == "tool_use":
@@ -385,7 +404,7 @@ class AnthropicClient:
                 arguments, error = _parse_arguments(entry["json"])
                 turn.tool_calls.append(ToolCall(entry["id"], entry["name"], arguments, error))
         turn.text = "".join(texts)
-        turn.usage = Usage(input_tokens, output_tokens)
+        turn.usage = Usage(input_tokens, output_tokens, cache_read)
         return turn
 
 

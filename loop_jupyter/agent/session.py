@@ -526,6 +526,7 @@ class Loop:
                 turn = complete(self._conversation.model_messages())
                 ledger.reported_input += turn.usage.input_tokens
                 ledger.reported_output += turn.usage.output_tokens
+                ledger.reported_cache_read += turn.usage.cache_read_tokens
                 calls = [{"id": c.id, "name": c.name, "input": c.input} for c in turn.tool_calls]
                 self._conversation.append(Message("assistant", turn.text, run_id, {"tool_calls": calls}, model=model))
                 if turn.text:
