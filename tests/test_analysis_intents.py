@@ -102,3 +102,17 @@ def test_silhouette_matches_the_definition():
         b = min(np.mean([distance[i, j] for j in range(30) if labels[j] == c]) for c in {0, 1, 2} - {labels[i]})
         expected.append((b - a) / max(a, b))
     assert silhouette(vectors, labels) == pytest.approx(float(np.mean(expected)), abs=1e-5)
+
+
+def test_intent_names_never_name_a_user(fixtures_dir):
+    # tau-bench users introduce themselves by id ("my user id is aarav_garcia_1177"): those ids
+    # and the names inside them must not become intent names.
+    from loop_jupyter import load_logs
+
+    logs = load_logs(fixtures_dir / "tau-bench" / "gpt-4o-airline.json")
+    inputs = " ".join(v for v in logs.get_column("input").to_list() if v)
+    assert "aarav_garcia_1177" in inputs  # the fixture does carry user ids
+    names = classify_intents(logs).first(Table).frame.get_column("name").to_list()
+    words = {w for name in names for w in name.split(" / ")}
+    assert words and not {w for w in words if any(ch.isdigit() or ch == "_" for ch in w)}
+    assert not words & {"aarav", "garcia", "anya", "sophia", "silva", "omar", "rossi", "amelia", "davis"}

@@ -103,9 +103,20 @@ def choose_k(vectors: np.ndarray, *, seed: int = 0) -> int:
     return best_k
 
 
+_IDENTIFIER = re.compile(r"[\d_]")
+
+
 def distinctive_terms(texts: list[str], labels: np.ndarray, top: int = 3) -> dict[int, list[str]]:
-    """Per cluster, terms with the highest ``p_c * log(p_c / p_all)`` (document frequencies)."""
+    """Per cluster, terms with the highest ``p_c * log(p_c / p_all)`` (document frequencies).
+
+    Identifiers (words with digits or underscores: user ids, order numbers) and the name parts
+    inside them (``aarav_garcia_1177`` -> aarav, garcia) never name an intent: a cluster is what
+    people ask for, not who asked.
+    """
     docs = [terms(t) for t in texts]
+    identifiers = {w for d in docs for w in d if _IDENTIFIER.search(w)}
+    name_parts = {part for w in identifiers for part in re.split(r"[\d_]+", w) if len(part) >= 3}
+    docs = [{w for w in d if w not in identifiers and w not in name_parts} for d in docs]
     overall = Counter(w for d in docs for w in d)
     n = len(docs)
     out: dict[int, list[str]] = {}
