@@ -257,6 +257,67 @@ def _generated_size(node: exp.Func) -> float:
     return max((abs(v) for v in values if v is not None), default=0.0)
 
 
+def _guard_sizes(tree: exp.Expression) -> exp.Expression:
+    """Sizes computed from the data (``repeat(input, tokens * 1000000)``) cannot be checked before
+    running: each such size argument is wrapped in a CASE that raises an error once the value
+    would pass MAX_GENERATED, before DuckDB starts building it. Literal sizes were checked already
+    and stay as written; a guarded column keeps its name (the expression as the user wrote it)."""
+
+    def guarded(size_sql: str, value: exp.Expression, name: str) -> exp.Expression:
+        message = (
+            f"{name} would build a single value of more than {MAX_GENERATED:,} elements: "
+            "aggregate or generate rows with FROM range(...)"
+        )
+        return sqlglot.parse_one(
+            f"CASE WHEN {size_sql} > {MAX_GENERATED} THEN error('{message}') ELSE ({value.sql(dialect='duckdb')}) END",
+            read="duckdb",
+        )
+
+    def computed(node: exp.Expression | None) -> bool:
+        return node is not None and _number(node) is None
+
+    def transform(node: exp.Expression) -> exp.Expression:
+        if isinstance(node.parent, exp.Table):  # range/generate_series in FROM stream rows
+            return node
+        if isinstance(node, exp.Repeat) and computed(node.args.get("times")):
+            times, this = node.args["times"], node.this.sql(dialect="duckdb")
+            size = f"({times.sql(dialect='duckdb')}) * greatest(len({this}), 1)"
+            node.set("times", guarded(size, times, "repeat"))
+        elif isinstance(node, exp.Pad) and computed(node.args.get("expression")):
+            width = node.args["expression"]
+            node.set("expression", guarded(f"({width.sql(dialect='duckdb')})", width, "pad"))
+        elif (
+            isinstance(node, exp.GenerateSeries)
+            and any(computed(node.args.get(k)) for k in ("start", "end", "step"))
+            # Numbers only: a series of dates or timestamps steps by an interval, and arithmetic
+            # written for numbers would not bind on it.
+            and (node.args.get("step") is None or _number(node.args["step"]) is not None)
+        ):
+            start, end, step = (node.args.get(k) for k in ("start", "end", "step"))
+            begin = start.sql(dialect="duckdb") if start is not None else "0"
+            stride = step.sql(dialect="duckdb") if step is not None else "1"
+            size = f"abs(({end.sql(dialect='duckdb')}) - ({begin})) / greatest(abs({stride}), 1)"
+            node.set("end", guarded(size, end, "generate_series"))
+        elif (
+            isinstance(node, exp.Anonymous)
+            and node.name.upper() in {"LIST_RESIZE", "ARRAY_RESIZE"}
+            and len(node.expressions) >= 2
+            and computed(node.expressions[1])
+        ):
+            width = node.expressions[1]
+            node.expressions[1] = guarded(f"({width.sql(dialect='duckdb')})", width, node.name.lower())
+        return node
+
+    projections = tree.expressions if isinstance(tree, exp.Select) else []
+    names = [None if isinstance(p, exp.Alias | exp.Star) else p.sql(dialect="duckdb") for p in projections]
+    tree = tree.transform(transform, copy=False)
+    if isinstance(tree, exp.Select):
+        for index, (projection, name) in enumerate(zip(tree.expressions, names, strict=False)):
+            if name is not None and projection.sql(dialect="duckdb") != name:
+                tree.expressions[index] = exp.alias_(projection, name, quoted=True)
+    return tree
+
+
 _INCLUDES = re.compile(r"([\w.\"]+)\s+INCLUDES\s+('(?:[^']|'')*')", re.IGNORECASE)
 
 
@@ -349,7 +410,7 @@ class LogEngine:
             raise QueryError(f"only read-only SELECT queries are allowed, not {tree.key.upper()}", query)
         self._check_tree(tree, query)
         rewritten = tree.transform(_Rewriter(self.source_names | self._aliases(tree)))
-        rewritten = _cast_json_compared_to_numbers(rewritten)
+        rewritten = _guard_sizes(_cast_json_compared_to_numbers(rewritten))
         return rewritten.sql(dialect="duckdb")
 
     def _aliases(self, tree: exp.Expression) -> set[str]:
