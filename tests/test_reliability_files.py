@@ -128,8 +128,9 @@ def test_interrupted_versioned_write_leaves_no_partial_file(
             assert callable(load_scorer(folder / "v2.py").score)
     else:
         assert new == []
-    # The next write takes the next free version and never overwrites.
-    make(ctx).action()
+    # Confirming again (the proposal is still waiting) takes the version it showed if still free,
+    # else the next free one, and never overwrites.
+    pending.action()
     final = snapshot(folder)
     assert {n: final[n] for n in after if not n.endswith(".json") or n in before} == {
         n: after[n] for n in after if not n.endswith(".json") or n in before
