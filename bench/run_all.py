@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH, RESULTS, machine
 
-SCRIPTS = ["load", "filters", "traces", "trace_open", "similar", "context", "memory", "demo"]
+SCRIPTS = ["load", "big_fields", "filters", "traces", "trace_open", "similar", "context", "memory", "demo"]
 
 
 def _load(name: str) -> dict | None:
@@ -102,6 +102,28 @@ def report(scale: str, notes: str = "") -> str:
             "Load CPU seconds (user+system, median): "
             + ", ".join(f"{k} {v['cpu_s']['median']:.1f} s" for k, v in c.items())
             + "."
+        )
+    big = _load("big_fields")
+    if big:
+        ours, exp = big["load"]["ours"], big["load"]["duckdb_explicit"]
+        lines.append(
+            f"| load {ours['rows']:,} spans with 1–10 MB fields ({big['file_mb']:.0f} MB JSONL, largest field "
+            f"{big['largest_field_chars'] / 1e6:.0f}M chars) | {_ms(ours['seconds']['median'])}, "
+            f"{ours['maxrss_mb']['median']:.0f} MB | DuckDB explicit {_ms(exp['seconds']['median'])}, "
+            f"{exp['maxrss_mb']['median']:.0f} MB | {ours['seconds']['median'] / exp['seconds']['median']:.2f}× time, "
+            f"{ours['maxrss_mb']['median'] / exp['maxrss_mb']['median']:.2f}× memory | — | — |"
+        )
+        opened, span = big["open_trace"], big["open_span"]
+        ok = all(x["seconds"]["median"] <= 0.5 and x["bytes_sent"] <= 256 * 1024 for x in (opened, span))
+        lines.append(
+            f"| open the big-field trace / its 10 MB span in the explorer | {_ms(opened['seconds']['median'])}, "
+            f"{opened['bytes_sent'] / 1024:.1f} KB / {_ms(span['seconds']['median'])}, "
+            f"{span['bytes_sent'] / 1024:.1f} KB sent | — | — | ≤ 0.5 s, ≤ 256 KB | {_yes(ok)} |"
+        )
+        largest = max(big["summary"]["tool_results"], default=0)
+        lines.append(
+            f"| tool result summarizing the big-field trace | {largest:,} tokens | — | — | ≤ 4k | "
+            f"{_yes(big['summary']['answered'] and 0 < largest <= 4000)} |"
         )
     filters = _load("filters")
     if filters:

@@ -17,8 +17,8 @@ def test_bench_scripts_run_at_small_scale(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run_all.py"), "--scale", "small", "--output", str(out),
-         "--only", "load,filters,traces,trace_open,context,demo"],
+         "--only", "load,big_fields,filters,traces,trace_open,context,demo"],
         check=True, cwd=ROOT, timeout=600, env=dict(os.environ, BENCH_RESULTS=str(tmp_path / "results")),
     )  # fmt: skip
     text = out.read_text()
-    assert "| figure |" in text and "traces view" in text and "filter" in text
+    assert "| figure |" in text and "traces view" in text and "filter" in text and "1–10 MB fields" in text
