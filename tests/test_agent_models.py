@@ -46,6 +46,7 @@ def test_display_names_map_to_api_ids() -> None:
     assert resolve("claude-4.5-sonnet").api_id == "claude-sonnet-4-5"
     assert resolve("claude-4.1-opus").provider == "anthropic"
     assert resolve("gpt-5.2").provider == "openai"
+    assert resolve("claude-5.5-sonnet").api_id == "claude-sonnet-5-5" and resolve("gpt-5.5").api_id == "gpt-5.5"
     ref = resolve("openai-compatible:llama3.1@http://127.0.0.1:11434/v1")
     assert (ref.provider, ref.api_id, ref.base_url) == ("openai-compatible", "llama3.1", "http://127.0.0.1:11434/v1")
     with pytest.raises(ModelError, match="unknown model"):

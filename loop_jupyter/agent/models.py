@@ -48,8 +48,18 @@ MODEL_TABLE: dict[str, tuple[Provider, str]] = {
     "claude-4.5-opus": ("anthropic", "claude-opus-4-5"),
     "claude-4-sonnet": ("anthropic", "claude-sonnet-4-0"),
     "claude-4.1-opus": ("anthropic", "claude-opus-4-1"),
+    # Newer models the SDKs list, so a retired default has a successor to pick by name.
+    "claude-4.6-sonnet": ("anthropic", "claude-sonnet-4-6"),
+    "claude-4.6-opus": ("anthropic", "claude-opus-4-6"),
+    "claude-5-sonnet": ("anthropic", "claude-sonnet-5"),
+    "claude-5-opus": ("anthropic", "claude-opus-5"),
+    "claude-5.5-sonnet": ("anthropic", "claude-sonnet-5-5"),
+    "claude-5.5-opus": ("anthropic", "claude-opus-5-5"),
+    "claude-5.5-haiku": ("anthropic", "claude-haiku-5-5"),
     "gpt-5.1": ("openai", "gpt-5.1"),
     "gpt-5.2": ("openai", "gpt-5.2"),
+    "gpt-5.4": ("openai", "gpt-5.4"),
+    "gpt-5.5": ("openai", "gpt-5.5"),
     "offline": ("offline", "offline"),
 }
 RECOMMENDED = "claude-4.5-sonnet"
