@@ -12,6 +12,7 @@ from loop_jupyter.agent.planner import OfflineClient, plan
 from loop_jupyter.agent.session import load_tools
 from loop_jupyter.analysis.errors import common_errors
 from loop_jupyter.analysis.trace import summarize_trace, trace_view
+from loop_jupyter.artifacts import Table
 from loop_jupyter.core_tools import generate_filter, run_sql
 from loop_jupyter.tools import ToolContext
 from tests.agent_fixtures import build_logs
@@ -250,3 +251,21 @@ def test_id_prefixes_that_look_like_numbers_or_status_codes(demo) -> None:
         assert call["input"]["trace_ids"] == [target], prefix
         (call,) = plan(f"what happened in trace {prefix}", ctx).tool_calls
         assert call["input"]["root_span_id"] == target, prefix
+
+
+def test_the_briefs_per_trace_questions_on_a_selected_trace(demo) -> None:
+    ids = per_trace(demo)["root_span_id"].sort()
+    selected = ToolContext(logs=demo, selection=[ids[2]])
+    # The tools default to the selected trace when the question names none.
+    (call,) = plan("where was the time spent?", selected).tool_calls
+    assert call["name"] == "summarize_trace" and call["input"].get("root_span_id", ids[2]) == ids[2]
+    assert f"Trace {ids[2]}" in summarize_trace(selected, **call["input"]).text
+    (call,) = plan("explain the tool calls", selected).tool_calls
+    assert call["name"] == "trace_view" and call["input"].get("root_span_id", ids[2]) == ids[2]
+    view = trace_view(selected, **call["input"])
+    assert not view.is_error and view.first(Table) is not None and ids[2] in view.text
+    # Nothing selected and no trace named: the answer says how to name one.
+    planned = plan("where was the time spent?", ToolContext(logs=demo))
+    message = planned.message if not planned.tool_calls else ""
+    result = "" if message else summarize_trace(ToolContext(logs=demo), **planned.tool_calls[0]["input"]).text
+    assert "the slowest trace" in (message or result)

@@ -247,11 +247,19 @@ def _tree_html(node: dict[str, Any], selfs: dict[str, float], on_path: set[str])
     return f'<li><span style="{style}">{label}{duration}</span><small>{extra}</small>{inner}</li>'
 
 
+WHICH_TRACE = (
+    "Which trace? Give a root_span_id, select a trace in the explorer, or name one in the question "
+    "('the slowest trace', 'the latest trace from John Smith', 'trace <id>')."
+)
+
+
 @tool(
     phrases=(
         r"\b(summari[sz]e|explain|describe|walk me through|what happened in)\b.*\btrace\b",
         r"\bwhat happened\b.*\b(trace|request|conversation|run)\b",
         r"\bwhere did the time go\b",
+        r"\bwhere (was|is|did) (the|its|all the) time (spent|go)\b",
+        r"\btime breakdown\b",
         r"\bcritical path\b",
     )
 )
@@ -265,7 +273,7 @@ def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolRe
     """
     root_span_id = root_span_id or (ctx.selection[0] if ctx.selection else None)
     if not root_span_id:
-        return ToolResult("Which trace? Give a root_span_id or select a trace in the explorer.", is_error=True)
+        return ToolResult(WHICH_TRACE, is_error=True)
     tree = trace_tree(ctx.logs, root_span_id)
     if tree is None:
         return _missing(ctx, root_span_id)
@@ -474,6 +482,7 @@ def infer_view(text: str) -> View:
         r"\b(llm|model) calls?\b.*\b(trace|timeline|tokens)\b",
         r"\btools? (available|defined|it had|the agent had)\b",
         r"\b(list|show)\b.*\btools\b.*\b(trace|outputs?)\b",
+        r"\b(explain|describe|walk me through)\b.*\btool calls?\b",
     )
 )
 def trace_view(
@@ -496,7 +505,7 @@ def trace_view(
     view = view or infer_view(description or "")
     root_span_id = root_span_id or (ctx.selection[0] if ctx.selection else None)
     if not root_span_id:
-        return ToolResult("Which trace? Give a root_span_id or select a trace in the explorer.", is_error=True)
+        return ToolResult(WHICH_TRACE, is_error=True)
     spans = trace_spans(ctx.logs, root_span_id)
     if spans.height == 0:
         return _missing(ctx, root_span_id)
