@@ -149,3 +149,9 @@ def test_planner_style_calls(tmp_path):
     assert loaded["origin_span_id"].to_list() == loaded["origin_root_span_id"].to_list()  # root spans
     common = _confirm(create_dataset(ctx, description="create a dataset from the most common inputs"))[0]
     assert common.name == "common_inputs" and common.rows == 3
+
+
+def test_a_dataset_is_named_from_what_was_asked(tmp_path):
+    ctx = ToolContext(logs=_logs(), workdir=tmp_path)
+    pending = create_dataset(ctx, where="error IS NOT NULL", description="Create a dataset from logs with errors")
+    assert "Dataset: errors" in pending.first(Pending).preview

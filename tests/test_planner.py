@@ -292,6 +292,12 @@ ROUTES = [
     ("list my datasets", "list_datasets", {}),
     ("run the scorer", "run_scorer", {}),
     ("error rate over time", "chart", {}),
+    # The brief's own wording.
+    ("What patterns do you see in high-latency requests?", "latency_patterns", {}),
+    ("classify what users are trying to do", "classify_intents", {}),
+    ("Show me traces where users were frustrated.", "frustrated_users", {}),
+    ("rank tools by blast radius", "tool_health", {}),
+    ("Create a dataset from logs with errors", "create_dataset", {}),
 ]
 
 

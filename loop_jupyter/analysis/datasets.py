@@ -212,7 +212,8 @@ def create_dataset(
     """
     if not (preset or where or sql) and description:
         preset = infer_preset(description)
-    name = name or preset or "dataset"
+    # A name from what was asked ("... from logs with errors" -> errors) before the generic one.
+    name = name or preset or (infer_preset(description) if description else None) or "dataset"
     try:
         name = check_name(name)
         rows, query = select_rows(ctx, where=where, sql=sql, preset=preset, shape=level, limit=limit)

@@ -196,6 +196,7 @@ def _intent_of(metadata: str | None) -> str | None:
         r"\bwhat (are|do) (users|people|customers) (trying to do|asking|want)\b",
         r"\b(cluster|group|categori[sz]e|classify)\b.*\b(inputs|questions|requests|queries|prompts)\b",
         r"\btopics?\b.*\b(users|questions|requests)\b",
+        r"\b(classify|cluster|group|categori[sz]e)\b.*\bwhat (users|people|customers)\b",
     )
 )
 def classify_intents(ctx: ToolContext, n_clusters: int | None = None, where: str | None = None) -> ToolResult:

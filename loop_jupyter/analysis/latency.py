@@ -170,6 +170,8 @@ def resolve_threshold(durations: pl.Series, threshold_s: float | None) -> float:
         r"\bwhere (does|is) (the )?time (go|spent)\b",
         r"\b(p50|p95|p99|percentiles?)\b.*\b(model|tool)s?\b",
         r"\bwhat distinguishes slow\b",
+        r"\bpatterns?\b.*\b(high[- ]latency|slow|long[- ]running|latency)\b",
+        r"\b(high[- ]latency|slow)\b.*\b(patterns?|in common)\b",
     )
 )
 def latency_patterns(ctx: ToolContext, threshold_s: float | None = None) -> ToolResult:
