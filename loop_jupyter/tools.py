@@ -52,6 +52,9 @@ class ToolContext:
     cache: dict[str, Any] = field(default_factory=dict)
     _engine: LogEngine | None = None
 
+    def __post_init__(self) -> None:
+        self.workdir = Path(self.workdir)  # a str from a notebook works too
+
     @property
     def engine(self) -> LogEngine:
         if self._engine is None:

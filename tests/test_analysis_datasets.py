@@ -155,3 +155,9 @@ def test_a_dataset_is_named_from_what_was_asked(tmp_path):
     ctx = ToolContext(logs=_logs(), workdir=tmp_path)
     pending = create_dataset(ctx, where="error IS NOT NULL", description="Create a dataset from logs with errors")
     assert "Dataset: errors" in pending.first(Pending).preview
+
+
+def test_workdir_given_as_text(tmp_path):
+    ctx = ToolContext(logs=_logs(), workdir=str(tmp_path))
+    assert ctx.datasets_dir == tmp_path / "loop_datasets"
+    assert "Dataset: errors" in create_dataset(ctx, preset="errors").first(Pending).preview
