@@ -13,7 +13,8 @@ def progress_bar(**kwargs: Any) -> Any:
 
     from tqdm.auto import tqdm
 
+    asked_off = bool(kwargs.pop("disable", False))  # popped first: `or` would skip it and pass it twice
     forced = os.environ.get("LOOP_JUPYTER_PROGRESS")
     in_notebook = "ipykernel" in sys.modules
     disable = not (forced == "1" or in_notebook or sys.stderr.isatty()) or forced == "0"
-    return tqdm(disable=disable or kwargs.pop("disable", False), mininterval=0.5, **kwargs)
+    return tqdm(disable=disable or asked_off, mininterval=0.5, **kwargs)

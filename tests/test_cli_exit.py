@@ -51,3 +51,19 @@ def test_close_stops_the_worker_and_asking_again_reopens() -> None:
     assert loop._ctx is None
     assert loop.ask("top errors").tool_calls[0]["name"] == "common_errors"
     loop.close()
+
+
+@pytest.mark.parametrize("progress", [None, "1"])
+def test_cli_loads_a_folder_from_a_script(tmp_path, fixtures_dir, progress: str | None) -> None:
+    # A script's stderr is no terminal and no notebook is loaded: the folder's progress bar is
+    # off by default (it once crashed there, passing `disable` twice) and on when forced.
+    env = {k: v for k, v in __import__("os").environ.items() if k != "LOOP_JUPYTER_PROGRESS"}
+    if progress:
+        env["LOOP_JUPYTER_PROGRESS"] = progress
+    folder = fixtures_dir / "langfuse-framework-traces"
+    done = subprocess.run(
+        [sys.executable, "-m", "loop_jupyter", "load", str(folder), "--json"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"rows_loaded"' in done.stdout or '"rows"' in done.stdout, done.stdout[:500]

@@ -229,3 +229,12 @@ def test_shapes_errors_and_detection(fixtures_dir: Path) -> None:
         assert json.loads(row["error"]) == {"level": "ERROR", "message": "context length exceeded"}
         meta = json.loads(frame.filter(pl.col("span_id") == warned["id"])["metadata"][0])
         assert (meta["level"], meta["status_message"]) == ("WARNING", "slow")
+
+
+def test_each_file_is_one_source(fixtures_dir) -> None:
+    from loop_jupyter import load_logs_with_report
+
+    folder = fixtures_dir / "langfuse-framework-traces"
+    _, report = load_logs_with_report(folder)
+    files = sorted(str(p) for p in folder.glob("*.json"))
+    assert sorted(report.sources) == files

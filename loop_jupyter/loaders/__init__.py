@@ -202,8 +202,11 @@ def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) 
         raise LoadError(f"the {fmt} loader is not available in this build")
     if fmt == "braintrust":
         return module.load(path, report, progress=progress)
-    report.sources.append(str(path))
-    return module.load(path, report)
+    first = len(report.sources)
+    frame = module.load(path, report)
+    if str(path) not in report.sources[first:]:  # some loaders record their source themselves
+        report.sources.append(str(path))
+    return frame
 
 
 def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
