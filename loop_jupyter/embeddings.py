@@ -140,8 +140,17 @@ def user_text(value: str | None, limit: int = MAX_TEXT_CHARS, *, which: str = "l
     if isinstance(messages, list):
         users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
         if users:
-            return json_text(_dumps(users[0 if which == "first" else -1].get("content")), limit)
+            return json_text(_dumps(message_content(users[0 if which == "first" else -1])), limit)
     return json_text(value, limit)
+
+
+def message_content(message: dict[str, Any]) -> Any:
+    """A chat message's content, under the key its SDK uses (``content``; ``contents`` or Gemini's
+    ``parts``)."""
+    for key in ("content", "contents", "parts"):
+        if key in message:
+            return message[key]
+    return None
 
 
 def _dumps(value: Any) -> str | None:

@@ -151,3 +151,24 @@ def test_view_from_description_and_span_filter():
     assert result.first(Table).title == "Tools"
     filtered = trace_view(_agent(), "r", view="waterfall", where="duration > 2")
     assert list(filtered.first(Chart).figure.data[0].x) == [10.0, 2.4, 4.0]  # agent, search, answer (plan is 2 s)
+
+
+def test_asked_comes_from_the_first_llm_call_when_the_root_logged_no_input(fixtures_dir):
+    # OpenTelemetry agents (agent-prism) log no input on the root span; the question is in the
+    # first LLM call, whose messages carry "contents" parts.
+    from loop_jupyter import load_logs
+
+    logs = load_logs(fixtures_dir / "agent-prism")
+    slowest = logs.filter(pl.col("depth") == 0).sort("duration", descending=True).get_column("root_span_id")[0]
+    asked = next(
+        line for line in summarize_trace(logs, root_span_id=slowest).text.splitlines() if line.startswith("Asked:")
+    )
+    assert len(asked) > len("Asked: ") + 20
+
+
+def test_user_messages_in_every_sdk_shape():
+    from loop_jupyter.analysis._across import user_messages
+
+    assert user_messages('[{"role": "user", "content": "a"}]') == ["a"]
+    assert user_messages('[{"role": "user", "contents": [{"type": "text", "text": "b"}]}]') == ["b"]
+    assert user_messages('{"messages": [{"role": "user", "parts": [{"text": "c"}]}]}') == ["c"]

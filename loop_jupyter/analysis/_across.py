@@ -12,6 +12,7 @@ import orjson
 import polars as pl
 
 from ..artifacts import Chart, Code
+from ..embeddings import message_content
 from ..tools import ToolContext
 
 #: Neutral colours that read on white and on dark notebook themes alike.
@@ -129,7 +130,7 @@ def _messages_of(value: Any) -> list[dict[str, Any]] | None:
         isinstance(value, list)
         and value
         and all(isinstance(m, dict) for m in value)
-        and any("role" in m or "content" in m for m in value)
+        and any("role" in m or "content" in m or "contents" in m for m in value)
     ):
         return value
     if isinstance(value, dict):
@@ -154,7 +155,7 @@ def user_messages(input_json: str | None) -> list[str]:
         return [value] if value.strip() else []
     messages = _messages_of(value)
     if messages is not None:
-        texts = [_content_text(m.get("content")) for m in messages if m.get("role", "user") in ("user", "human")]
+        texts = [_content_text(message_content(m)) for m in messages if m.get("role", "user") in ("user", "human")]
         return [t for t in texts if t.strip()]
     if isinstance(value, dict):
         for key in ("input", "question", "query", "prompt", "text", "message", "user_input", "content"):

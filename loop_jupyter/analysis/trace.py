@@ -247,6 +247,19 @@ def _tree_html(node: dict[str, Any], selfs: dict[str, float], on_path: set[str])
     return f'<li><span style="{style}">{label}{duration}</span><small>{extra}</small>{inner}</li>'
 
 
+def _asked(root: dict, spans: pl.DataFrame) -> str:
+    """What the user asked: the root's input, else (a root that logged no input, as OpenTelemetry
+    agents often do) the user message of the trace's first span that has one."""
+    asked = user_text(root["input"], 400)
+    if asked.strip():
+        return asked
+    for value in spans.filter(pl.col("input").is_not_null()).head(20).get_column("input").to_list():
+        asked = user_text(value, 400, which="first")
+        if asked.strip():
+            return asked
+    return ""
+
+
 WHICH_TRACE = (
     "Which trace? Give a root_span_id, select a trace in the explorer, or name one in the question "
     "('the slowest trace', 'the latest trace from John Smith', 'trace <id>')."
@@ -297,7 +310,7 @@ def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolRe
     lines = [
         f"Trace {root_span_id}: {spans.height} spans, {total:.2f} s, {llm.height} LLM calls "
         f"({int(llm.get_column('tokens').sum() or 0):,} tokens), {tools.height} tool calls, {errors.height} errors.",
-        f"Asked: {_short(user_text(root['input'], 400), 200)}",
+        f"Asked: {_short(_asked(root, spans), 200)}",
         f"Answered: {_excerpt(root['output'], 200) or '(no output)'}",
         "In order:",
     ]
