@@ -4,8 +4,9 @@ The fields that need checking are read as JSON, so each column holds DuckDB's mi
 (no spaces; a string without a backslash holds no quote). Each check first tries a plain-text
 test that can only say "fine" for values that are fine (a few ``contains`` on short text) and
 leaves everything else (escapes, odd keys, wrong types) to the exact ``json_type`` check. On 1M
-spans this halves the checking cost; ``tests/test_load_fast_path.py`` holds both paths to the
-same answers.
+spans this halves the checking cost. ``tests/test_load_fast_path.py`` holds both paths to the
+same answers on odd events; ``tests/test_load_fast_checks.py`` holds each text check to the exact
+rule on generated values.
 """
 
 from __future__ import annotations
