@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loop_jupyter import load_logs_with_report
+
+from .helpers import frame_of, span
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 json_values = st.recursive(
@@ -121,3 +124,13 @@ def test_duplicate_ids_load_and_are_reported(tmp_path: Path) -> None:
     frame, report = load_logs_with_report(path)
     assert frame.height == 2
     assert any("duplicate" in p.reason for p in report.warnings)
+
+
+def test_depth_survives_colliding_id_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parents are looked up by 64-bit hashes of the ids; ids whose hashes collide (forced here: every
+    # hash is 0) must take the exact lookup and give the same depths.
+    events = [span("r", "r"), span("a", "r", "r"), span("b", "r", "a"), span("c", "r", "b"), span("o", "r", "ghost")]
+    expected = frame_of(events).select("span_id", "depth")
+    monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [0] * self.len(), dtype=pl.UInt64))
+    assert frame_of(events).select("span_id", "depth").equals(expected)
+    assert expected.get_column("depth").to_list() == [0, 1, 2, 3, None]
