@@ -13,3 +13,12 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.fail(f"fixtures not found at {FIXTURES}: shared/ must sit beside the checkout")
     return FIXTURES
+
+
+@pytest.fixture
+def no_real_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No API key, base URL, allow-list or config file of the machine reaches the test: every
+    model request goes to a fake server on 127.0.0.1 or nowhere."""
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOOP_JUPYTER_CONFIG", str(tmp_path / "none.toml"))

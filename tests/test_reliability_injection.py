@@ -34,20 +34,16 @@ from loop_jupyter.report import LoadReport
 from tests.agent_fixtures import build_events
 from tests.fake_llm import FakeLLM, reply
 
-pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+    pytest.mark.usefixtures("no_real_keys"),
+]
 
 CORPUS = Path(__file__).parent / "data" / "injections.jsonl"
 CASES: list[dict[str, Any]] = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
 TARGET = "trace-000"
 MODEL = "claude-4.5-sonnet"
 SIDE_EFFECT_TOOLS = {"create_dataset", "create_scorer"}
-
-
-@pytest.fixture(autouse=True)
-def no_real_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LOOP_JUPYTER_CONFIG", str(tmp_path / "none.toml"))
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ is a valid exchange), and the queued question still runs.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -23,7 +22,10 @@ from loop_jupyter.agent.session import Event, Loop
 from tests.agent_fixtures import build_logs
 from tests.fake_llm import FakeLLM, raw_tool, reply, tool
 
-pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+    pytest.mark.usefixtures("no_real_keys"),
+]
 
 FAST = 10  # retry-after in ms, so SDK retries do not wait their default backoff
 SQL = tool("run_sql", query="SELECT count(*) AS n FROM logs")
@@ -87,13 +89,6 @@ EXPECTED_TOOL_ERRORS = {
     "unknown and valid calls in one turn": ["Unknown tool 'nope'", None, "not valid JSON"],
 }
 PROVIDERS = ("anthropic", "openai")
-
-
-@pytest.fixture(autouse=True)
-def no_real_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LOOP_JUPYTER_CONFIG", str(tmp_path / "none.toml"))
 
 
 @pytest.fixture(scope="module")

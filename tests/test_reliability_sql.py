@@ -20,7 +20,10 @@ from tests.agent_fixtures import build_logs
 from tests.fake_llm import FakeLLM, reply
 from tests.fake_llm import tool as call
 
-pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+    pytest.mark.usefixtures("no_real_keys"),
+]
 
 DATA = Path(__file__).parent / "data"
 #: Tool calls per scripted model turn (several calls in one turn, as models do).
@@ -40,13 +43,6 @@ def logs() -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def small_engine(logs: pl.DataFrame) -> LogEngine:
     return LogEngine(logs, timeout_s=1.0, row_limit=10_000, memory_limit="256MB")
-
-
-@pytest.fixture(autouse=True)
-def no_real_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LOOP_JUPYTER_CONFIG", str(tmp_path / "none.toml"))
 
 
 def intact(engine: LogEngine, logs: pl.DataFrame) -> None:
