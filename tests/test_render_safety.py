@@ -9,6 +9,7 @@ while the payload text must still be visible, escaped. Error placeholders (``<n>
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,12 @@ def rendered_html(data: dict[str, Any]) -> str | None:
     if any("plotly" in mime for mime in data):
         return None  # Plotly figures: rendered by plotly.js from JSON, not from log HTML
     if "text/html" in data:
-        return str(data["text/html"])
+        html_text = str(data["text/html"])
+        if "Plotly.newPlot" in html_text:  # Plotly's own figure HTML: log text only inside its JSON
+            for raw in ("<img", "<svg", "<iframe", "<script>alert", "</script><"):
+                assert raw not in html_text, raw  # Plotly's JSON writes < as \u003c
+            return re.sub(r"<script\b.*?</script>", "", html_text, flags=re.S | re.I)
+        return html_text
     if "text/markdown" in data:  # JupyterLab passes raw HTML inside Markdown through
         return str(_RAW_MARKDOWN(str(data["text/markdown"])))
     return None
@@ -140,6 +146,16 @@ def assert_outputs_safe(outputs: list[Any]) -> str:
 def _ip() -> Any:
     """The test InteractiveShell (one per process: ``start_ipython`` returns None after the first)."""
     return start_ipython() or get_ipython()
+
+
+@pytest.fixture(autouse=True)
+def notebook_formats():
+    """Format every MIME type, as a notebook kernel does (a terminal shell keeps only text/plain)."""
+    formatter = _ip().display_formatter
+    saved = list(formatter.active_types)
+    formatter.active_types = list(formatter.format_types)
+    yield
+    formatter.active_types = saved
 
 
 @pytest.fixture(scope="module")
