@@ -216,6 +216,8 @@ class LoopMagics(Magics):
     def loop(self, line: str = "", cell: str | None = None) -> Any:
         """Ask Loop about the logs; ``%loop --help`` for options."""
         option_words, rest = split_options(line)
+        # IPython no longer expands the line (@no_var_expand): {var} in option values is filled here, once.
+        option_words = [interpolate(w, self.shell.user_ns) if "{" in w else w for w in option_words]
         parser = _parser()
         try:
             args = parser.parse_args(option_words)
