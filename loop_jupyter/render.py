@@ -34,7 +34,7 @@ Bundle = dict[str, str]
 #: Link targets that may become a clickable ``<a href>``; everything else stays text.
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 #: ``text/html`` of an answer shows at most this much text (the full text is on ``.text``).
-MAX_HTML_CHARS = 200_000
+MAX_HTML_CHARS = 100_000
 
 
 def escape(text: Any) -> str:
@@ -212,9 +212,7 @@ def answer_bundle(text: str, artifacts: list[Artifact] | None = None, question: 
         plain += f"\n\n[artifacts: {kinds}]"
     body = (f"<p><em>{escape(question)}</em></p>" if question else "") + markdown_html(text or "")
     if artifacts:
-        items = "".join(
-            f"<li>{escape(a.kind)}{': ' + escape(a.title) if a.title else ''}</li>" for a in artifacts
-        )
+        items = "".join(f"<li>{escape(a.kind)}{': ' + escape(a.title) if a.title else ''}</li>" for a in artifacts)
         body += f"<details><summary>{len(artifacts)} artifact(s)</summary><ul>{items}</ul></details>"
     return {"text/plain": plain, "text/html": _div(body, "answer")}
 
