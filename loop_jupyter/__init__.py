@@ -45,6 +45,13 @@ def load_ipython_extension(ipython: Any) -> None:
     load(ipython)
 
 
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext loop_jupyter`` removes the magics and the input transformer again."""
+    from .magic import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
     "COLUMNS",
     "SCHEMA",
@@ -67,4 +74,5 @@ __all__ = [
     "save",
     "sql",
     "traces",
+    "unload_ipython_extension",
 ]

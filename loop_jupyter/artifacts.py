@@ -30,6 +30,12 @@ class Artifact:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "title": self.title}
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Rich display: log text escaped (see :mod:`loop_jupyter.render`)."""
+        from .render import artifact_bundle
+
+        return artifact_bundle(self)
+
 
 @dataclass
 class Table(Artifact):
@@ -187,3 +193,8 @@ class ToolResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "artifacts": [a.to_json() for a in self.artifacts], "is_error": self.is_error}
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .render import answer_bundle
+
+        return answer_bundle(self.text, self.artifacts)

@@ -8,7 +8,8 @@
     build a dataset of the slow traces
     and save it
 
-``{var}`` is filled from the user namespace. The last answer is ``_loop`` in the namespace and
+``{var}`` is filled from the user namespace once (``{{`` is a literal brace); a question may end in
+``?`` (the line reaches the magic as typed, not as IPython's help). The last answer is ``_loop`` in the namespace and
 ``loop_jupyter.magic.last_answer()``, with ``.frames``, ``.figures``, ``.sql`` and ``.code``.
 Settings are traitlets: ``%config LoopMagics.model = "..."``, ``%config LoopMagics.auto_accept = True``.
 """
@@ -24,11 +25,12 @@ from typing import Any
 
 import polars as pl
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.display import Markdown, display
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.display import display
 from traitlets import Bool, Unicode
 
-from .artifacts import Artifact, Chart, Code, Dataset, Pending, Scorer, SqlFilter, Table, TraceView
+from .artifacts import Artifact, Chart, Code, Pending, SqlFilter, Table, TraceView
+from .render import answer_bundle, artifact_bundle, message_bundle, text_bundle
 from .schema import is_canonical
 
 _LAST: AnswerView | None = None
@@ -78,6 +80,9 @@ class AnswerView:
     def __repr__(self) -> str:
         kinds = ", ".join(a.kind for a in self.artifacts) or "no artifacts"
         return f"<loop answer to {self.question[:60]!r}: {kinds}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return answer_bundle(self.text, self.artifacts, self.question)
 
 
 def last_answer() -> AnswerView | None:
@@ -206,10 +211,13 @@ class LoopMagics(Magics):
         return loop
 
     # -- the magic ---------------------------------------------------------------------------------------
+    @no_var_expand  # {var} is filled once, by interpolate(), so braces in values and {{ survive
     @line_cell_magic
     def loop(self, line: str = "", cell: str | None = None) -> Any:
         """Ask Loop about the logs; ``%loop --help`` for options."""
         option_words, rest = split_options(line)
+        # IPython no longer expands the line (@no_var_expand): {var} in option values is filled here, once.
+        option_words = [interpolate(w, self.shell.user_ns) if "{" in w else w for w in option_words]
         parser = _parser()
         try:
             args = parser.parse_args(option_words)
@@ -266,7 +274,7 @@ class LoopMagics(Magics):
         _LAST = view
         self.shell.user_ns["_loop"] = view
         if view.text:
-            display(Markdown(view.text))
+            display(text_bundle(view.text), raw=True)
         for artifact in view.artifacts:
             display_artifact(artifact)
         if insert and view.code:
@@ -283,62 +291,83 @@ class LoopMagics(Magics):
         except Exception as exc:
             raise UsageError(f"%loop: cannot {'confirm' if confirm else 'cancel'} {action_id}: {exc}") from exc
         if not confirm:
-            display(Markdown(f"Cancelled `{action_id}`."))
+            display(message_bundle(f"Cancelled {action_id}."), raw=True)
         for artifact in produced or []:
             display_artifact(artifact)
         return None
 
 
 def display_artifact(artifact: Artifact) -> None:
-    """Show one artifact with the notebook's own renderers (frames, Plotly, Markdown)."""
-    title = f"**{artifact.title}**\n\n" if artifact.title else ""
+    """Show one artifact: frames with Polars' own (escaping) HTML, figures with Plotly, everything
+    else through :mod:`loop_jupyter.render` (log text escaped, never raw Markdown/HTML)."""
     if isinstance(artifact, Table):
-        if title:
-            display(Markdown(title))
+        if artifact.title:
+            display(message_bundle(artifact.title), raw=True)
         display(artifact.frame)
     elif isinstance(artifact, Chart):
         display(artifact.figure)
     elif isinstance(artifact, TraceView):
-        from IPython.display import HTML
-
-        if artifact.html:
-            display(HTML(artifact.html))
+        if artifact.html or artifact.title:
+            display(artifact_bundle(artifact), raw=True)
         if artifact.figure is not None:
             display(artifact.figure)
-    elif isinstance(artifact, SqlFilter):
-        display(
-            Markdown(
-                f"{title}SQL filter over {artifact.shape} ({artifact.count:,} match):\n```sql\n{artifact.sql}\n```"
-            )
-        )
-    elif isinstance(artifact, Code):
-        display(Markdown(f"{title}```{artifact.language}\n{artifact.source}\n```"))
-    elif isinstance(artifact, Pending):
-        display(
-            Markdown(
-                f"**Waiting for confirmation:** {artifact.description}\n```\n{artifact.preview}\n```\n"
-                f"Run `%loop --confirm {artifact.action_id}` to do it, `%loop --cancel {artifact.action_id}` to drop it."
-            )
-        )
-    elif isinstance(artifact, Dataset):
-        display(
-            Markdown(
-                f"Saved dataset **{artifact.name}** v{artifact.version} ({artifact.rows:,} rows) to `{artifact.path}`"
-            )
-        )
-    elif isinstance(artifact, Scorer):
-        display(Markdown(f"Scorer **{artifact.name}** ({artifact.scorer_kind}):\n```python\n{artifact.source}\n```"))
     else:
-        display(artifact.to_json())
+        display(artifact_bundle(artifact), raw=True)
+
+
+_MAGIC_LINE = re.compile(r"^(?P<indent>[ \t]*)%loop(?P<rest>[ \t].*?)?(?P<end>\r?\n)?$", re.S)
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """Input transformer: a ``%loop`` line ending in ``?`` reaches the magic as typed.
+
+    IPython reads a trailing ``?`` as its help syntax (``%loop why do tools fail?`` became
+    ``pinfo fail``). This runs before IPython's own transforms and turns such a line into the call
+    IPython would have made, ``get_ipython().run_line_magic('loop', <the rest of the line>)``.
+    ``%loop?`` (help on the magic itself) and ``%%loop`` cells are left alone.
+    """
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines
+    out = []
+    for line in lines:
+        match = _MAGIC_LINE.match(line)
+        rest = (match.group("rest") or "") if match else ""
+        if match and rest.rstrip().endswith("?") and rest.strip() not in ("?", "??"):
+            call = f"get_ipython().run_line_magic('loop', {rest.strip()!r})"
+            line = f"{match.group('indent')}{call}{match.group('end') or ''}"
+        out.append(line)
+    return out
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext loop_jupyter`` (re-exported lazily from the package)."""
     ipython.register_magics(LoopMagics)
+    cleanup = getattr(ipython, "input_transformers_cleanup", None)
+    if cleanup is not None and keep_question_marks not in cleanup:
+        cleanup.append(keep_question_marks)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    ipython.magics_manager.registry.pop("LoopMagics", None)
+    """``%unload_ext loop_jupyter``: the magics and the input transformer go away."""
+    cleanup = getattr(ipython, "input_transformers_cleanup", None)
+    while cleanup is not None and keep_question_marks in cleanup:
+        cleanup.remove(keep_question_marks)
+    manager = ipython.magics_manager
+    instance = manager.registry.pop("LoopMagics", None)
+    for kind in ("line", "cell"):
+        table = manager.magics.get(kind, {})
+        bound = table.get("loop")
+        if bound is not None and (instance is None or getattr(bound, "__self__", None) is instance):
+            del table["loop"]
 
 
-__all__ = ["AnswerView", "LoopMagics", "display_artifact", "interpolate", "last_answer", "load_ipython_extension"]
+__all__ = [
+    "AnswerView",
+    "LoopMagics",
+    "display_artifact",
+    "interpolate",
+    "keep_question_marks",
+    "last_answer",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]

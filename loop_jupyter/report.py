@@ -60,6 +60,12 @@ class LoadReport:
         """Count a source field that was kept only in metadata (or dropped) because nothing maps it."""
         self.unmapped[key] += count
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """Rich display: the summary and the first problems, escaped (excerpts are log text)."""
+        from .render import report_bundle
+
+        return report_bundle(self)
+
     @property
     def ok(self) -> bool:
         return not self.skipped

@@ -110,3 +110,62 @@ def test_config_traitlets(session) -> None:
         assert loop.auto_accept is True
     finally:
         session.run_line_magic("config", "LoopMagics.auto_accept = False")
+
+
+def _run(shell, source: str):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        result = shell.run_cell(source)
+    return result, captured
+
+
+def test_a_question_ending_in_a_question_mark_reaches_the_magic(session) -> None:
+    # IPython reads a trailing ? as its help syntax ("Object `errors` not found"); the magic must
+    # see the line as typed, through the real input transformation of run_cell.
+    result, captured = _run(session, "%loop What are the most common errors?")
+    assert result.success, captured.stdout
+    assert magic.last_answer().question == "What are the most common errors?"
+    result, _ = _run(session, "%loop --yes why do tools fail?? ")
+    assert result.success and magic.last_answer().question == "why do tools fail??"
+    result, _ = _run(session, "x = 1\nif x:\n    %loop what's slow?\n")
+    assert result.success and magic.last_answer().question == "what's slow?"
+    result, _ = _run(session, "%%loop\nwhich tools fail?\nand why?")
+    assert result.success and magic.last_answer().question == "which tools fail?\nand why?"
+    before = magic.last_answer()
+    result, captured = _run(session, "%loop?")  # help on the magic itself still works
+    assert result.success and magic.last_answer() is before
+    assert "Ask Loop about the logs" in captured.stdout
+
+
+def test_variables_are_expanded_once(session) -> None:
+    session.user_ns["v"] = "a{b}c"
+    session.user_ns["n"] = 5
+    result, captured = _run(session, "%loop spans about {v} over {n} s and {{literal}}")
+    assert result.success, captured.stdout
+    assert magic.last_answer().question == "spans about a{b}c over 5 s and {literal}"
+    result, _ = _run(session, "%%loop\nerrors for {v}?")
+    assert result.success and magic.last_answer().question == "errors for a{b}c?"
+    session.user_ns["prod"] = session.user_ns["logs"]
+    session.user_ns["which"] = "prod"
+    result, _ = _run(session, "%loop --logs {which} errors for {n}")
+    assert result.success and magic.last_answer().question == "errors for 5"
+    assert session.magics_manager.registry["LoopMagics"]._logs_name == "prod"
+
+
+def test_unload_ext(session) -> None:
+    try:
+        result, captured = _run(session, "%load_ext loop_jupyter")
+        assert result.success, captured.stdout
+        result, captured = _run(session, "%unload_ext loop_jupyter")
+        assert result.success and "doesn't define how to unload" not in captured.stdout, captured.stdout
+        assert "LoopMagics" not in session.magics_manager.registry
+        assert magic.keep_question_marks not in session.input_transformers_cleanup
+        result, _ = _run(session, "%loop hi")
+        assert not result.success  # the magic is gone
+        result, _ = _run(session, "%load_ext loop_jupyter")
+        assert result.success and "LoopMagics" in session.magics_manager.registry
+        assert session.input_transformers_cleanup.count(magic.keep_question_marks) == 1
+    finally:
+        _run(session, "%unload_ext loop_jupyter")
+        magic.load_ipython_extension(session)  # as the module fixture left it

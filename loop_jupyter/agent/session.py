@@ -69,6 +69,12 @@ class Answer:
             "error": self.error,
         }
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """``loop.ask(...)`` as a cell's last line: the answer (log text escaped) and its artifacts' kinds."""
+        from ..render import answer_bundle
+
+        return answer_bundle(self.text, self.artifacts)
+
 
 class _Interrupted(Exception):
     pass

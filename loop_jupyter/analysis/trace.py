@@ -380,7 +380,7 @@ def _timeline(spans: pl.DataFrame, title: str) -> Any:
     ]
     hover = [
         f"{html.escape(r['name'] or '')} [{r['type']}]<br>start +{r['offset']:.3f}s, {r['duration'] or 0:.3f}s"
-        + (f"<br>model {r['model']}" if r["model"] else "")
+        + (f"<br>model {html.escape(r['model'])}" if r["model"] else "")
         + (f"<br>prompt {r['prompt_tokens']} / completion {r['completion_tokens']} tokens" if r["tokens"] else "")
         + (f"<br>error: {html.escape(error_kind(r['error']) or '')}" if r["error"] else "")
         for r in rows
