@@ -34,7 +34,7 @@ import polars as pl
 from ..artifacts import Artifact, Pending, ToolResult
 from ..engine import QueryError
 from ..schema import empty_frame
-from ..tools import REGISTRY, ToolContext, ToolSpec
+from ..tools import REGISTRY, ToolArgumentError, ToolContext, ToolSpec
 from .context import TokenLedger, tool_result_for_model
 from .conversation import Branch, Conversation, Message
 from .events import FINAL_TYPES, Event
@@ -667,21 +667,12 @@ class Loop:
                 "schema.",
                 is_error=True,
             )
-        properties = spec.parameters.get("properties", {})
-        unknown = sorted(set(call.input) - set(properties))
-        missing = [p for p in spec.parameters.get("required", []) if p not in call.input]
-        if unknown or missing:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing)}")
-            if unknown:
-                parts.append(f"unknown {', '.join(unknown)}")
-            return ToolResult(
-                f"Invalid arguments for {call.name}: {'; '.join(parts)}. Parameters: {', '.join(properties)}.",
-                is_error=True,
-            )
+        try:  # types checked against the signature: no "5" or True reaches an int parameter
+            arguments = spec.validate(call.input)
+        except ToolArgumentError as exc:
+            return ToolResult(str(exc), is_error=True)
         try:
-            result = spec.function(ctx, **call.input)
+            result = spec.function(ctx, **arguments)
         except QueryError as exc:
             return ToolResult(f"Query error: {exc.reason}", is_error=True)
         except (TypeError, ValueError) as exc:
