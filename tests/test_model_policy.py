@@ -286,3 +286,20 @@ def test_config_file_allow_list_binds_compatible_specs(
     # default_model from the config is bound too: a refused default falls back to offline.
     config.write_text('models = ["gpt-5.1"]\ndefault_model = "openai-compatible:m@http://127.0.0.1:3/v1"\n')
     assert models.default_model() == "offline"
+
+
+def test_session_key_does_not_follow_a_switch_to_a_compatible_server(
+    logs: pl.DataFrame, fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loop(api_key=...) meant for Claude; the user then picks an allowed compatible server."""
+    with FakeLLM() as local:
+        spec = f"openai-compatible:llama3@{local.openai_url}"
+        monkeypatch.setenv("LOOP_JUPYTER_MODELS", f"claude-4.5-sonnet,{spec}")
+        fake.script(reply("from claude"))
+        local.script(reply("from llama"))
+        with Loop(logs, "claude-4.5-sonnet", base_url=fake.url, api_key="sk-ant-explicit", max_retries=0) as loop:
+            assert loop.ask("hi").text == "from claude"
+            loop.model = spec
+            assert loop.ask("hi again").text == "from llama"
+        assert "sk-ant-explicit" in _sent(fake)
+        assert "sk-ant-explicit" not in _sent(local) and local.requests

@@ -95,12 +95,13 @@ class CompatibleSpec:
 
 
 def parse_compatible(spec: str, *, base_url: str | None = None) -> CompatibleSpec:
-    """``openai-compatible:<model>@<url>`` (``base_url`` wins over the URL in the spec)."""
+    """``openai-compatible:<model>@<url>``; ``base_url`` only fills in a spec without a URL (a
+    session's ``base_url=`` never moves a spec that names its server)."""
     body = spec[len(COMPATIBLE_PREFIX) :]
     model, _, url = body.partition("@")
     if not model or not (url or base_url):
         raise PolicyError(f"{spec!r}: write openai-compatible:<model>@<base url>")
-    return CompatibleSpec(model, check_base_url(base_url or url, what=f"{spec!r}: the base URL"))
+    return CompatibleSpec(model, check_base_url(url or base_url or "", what=f"{spec!r}: the base URL"))
 
 
 def allowed_by(entries: list[str], spec: str, *, base_url: str | None = None) -> bool:

@@ -187,6 +187,7 @@ class Loop:
         self._timeout_s = timeout_s
         self._injected_client = client
         self._model = model if model is not None else (client.name if client is not None else default_model())
+        self._initial_model = self._model
         if client is None:
             resolve(self._model, base_url=base_url)  # unknown or disallowed names fail here, not mid-run
         self._clients: dict[str, ChatClient | None] = {}
@@ -261,10 +262,14 @@ class Loop:
         if self._injected_client is not None and name == self._injected_client.name:
             return self._injected_client
         if name not in self._clients:
+            # The session's api_key= goes to first-party models, and to an OpenAI-compatible server
+            # only when that server is the model the session was opened with: picking another
+            # server in the menu never hands it a key meant for someone else.
+            compatible = name.startswith("openai-compatible:")
             self._clients[name] = make_client(
                 name,
                 base_url=self._base_url,
-                api_key=self._api_key,
+                api_key=self._api_key if not compatible or name == self._initial_model else None,
                 max_retries=self._max_retries,
                 timeout_s=self._timeout_s,
             )
