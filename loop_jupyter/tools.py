@@ -15,6 +15,13 @@ return a :class:`~loop_jupyter.artifacts.Pending` artifact instead of acting.
 
 ``phrases`` are the regular expressions the offline planner uses to route a question to the tool;
 the planner fills parameters it can extract (``where``, ``threshold_s``, ``limit``, ...) by name.
+
+Arguments from a model (or the planner) are validated by :meth:`ToolSpec.validate` from the same
+signature the schema is read from (pydantic, per parameter): unknown and missing required
+arguments are refused; a boolean is never a number (``limit=True`` is refused, not run as 1); a
+number is never a string; a numeric string is coerced for a number (``limit="5"`` runs as 5, and
+``"5.5"`` for an integer is refused), as are whole floats (``5.0``); NaN and infinity are refused.
+Each refusal names the argument, what was expected and what came, so the model can call again.
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import polars as pl
+import pydantic
 
 from .artifacts import ToolResult
 
@@ -86,6 +94,41 @@ class ToolSpec:
         """The provider-neutral tool definition (name, description, input_schema)."""
         return {"name": self.name, "description": self.description, "input_schema": self.parameters}
 
+    @functools.cached_property
+    def _adapters(self) -> dict[str, pydantic.TypeAdapter[Any]]:
+        return adapters_of(inspect.unwrap(self.function))
+
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The arguments checked and coerced against the signature (see the module docstring);
+        a :class:`ToolArgumentError` naming each bad argument otherwise."""
+        properties = self.parameters.get("properties", {})
+        adapters = self._adapters
+        problems: list[str] = []
+        missing = [p for p in self.parameters.get("required", []) if p not in arguments]
+        unknown = sorted(a for a in arguments if a not in properties or a not in adapters)
+        if missing:
+            problems.append(f"missing {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown {', '.join(unknown)}")
+        required = set(self.parameters.get("required", []))
+        valid: dict[str, Any] = {}
+        for name, value in arguments.items():
+            if name in unknown or (value is None and name not in required):
+                continue  # null for an optional argument: the function's default applies
+            try:
+                valid[name] = adapters[name].validate_python(value)
+            except pydantic.ValidationError as exc:
+                problems.append(_describe_invalid(name, value, properties.get(name, {}), exc))
+        if problems:
+            raise ToolArgumentError(
+                f"Invalid arguments for {self.name}: {'; '.join(problems)}. Parameters: {', '.join(properties)}."
+            )
+        return valid
+
+
+class ToolArgumentError(ValueError):
+    """Arguments a tool refuses; the message is written for the model."""
+
 
 REGISTRY: dict[str, ToolSpec] = {}
 
@@ -107,6 +150,66 @@ def _json_type(annotation: Any) -> dict[str, Any]:
     if annotation in simple:
         return {"type": simple[annotation]}
     return {}
+
+
+def _no_bool(expected: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected {expected}, not a boolean")
+        return value
+
+    return check
+
+
+def _validating(annotation: Any) -> Any:
+    """The annotation with numbers that refuse booleans and NaN/infinity (pydantic's lax mode
+    would take True as 1 and "nan" as a float)."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_validating(a) for a in get_args(annotation))]  # noqa: UP007
+    if origin is list:
+        args = get_args(annotation)
+        return list[_validating(args[0])] if args else list
+    if annotation is int:
+        return Annotated[int, pydantic.BeforeValidator(_no_bool("an integer"))]
+    if annotation is float:
+        return Annotated[float, pydantic.AllowInfNan(False), pydantic.BeforeValidator(_no_bool("a number"))]
+    return annotation
+
+
+def adapters_of(function: Callable[..., Any]) -> dict[str, pydantic.TypeAdapter[Any]]:
+    """One validator per tool parameter (those the schema lists), from the same type hints."""
+    hints = typing.get_type_hints(function)
+    adapters: dict[str, pydantic.TypeAdapter[Any]] = {}
+    for index, name in enumerate(inspect.signature(function).parameters):
+        if index == 0 or name.startswith("_"):
+            continue
+        adapters[name] = pydantic.TypeAdapter(_validating(hints.get(name, str)))
+    return adapters
+
+
+def _expected(prop: dict[str, Any]) -> str:
+    """What a schema property asks for, in words."""
+    if "enum" in prop:
+        return "one of " + ", ".join(repr(v) for v in prop["enum"])
+    if "anyOf" in prop:
+        return " or ".join(_expected(p) for p in prop["anyOf"])
+    kind = prop.get("type")
+    if kind == "array":
+        items = _expected(prop.get("items") or {})
+        return f"a list of {items.removeprefix('an ').removeprefix('a ')}s" if items != "any value" else "a list"
+    words = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false"}
+    return words.get(kind, "any value")
+
+
+def _describe_invalid(name: str, value: Any, prop: dict[str, Any], exc: pydantic.ValidationError) -> str:
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    kind = {bool: "a boolean", str: "a string", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+    got = f"{kind.get(type(value), type(value).__name__)} {shown}" if value is not None else "null"
+    detail = exc.errors()[0].get("msg", "") if exc.errors() else ""
+    if detail.startswith("Value error") or (detail.startswith("Input should be") and "," not in detail):
+        detail = ""  # says no more than "expected ..., got ..."
+    return f"{name}: expected {_expected(prop)}, got {got}" + (f" ({detail})" if detail else "")
 
 
 def _doc_parts(doc: str) -> tuple[str, dict[str, str]]:

@@ -19,6 +19,7 @@ def fixtures_dir() -> Path:
 def no_real_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No API key, base URL, allow-list or config file of the machine reaches the test: every
     model request goes to a fake server on 127.0.0.1 or nowhere."""
-    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS"):
+    names = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS")
+    for name in (*names, "LOOP_JUPYTER_COMPATIBLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOOP_JUPYTER_CONFIG", str(tmp_path / "none.toml"))

@@ -6,7 +6,9 @@
 
 ``filter DESCRIPTION [--logs PATH] [--model NAME] [--json]`` prints the WHERE clause, or with
 ``--json`` ``{"sql", "shape": "spans"|"traces", "count", "ids"}`` (span ``id``s, or trace
-``root_span_id``s for trace filters). Exit status: 0 answered, 1 not answered/failed, 2 usage.
+``root_span_id``s for trace filters). Exit status: 0 answered, 1 not answered/failed, 2 usage
+(a ``--model`` that is unknown, malformed or refused by the admin allow-list: ``error: ...`` on
+stderr, or ``{"error": ...}`` with ``--json``).
 """
 
 from __future__ import annotations
@@ -83,8 +85,22 @@ def _loop(args: argparse.Namespace, logs: pl.DataFrame | None, *, auto_accept: b
     return Loop(logs, model=getattr(args, "model", None), auto_accept=auto_accept)
 
 
+def _model_refused(args: argparse.Namespace, exc: Exception) -> int:
+    """A model spec the CLI cannot use (unknown, malformed, not on the allow-list): usage error."""
+    if getattr(args, "json", False):
+        print(json.dumps({"error": str(exc)}))
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
 def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> int:
-    loop = _loop(args, logs, auto_accept=bool(getattr(args, "yes", False)))
+    from .models import ModelError
+
+    try:
+        loop = _loop(args, logs, auto_accept=bool(getattr(args, "yes", False)))
+    except ModelError as exc:
+        return _model_refused(args, exc)
     try:
         return _ask(loop, args)
     finally:
@@ -121,7 +137,12 @@ def _ask(loop: Any, args: argparse.Namespace) -> int:
 def run_filter(
     args: argparse.Namespace, *, logs: pl.DataFrame | None = None, first_error: Exception | None = None
 ) -> int:
-    loop = _loop(args, logs)
+    from .models import ModelError
+
+    try:
+        loop = _loop(args, logs)
+    except ModelError as exc:
+        return _model_refused(args, exc)
     try:
         return _filter(loop, args, first_error)
     finally:

@@ -11,7 +11,9 @@ A chat client turns the provider-neutral conversation into one assistant turn::
 
 Configuration (all optional):
 
-- ``LOOP_JUPYTER_MODELS``: comma-separated allow-list of display names (the admin's choice).
+- ``LOOP_JUPYTER_MODELS``: comma-separated allow-list (the admin's choice) of display names and
+  ``openai-compatible:<model>@<url>`` / ``openai-compatible:*@<url>`` entries; it binds every model
+  spec, compatible servers included (see :mod:`.model_policy`).
 - a TOML file at ``LOOP_JUPYTER_CONFIG`` or ``~/.config/loop_jupyter/config.toml``::
 
       models = ["claude-4.5-sonnet", "openai-compatible:llama3@http://127.0.0.1:11434/v1"]
@@ -21,7 +23,9 @@ Configuration (all optional):
       [model_ids]            # override display name -> API id
       "claude-4.5-sonnet" = "claude-sonnet-4-5-20250929"
 
-- ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL`` (read by the SDKs) or ``base_url=`` arguments.
+- ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL`` (each for its own provider only) or ``base_url=``
+  arguments; ``LOOP_JUPYTER_COMPATIBLE_API_KEY`` is the one key an OpenAI-compatible server gets.
+  Keys, base URLs and redirects: :mod:`.model_policy`.
 
 Retries: the SDKs retry 408/409/429/5xx (529 included) and connection errors, honouring
 ``retry-after``, ``max_retries`` times; what still fails becomes a :class:`ModelError` with a plain
@@ -38,6 +42,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from . import model_policy as policy
 
 Provider = Literal["anthropic", "openai", "openai-compatible", "offline"]
 
@@ -111,17 +117,29 @@ def allow_list() -> list[str] | None:
     return [str(m) for m in models] if models else None
 
 
+def _allow_list_source() -> str:
+    env = os.environ.get("LOOP_JUPYTER_MODELS")
+    return "LOOP_JUPYTER_MODELS" if env is not None and env.strip() else f"models in {config_path()}"
+
+
 def available_models() -> list[str]:
-    """Display names the user may pick: the allow-list (or every known model), ``offline`` always last."""
+    """Model specs the user may pick: the allow-list (or every known model), ``offline`` always last.
+    Wildcard entries (``openai-compatible:*@<url>``) allow specs but are no pickable name."""
     allowed = allow_list()
-    names = list(model_table()) if allowed is None else allowed
+    names = list(model_table()) if allowed is None else policy.pickable(allowed)
     names = [n for n in names if n != OFFLINE]
     return [*names, OFFLINE]
 
 
-def is_allowed(name: str) -> bool:
+def is_allowed(name: str, *, base_url: str | None = None) -> bool:
+    """Whether the admin's allow-list admits ``name`` (a display name or a compatible spec)."""
     allowed = allow_list()
-    return name == OFFLINE or allowed is None or name in allowed
+    if name == OFFLINE or allowed is None:
+        return True
+    try:
+        return policy.allowed_by(allowed, name, base_url=base_url)
+    except policy.PolicyError:
+        return False
 
 
 def default_model() -> str:
@@ -152,17 +170,21 @@ class ModelRef:
 def resolve(name: str | None, *, base_url: str | None = None) -> ModelRef:
     """A display name (or ``openai-compatible:<model>@<url>``) → provider, API id and base URL."""
     name = name or default_model()
-    if name.startswith("openai-compatible:"):
-        spec = name.split(":", 1)[1]
-        model, _, url = spec.partition("@")
-        if not model or not (url or base_url):
-            raise ModelError(f"{name!r}: write openai-compatible:<model>@<base url>", kind="config")
-        return ModelRef(name, "openai-compatible", model, base_url or url)
+    try:
+        if base_url is not None:
+            policy.check_base_url(base_url)
+        if name.startswith(policy.COMPATIBLE_PREFIX):
+            spec = policy.parse_compatible(name, base_url=base_url)
+            if not is_allowed(name, base_url=base_url):
+                raise policy.refusal(name, allow_list() or [], _allow_list_source())
+            return ModelRef(name, "openai-compatible", spec.model, spec.url)
+    except policy.PolicyError as exc:
+        raise ModelError(str(exc), kind=exc.kind) from None
     table = model_table()
     if name not in table:
         raise ModelError(f"unknown model {name!r}; choose one of: {', '.join(available_models())}", kind="config")
     if not is_allowed(name):
-        raise ModelError(f"model {name!r} is not allowed here; choose one of: {', '.join(available_models())}")
+        raise ModelError(str(policy.refusal(name, allow_list() or [], _allow_list_source())), kind="refused")
     provider, api_id = table[name]
     return ModelRef(name, provider, api_id, base_url)
 
@@ -224,6 +246,8 @@ def _parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any], 
 
 def _describe_error(exc: Exception, provider: str, retries: int, model: str = "") -> ModelError:
     """A plain message for an SDK exception (after the SDK's own retries)."""
+    if isinstance(exc.__cause__, policy.PolicyError):
+        return ModelError(str(exc.__cause__), kind=exc.__cause__.kind)
     status = getattr(exc, "status_code", None)
     after = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     label = {"anthropic": "Anthropic", "openai": "OpenAI"}.get(provider, "The model server")
@@ -299,11 +323,15 @@ class AnthropicClient:
         self.name = name or model
         self.model = model
         self.max_retries = max_retries
+        # An explicit base URL and key (ANTHROPIC_BASE_URL honoured here, deliberately): the SDK
+        # reads no environment of its own; no redirects, no request off that origin.
+        url = policy.provider_base_url("anthropic", base_url)
         self._client = anthropic.Anthropic(
-            api_key=api_key or os.environ.get("ANTHROPIC_API_KEY"),
-            base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
+            api_key=policy.provider_key("anthropic", api_key),
+            base_url=url,
             max_retries=max_retries,
             timeout=timeout_s,
+            http_client=policy.http_client(anthropic, url),
         )
 
     @staticmethod
@@ -436,14 +464,18 @@ class OpenAIClient:
         self.name = name or model
         self.model = model
         self.max_retries = max_retries
+        # A key goes to its own provider only: OPENAI_API_KEY to OpenAI, and to a compatible server
+        # LOOP_JUPYTER_COMPATIBLE_API_KEY or nothing (the SDK insists on a key: a placeholder that
+        # the request guard removes). OPENAI_BASE_URL is honoured for OpenAI models only.
         self.provider = "openai-compatible" if compatible else "openai"
-        # Local servers (Ollama, vLLM, llama.cpp) take any key; the SDK insists on one.
-        key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if compatible else None)
+        url = policy.provider_base_url(self.provider, base_url)
+        key = policy.provider_key(self.provider, api_key)
         self._client = openai.OpenAI(
-            api_key=key,
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
+            api_key=key or (policy.NO_KEY if compatible else None),
+            base_url=url,
             max_retries=max_retries,
             timeout=timeout_s,
+            http_client=policy.http_client(openai, url, compatible=compatible, key=key),
         )
 
     @staticmethod
@@ -543,9 +575,12 @@ def make_client(
     common = {"api_key": api_key, "base_url": ref.base_url, "max_retries": retries, "timeout_s": timeout}
     if ref.provider == "offline":
         return None
-    if ref.provider == "anthropic":
-        return AnthropicClient(ref.api_id, name=ref.name, **common)
-    return OpenAIClient(ref.api_id, name=ref.name, compatible=ref.provider == "openai-compatible", **common)
+    try:
+        if ref.provider == "anthropic":
+            return AnthropicClient(ref.api_id, name=ref.name, **common)
+        return OpenAIClient(ref.api_id, name=ref.name, compatible=ref.provider == "openai-compatible", **common)
+    except policy.PolicyError as exc:
+        raise ModelError(f"{ref.name!r}: {exc}", kind=exc.kind) from None
 
 
 __all__ = [

@@ -34,7 +34,7 @@ import polars as pl
 from ..artifacts import Artifact, Pending, ToolResult
 from ..engine import QueryError
 from ..schema import empty_frame
-from ..tools import REGISTRY, ToolContext, ToolSpec
+from ..tools import REGISTRY, ToolArgumentError, ToolContext, ToolSpec
 from .context import TokenLedger, tool_result_for_model
 from .conversation import Branch, Conversation, Message
 from .events import FINAL_TYPES, Event
@@ -193,6 +193,7 @@ class Loop:
         self._timeout_s = timeout_s
         self._injected_client = client
         self._model = model if model is not None else (client.name if client is not None else default_model())
+        self._initial_model = self._model
         if client is None:
             resolve(self._model, base_url=base_url)  # unknown or disallowed names fail here, not mid-run
         self._clients: dict[str, ChatClient | None] = {}
@@ -267,10 +268,14 @@ class Loop:
         if self._injected_client is not None and name == self._injected_client.name:
             return self._injected_client
         if name not in self._clients:
+            # The session's api_key= goes to first-party models, and to an OpenAI-compatible server
+            # only when that server is the model the session was opened with: picking another
+            # server in the menu never hands it a key meant for someone else.
+            compatible = name.startswith("openai-compatible:")
             self._clients[name] = make_client(
                 name,
                 base_url=self._base_url,
-                api_key=self._api_key,
+                api_key=self._api_key if not compatible or name == self._initial_model else None,
                 max_retries=self._max_retries,
                 timeout_s=self._timeout_s,
             )
@@ -673,21 +678,12 @@ class Loop:
                 "schema.",
                 is_error=True,
             )
-        properties = spec.parameters.get("properties", {})
-        unknown = sorted(set(call.input) - set(properties))
-        missing = [p for p in spec.parameters.get("required", []) if p not in call.input]
-        if unknown or missing:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing)}")
-            if unknown:
-                parts.append(f"unknown {', '.join(unknown)}")
-            return ToolResult(
-                f"Invalid arguments for {call.name}: {'; '.join(parts)}. Parameters: {', '.join(properties)}.",
-                is_error=True,
-            )
+        try:  # types checked against the signature: no "5" or True reaches an int parameter
+            arguments = spec.validate(call.input)
+        except ToolArgumentError as exc:
+            return ToolResult(str(exc), is_error=True)
         try:
-            result = spec.function(ctx, **call.input)
+            result = spec.function(ctx, **arguments)
         except QueryError as exc:
             return ToolResult(f"Query error: {exc.reason}", is_error=True)
         except (TypeError, ValueError) as exc:
