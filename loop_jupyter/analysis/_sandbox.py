@@ -290,7 +290,9 @@ class _Child:
             if i >= n:
                 break
             end, total = i, 0
-            while end < n and end not in skip and end - i < CHUNK_ROWS and (end == i or total + sizes[end] <= CHUNK_BYTES):
+            while (
+                end < n and end not in skip and end - i < CHUNK_ROWS and (end == i or total + sizes[end] <= CHUNK_BYTES)
+            ):
                 total += sizes[end]
                 end += 1
             try:
@@ -362,9 +364,15 @@ def score_in_child(
     """
     limits = limits or LIMITS
     columns = rows.select("input", "output", "expected", "metadata", "errors")
-    sizes = columns.select(
-        pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in ("input", "output", "expected", "metadata"))
-    ).to_series().to_list()
+    sizes = (
+        columns.select(
+            pl.sum_horizontal(
+                pl.col(c).str.len_bytes().fill_null(0) for c in ("input", "output", "expected", "metadata")
+            )
+        )
+        .to_series()
+        .to_list()
+    )
     run: ScorerRun | None = None
     start = restarts = 0
     skip: set[int] = set()
