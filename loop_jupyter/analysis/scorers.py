@@ -253,12 +253,15 @@ def create_scorer(
                 "file": f"v{v}.py",
             }
 
-        data = source.encode("utf-8")
         new_version, path = write_version(
-            folder, "py", lambda p: p.write_bytes(data), {"json": json_companion(meta)}, preferred=version
+            folder,
+            "py",
+            lambda p: p.write_text(source, encoding="utf-8", newline=""),  # these exact bytes, on Windows too
+            {"json": json_companion(meta)},
+            preferred=version,
         )
         # The person confirmed these bytes: the model may run this file while it holds them.
-        trust(ctx, path, sha256(data))
+        trust(ctx, path, sha256(source.encode("utf-8")))
         return [
             Scorer(name, kind, source, str(path), title=f"Scorer {name} v{new_version}"),
             Code(code, title="Run it"),
