@@ -420,11 +420,13 @@ def run_scorer(
     """Run a saved scorer over the traces (or spans) and add its score column.
 
     Reports how often it agrees with the scores already logged (same side of 0.5), their mean
-    absolute difference and correlation. LLM-as-judge scorers use the session's model.
+    absolute difference and correlation. LLM-as-judge scorers use the session's model. The code
+    runs in a separate process with time and memory limits. A scorer this session did not save on
+    the person's confirmation is only proposed: the person confirms its path and SHA-256 first.
 
     Args:
-        name_or_path: the saved scorer's name (latest version) or the path of its .py file; the most
-            recently saved scorer when not given.
+        name_or_path: the saved scorer's name (latest version); the most recently saved scorer when
+            not given. From Python, also the path of a saved .py file (the assistant may not pass paths).
         where: a Braintrust-style filter selecting the rows to score.
         level: score whole "traces" (root input/output, all span errors) or single "spans".
         version: a specific saved version.
