@@ -13,8 +13,8 @@ import pytest
 from loop_jupyter.agent.judge import JudgeError, SessionModel
 from loop_jupyter.agent.models import AnthropicClient, AssistantTurn, OpenAIClient, ToolCall
 from loop_jupyter.agent.session import Loop
-from loop_jupyter.analysis._sandbox import letter_from_text
-from loop_jupyter.analysis.scorers import create_scorer, run_scorer
+from loop_jupyter.analysis._sandbox import letter_from_text, score_in_child
+from loop_jupyter.analysis.scorers import create_scorer, run_scorer, scorer_rows
 from loop_jupyter.artifacts import Pending, Table
 from loop_jupyter.tools import ToolContext
 from tests.analysis_logs import chat_trace, frame
@@ -96,20 +96,28 @@ def test_openai_judge(tmp_path: Path) -> None:
 def test_no_choice_is_no_score_never_a_guess(tmp_path: Path) -> None:
     ctx = ToolContext(logs=_logs(), workdir=tmp_path)
     create_scorer(ctx, name="helpful", kind="llm_judge").first(Pending).action()
+    steps = [
+        reply("The output is a refusal. Answer: C"),  # prose only: no tool call
+        reply("", tool("select_choice", reasons="x", choice="D")),  # outside the enum
+        {"status": 500},  # the API fails for this row only
+        reply("", tool("select_choice", reasons="x", choice="B")),
+        reply("", tool("select_choice", reasons="x", choice="A")),
+    ]
     with FakeLLM() as fake:
-        fake.script(
-            reply("The output is a refusal. Answer: C"),  # prose only: no tool call
-            reply("", tool("select_choice", reasons="x", choice="D")),  # outside the enum
-            reply("", tool("select_choice", reasons="x")),  # no choice
-            reply("", tool("select_choice", reasons="x", choice="B")),
-            reply("", tool("select_choice", reasons="x", choice="A")),
-        )
+        fake.script(*steps, *steps)
         ctx.llm = SessionModel(AnthropicClient("claude-x", api_key="test", base_url=fake.url, max_retries=0))
         result = run_scorer(ctx, "helpful")
+        path = tmp_path / "loop_scorers" / "helpful" / "v1.py"
+        run = score_in_child(path.read_bytes(), path, scorer_rows(ctx, None, "traces"), ctx.llm)
     assert result.first(Table).frame.get_column("helpful").to_list() == [None, None, None, 0.5, 1.0]
     assert "3 rows failed, e.g. RuntimeError: JudgeError: the judge answered without calling select_choice" in (
         result.text
     )
+    assert run.values == [None, None, None, 0.5, 1.0]
+    no_call, not_listed, api = (f.split(": ", 1)[1] for f in run.failures)
+    assert no_call == "JudgeError: the judge answered without calling select_choice"
+    assert not_listed == "JudgeError: the judge chose 'D', not one of A, B, C"
+    assert api.startswith("ModelError: Anthropic error (500): ") and "fake 500" in api
 
 
 def test_other_chat_clients_are_offered_the_tool() -> None:

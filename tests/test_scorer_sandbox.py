@@ -89,6 +89,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 def ran_in_child(marker: Path) -> dict:
     """The marker the scorer wrote: it ran in another process, without any of the secrets."""
     assert marker.exists(), "the scorer did not run"
+    assert os.environ["ANTHROPIC_API_KEY"] == FAKE_KEY  # the kernel has the secrets; the child must not
     seen = json.loads(marker.read_text())
     assert seen["pid"] != os.getpid()
     assert not set(SECRETS) & set(seen["env"]), sorted(seen["env"])

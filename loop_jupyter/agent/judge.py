@@ -11,9 +11,11 @@ structured choice. Other clients get the tool offered and must call it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from .models import AnthropicClient, ChatClient, OpenAIClient, _sdk_errors
+from .models import AnthropicClient, ChatClient, ModelError, OpenAIClient
 
 SYSTEM = "You are a careful assistant."
 JUDGE_SYSTEM = (
@@ -45,6 +47,17 @@ class JudgeError(ValueError):
     """The judge's reply held no valid choice."""
 
 
+@contextmanager
+def _sdk_errors(api_error: type[Exception], label: str) -> Iterator[None]:
+    """An SDK error (after the SDK's own retries) as a ModelError naming the provider."""
+    try:
+        yield
+    except api_error as exc:
+        status = getattr(exc, "status_code", None)
+        message = getattr(exc, "message", None) or str(exc)
+        raise ModelError(f"{label} error{f' ({status})' if status else ''}: {message}", status=status) from exc
+
+
 def _checked(arguments: Any, choices: list[str], where: str) -> str:
     if not isinstance(arguments, dict) or "choice" not in arguments:
         raise JudgeError(f"the judge's {where} call had no choice: {json.dumps(arguments)[:200]}")
@@ -67,9 +80,10 @@ class SessionModel:
     def choose(self, prompt: str, choices: list[str]) -> str:
         tool = choice_tool(choices)
         client = self.client
-        if isinstance(client, AnthropicClient):
+        # The SDK clients are called directly, to force the tool call (tool_choice).
+        if isinstance(client, AnthropicClient) and getattr(client, "_client", None) is not None:
             return self._anthropic(client, prompt, tool, choices)
-        if isinstance(client, OpenAIClient):
+        if isinstance(client, OpenAIClient) and getattr(client, "_client", None) is not None:
             return self._openai(client, prompt, tool, choices)
         # Any other chat client: offer the one tool; a reply without the call is no choice.
         turn = client.complete(JUDGE_SYSTEM, [{"role": "user", "content": prompt}], [tool])
@@ -84,7 +98,7 @@ class SessionModel:
     def _anthropic(client: AnthropicClient, prompt: str, tool: dict[str, Any], choices: list[str]) -> str:
         import anthropic
 
-        with _sdk_errors(anthropic.APIError, "anthropic", client.max_retries, "Anthropic", model=client.model):
+        with _sdk_errors(anthropic.APIError, "Anthropic"):
             message = client._client.messages.create(
                 model=client.model,
                 max_tokens=JUDGE_MAX_TOKENS,
@@ -102,8 +116,8 @@ class SessionModel:
     def _openai(client: OpenAIClient, prompt: str, tool: dict[str, Any], choices: list[str]) -> str:
         import openai
 
-        label = "OpenAI" if client.provider == "openai" else "the model server"
-        with _sdk_errors(openai.APIError, client.provider, client.max_retries, label, model=client.model):
+        label = "OpenAI" if getattr(client, "provider", "openai") == "openai" else "The model server"
+        with _sdk_errors(openai.APIError, label):
             response = client._client.chat.completions.create(
                 model=client.model,
                 messages=[{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": prompt}],
