@@ -26,12 +26,14 @@ Each refusal names the argument, what was expected and what came, so the model c
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -78,6 +80,27 @@ class ToolContext:
     @property
     def scorers_dir(self) -> Path:
         return self.workdir / "loop_scorers"
+
+
+#: Who is calling a tool right now (per thread): "model" inside the agent loop, "user" otherwise.
+_CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("loop_jupyter_tool_caller", default="user")
+
+
+@contextmanager
+def model_call() -> Iterator[None]:
+    """Mark the tool calls made in this block as the model's (the agent loop wraps every call a
+    model or the offline planner asks for). A tool that trusts its caller's arguments (a file path)
+    refuses them when :func:`called_by_model` is true; from Python the notebook user is trusted."""
+    token = _CALLER.set("model")
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)
+
+
+def called_by_model() -> bool:
+    """True inside :func:`model_call`: the arguments were chosen by a model, which log text can steer."""
+    return _CALLER.get() == "model"
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,11 @@ import polars as pl
 from ..artifacts import Artifact, Pending, ToolResult
 from ..engine import QueryError
 from ..schema import empty_frame
-from ..tools import REGISTRY, ToolArgumentError, ToolContext, ToolSpec
+from ..tools import REGISTRY, ToolArgumentError, ToolContext, ToolSpec, model_call
 from .context import TokenLedger, tool_result_for_model
 from .conversation import Branch, Conversation, Message
 from .events import FINAL_TYPES, Event
+from .judge import SessionModel
 from .models import ChatClient, ModelError, ToolCall, available_models, default_model, make_client, resolve
 
 log = logging.getLogger(__name__)
@@ -575,10 +576,8 @@ class Loop:
         self.token_log.append({"run_id": run_id, "question": question, **ledger.to_json()})
 
     def _llm_for(self, client: ChatClient) -> Callable[[str], str]:
-        def complete(prompt: str) -> str:
-            return client.complete("You are a careful assistant.", [{"role": "user", "content": prompt}], []).text
-
-        return complete
+        # Callable with a prompt (text back); its .choose(prompt, choices) asks for a structured choice.
+        return SessionModel(client)
 
     def _run_tools(
         self,
@@ -595,7 +594,8 @@ class Loop:
                 continue
             self._emit(Event("tool_started", run_id, {"id": call.id, "name": call.name, "input": call.input}))
             answer.tool_calls.append({"name": call.name, "input": call.input})
-            result = self._execute(call, ctx, specs)
+            with model_call():  # the arguments are the model's (or the planner's): tools may refuse some
+                result = self._execute(call, ctx, specs)
             spec = specs.get(call.name)
             for artifact in list(result.artifacts):
                 if isinstance(artifact, Pending):
