@@ -6,19 +6,20 @@
 
 ``filter DESCRIPTION [--logs PATH] [--model NAME] [--json]`` prints the WHERE clause, or with
 ``--json`` ``{"sql", "shape": "spans"|"traces", "count", "ids"}`` (span ``id``s, or trace
-``root_span_id``s for trace filters). Exit status: 0 answered, 1 not answered/failed, 2 usage.
+``root_span_id``s for trace filters). Exit status: 0 answered, 1 not answered/failed, 2 usage, 3 a
+refused query (docs/cli.md). Text for the terminal goes through :func:`loop_jupyter.terminal.echo`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 import polars as pl
 
 from ..artifacts import Pending, SqlFilter
+from ..terminal import echo, echo_json
 
 
 def add_ask(subparsers: Any, add_logs_option: Any) -> None:
@@ -94,27 +95,26 @@ def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> in
 def _ask(loop: Any, args: argparse.Namespace) -> int:
     if args.json:
         answer = loop.ask(args.question)
-        print(json.dumps(answer.to_json(), default=str))
+        echo_json(answer.to_json())
         return 1 if answer.error else 0
     answer = None
     for event in loop.stream(args.question):
         if event.type == "text_delta":
-            sys.stdout.write(event.data["text"])
-            sys.stdout.flush()
+            echo(event.data["text"], end="", flush=True)
         elif event.type == "tool_started":
-            print(f"\n[{event.data['name']} {json.dumps(event.data['input'], default=str)[:300]}]", file=sys.stderr)
+            echo(f"\n[{event.data['name']} {json.dumps(event.data['input'], default=str)[:300]}]", err=True)
         elif event.type == "confirmation":
-            print(
+            echo(
                 f"\n[needs confirmation: {event.data['description']}; run again with --yes to do it]\n"
                 f"{event.data['preview'][:2000]}",
-                file=sys.stderr,
+                err=True,
             )
         elif event.type == "error":
-            print(f"\nerror: {event.data['message']}", file=sys.stderr)
+            echo(f"\nerror: {event.data['message']}", err=True)
             return 1
         elif event.type == "done":
             answer = event.data["answer"]
-    print()
+    echo()
     return 0 if answer is not None else 1
 
 
@@ -141,15 +141,15 @@ def _filter(loop: Any, args: argparse.Namespace, first_error: Exception | None) 
         if first_error is not None:
             message += f"\n(as SQL it did not parse either: {getattr(first_error, 'reason', first_error)})"
         if args.json:
-            print(json.dumps({"error": message}))
+            echo_json({"error": message})
         else:
-            print(message, file=sys.stderr)
+            echo(message, err=True)
         return 1
     result = found[-1]
     if args.json:
-        print(json.dumps({"sql": result.sql, "shape": result.shape, "count": result.count, "ids": result.ids}))
+        echo_json({"sql": result.sql, "shape": result.shape, "count": result.count, "ids": result.ids})
     else:
-        print(f"-- {result.count:,} {result.shape}\n{result.sql}")
+        echo(f"-- {result.count:,} {result.shape}\n{result.sql}")
     return 0
 
 
