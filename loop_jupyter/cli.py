@@ -14,7 +14,21 @@ from typing import Any
 
 import polars as pl
 
+from .terminal import echo, echo_json
+
 DEMO_TRACES = 2000
+
+#: Exit statuses (docs/cli.md): scripts tell a bad command line from a refused query.
+EXIT_OK = 0
+#: Not answered: the model or planner failed, no filter came out, a file would be replaced.
+EXIT_NOT_ANSWERED = 1
+#: Usage: argparse's own status for a bad command line; also logs that cannot be read (--logs PATH),
+#: a load with skipped records, and an output that exists.
+EXIT_USAGE = 2
+#: A query (SQL, or a filter condition) refused by the sandbox or failed in the engine.
+EXIT_QUERY = 3
+#: Interrupted (Ctrl-C), as shells report SIGINT.
+EXIT_INTERRUPTED = 130
 
 
 def _add_logs_option(parser: argparse.ArgumentParser) -> None:
@@ -32,13 +46,13 @@ def open_logs(args: argparse.Namespace) -> pl.DataFrame:
 
     frame, report = load_logs_with_report(args.logs, args.format)
     if report.skipped or report.warnings:
-        print(report.summary(), file=sys.stderr)
+        echo(report.summary(), err=True)
     return frame
 
 
 def _print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
     with pl.Config(tbl_rows=max_rows, tbl_cols=12, fmt_str_lengths=60, tbl_width_chars=160):
-        print(frame)
+        echo(frame)
 
 
 def frame_json(frame: pl.DataFrame, cap: int | None = None) -> dict[str, Any]:
@@ -53,10 +67,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     path = Path(args.output)
     if path.exists() and not args.force:
-        print(f"{path} exists: pass --force to replace it", file=sys.stderr)
-        return 1
+        echo(f"{path} exists: pass --force to replace it", err=True)
+        return EXIT_NOT_ANSWERED
     write_demo_jsonl(path, n_traces=args.traces, seed=args.seed)
-    print(f"wrote {args.traces:,} demo traces to {path}")
+    echo(f"wrote {args.traces:,} demo traces to {path}")
     return 0
 
 
@@ -65,7 +79,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     result = LogEngine(open_logs(args)).sql(args.query, limit=args.limit)
     if args.json:
-        print(json.dumps(frame_json(result), default=str))
+        echo_json(frame_json(result))
     else:
         _print_frame(result)
     return 0
@@ -88,9 +102,9 @@ def cmd_filter(args: argparse.Namespace) -> int:
     key = "root_span_id" if args.shape == "traces" else "id"
     if args.json:
         out = {"sql": args.condition, "shape": args.shape, "count": rows.height, "ids": rows.get_column(key).to_list()}
-        print(json.dumps(out))
+        echo_json(out)
     else:
-        print(f"-- {select}\n-- {rows.height:,} {args.shape}")
+        echo(f"-- {select}\n-- {rows.height:,} {args.shape}")
         columns = ["root_span_id", "name", "user", "duration", "span_count", "error_count", "total_tokens"]
         if args.shape == "spans":
             columns = ["id", "name", "type", "model", "duration", "tokens", "error"]
@@ -107,12 +121,12 @@ def cmd_load(args: argparse.Namespace) -> int:
 
         save(frame, args.output)
     if args.json:
-        print(json.dumps(report.to_dict(), default=str))
+        echo_json(report.to_dict())
     else:
-        print(report.summary())
+        echo(report.summary())
         if args.output:
-            print(f"saved {frame.height:,} spans to {args.output}")
-    return 0 if report.ok else 2
+            echo(f"saved {frame.height:,} spans to {args.output}")
+    return EXIT_OK if report.ok else EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,20 +191,34 @@ def cmd_lab(args: argparse.Namespace) -> int:
             shutil.copyfile(notebook, target)
     command = [sys.executable, "-m", "jupyter", "lab", f"--port={args.port}", "--ServerApp.root_dir=" + str(workdir)]
     command.append(str(workdir / "quickstart.ipynb"))
-    print("starting JupyterLab:", " ".join(command))
+    echo("starting JupyterLab:", " ".join(command))
     return subprocess.call(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status (see the ``EXIT_*`` constants and docs/cli.md)."""
     from .engine import QueryError
     from .report import LoadError
 
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a bad command line exits here with EXIT_USAGE (argparse)
     try:
         return int(args.run(args) or 0)
-    except (QueryError, LoadError, FileExistsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except QueryError as exc:
+        if getattr(args, "json", False):
+            echo_json({"error": exc.reason, "sql": exc.sql})
+        echo(f"error: {exc}", err=True)
+        return EXIT_QUERY
+    except (LoadError, FileExistsError) as exc:
+        echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception:  # a crash: the traceback may quote log text, so it goes through echo too
+        import traceback
+
+        echo(traceback.format_exc(), err=True, end="")
+        return EXIT_NOT_ANSWERED
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import polars as pl
 from .artifacts import Code, SqlFilter, Table, ToolResult
 from .engine import TRACE_COLUMNS, QueryError
 from .schema import JSON_FIELDS, SCHEMA
+from .snippet import literal
 from .tools import ToolContext, tool
 
 #: Characters of one cell shown to a model in a table preview.
@@ -40,9 +41,9 @@ SAMPLE_TRACE_COLUMNS = (
 )
 
 
-def _q(text: str) -> str:
-    """A Python string literal for generated code (repr keeps it exact, quotes included)."""
-    return repr(text)
+def _q(value: Any) -> str:
+    """A Python literal for generated code (never the raw value: see :mod:`loop_jupyter.snippet`)."""
+    return literal(value)
 
 
 def clip(text: str, limit: int, *, hint: str = "") -> str:
@@ -271,8 +272,9 @@ def read_field(ctx: ToolContext, span_id: str, field: str, offset: int = 0, leng
     length = max(1, min(int(length), MAX_SLICE))
     offset = max(0, int(offset))
     code = Code(
-        f'import loop_jupyter as lj\n\nrow = lj.sql(logs, "SELECT {field.split(".")[0]} FROM logs '
-        f"WHERE span_id = '{span_id}' OR id = '{span_id}'\")\nrow[0, 0][{offset}:{offset + length}]",
+        "from loop_jupyter.core_tools import read_field\n\n"
+        f"result = read_field(logs, {_q(span_id)}, {_q(field)}, offset={_q(offset)}, length={_q(length)})\n"
+        "result.text",
         title="Reproduce",
     )
     row = _find_span(ctx, span_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -67,3 +68,58 @@ def test_cli_loads_a_folder_from_a_script(tmp_path, fixtures_dir, progress: str 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert '"rows_loaded"' in done.stdout or '"rows"' in done.stdout, done.stdout[:500]
+
+
+# -- exit statuses (docs/cli.md): 0 success, 1 not answered, 2 usage, 3 a refused or failed query --------
+@pytest.fixture
+def small_logs(tmp_path):
+    from tests._analysis_logs import span
+
+    path = tmp_path / "small.jsonl"
+    rows = [span("t1", "t1", name="agent", error="Boom"), span("c1", "t1", "t1", name="llm", type_="llm")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        (["sql", "SELECT count(*) AS n FROM logs"], 0),
+        (["filter", "error IS NOT NULL"], 0),
+        (["sql", "DROP TABLE logs"], 3),  # refused by the sandbox
+        (["sql", "SELECT * FROM nowhere"], 3),  # an unknown table
+        (["sql", "SELECT FROM WHERE ("], 3),  # does not parse
+        (["filter", "duration > > 3", "--sql-only"], 3),
+        (["filter", "spans where the vibes are off"], 1),  # a description nothing could be made of
+    ],
+)
+def test_exit_status_tells_success_from_a_refused_query(small_logs, capsys, args, status) -> None:
+    from loop_jupyter.cli import main
+
+    assert main([*args, "--logs", str(small_logs)]) == status
+    err = capsys.readouterr().err
+    if status == 3:
+        assert err.startswith("error: ") and "SQL:" in err
+
+
+def test_refused_query_with_json_prints_a_json_error(small_logs, capsys) -> None:
+    from loop_jupyter.cli import main
+
+    assert main(["sql", "DROP TABLE logs", "--logs", str(small_logs), "--json"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"error", "sql"} and "read-only" in out["error"] and out["sql"] == "DROP TABLE logs"
+
+
+def test_unreadable_logs_and_existing_output_keep_their_statuses(small_logs, tmp_path, capsys) -> None:
+    from loop_jupyter.cli import main
+
+    assert main(["sql", "SELECT 1", "--logs", str(tmp_path / "missing.jsonl")]) == 2
+    assert main(["demo", str(small_logs)]) == 1  # would replace a file: refused, not a usage error
+    assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["sql"], ["filter", "x", "--shape", "rows"], ["nope"], ["sql", "x", "--limit", "y"]])
+def test_usage_errors_exit_2_from_argparse(tmp_path, args) -> None:
+    done = _run(["-m", "loop_jupyter", *args], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "usage:" in done.stderr

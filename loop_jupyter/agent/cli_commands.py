@@ -8,19 +8,20 @@
 ``--json`` ``{"sql", "shape": "spans"|"traces", "count", "ids"}`` (span ``id``s, or trace
 ``root_span_id``s for trace filters). Exit status: 0 answered, 1 not answered/failed, 2 usage
 (a ``--model`` that is unknown, malformed or refused by the admin allow-list: ``error: ...`` on
-stderr, or ``{"error": ...}`` with ``--json``).
+stderr, or ``{"error": ...}`` with ``--json``), 3 a refused query (docs/cli.md). Text for the
+terminal goes through :func:`loop_jupyter.terminal.echo`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 import polars as pl
 
 from ..artifacts import Pending, SqlFilter
+from ..terminal import echo, echo_json
 
 
 def add_ask(subparsers: Any, add_logs_option: Any) -> None:
@@ -88,9 +89,9 @@ def _loop(args: argparse.Namespace, logs: pl.DataFrame | None, *, auto_accept: b
 def _model_refused(args: argparse.Namespace, exc: Exception) -> int:
     """A model spec the CLI cannot use (unknown, malformed, not on the allow-list): usage error."""
     if getattr(args, "json", False):
-        print(json.dumps({"error": str(exc)}))
+        echo_json({"error": str(exc)})
     else:
-        print(f"error: {exc}", file=sys.stderr)
+        echo(f"error: {exc}", err=True)
     return 2
 
 
@@ -110,27 +111,26 @@ def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> in
 def _ask(loop: Any, args: argparse.Namespace) -> int:
     if args.json:
         answer = loop.ask(args.question)
-        print(json.dumps(answer.to_json(), default=str))
+        echo_json(answer.to_json())
         return 1 if answer.error else 0
     answer = None
     for event in loop.stream(args.question):
         if event.type == "text_delta":
-            sys.stdout.write(event.data["text"])
-            sys.stdout.flush()
+            echo(event.data["text"], end="", flush=True)
         elif event.type == "tool_started":
-            print(f"\n[{event.data['name']} {json.dumps(event.data['input'], default=str)[:300]}]", file=sys.stderr)
+            echo(f"\n[{event.data['name']} {json.dumps(event.data['input'], default=str)[:300]}]", err=True)
         elif event.type == "confirmation":
-            print(
+            echo(
                 f"\n[needs confirmation: {event.data['description']}; run again with --yes to do it]\n"
                 f"{event.data['preview'][:2000]}",
-                file=sys.stderr,
+                err=True,
             )
         elif event.type == "error":
-            print(f"\nerror: {event.data['message']}", file=sys.stderr)
+            echo(f"\nerror: {event.data['message']}", err=True)
             return 1
         elif event.type == "done":
             answer = event.data["answer"]
-    print()
+    echo()
     return 0 if answer is not None else 1
 
 
@@ -162,15 +162,15 @@ def _filter(loop: Any, args: argparse.Namespace, first_error: Exception | None) 
         if first_error is not None:
             message += f"\n(as SQL it did not parse either: {getattr(first_error, 'reason', first_error)})"
         if args.json:
-            print(json.dumps({"error": message}))
+            echo_json({"error": message})
         else:
-            print(message, file=sys.stderr)
+            echo(message, err=True)
         return 1
     result = found[-1]
     if args.json:
-        print(json.dumps({"sql": result.sql, "shape": result.shape, "count": result.count, "ids": result.ids}))
+        echo_json({"sql": result.sql, "shape": result.shape, "count": result.count, "ids": result.ids})
     else:
-        print(f"-- {result.count:,} {result.shape}\n{result.sql}")
+        echo(f"-- {result.count:,} {result.shape}\n{result.sql}")
     return 0
 
 

@@ -13,6 +13,7 @@ import polars as pl
 
 from ..artifacts import Chart, Code
 from ..embeddings import message_content
+from ..snippet import keyword_args
 from ..tools import ToolContext
 
 #: Neutral colours that read on white and on dark notebook themes alike.
@@ -184,7 +185,8 @@ def user_text_column(frame: pl.DataFrame, column: str = "input") -> pl.Series:
 # -- artifacts -------------------------------------------------------------------------------------
 def code(module: str, function: str, call_args: dict[str, Any], tail: str = ".first(Table).frame") -> Code:
     """Python that reproduces a tool's result in a cell, given the notebook's frame is ``logs``."""
-    args = "".join(f", {k}={v!r}" for k, v in call_args.items() if v is not None)
+    args = keyword_args(call_args)
+    args = f", {args}" if args else ""
     source = (
         f"from loop_jupyter.analysis.{module} import {function}\n"
         "from loop_jupyter.artifacts import Table\n\n"

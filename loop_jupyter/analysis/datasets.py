@@ -21,6 +21,7 @@ import polars as pl
 
 from ..artifacts import Code, Dataset, Pending, Table, ToolResult
 from ..engine import QueryError
+from ..snippet import keyword_args, literal
 from ..tools import ToolContext, tool
 from ._versioned import check_name, json_companion, pick_version, propose_version, versions, write_version
 
@@ -236,14 +237,14 @@ def create_dataset(
         f"Path: {target}\nRows: {records.height:,}\nFilter: {query}\n"
         f"Columns: {', '.join(DATASET_SCHEMA)}\nFirst rows:\n{_preview(records)}"
     )
-    args = ", ".join(f"{k}={v!r}" for k, v in (("where", where), ("sql", sql), ("preset", preset)) if v is not None)
+    args = keyword_args({"where": where, "sql": sql, "preset": preset})
     code = (
         "from loop_jupyter.analysis.datasets import create_dataset, load_dataset\n"
         "from loop_jupyter.artifacts import Pending\n\n"
-        f"pending = create_dataset(logs, name={name!r}{', ' + args if args else ''}).first(Pending)\n"
+        f"pending = create_dataset(logs, name={literal(name)}{', ' + args if args else ''}).first(Pending)\n"
         "print(pending.preview)\n"
         "pending.action()  # writes the new version\n"
-        f"load_dataset({str(folder / name)!r})"
+        f"load_dataset({literal(str(folder / name))})"
     )
 
     def action() -> list:
@@ -356,7 +357,7 @@ def list_datasets(datasets_dir: str | Path | ToolContext | None = None) -> pl.Da
 def show_datasets(ctx: ToolContext) -> ToolResult:
     """List the saved datasets and their versions (rows, filter, created at)."""
     table = datasets_table(ctx.datasets_dir)
-    code = f"import loop_jupyter as lj\n\nlj.list_datasets({str(ctx.datasets_dir)!r})"
+    code = f"import loop_jupyter as lj\n\nlj.list_datasets({literal(str(ctx.datasets_dir))})"
     if table.height == 0:
         return ToolResult(f"No datasets saved yet under {ctx.datasets_dir}.", [Table(table), Code(code)])
     lines = [f"{table.height} dataset versions under {ctx.datasets_dir}:"]

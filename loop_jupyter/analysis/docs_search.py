@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from ..artifacts import Code, Table, ToolResult
+from ..snippet import literal
 from ..tools import ToolContext, tool
 
 #: Weight of BM25 (normalised to the best hit) in the blend; the rest is embedding similarity.
@@ -206,7 +207,7 @@ def search_docs(ctx: ToolContext, question: str, limit: int = 3) -> ToolResult:
     """
     limit = max(1, min(int(limit), 10))
     hits = docs_index().search(question, limit)
-    code = f"from loop_jupyter.analysis.docs_search import docs_index\n\ndocs_index().search({question!r}, {limit})"
+    code = f"from loop_jupyter.analysis.docs_search import docs_index\n\ndocs_index().search({literal(question)}, {literal(limit)})"
     if not hits:
         return ToolResult("The documentation has nothing on that.", [Code(code)])
     table = pl.DataFrame(

@@ -19,6 +19,7 @@ import polars as pl
 from ..artifacts import Chart, Code, Table, ToolResult
 from ..embeddings import embed, user_text
 from ..frame import loads
+from ..snippet import keyword_args
 from ..tools import ToolContext, tool
 from .similar import terms
 
@@ -287,7 +288,7 @@ def classify_intents(ctx: ToolContext, n_clusters: int | None = None, where: str
         artifacts.append(Table(pl.DataFrame([scores]), title="Agreement with metadata.intent"))
         artifacts.append(Table(crosstab, title="Clusters × logged intents"))
     artifacts.append(Table(assignments, title="Intent of each trace"))
-    args = ", ".join(f"{k}={v!r}" for k, v in (("n_clusters", k), ("where", where)) if v is not None)
+    args = keyword_args({"n_clusters": k, "where": where})
     code = (
         "from loop_jupyter.analysis.intents import classify_intents\n\n"
         f"result = classify_intents(logs, {args})\n"

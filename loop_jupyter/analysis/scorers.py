@@ -28,6 +28,7 @@ from ..artifacts import Code, Pending, Scorer, Table, ToolResult
 from ..embeddings import error_kind
 from ..engine import QueryError
 from ..frame import loads
+from ..snippet import literal
 from ..tools import ToolContext, called_by_model, tool
 from ._sandbox import NeedsModel, ScorerLoadError, score_in_child
 from ._scorer_files import TRUSTED, latest_scorer, load_scorer, locate_for_model, resolve_scorer, sha256, trust
@@ -160,6 +161,8 @@ def generate_source(
     description = " ".join(description.split()) or ("detects the failures matched by PATTERN" if kind == "code" else "")
     # The description goes into a docstring: no backslashes or closing quotes from the user.
     description = description.replace("\\", "/").replace(3 * '"', 3 * "'")
+    # ... nor NUL, other controls or lone surrogates (the file would not compile or not save).
+    description = "".join(ch for ch in description if ch.isprintable())
     if kind == "code":
         if not pattern:
             raise ValueError("a code scorer needs a pattern")
@@ -236,7 +239,7 @@ def create_scorer(
     preview = f"Scorer: {name} ({kind})\nWill be saved as: {folder / f'v{version}.py'}\n\n{source}"
     code = (
         "from loop_jupyter.analysis.scorers import run_scorer\n\n"
-        f"result = run_scorer(logs, {name!r})  # runs the saved scorer over the traces\n"
+        f"result = run_scorer(logs, {literal(name)})  # runs the saved scorer over the traces\n"
         "result.frames[0]"
     )
 
@@ -464,10 +467,10 @@ def _score(
             f"- vs {row['score']}: agreement {row['agreement']:.0%} on {row['rows']} rows, "
             f"mean abs diff {row['mean_abs_diff']:.3f}"
         )
-    where_arg = f", where={where!r}" if where else ""
+    where_arg = f", where={literal(where)}" if where else ""
     code = (
         "from loop_jupyter.analysis.scorers import run_scorer\n\n"
-        f"result = run_scorer(logs, {str(path)!r}{where_arg}, level={shape!r})\n"
+        f"result = run_scorer(logs, {literal(str(path))}{where_arg}, level={literal(shape)})\n"
         "scored = result.frames[0]"
     )
     table = scored.select(id_col, "input", "output", "scores", column)

@@ -16,6 +16,7 @@ import polars as pl
 
 from ..artifacts import Code, Table, ToolResult
 from ..embeddings import TraceIndex, embed, trace_index
+from ..snippet import literal
 from ..tools import ToolContext, tool
 
 #: Weight of the semantic score in the ranking; the rest is structural (Jaccard of span names,
@@ -288,12 +289,12 @@ def similar_traces(
             query_terms=query_terms,
         )
         subject = f"trace {ids[0]}" if len(positions) == 1 else f"{len(positions)} selected traces"
-        args = f"trace_ids={ids!r}"
+        args = f"trace_ids={literal(ids)}"
     elif description:
         query = embed([description])[0]
         result = search(index, query, limit=limit, query_terms=terms(description))
         subject = f"“{description[:80]}”"
-        args = f"description={description!r}"
+        args = f"description={literal(description)}"
         missing = []
     else:
         return ToolResult(
@@ -309,7 +310,7 @@ def similar_traces(
     code = (
         "from loop_jupyter.analysis.similar import similar_traces\n"
         "from loop_jupyter.artifacts import Table\n\n"
-        f"result = similar_traces(logs, {args}, limit={limit})\n"
+        f"result = similar_traces(logs, {args}, limit={literal(limit)})\n"
         "result.first(Table).frame"
     )
     return ToolResult(

@@ -19,6 +19,7 @@ from ..artifacts import Chart, Code, Table, ToolResult, TraceView
 from ..embeddings import error_kind, json_text, user_text
 from ..engine import QueryError
 from ..frame import loads
+from ..snippet import literal
 from ..tools import ToolContext, tool
 
 View = Literal["llm_timeline", "tools", "waterfall", "errors"]
@@ -178,7 +179,7 @@ def _short(text: str, limit: int) -> str:
 
 
 def _missing(ctx: ToolContext, root_span_id: str) -> ToolResult:
-    return ToolResult(f"Trace {root_span_id!r} is not in the logs.", is_error=True)
+    return ToolResult(f"Trace {literal(root_span_id)} is not in the logs.", is_error=True)
 
 
 def trace_steps(frame: pl.DataFrame, root_span_id: str) -> pl.DataFrame:
@@ -340,9 +341,9 @@ def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolRe
     )
     code = (
         "from loop_jupyter.analysis.trace import summarize_trace, trace_steps, trace_tree\n\n"
-        f"steps = trace_steps(logs, {root_span_id!r})  # one row per span: self time, critical path, tokens\n"
-        f"tree = trace_tree(logs, {root_span_id!r})\n"
-        f"summarize_trace(logs, {root_span_id!r}).text"
+        f"steps = trace_steps(logs, {literal(root_span_id)})  # one row per span: self time, critical path, tokens\n"
+        f"tree = trace_tree(logs, {literal(root_span_id)})\n"
+        f"summarize_trace(logs, {literal(root_span_id)}).text"
     )
     artifacts = [
         view,
@@ -524,7 +525,7 @@ def trace_view(
         return _missing(ctx, root_span_id)
     code = (
         "from loop_jupyter.analysis.trace import trace_view\n\n"
-        f"result = trace_view(logs, {root_span_id!r}, view={view!r})\n"
+        f"result = trace_view(logs, {literal(root_span_id)}, view={literal(view)})\n"
         "result.artifacts[0]"
     )
     if view in ("llm_timeline", "waterfall"):

@@ -16,6 +16,7 @@ from typing import Any
 import traitlets
 
 from ..artifacts import Artifact, Chart, Code, Dataset, Pending, Scorer, SqlFilter, Table, TraceView
+from ..snippet import literal
 from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
 
 #: Rows of a table sent with the artifact; more are paged on request.
@@ -296,10 +297,10 @@ def _artifact_code(artifact: Artifact) -> str:
     if isinstance(artifact, Code):
         return artifact.source
     if isinstance(artifact, SqlFilter):
-        return f"from loop_jupyter.engine import filter\n\nframe = filter(logs, {artifact.sql!r}, shape={artifact.shape!r})"
+        return f"from loop_jupyter.engine import filter\n\nframe = filter(logs, {literal(artifact.sql)}, shape={literal(artifact.shape)})"
     if isinstance(artifact, Dataset):
         reader = {".parquet": "read_parquet", ".csv": "read_csv"}.get(Path(artifact.path).suffix, "read_ndjson")
-        return f"import polars as pl\n\ndataset = pl.{reader}({artifact.path!r})"
+        return f"import polars as pl\n\ndataset = pl.{reader}({literal(artifact.path)})"
     if isinstance(artifact, Scorer):
         return artifact.source
     return ""
