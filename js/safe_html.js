@@ -27,6 +27,8 @@ const CONFIG = {
   ALLOWED_TAGS,
   ALLOWED_ATTR,
   ALLOWED_URI_REGEXP: SAFE_URL,
+  // Plain values, not URLs (else DOMPurify holds them to SAFE_URL too and drops <ol start="3">).
+  ADD_URI_SAFE_ATTR: ["start", "colspan", "rowspan", "align"],
   ALLOW_DATA_ATTR: false,
   ALLOW_ARIA_ATTR: false,
   ALLOW_UNKNOWN_PROTOCOLS: false,

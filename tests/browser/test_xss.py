@@ -337,6 +337,7 @@ CORPUS = [
     "<style>*{background:url(x)}</style><b>styled</b>",
     "| a | b |\n|---|---|\n| <img src=x onerror=window.__pwned=28> | [t](javascript:window.__pwned=29) |",
     "<<img src=x onerror=window.__pwned=30>img src=x onerror=window.__pwned=31>",
+    "3. third **step** <b onmouseover=window.__pwned=32>x</b>\n4. fourth",
 ]
 
 HARNESS = """async ({ corpus }) => {
@@ -425,6 +426,9 @@ def test_chat_bundle_renders_a_bypass_corpus_as_text(browser) -> None:
             "<img src=x onerror=window.__pwned=18>"
             in answers[CORPUS.index("```html\n<img src=x onerror=window.__pwned=18>\n```")]
         )
+        # Markdown still renders: a list that starts at 3 keeps its number, bold stays bold.
+        expect(page.locator("#live .lj-answer-text ol[start='3'] li")).to_have_count(2)
+        expect(page.locator("#live .lj-answer-text ol strong")).to_have_text("step")
         trace_cards = page.locator("#live .lj-trace-html").all_inner_texts()
         assert (
             trace_cards[0] == ""
