@@ -1,25 +1,12 @@
 // ChatWidget front end: the transcript is built from streamed events (never a synced trait),
 // artifacts render inline as cards; settings are the few synced traits.
+// Log text is hostile: every string from Python is set as text (dom.js `h`), and the only HTML
+// (the answer's Markdown, a trace view) goes through safe_html.js (marked + DOMPurify). No innerHTML.
 import { copyText, h, suppressShortcuts } from "./dom.js";
 import { renderFigure } from "./plotly.js";
 import { makeRpc } from "./rpc.js";
+import { htmlFragment, markdownFragment } from "./safe_html.js";
 import { pagedTable } from "./table.js";
-
-/** Escape, then a little markdown: fenced code, inline code, bold, bullet lines. @param {string} text */
-export function markdown(text) {
-  const esc = (/** @type {string} */ s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  const parts = text.split(/```(?:\w+)?\n?/);
-  return parts
-    .map((part, i) => {
-      if (i % 2) return `<pre class="lj-pre">${esc(part.replace(/\n$/, ""))}</pre>`;
-      return esc(part)
-        .replace(/`([^`]+)`/g, "<code>$1</code>")
-        .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
-        .replace(/^[-*] (.*)$/gm, "• $1")
-        .replace(/\n/g, "<br>");
-    })
-    .join("");
-}
 
 /** @param {{model: any, el: HTMLElement}} ctx */
 function render({ model, el }) {
@@ -207,7 +194,7 @@ function render({ model, el }) {
         if (run.afterTool && run.raw) run.raw += "\n\n";
         run.afterTool = false;
         run.raw += data.text || "";
-        run.text.innerHTML = markdown(run.raw);
+        run.text.replaceChildren(markdownFragment(run.raw));
         break;
       case "tool_started":
         run.steps.append(h("div", { class: "lj-step lj-step-running", "data-tool": data.name || "" }, h("span", { class: "lj-step-icon" }, "⚙"), ` ${data.name || "tool"}`, data.summary ? h("span", { class: "lj-muted" }, ` — ${data.summary}`) : null));
@@ -227,7 +214,7 @@ function render({ model, el }) {
         run.artifacts.append(artifactCard(data.artifact));
         break;
       case "done":
-        if (!run.raw && data.text) { run.raw = data.text; run.text.innerHTML = markdown(run.raw); }
+        if (!run.raw && data.text) { run.raw = data.text; run.text.replaceChildren(markdownFragment(run.raw)); }
         finish(run, data.tokens_sent != null ? `${Number(data.tokens_sent).toLocaleString()} tokens sent` : "");
         break;
       case "error":
@@ -313,7 +300,7 @@ function render({ model, el }) {
       }
       case "trace": {
         card.append(title || h("div", { class: "lj-card-title" }, `Trace ${a.root_span_id}`));
-        if (a.html) { const box = h("div", { class: "lj-trace-html" }); box.innerHTML = a.html; card.append(box); }
+        if (a.html) card.append(h("div", { class: "lj-trace-html" }, htmlFragment(a.html)));
         if (a.figure) { const plot = h("div", { class: "lj-plot" }); card.append(plot); renderFigure(rpc, plot, a.figure).catch((err) => { plot.textContent = `Chart failed: ${err.message}`; }); }
         card.append(h("div", { class: "lj-actions" }, h("button", { class: "lj-btn lj-btn-small", onclick: () => rpc.request("scope", { root_span_id: a.root_span_id }) }, "Scope chat to this trace")));
         break;
@@ -372,7 +359,9 @@ function render({ model, el }) {
     if (runs.size || !r.messages.length) return;
     empty.remove();
     for (const m of r.messages) {
-      transcript.append(m.role === "user" ? h("div", { class: "lj-msg lj-user lj-past" }, m.text) : h("div", { class: "lj-msg lj-assistant lj-past", html: null }, ...[(() => { const d = h("div", { class: "lj-answer-text" }); d.innerHTML = markdown(m.text); return d; })()]));
+      transcript.append(m.role === "user"
+        ? h("div", { class: "lj-msg lj-user lj-past" }, m.text)
+        : h("div", { class: "lj-msg lj-assistant lj-past" }, h("div", { class: "lj-answer-text" }, markdownFragment(m.text))));
     }
   }).catch(() => null);
 

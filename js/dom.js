@@ -1,4 +1,6 @@
 // A tiny element builder: h("div", {class: "x", onclick: fn}, "text", child).
+// Children that are not Nodes become text nodes, attribute values go through setAttribute: log text
+// passed here is never parsed as HTML. An on* attribute takes a function only (never a string of code).
 
 /**
  * @param {string} tag
@@ -10,8 +12,11 @@ export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value == null || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
+    if (/^on/i.test(key)) {
+      if (typeof value === "function") el.addEventListener(key.slice(2), value);
+      continue;
+    }
+    if (key === "class") el.className = value;
     else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
     else if (key in el && typeof value !== "string") /** @type {any} */ (el)[key] = value;
     else el.setAttribute(key, value === true ? "" : String(value));

@@ -1,12 +1,15 @@
-// plotly.js arrives from Python once per page (static/plotly.js, built from plotly.js-dist-min):
-// no CDN, so charts render offline. The module is imported from a Blob URL and cached on window.
+// plotly.js arrives from Python once per page: the plotly.min.js the installed plotly package ships
+// (one copy, the version its own renderers use), no CDN, so charts render offline. It is a UMD
+// bundle: wrapped here as an ES module whose CommonJS `module` it fills, imported from a Blob URL,
+// and cached on window.
 
 /** @param {{request: Function}} rpc @returns {Promise<any>} */
 export function loadPlotly(rpc) {
   const w = /** @type {any} */ (window);
   if (!w.__loopJupyterPlotly) {
     w.__loopJupyterPlotly = rpc.request("plotly").then(async (/** @type {any} */ reply) => {
-      const url = URL.createObjectURL(new Blob([reply.buffers[0]], { type: "text/javascript" }));
+      const source = ["const module = { exports: {} }; const exports = module.exports;\n", reply.buffers[0], "\n;export default module.exports;\n"];
+      const url = URL.createObjectURL(new Blob(source, { type: "text/javascript" }));
       try {
         const mod = await import(/* webpackIgnore: true */ url);
         return mod.default;

@@ -181,9 +181,16 @@ def test_unknown_request_and_errors_keep_ids(explorer: TraceExplorer) -> None:
 
 
 def test_plotly_is_served_from_the_package(explorer: TraceExplorer) -> None:
+    # The plotly Python package's own plotly.js (one copy, same version as its renderers), not a bundled one.
+    import plotly
+    from plotly.offline import get_plotlyjs_version
+
     reply, buffers = explorer.handle({"id": 1, "type": "plotly"})
     assert reply["ok"] and len(buffers) == 1 and reply["bytes"] == len(buffers[0])
-    assert b"newPlot" in buffers[0] and buffers[0].rstrip().endswith(b"export{ebt as default};")
+    shipped = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert buffers[0] == shipped.read_bytes() and b"newPlot" in buffers[0]
+    assert reply["version"] == get_plotlyjs_version()
+    assert not (Path(__file__).parents[1] / "loop_jupyter" / "static" / "plotly.js").exists()
 
 
 # -- chat ---------------------------------------------------------------------------------------------------

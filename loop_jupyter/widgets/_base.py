@@ -121,8 +121,23 @@ class RequestWidget(anywidget.AnyWidget):
         return _LATER
 
     def _on_plotly(self, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
-        """plotly.js for the browser, once per page (the JS caches it): offline, no CDN."""
-        return {"bytes": (STATIC / "plotly.js").stat().st_size}, [(STATIC / "plotly.js").read_bytes()]
+        """plotly.js for the browser, once per page (the JS caches it): the copy the installed plotly
+        package ships (the one its own renderers use, so the versions never drift), offline, no CDN."""
+        path = plotly_js_path()
+        return {"bytes": path.stat().st_size, "version": plotly_js_version()}, [path.read_bytes()]
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js inside the installed plotly package (a UMD bundle; the widget JS wraps it as a module)."""
+    import plotly
+
+    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def plotly_js_version() -> str:
+    from plotly.offline import get_plotlyjs_version
+
+    return get_plotlyjs_version()
 
 
 _LATER = object()
