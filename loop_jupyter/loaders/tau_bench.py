@@ -24,7 +24,7 @@ import polars as pl
 
 from ..frame import iter_json_lines, loads
 from ..report import LoadReport
-from ._common import load_files, load_path, sniff_json
+from ._common import folder_files, load_files, load_path, sniff_json
 
 FORMAT = "tau-bench"
 FORMAT_MESSAGES = "openai-messages"
@@ -270,6 +270,6 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     path = Path(path)
     report.format = report.format or FORMAT
     files = sorted(
-        p for p in path.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file() and sniff_json(p, detect)
+        p for p in folder_files(path, report) if p.suffix in (".json", ".jsonl") and sniff_json(p, detect)
     )
     return load_files(path, files, report, lambda _index, file: _events(file, report))

@@ -23,7 +23,7 @@ import polars as pl
 
 from ..frame import loads
 from ..report import LoadReport
-from ._common import load_files, load_path, sniff_json
+from ._common import folder_files, load_files, load_path, sniff_json
 
 FORMAT = "who-and-when"
 
@@ -162,7 +162,7 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     # Natural order (2.json before 10.json) so the synthetic trace order follows the file numbers.
     # A run file is one JSON document: no first-line (JSONL) fallback when sniffing.
     files = sorted(
-        (p for p in path.rglob("*.json") if p.is_file() and sniff_json(p, detect, first_line=False)),
+        (p for p in folder_files(path, report) if p.suffix == ".json" and sniff_json(p, detect, first_line=False)),
         key=lambda p: (str(p.parent), int(p.stem) if p.stem.isdigit() else float("inf"), p.name),
     )
     return load_files(path, files, report, lambda trace, file: _events(file, report, trace))
