@@ -193,7 +193,7 @@ def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) 
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt in ("parquet", "arrow"):
-        frame = pl.read_parquet(path) if fmt == "parquet" else pl.read_ipc(path)
+        frame = _read_frame_file(path, fmt)
         report.sources.append(str(path))
         return _load_frame(frame, "auto", report)
     if fmt not in FORMATS:
@@ -208,6 +208,20 @@ def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) 
     if str(path) not in report.sources[first:]:  # some loaders record their source themselves
         report.sources.append(str(path))
     return frame
+
+
+class UnreadableFile(LoadError):
+    """A Parquet/Arrow file the reader could not decode (corrupt, truncated, crafted)."""
+
+
+def _read_frame_file(path: Path, fmt: str) -> pl.DataFrame:
+    """Read a Parquet/Arrow file; a failure of the reader, a Rust panic included (Polars raises
+    ``PanicException``, a BaseException that ``except Exception`` misses), is an UnreadableFile."""
+    try:
+        return pl.read_parquet(path) if fmt == "parquet" else pl.read_ipc(path)
+    except (Exception, pl.exceptions.PanicException) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UnreadableFile(f"{path}: not a readable {fmt} file ({type(exc).__name__}: {first})") from None
 
 
 def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
@@ -242,8 +256,13 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
         for entry in entries:
             sub = LoadReport(strict=report.strict)
             loader = _load_dir if entry.is_dir() else _load_file
-            frames.append(loader(entry, fmt, sub, False if show else progress))  # one bar, not nested ones
-            report.format = sub.format if report.format in ("", sub.format) else "mixed"
+            try:
+                frames.append(loader(entry, fmt, sub, False if show else progress))  # one bar, not nested ones
+            except UnreadableFile as exc:  # one corrupt file: reported, the rest of the folder loads
+                sub.records_read += 1
+                sub.skip(None, str(exc), source=str(entry))
+            if sub.format:  # an unreadable file has none: it does not make the folder "mixed"
+                report.format = sub.format if report.format in ("", sub.format) else "mixed"
             report.merge(sub)
             bar.update(1)
     return pl.concat(frames, how="vertical") if frames else empty_frame()
