@@ -69,6 +69,23 @@ def test_a_lone_surrogate_in_a_whole_document_format_loads(tmp_path: Path) -> No
     frame = who_and_when.load(path, report)
     assert frame.height == 2
     assert json.loads(frame.filter(~pl.col("is_root"))["output"][0]) == "cut \ufffd"
+    assert warned(report) == [(None, "lone surrogate in history[0].content replaced by U+FFFD")]
+
+
+def test_whole_document_formats_report_nan_and_duplicate_keys(tmp_path: Path) -> None:
+    path = tmp_path / "2.json"
+    path.write_text(
+        '{"question": "q", "question": "q2", "mistake_agent": "A",'
+        ' "history": [{"role": "A", "content": "x", "score": NaN}]}',
+        encoding="utf-8",
+    )
+    frame, report = load_logs_with_report(path, format="who-and-when")
+    assert frame.height == 2
+    assert warned(report) == [
+        (None, "duplicate key 'question' in the top level: the last value kept"),
+        (None, "NaN at history[0].score loaded as null (not valid JSON)"),
+    ]
+    assert json.loads(frame.filter(pl.col("is_root"))["input"][0]) == "q2"
 
 
 def test_a_created_out_of_range_loads_the_span_with_created_null(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import polars as pl
 
 from ..frame import frame_from_events, loads
 from ..report import LoadError, LoadReport, Problem
+from ..safejson import loads_checked
 
 Events = Iterable[tuple[int | None, dict[str, Any]]]
 
@@ -55,6 +56,16 @@ def sniff_json(path: Path, detect: Callable[[object], bool], *, first_line: bool
             return detect(loads(data.split(b"\n", 1)[0]))
         except ValueError:
             return False
+
+
+def read_document(data: bytes | str, report: LoadReport, source: str) -> Any:
+    """One whole JSON document (ValueError if it is not one), made safe like a JSONL line: a lone
+    surrogate becomes U+FFFD, NaN/Infinity null, of duplicate keys the last is kept; each change is
+    a warning naming the field (no line: the document is one record source)."""
+    value, problems = loads_checked(data)
+    for problem in problems:
+        report.warn(None, problem, source=source)
+    return value
 
 
 def load_files(

@@ -20,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import iter_json_lines, loads, parse_timestamp
+from ..frame import iter_json_lines, parse_timestamp
 from ..report import LoadReport
-from ._common import folder_files, load_files, load_path, sniff_json
+from ._common import folder_files, load_files, load_path, read_document, sniff_json
 
 FORMAT = "openhands"
 
@@ -282,7 +282,7 @@ def _events(path: Path, report: LoadReport) -> Iterator[tuple[int | None, dict[s
     key = _file_key(path)
     data = path.read_bytes()
     try:
-        document = loads(data)
+        document = read_document(data, report, source)
         items: list[tuple[int | None, Any]] = [(None, document)]
     except ValueError:
         items = list(iter_json_lines(data, report, source=source))

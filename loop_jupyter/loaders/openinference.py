@@ -17,9 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
+from ..frame import frame_from_events, iter_json_lines, parse_timestamp
 from ..report import LoadError, LoadReport
-from ._common import source_of
+from ._common import read_document, source_of
 from .attributes import apply_mapping, map_attributes, parse_json_text
 
 FORMAT = "openinference"
@@ -171,15 +171,19 @@ def _rows(source: object) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _read(path: Path, report: LoadReport, source: str) -> object:
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pl.read_parquet(path)
-    if suffix == ".csv":
-        return pl.read_csv(path, infer_schema_length=0)  # all text: ids must not become numbers
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix == ".csv":
+            return pl.read_csv(path, infer_schema_length=0)  # all text: ids must not become numbers
+    except (Exception, pl.exceptions.PanicException) as exc:  # a Rust panic is a BaseException
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise LoadError(f"{path}: not a readable {suffix[1:]} file ({type(exc).__name__}: {first})") from None
     data = path.read_bytes()
     if suffix == ".jsonl":
         return [obj for _line, obj in iter_json_lines(data, report, source=source)]
     try:
-        return loads(data)
+        return read_document(data, report, source)
     except ValueError:
         return [obj for _line, obj in iter_json_lines(data, report, source=source)]
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import iter_json_lines, loads
+from ..frame import iter_json_lines
 from ..report import LoadReport
-from ._common import folder_files, load_files, load_path, sniff_json
+from ._common import folder_files, load_files, load_path, read_document, sniff_json
 
 FORMAT = "tau-bench"
 FORMAT_MESSAGES = "openai-messages"
@@ -70,7 +70,7 @@ def _read(path: Path, report: LoadReport) -> list[tuple[int | None, Any]]:
     """The runs (or message lists) in a file: a JSON document, or JSONL with one run per line."""
     data = path.read_bytes()
     try:
-        document = loads(data)
+        document = read_document(data, report, str(path))
     except ValueError:
         return list(iter_json_lines(data, report, source=str(path)))
     if isinstance(document, list) and document and _is_run(document[0]):

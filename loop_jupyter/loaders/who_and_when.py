@@ -23,9 +23,8 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import loads
 from ..report import LoadReport
-from ._common import folder_files, load_files, load_path, sniff_json
+from ._common import folder_files, load_files, load_path, read_document, sniff_json
 
 FORMAT = "who-and-when"
 
@@ -119,7 +118,7 @@ def _span_type(agent: str, role: str) -> str:
 def _events(path: Path, report: LoadReport, trace: int) -> Iterator[tuple[int | None, dict[str, Any]]]:
     source = str(path)
     try:
-        run = loads(path.read_bytes())
+        run = read_document(path.read_bytes(), report, source)
     except ValueError as exc:
         report.records_read += 1
         report.skip(None, f"invalid JSON: {exc}", source=source)
