@@ -274,3 +274,18 @@ def test_a_file_that_makes_polars_panic_is_a_reported_error(tmp_path: Path, name
     frame, report = load_logs_with_report(folder)
     assert frame.get_column("id").to_list() == ["g1"]
     assert [(Path(s.source).name, "not a readable" in s.reason) for s in report.skipped] == [(name, True)]
+
+
+def test_an_unreadable_time_in_an_openinference_file_is_a_warning(tmp_path: Path) -> None:
+    base = {"context.trace_id": "t", "name": "n", "span_kind": "LLM"}
+    rows = [
+        base | {"context.span_id": "a", "parent_id": None, "start_time": "2024-01-01T00:00:00Z"},
+        base | {"context.span_id": "b", "parent_id": "a", "start_time": 1e30, "end_time": "garbage"},
+        base | {"context.span_id": "c", "parent_id": "a", "start_time": "2024-01-01T00:00:02Z"},
+    ]
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps(rows))
+    frame, report = load_logs_with_report(path)
+    assert frame.get_column("span_id").to_list() == ["a", "b", "c"]
+    assert [(line, reason.split(":")[0]) for line, reason in warned(report)] == [(2, "start_time"), (2, "end_time")]
+    assert frame.filter(pl.col("span_id") == "b")["created"][0] is None

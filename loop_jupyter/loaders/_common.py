@@ -112,13 +112,11 @@ def folder_files(root: str | Path, report: LoadReport | None = None) -> list[Pat
                 _escaped(link, root, report)
         for name in filenames:
             file = here / name
-            if file.is_symlink():
-                if not _inside(file, top):
-                    _escaped(file, root, report)
-                    continue
-                if not file.is_file():
-                    continue
-            found.append(file)
+            if file.is_symlink() and not _inside(file, top):
+                _escaped(file, root, report)
+                continue
+            if file.is_file():  # not a FIFO, socket or device (reading one could block forever)
+                found.append(file)
     return sorted(found)
 
 

@@ -134,6 +134,16 @@ def _attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _row_seconds(row: dict[str, Any], name: str, index: int, report: LoadReport, source: str) -> float | None:
+    """A row's time in seconds; one that cannot be read (or lies outside years 1-9999) is a
+    warning and null: the span loads, the rest of the file too."""
+    try:
+        return _seconds(row.get(name))
+    except ValueError as exc:
+        report.warn(index, f"{name}: {exc} (loaded as null)", source=source)
+        return None
+
+
 def _seconds(value: Any) -> float | None:
     value = _plain(value)
     if value is None or value == "":
@@ -234,7 +244,7 @@ def _events(rows: list[tuple[int, dict[str, Any]]], report: LoadReport, source: 
                 report.warn(
                     index, f"trace {trace_id}: no root span in the frame; its trace id stands in", source=source
                 )
-        start, end = _seconds(row.get("start_time")), _seconds(row.get("end_time"))
+        start, end = (_row_seconds(row, name, index, report, source) for name in ("start_time", "end_time"))
         metrics = {key: value for key, value in (("start", start), ("end", end)) if value is not None}
         metadata: dict[str, Any] = {"trace_id": trace_id}
         event: dict[str, Any] = {
