@@ -8,7 +8,7 @@ null on the way out; duplicate keys keep the last value silently; very deep nest
 returns the value made safe plus one sentence per change, naming the field:
 
 - a lone surrogate is replaced by U+FFFD (the rest of the string is kept);
-- ``NaN``/``Infinity``/``-Infinity`` become null;
+- ``NaN``/``Infinity``/``-Infinity``, and numbers too large for a float (``1e999``), become null;
 - of duplicate keys the last value is kept (as every JSON library does) and the key is named;
 - nesting too deep for the parser is a ``ValueError`` (the line is reported, not the file lost).
 """
@@ -16,6 +16,7 @@ returns the value made safe plus one sentence per change, naming the field:
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -75,8 +76,15 @@ def _parse(data: str | bytes, duplicates: dict[int, tuple[dict, list[str]]], fla
         flags["walk"] = True
         return _NonFinite(name)
 
+    def number(text: str) -> float | _NonFinite:
+        value = float(text)
+        if math.isinf(value):  # 1e999: valid JSON syntax, but no float holds it
+            flags["walk"] = True
+            return _NonFinite(f"number {text[:40]} (too large for a float)")
+        return value
+
     try:
-        return json.loads(data, object_pairs_hook=pairs, parse_constant=constant)
+        return json.loads(data, object_pairs_hook=pairs, parse_constant=constant, parse_float=number)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply to parse") from exc
 
@@ -121,7 +129,8 @@ def _repair(value: Any, duplicates: dict[int, tuple[dict, list[str]]]) -> tuple[
 
     def fix(item: Any, parts: tuple[object, ...]) -> Any:
         if isinstance(item, _NonFinite):
-            note(f"{item.name} at {_path(parts)} loaded as null (not valid JSON)")
+            why = "" if item.name.startswith("number") else " (not valid JSON)"
+            note(f"{item.name} at {_path(parts)} loaded as null{why}")
             return None
         if isinstance(item, str) and SURROGATE.search(item):
             note(f"lone surrogate in {_path(parts)} replaced by U+FFFD")

@@ -137,6 +137,22 @@ def test_nan_inside_an_open_field_leaves_the_fast_path(tmp_path: Path) -> None:
     assert json.loads(frame.filter(pl.col("id") == "s2")["metadata"][0]) == {"loss": None}
 
 
+def test_other_non_finite_spellings_leave_the_fast_path(tmp_path: Path) -> None:
+    """DuckDB also reads inf, nan (any case) and 1e999 and kept them as written in the JSON text."""
+    path = tmp_path / "logs.jsonl"
+    lines = [
+        good(1),
+        '{"id": "s2", "span_id": "s2", "metadata": {"big": 1e999}}',
+        '{"id": "s3", "span_id": "s3", "metadata": {"x": inf}}',
+        '{"id": "s4", "span_id": "s4", "output": "inf, nan and 1e999 in a string are text"}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    frame, report = load_logs_with_report(path, format="braintrust")
+    assert frame.get_column("id").to_list() == ["g1", "s2", "s4"]
+    assert warned(report) == [(2, "number 1e999 (too large for a float) at metadata.big loaded as null")]
+    assert [(s.line, s.reason.startswith("invalid JSON")) for s in report.skipped] == [(3, True)]
+
+
 def test_duplicate_keys_are_reported_with_line_and_key(tmp_path: Path) -> None:
     path = write_lines(
         tmp_path,

@@ -17,9 +17,13 @@ _NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')"
 # An ISO timestamp has a ':'; a unix time is a plain number (the regular expression runs only
 # on the rare text without one).
 _NUMERIC = "'-?[0-9]+(\\.[0-9]*)?([eE][+-]?[0-9]+)?'"
-# DuckDB's reader takes NaN and +-Infinity (not JSON) and keeps them in the JSON text; outside a
-# string they send the row to the line-by-line path, which loads them as null and reports them.
-_BARE_NONFINITE = r"""'^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:NaN|Infinity)'"""
+# DuckDB's reader takes NaN, inf, Infinity (any case) and numbers that overflow (1e999), none of
+# them JSON, and keeps them as written in the JSON text; outside a string they send the row to the
+# line-by-line path, which loads them as null and reports them. A value in minified JSON follows
+# ':', ',' or '[': the cheap pattern finds the candidates, the exact one skips strings.
+_NONFINITE = r"(?i:[:,\[]-?(?:nan|inf))|[0-9][eE]\+?[0-9]{3}"
+_MAYBE_NONFINITE = f"'{_NONFINITE}'"
+_BARE_NONFINITE = "'" + r"""^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:""" + _NONFINITE + ")'"
 _OPEN_FIELDS = ("input", "output", "expected", "error", "scores", "metadata", "metrics", "span_attributes", "context")
 
 
@@ -74,10 +78,11 @@ def _timestamp(field: str) -> str:
 
 
 def _finite(field: str) -> str:
-    """No NaN or Infinity outside a string (a plain ``contains`` first; the exact pattern only on a hit)."""
+    """No NaN, Infinity or overflowing number outside a string (a cheap pattern first; the exact
+    one, which skips strings, only on a hit)."""
     text = f"{field}::VARCHAR"
     return (
-        f"({field} IS NULL OR NOT ((contains({text}, 'NaN') OR contains({text}, 'Infinity')) "
+        f"({field} IS NULL OR NOT (regexp_matches({text}, {_MAYBE_NONFINITE}) "
         f"AND regexp_matches({text}, {_BARE_NONFINITE})))"
     )
 
