@@ -20,6 +20,8 @@ class Problem:
     excerpt: str = ""
 
     def __str__(self) -> str:
+        if self.line is None:  # a whole-file problem (a folder entry, a document's field)
+            return f"{self.source}: {self.reason}" if self.source else self.reason
         where = f"{self.source}:{self.line}" if self.source else f"line {self.line}"
         return f"{where}: {self.reason}"
 
