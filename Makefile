@@ -9,20 +9,23 @@ QUESTION ?= What are the most common errors?
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]'  # dev includes the [lab] extra
 	touch $@
 
-# The main job: JupyterLab on the quickstart notebook over the built-in demo logs
-# (after a terminal answer, so a headless machine shows something too).
+# The main job: JupyterLab on a copy of the quickstart notebook over the built-in demo logs (after a
+# terminal answer). The copies go to work/ (gitignored; never linted or tested), not the repository root.
+# Run as root, `loop-jupyter lab` passes --allow-root. Without a browser (CI=1 or NO_LAB=1) JupyterLab
+# starts headless, the quickstart is fetched from it, and it stops.
 demo: $(VENV)/.installed
 	$(PY) -m loop_jupyter ask "$(QUESTION)"
-	@if [ -z "$$CI" ] && [ -z "$$NO_LAB" ]; then $(PY) -m loop_jupyter lab; fi
+	@if [ -z "$$CI" ] && [ -z "$$NO_LAB" ]; then $(PY) -m loop_jupyter lab --dir work; \
+	else $(PY) -m loop_jupyter lab --dir work --check; fi
 
 ask: $(VENV)/.installed
 	$(PY) -m loop_jupyter ask "$(QUESTION)"
 
 lab: $(VENV)/.installed
-	$(PY) -m loop_jupyter lab
+	$(PY) -m loop_jupyter lab --dir work
 
 # Debian's chromium for the browser tests (playwright cannot download browsers here).
 browser-deps:
@@ -40,6 +43,7 @@ check-bundle:
 
 test: $(VENV)/.installed browser-deps check-bundle
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
 test-fast: $(VENV)/.installed

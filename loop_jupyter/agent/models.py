@@ -12,7 +12,7 @@ A chat client turns the provider-neutral conversation into one assistant turn::
 Configuration (all optional):
 
 - ``LOOP_JUPYTER_MODELS``: comma-separated allow-list of display names (the admin's choice).
-- a TOML file at ``LOOP_JUPYTER_CONFIG`` or ``~/.config/loop_jupyter/config.toml``::
+- a TOML file at ``LOOP_JUPYTER_CONFIG`` or the platform's config folder (``loop_jupyter.paths``)::
 
       models = ["claude-4.5-sonnet", "openai-compatible:llama3@http://127.0.0.1:11434/v1"]
       default_model = "claude-4.5-sonnet"
@@ -81,8 +81,9 @@ class ModelError(RuntimeError):
 
 # -- configuration -----------------------------------------------------------------------------------
 def config_path() -> Path:
-    env = os.environ.get("LOOP_JUPYTER_CONFIG")
-    return Path(env).expanduser() if env else Path.home() / ".config" / "loop_jupyter" / "config.toml"
+    from ..paths import config_path as platform_config_path
+
+    return platform_config_path()
 
 
 def load_config() -> dict[str, Any]:
