@@ -156,8 +156,7 @@ def check_lab(workdir: Path, extra: Sequence[str], *, root: bool, timeout: float
             print(f"JupyterLab did not serve {NOTEBOOK} within {timeout:.0f} s:\n{tail}", file=sys.stderr)
             return 1
     print(
-        f"JupyterLab served {NOTEBOOK} ({served} cells) at {base}/lab/tree/{NOTEBOOK} "
-        f"in {elapsed:.1f} s, then stopped"
+        f"JupyterLab served {NOTEBOOK} ({served} cells) at {base}/lab/tree/{NOTEBOOK} in {elapsed:.1f} s, then stopped"
     )
     return 0
 

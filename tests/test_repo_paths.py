@@ -21,7 +21,9 @@ def tracked_text_files() -> list[str]:
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout")
     skip = (".ipynb", ".png", ".parquet", ".whl")
-    return [name for name in out.splitlines() if not name.startswith("loop_jupyter/static/") and not name.endswith(skip)]
+    return [
+        name for name in out.splitlines() if not name.startswith("loop_jupyter/static/") and not name.endswith(skip)
+    ]
 
 
 def test_no_machine_paths_in_the_repository() -> None:

@@ -212,8 +212,15 @@ def test_paths_module_prints_where(home: Path) -> None:
 # -- TQDM_DISABLE ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("tqdm_disable", "forced", "disabled"),
-    [("1", None, True), ("true", None, True), ("0", None, False), ("", None, False), (None, None, False),
-     ("1", "1", False), (None, "0", True)],
+    [
+        ("1", None, True),
+        ("true", None, True),
+        ("0", None, False),
+        ("", None, False),
+        (None, None, False),
+        ("1", "1", False),
+        (None, "0", True),
+    ],
 )
 def test_progress_bar_honours_tqdm_disable(
     monkeypatch: pytest.MonkeyPatch, tqdm_disable: str | None, forced: str | None, disabled: bool

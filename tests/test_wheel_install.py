@@ -92,7 +92,11 @@ def test_ask_gives_the_same_answer_as_the_checkout(installed: tuple[Installed, P
     env = {**box.env, "PYTHONPATH": str(ROOT)}
     reference = subprocess.run(
         [sys.executable, "-m", "loop_jupyter", "ask", QUESTION, "--json"],
-        cwd=box.tmp, env=env, capture_output=True, text=True, check=True,
+        cwd=box.tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert answer["text"] == json.loads(reference.stdout)["text"]
 
@@ -116,8 +120,15 @@ def test_lab_extra_serves_and_runs_the_packaged_quickstart(installed: tuple[Inst
     assert Path(packaged).is_relative_to(box.tmp / "venv")
     assert (notebooks / "quickstart.ipynb").read_bytes() == (ROOT / "notebooks" / "quickstart.ipynb").read_bytes()
     box.run(
-        "jupyter", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=300",
-        "--output", "executed.ipynb", notebooks / "quickstart.ipynb",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--ExecutePreprocessor.timeout=300",
+        "--output",
+        "executed.ipynb",
+        notebooks / "quickstart.ipynb",
     )
     executed = json.loads((notebooks / "executed.ipynb").read_text())
     outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
