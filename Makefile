@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 QUESTION ?= What are the most common errors?
 
-.PHONY: demo ask lab test test-fast browser-deps bundle check-bundle bench lint
+.PHONY: demo ask lab test test-wheel test-fast browser-deps bundle check-bundle bench lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,10 +44,15 @@ check-bundle:
 test: $(VENV)/.installed browser-deps check-bundle
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider -m "not wheel"
+
+# The wheel as a user installs it: built, installed into a fresh venv from the package index, asked a
+# question, its packaged quickstart served and executed (tests/test_wheel_install.py; .ci/run runs it).
+test-wheel: $(VENV)/.installed
+	$(PY) -m pytest tests/test_wheel_install.py -m wheel -p no:cacheprovider -q --durations=5
 
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest tests -m "not browser and not slow" -x -q
+	$(PY) -m pytest tests -m "not browser and not slow and not wheel" -x -q
 
 bench: $(VENV)/.installed
 	$(PY) bench/run_all.py
