@@ -59,6 +59,7 @@ def test_lab_passes_extra_jupyterlab_arguments(
     assert f"--ServerApp.root_dir={tmp_path}" in command
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG paths")
 def test_lab_copies_notebooks_to_the_work_folder_never_over_edits(
     launched: list[list[str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
