@@ -2,8 +2,8 @@
 package index (pip's cache is reused), then run what a new user runs: --version, a question, and the
 packaged quickstart notebook, opened in JupyterLab headless and executed, with the [lab] extra.
 
-Marked `wheel`: most of its time is pip downloading (about 6 + 5 min on a loaded 2-core machine without
-a pip cache), so `make test` leaves it to `make test-wheel`, which .ci/run runs beside `make test`."""
+Marked `wheel`: most of its time is pip downloading (measured 7 + 3.5 min of a 12 min run on a loaded 2-core
+machine without a pip cache), so `make test` leaves it to `make test-wheel`, which .ci/run runs beside `make test`."""
 
 from __future__ import annotations
 
