@@ -4,25 +4,28 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 QUESTION ?= What are the most common errors?
 
-.PHONY: demo ask lab test test-fast browser-deps bundle check-bundle bench lint
+.PHONY: demo ask lab test test-wheel test-fast browser-deps bundle check-bundle bench lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]'  # dev includes the [lab] extra
 	touch $@
 
-# The main job: JupyterLab on the quickstart notebook over the built-in demo logs
-# (after a terminal answer, so a headless machine shows something too).
+# The main job: JupyterLab on a copy of the quickstart notebook over the built-in demo logs (after a
+# terminal answer). The copies go to work/ (gitignored; never linted or tested), not the repository root.
+# Run as root, `loop-jupyter lab` passes --allow-root. Without a browser (CI=1 or NO_LAB=1) JupyterLab
+# starts headless, the quickstart is fetched from it, and it stops.
 demo: $(VENV)/.installed
 	$(PY) -m loop_jupyter ask "$(QUESTION)"
-	@if [ -z "$$CI" ] && [ -z "$$NO_LAB" ]; then $(PY) -m loop_jupyter lab; fi
+	@if [ -z "$$CI" ] && [ -z "$$NO_LAB" ]; then $(PY) -m loop_jupyter lab --dir work; \
+	else $(PY) -m loop_jupyter lab --dir work --check; fi
 
 ask: $(VENV)/.installed
 	$(PY) -m loop_jupyter ask "$(QUESTION)"
 
 lab: $(VENV)/.installed
-	$(PY) -m loop_jupyter lab
+	$(PY) -m loop_jupyter lab --dir work
 
 # Debian's chromium for the browser tests (playwright cannot download browsers here).
 browser-deps:
@@ -40,10 +43,16 @@ check-bundle:
 
 test: $(VENV)/.installed browser-deps check-bundle
 	$(PY) -m ruff check .
-	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider -m "not wheel"
+
+# The wheel as a user installs it: built, installed into a fresh venv from the package index, asked a
+# question, its packaged quickstart served and executed (tests/test_wheel_install.py; .ci/run runs it).
+test-wheel: $(VENV)/.installed
+	$(PY) -m pytest tests/test_wheel_install.py -m wheel -p no:cacheprovider -q --durations=5
 
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest tests -m "not browser and not slow" -x -q
+	$(PY) -m pytest tests -m "not browser and not slow and not wheel" -x -q
 
 bench: $(VENV)/.installed
 	$(PY) bench/run_all.py

@@ -1,6 +1,6 @@
 """Time ``demo_logs`` at about one million spans (a script, not a test).
 
-Usage: /work/venv/bin/python bench/bench_demo.py [--spans 1000000] [--runs 5] [--jsonl]
+Usage: python bench/bench_demo.py [--spans 1000000] [--runs 5] [--jsonl]
 """
 
 from __future__ import annotations

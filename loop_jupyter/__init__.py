@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._version import __version__
 from .engine import LogEngine, QueryError, filter, sql, traces
 from .loaders import detect_format, load_logs, load_logs_with_report, load_report, save
 from .report import LoadError, LoadReport
 from .schema import COLUMNS, SCHEMA
-
-__version__ = "0.1.0"
 
 # Heavier parts load on first use so `import loop_jupyter` stays quick and free of IPython.
 _LAZY = {
@@ -62,6 +61,7 @@ __all__ = [
     "Loop",
     "QueryError",
     "TraceExplorer",
+    "__version__",
     "demo_logs",
     "detect_format",
     "filter",

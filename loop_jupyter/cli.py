@@ -130,7 +130,10 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._version import __version__
+
     parser = argparse.ArgumentParser(prog="loop-jupyter", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"loop-jupyter {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="write the built-in demo logs to a JSONL file")
@@ -171,28 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_ask(sub, _add_logs_option)
     except ImportError:
         pass
-    lab = sub.add_parser("lab", help="open JupyterLab on the quickstart notebook (demo logs)")
-    lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument("--dir", default=".", help="folder to work in (the notebooks are copied there)")
-    lab.set_defaults(run=cmd_lab)
+    from .lab import add_lab_parser
+
+    add_lab_parser(sub)
     return parser
-
-
-def cmd_lab(args: argparse.Namespace) -> int:
-    """Copy the notebooks next to the user (never over their edits) and start JupyterLab on the quickstart."""
-    import shutil
-    import subprocess
-
-    source = Path(__file__).resolve().parents[1] / "notebooks"
-    workdir = Path(args.dir).resolve()
-    for notebook in sorted(source.glob("*.ipynb")):
-        target = workdir / notebook.name
-        if not target.exists():
-            shutil.copyfile(notebook, target)
-    command = [sys.executable, "-m", "jupyter", "lab", f"--port={args.port}", "--ServerApp.root_dir=" + str(workdir)]
-    command.append(str(workdir / "quickstart.ipynb"))
-    echo("starting JupyterLab:", " ".join(command))
-    return subprocess.call(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

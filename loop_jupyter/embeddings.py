@@ -42,8 +42,9 @@ _model_lock = threading.Lock()
 
 def cache_dir() -> Path:
     """Where models' tokenizer files and indexes are cached (``LOOP_JUPYTER_CACHE`` overrides)."""
-    configured = os.environ.get("LOOP_JUPYTER_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "loop_jupyter"
+    from .paths import cache_dir as platform_cache_dir
+
+    return platform_cache_dir()
 
 
 def load_model() -> Any:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+_OFF = {"", "0", "false", "no", "off"}
+
 
 def progress_bar(**kwargs: Any) -> Any:
-    """A tqdm bar: a widget in Jupyter, text in a terminal; silent when stderr is not a terminal
-    unless ``LOOP_JUPYTER_PROGRESS=1``."""
+    """A tqdm bar: a widget in Jupyter, text in a terminal; silent when stderr is not a terminal.
+
+    ``LOOP_JUPYTER_PROGRESS=1`` / ``=0`` forces bars on / off for this package; otherwise
+    ``TQDM_DISABLE`` (tqdm's own switch, e.g. ``TQDM_DISABLE=1``) turns them off. A caller's
+    ``disable=True`` always wins."""
     import os
     import sys
 
@@ -15,6 +20,10 @@ def progress_bar(**kwargs: Any) -> Any:
 
     asked_off = bool(kwargs.pop("disable", False))  # popped first: `or` would skip it and pass it twice
     forced = os.environ.get("LOOP_JUPYTER_PROGRESS")
-    in_notebook = "ipykernel" in sys.modules
-    disable = not (forced == "1" or in_notebook or sys.stderr.isatty()) or forced == "0"
+    if forced in ("0", "1"):
+        disable = forced == "0"
+    elif os.environ.get("TQDM_DISABLE", "").strip().lower() not in _OFF:
+        disable = True
+    else:
+        disable = not ("ipykernel" in sys.modules or sys.stderr.isatty())
     return tqdm(disable=disable or asked_off, mininterval=0.5, **kwargs)

@@ -1,6 +1,6 @@
 """Print the reliability suite's case counts (used for docs/reliability.md).
 
-/work/venv/bin/python -m tests.reliability_counts
+python -m tests.reliability_counts      (from the repository root, with the package importable)
 """
 
 from __future__ import annotations

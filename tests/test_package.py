@@ -38,3 +38,25 @@ def test_wheel_ships_static_bundle_and_docs(wheel: zipfile.ZipFile) -> None:
 def test_wheel_static_matches_the_committed_bundle(wheel: zipfile.ZipFile) -> None:
     shipped = wheel.read("loop_jupyter/static/chat.js")
     assert shipped == (ROOT / "loop_jupyter" / "static" / "chat.js").read_bytes()
+
+
+def test_wheel_ships_the_notebooks_and_py_typed(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    assert "loop_jupyter/py.typed" in names
+    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+        shipped = wheel.read(f"loop_jupyter/notebooks/{notebook.name}")
+        assert shipped == notebook.read_bytes()  # one source of truth: the checkout's notebooks/
+    assert not any("checkpoint" in name or "loop_datasets" in name for name in names)
+
+
+def test_wheel_metadata_version_and_extras(wheel: zipfile.ZipFile) -> None:
+    import loop_jupyter
+
+    (meta_name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    meta = wheel.read(meta_name).decode()
+    assert f"\nVersion: {loop_jupyter.__version__}\n" in meta
+    requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    plain = [r for r in requires if "extra ==" not in r]
+    assert not any(r.lower().startswith("pandas") for r in plain), "pandas is optional"
+    assert any(r.startswith("jupyterlab") and "extra == 'lab'" in r for r in requires)
+    assert not any(r.startswith("jupyterlab") for r in plain)

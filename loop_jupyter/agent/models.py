@@ -14,7 +14,7 @@ Configuration (all optional):
 - ``LOOP_JUPYTER_MODELS``: comma-separated allow-list (the admin's choice) of display names and
   ``openai-compatible:<model>@<url>`` / ``openai-compatible:*@<url>`` entries; it binds every model
   spec, compatible servers included (see :mod:`.model_policy`).
-- a TOML file at ``LOOP_JUPYTER_CONFIG`` or ``~/.config/loop_jupyter/config.toml``::
+- a TOML file at ``LOOP_JUPYTER_CONFIG`` or the platform's config folder (``loop_jupyter.paths``)::
 
       models = ["claude-4.5-sonnet", "openai-compatible:llama3@http://127.0.0.1:11434/v1"]
       default_model = "claude-4.5-sonnet"
@@ -87,8 +87,9 @@ class ModelError(RuntimeError):
 
 # -- configuration -----------------------------------------------------------------------------------
 def config_path() -> Path:
-    env = os.environ.get("LOOP_JUPYTER_CONFIG")
-    return Path(env).expanduser() if env else Path.home() / ".config" / "loop_jupyter" / "config.toml"
+    from ..paths import config_path as platform_config_path
+
+    return platform_config_path()
 
 
 def load_config() -> dict[str, Any]:
