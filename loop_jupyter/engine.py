@@ -28,6 +28,7 @@ import sqlglot
 from sqlglot import exp
 
 from .schema import JSON_FIELDS, SCHEMA
+from .sql_guard import QueryError, check_tree, guard_sizes
 
 Shape = Literal["spans", "traces"]
 
@@ -45,29 +46,6 @@ _FIELD_ALIASES: dict[tuple[str, str], str] = {
     ("metrics", "estimated_cost"): "cost",
 }
 _NUMERIC_FIELDS = {"scores", "metrics"}
-
-#: Table functions that generate rows from nothing outside the database.
-_ALLOWED_TABLE_FUNCTIONS = (exp.Unnest, exp.GenerateSeries, exp.ExplodingGenerateSeries)
-_FORBIDDEN_FUNCTION = re.compile(
-    r"^(read_|parquet_|sniff_|glob$|query$|query_table$|getenv$|iceberg|delta_|postgres|sqlite|mysql|"
-    r"http|s3|ducklake|from_|current_setting$|duckdb_|pragma_|load|install|checkpoint|which_secret|"
-    r"json_execute_serialized|summary$)",
-    re.IGNORECASE,
-)
-#: Scalar functions that build one value (a string or a list) of a size given by an argument.
-#: DuckDB neither interrupts nor memory-limits the building of one value, so a literal size past
-#: this cap would escape both the time and the memory limit: refuse it up front. (As a table
-#: function in FROM, ``range``/``generate_series`` stream rows and stay under the time limit.)
-MAX_GENERATED = 10_000_000
-_SIZED_FUNCTIONS = {"REPEAT", "GENERATE_SERIES", "PAD", "LIST_RESIZE", "ARRAY_RESIZE", "LPAD", "RPAD"}
-_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
-    node
-    for node in (
-        getattr(exp, name, None)
-        for name in ("Into", "Command", "Pragma", "Set", "Copy", "Attach", "Detach", "Install", "Use", "Export")
-    )
-    if node is not None
-)
 
 _TRACES_SQL = """
 WITH agg AS (
@@ -143,15 +121,6 @@ TRACE_COLUMNS: tuple[str, ...] = (
 )
 
 
-class QueryError(ValueError):
-    """A query that was refused or failed: ``reason`` says why, ``sql`` is what was run."""
-
-    def __init__(self, reason: str, sql: str) -> None:
-        super().__init__(f"{reason}\n  SQL: {sql.strip()[:2000]}")
-        self.reason = reason
-        self.sql = sql
-
-
 def _json_path(keys: Iterable[str]) -> str:
     return "$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys)
 
@@ -220,101 +189,6 @@ def _cast_json_compared_to_numbers(tree: exp.Expression) -> exp.Expression:
                 and not other.is_string
             ):
                 node.set(side, exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE")))
-    return tree
-
-
-def _number(node: exp.Expression | None) -> float | None:
-    """The value of a constant numeric argument (``2000 * 1000000`` folds), else None."""
-    if node is None or not isinstance(node, exp.Expression):
-        return None
-    if not (isinstance(node, exp.Literal) and node.is_number):
-        from sqlglot.optimizer.simplify import simplify
-
-        try:
-            node = simplify(node.copy())
-        except Exception:  # simplify is best-effort; an odd expression is simply not constant
-            return None
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
-        value = _number(node.this)
-        return None if value is None else -value
-    if isinstance(node, exp.Literal) and node.is_number:
-        try:
-            return float(node.this)
-        except ValueError:
-            return None
-    return None
-
-
-def _generated_size(node: exp.Func) -> float:
-    """Elements (or characters) a sized scalar function would build, from its constant arguments."""
-    if isinstance(node, exp.GenerateSeries):
-        start, end, step = (_number(node.args.get(k)) for k in ("start", "end", "step"))
-        if start is not None and end is not None:
-            return abs(end - start) / max(abs(step or 1.0), 1e-9)
-        return max((abs(v) for v in (start, end) if v is not None), default=0.0)
-    values = [_number(arg) for arg in node.args.values() if isinstance(arg, exp.Expression)]
-    values += [_number(arg) for arg in node.expressions]
-    return max((abs(v) for v in values if v is not None), default=0.0)
-
-
-def _guard_sizes(tree: exp.Expression) -> exp.Expression:
-    """Sizes computed from the data (``repeat(input, tokens * 1000000)``) cannot be checked before
-    running: each such size argument is wrapped in a CASE that raises an error once the value
-    would pass MAX_GENERATED, before DuckDB starts building it. Literal sizes were checked already
-    and stay as written; a guarded column keeps its name (the expression as the user wrote it)."""
-
-    def guarded(size_sql: str, value: exp.Expression, name: str) -> exp.Expression:
-        message = (
-            f"{name} would build a single value of more than {MAX_GENERATED:,} elements: "
-            "aggregate or generate rows with FROM range(...)"
-        )
-        return sqlglot.parse_one(
-            f"CASE WHEN {size_sql} > {MAX_GENERATED} THEN error('{message}') ELSE ({value.sql(dialect='duckdb')}) END",
-            read="duckdb",
-        )
-
-    def computed(node: exp.Expression | None) -> bool:
-        return node is not None and _number(node) is None
-
-    def transform(node: exp.Expression) -> exp.Expression:
-        if isinstance(node.parent, exp.Table):  # range/generate_series in FROM stream rows
-            return node
-        if isinstance(node, exp.Repeat) and computed(node.args.get("times")):
-            times, this = node.args["times"], node.this.sql(dialect="duckdb")
-            size = f"({times.sql(dialect='duckdb')}) * greatest(len({this}), 1)"
-            node.set("times", guarded(size, times, "repeat"))
-        elif isinstance(node, exp.Pad) and computed(node.args.get("expression")):
-            width = node.args["expression"]
-            node.set("expression", guarded(f"({width.sql(dialect='duckdb')})", width, "pad"))
-        elif (
-            isinstance(node, exp.GenerateSeries)
-            and any(computed(node.args.get(k)) for k in ("start", "end", "step"))
-            # Numbers only: a series of dates or timestamps steps by an interval, and arithmetic
-            # written for numbers would not bind on it.
-            and (node.args.get("step") is None or _number(node.args["step"]) is not None)
-        ):
-            start, end, step = (node.args.get(k) for k in ("start", "end", "step"))
-            begin = start.sql(dialect="duckdb") if start is not None else "0"
-            stride = step.sql(dialect="duckdb") if step is not None else "1"
-            size = f"abs(({end.sql(dialect='duckdb')}) - ({begin})) / greatest(abs({stride}), 1)"
-            node.set("end", guarded(size, end, "generate_series"))
-        elif (
-            isinstance(node, exp.Anonymous)
-            and node.name.upper() in {"LIST_RESIZE", "ARRAY_RESIZE"}
-            and len(node.expressions) >= 2
-            and computed(node.expressions[1])
-        ):
-            width = node.expressions[1]
-            node.expressions[1] = guarded(f"({width.sql(dialect='duckdb')})", width, node.name.lower())
-        return node
-
-    projections = tree.expressions if isinstance(tree, exp.Select) else []
-    names = [None if isinstance(p, exp.Alias | exp.Star) else p.sql(dialect="duckdb") for p in projections]
-    tree = tree.transform(transform, copy=False)
-    if isinstance(tree, exp.Select):
-        for index, (projection, name) in enumerate(zip(tree.expressions, names, strict=False)):
-            if name is not None and projection.sql(dialect="duckdb") != name:
-                tree.expressions[index] = exp.alias_(projection, name, quoted=True)
     return tree
 
 
@@ -408,44 +282,13 @@ class LogEngine:
         tree = statements[0]
         if not isinstance(tree, exp.Query):
             raise QueryError(f"only read-only SELECT queries are allowed, not {tree.key.upper()}", query)
-        self._check_tree(tree, query)
+        check_tree(tree, self.source_names, query)
         rewritten = tree.transform(_Rewriter(self.source_names | self._aliases(tree)))
-        rewritten = _guard_sizes(_cast_json_compared_to_numbers(rewritten))
+        rewritten = guard_sizes(_cast_json_compared_to_numbers(rewritten))
         return rewritten.sql(dialect="duckdb")
 
     def _aliases(self, tree: exp.Expression) -> set[str]:
         return {t.alias_or_name for t in tree.find_all(exp.Table) if t.alias_or_name}
-
-    def _check_tree(self, tree: exp.Expression, query: str) -> None:
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        allowed = {name.lower() for name in self.source_names} | ctes
-        for node in tree.walk():
-            if isinstance(node, _FORBIDDEN_NODES):
-                raise QueryError(f"{node.key.upper()} is not allowed: queries are read-only", query)
-            if isinstance(node, exp.Table):
-                inner = node.this
-                if isinstance(inner, _ALLOWED_TABLE_FUNCTIONS):
-                    continue
-                if not isinstance(inner, exp.Identifier):
-                    raise QueryError(f"table function {inner.sql(dialect='duckdb')[:80]} is not allowed", query)
-                if node.args.get("db") or node.args.get("catalog"):
-                    raise QueryError(f"qualified table {node.sql(dialect='duckdb')} is not allowed", query)
-                if inner.name.lower() not in allowed:
-                    raise QueryError(
-                        f"unknown table {inner.name!r}: query {', '.join(sorted(self.source_names))}", query
-                    )
-            if isinstance(node, exp.Func):
-                name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
-                if _FORBIDDEN_FUNCTION.match(name or ""):
-                    raise QueryError(f"function {name} is not allowed (no file, network or system access)", query)
-                if (name or "").upper() in _SIZED_FUNCTIONS and not isinstance(node.parent, exp.Table):
-                    size = _generated_size(node)
-                    if size > MAX_GENERATED:
-                        raise QueryError(
-                            f"{name.lower()} would build a single value of about {size:,.0f} elements "
-                            f"(more than {MAX_GENERATED:,}): aggregate or generate rows with FROM range(...)",
-                            query,
-                        )
 
     # -- running ---------------------------------------------------------------------------------
     def _interrupt_after(self, finished: threading.Event) -> None:

@@ -1,0 +1,176 @@
+"""The SQL guard: what a query may be, checked on its sqlglot parse tree before DuckDB runs it.
+
+Models write these queries. The guard allows one read-only SELECT over the engine's own views,
+refuses file, network and system functions and table functions, and bounds the size of single
+values that DuckDB would build in one piece (neither interruptible nor memory-limited).
+``loop_jupyter.engine`` runs what passes on a locked DuckDB connection.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+
+#: Table functions that generate rows from nothing outside the database.
+_ALLOWED_TABLE_FUNCTIONS = (exp.Unnest, exp.GenerateSeries, exp.ExplodingGenerateSeries)
+_FORBIDDEN_FUNCTION = re.compile(
+    r"^(read_|parquet_|sniff_|glob$|query$|query_table$|getenv$|iceberg|delta_|postgres|sqlite|mysql|"
+    r"http|s3|ducklake|from_|current_setting$|duckdb_|pragma_|load|install|checkpoint|which_secret|"
+    r"json_execute_serialized|summary$)",
+    re.IGNORECASE,
+)
+#: Scalar functions that build one value (a string or a list) of a size given by an argument.
+#: DuckDB neither interrupts nor memory-limits the building of one value, so a literal size past
+#: this cap would escape both the time and the memory limit: refuse it up front. (As a table
+#: function in FROM, ``range``/``generate_series`` stream rows and stay under the time limit.)
+MAX_GENERATED = 10_000_000
+_SIZED_FUNCTIONS = {"REPEAT", "GENERATE_SERIES", "PAD", "LIST_RESIZE", "ARRAY_RESIZE", "LPAD", "RPAD"}
+_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
+    node
+    for node in (
+        getattr(exp, name, None)
+        for name in ("Into", "Command", "Pragma", "Set", "Copy", "Attach", "Detach", "Install", "Use", "Export")
+    )
+    if node is not None
+)
+
+
+class QueryError(ValueError):
+    """A query that was refused or failed: ``reason`` says why, ``sql`` is what was run."""
+
+    def __init__(self, reason: str, sql: str) -> None:
+        super().__init__(f"{reason}\n  SQL: {sql.strip()[:2000]}")
+        self.reason = reason
+        self.sql = sql
+
+
+def _number(node: exp.Expression | None) -> float | None:
+    """The value of a constant numeric argument (``2000 * 1000000`` folds), else None."""
+    if node is None or not isinstance(node, exp.Expression):
+        return None
+    if not (isinstance(node, exp.Literal) and node.is_number):
+        from sqlglot.optimizer.simplify import simplify
+
+        try:
+            node = simplify(node.copy())
+        except Exception:  # simplify is best-effort; an odd expression is simply not constant
+            return None
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        value = _number(node.this)
+        return None if value is None else -value
+    if isinstance(node, exp.Literal) and node.is_number:
+        try:
+            return float(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+def _generated_size(node: exp.Func) -> float:
+    """Elements (or characters) a sized scalar function would build, from its constant arguments."""
+    if isinstance(node, exp.GenerateSeries):
+        start, end, step = (_number(node.args.get(k)) for k in ("start", "end", "step"))
+        if start is not None and end is not None:
+            return abs(end - start) / max(abs(step or 1.0), 1e-9)
+        return max((abs(v) for v in (start, end) if v is not None), default=0.0)
+    values = [_number(arg) for arg in node.args.values() if isinstance(arg, exp.Expression)]
+    values += [_number(arg) for arg in node.expressions]
+    return max((abs(v) for v in values if v is not None), default=0.0)
+
+
+def guard_sizes(tree: exp.Expression) -> exp.Expression:
+    """Sizes computed from the data (``repeat(input, tokens * 1000000)``) cannot be checked before
+    running: each such size argument is wrapped in a CASE that raises an error once the value
+    would pass MAX_GENERATED, before DuckDB starts building it. Literal sizes were checked already
+    and stay as written; a guarded column keeps its name (the expression as the user wrote it)."""
+
+    def guarded(size_sql: str, value: exp.Expression, name: str) -> exp.Expression:
+        message = (
+            f"{name} would build a single value of more than {MAX_GENERATED:,} elements: "
+            "aggregate or generate rows with FROM range(...)"
+        )
+        return sqlglot.parse_one(
+            f"CASE WHEN {size_sql} > {MAX_GENERATED} THEN error('{message}') ELSE ({value.sql(dialect='duckdb')}) END",
+            read="duckdb",
+        )
+
+    def computed(node: exp.Expression | None) -> bool:
+        return node is not None and _number(node) is None
+
+    def transform(node: exp.Expression) -> exp.Expression:
+        if isinstance(node.parent, exp.Table):  # range/generate_series in FROM stream rows
+            return node
+        if isinstance(node, exp.Repeat) and computed(node.args.get("times")):
+            times, this = node.args["times"], node.this.sql(dialect="duckdb")
+            size = f"({times.sql(dialect='duckdb')}) * greatest(len({this}), 1)"
+            node.set("times", guarded(size, times, "repeat"))
+        elif isinstance(node, exp.Pad) and computed(node.args.get("expression")):
+            width = node.args["expression"]
+            node.set("expression", guarded(f"({width.sql(dialect='duckdb')})", width, "pad"))
+        elif (
+            isinstance(node, exp.GenerateSeries)
+            and any(computed(node.args.get(k)) for k in ("start", "end", "step"))
+            # Numbers only: a series of dates or timestamps steps by an interval, and arithmetic
+            # written for numbers would not bind on it.
+            and (node.args.get("step") is None or _number(node.args["step"]) is not None)
+        ):
+            start, end, step = (node.args.get(k) for k in ("start", "end", "step"))
+            begin = start.sql(dialect="duckdb") if start is not None else "0"
+            stride = step.sql(dialect="duckdb") if step is not None else "1"
+            size = f"abs(({end.sql(dialect='duckdb')}) - ({begin})) / greatest(abs({stride}), 1)"
+            node.set("end", guarded(size, end, "generate_series"))
+        elif (
+            isinstance(node, exp.Anonymous)
+            and node.name.upper() in {"LIST_RESIZE", "ARRAY_RESIZE"}
+            and len(node.expressions) >= 2
+            and computed(node.expressions[1])
+        ):
+            width = node.expressions[1]
+            node.expressions[1] = guarded(f"({width.sql(dialect='duckdb')})", width, node.name.lower())
+        return node
+
+    projections = tree.expressions if isinstance(tree, exp.Select) else []
+    names = [None if isinstance(p, exp.Alias | exp.Star) else p.sql(dialect="duckdb") for p in projections]
+    tree = tree.transform(transform, copy=False)
+    if isinstance(tree, exp.Select):
+        for index, (projection, name) in enumerate(zip(tree.expressions, names, strict=False)):
+            if name is not None and projection.sql(dialect="duckdb") != name:
+                tree.expressions[index] = exp.alias_(projection, name, quoted=True)
+    return tree
+
+
+def check_tree(tree: exp.Expression, source_names: set[str], query: str) -> None:
+    """Refuse a query tree that is not one read-only SELECT over ``source_names``: forbidden
+    statements, unknown or qualified tables, table functions, file/system functions, and values
+    of a literal size past MAX_GENERATED. Raises QueryError."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    allowed = {name.lower() for name in source_names} | ctes
+    for node in tree.walk():
+        if isinstance(node, _FORBIDDEN_NODES):
+            raise QueryError(f"{node.key.upper()} is not allowed: queries are read-only", query)
+        if isinstance(node, exp.Table):
+            inner = node.this
+            if isinstance(inner, _ALLOWED_TABLE_FUNCTIONS):
+                continue
+            if not isinstance(inner, exp.Identifier):
+                raise QueryError(f"table function {inner.sql(dialect='duckdb')[:80]} is not allowed", query)
+            if node.args.get("db") or node.args.get("catalog"):
+                raise QueryError(f"qualified table {node.sql(dialect='duckdb')} is not allowed", query)
+            if inner.name.lower() not in allowed:
+                raise QueryError(
+                    f"unknown table {inner.name!r}: query {', '.join(sorted(source_names))}", query
+                )
+        if isinstance(node, exp.Func):
+            name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
+            if _FORBIDDEN_FUNCTION.match(name or ""):
+                raise QueryError(f"function {name} is not allowed (no file, network or system access)", query)
+            if (name or "").upper() in _SIZED_FUNCTIONS and not isinstance(node.parent, exp.Table):
+                size = _generated_size(node)
+                if size > MAX_GENERATED:
+                    raise QueryError(
+                        f"{name.lower()} would build a single value of about {size:,.0f} elements "
+                        f"(more than {MAX_GENERATED:,}): aggregate or generate rows with FROM range(...)",
+                        query,
+                    )
