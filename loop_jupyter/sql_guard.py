@@ -141,12 +141,56 @@ def guard_sizes(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _fold(name: str) -> str:
+    """A name as DuckDB matches it: ASCII case folded only (a non-ASCII name must match exactly,
+    so no Unicode case rule can make two names equal here that DuckDB keeps apart)."""
+    return name.lower() if name.isascii() else name
+
+
+def visible_ctes(table: exp.Table) -> set[str]:
+    """The CTE names a table reference can resolve to in DuckDB, walking its own scope chain.
+
+    A CTE is visible in the body of the query that defines it (and everything nested there) and
+    in the CTEs defined after it in the same WITH. A CTE's own name is visible inside it only in
+    the recursive arm of a ``WITH RECURSIVE`` CTE written ``anchor UNION [ALL] recursive``: in the
+    anchor, and in a CTE that is no such union, DuckDB reads the name from the catalog
+    (``WITH RECURSIVE pg_settings AS (SELECT * FROM pg_settings)`` reads the real settings).
+    Names of CTEs defined elsewhere in the query (a subquery's WITH) are not visible.
+    """
+    visible: set[str] = set()
+    path: list[exp.Expression] = [table]
+    node: exp.Expression | None = table
+    while node is not None and node.parent is not None:
+        parent = node.parent
+        with_ = parent.args.get("with_") if isinstance(parent, exp.Expression) else None
+        if isinstance(with_, exp.With):
+            ctes = [cte for cte in with_.expressions if isinstance(cte, exp.CTE)]
+            if node is with_:
+                # Inside one of this WITH's CTEs: path[-2] is that CTE.
+                cte = path[-2] if len(path) >= 2 else None
+                index = next((i for i, c in enumerate(ctes) if c is cte), len(ctes))
+                visible.update(_fold(c.alias_or_name) for c in ctes[:index])
+                body = cte.this if isinstance(cte, exp.CTE) else None
+                if (
+                    with_.args.get("recursive")
+                    and isinstance(body, exp.Union)
+                    and len(path) >= 4
+                    and path[-3] is body
+                    and path[-4] is body.args.get("expression")
+                ):
+                    visible.add(_fold(cte.alias_or_name))
+            else:
+                visible.update(_fold(c.alias_or_name) for c in ctes)
+        path.append(parent)
+        node = parent
+    return visible
+
+
 def check_tree(tree: exp.Expression, source_names: set[str], query: str) -> None:
     """Refuse a query tree that is not one read-only SELECT over ``source_names``: forbidden
     statements, unknown or qualified tables, table functions, file/system functions, and values
     of a literal size past MAX_GENERATED. Raises QueryError."""
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    allowed = {name.lower() for name in source_names} | ctes
+    allowed = {_fold(name) for name in source_names}
     for node in tree.walk():
         if isinstance(node, _FORBIDDEN_NODES):
             raise QueryError(f"{node.key.upper()} is not allowed: queries are read-only", query)
@@ -158,7 +202,7 @@ def check_tree(tree: exp.Expression, source_names: set[str], query: str) -> None
                 raise QueryError(f"table function {inner.sql(dialect='duckdb')[:80]} is not allowed", query)
             if node.args.get("db") or node.args.get("catalog"):
                 raise QueryError(f"qualified table {node.sql(dialect='duckdb')} is not allowed", query)
-            if inner.name.lower() not in allowed:
+            if _fold(inner.name) not in allowed and _fold(inner.name) not in visible_ctes(node):
                 raise QueryError(
                     f"unknown table {inner.name!r}: query {', '.join(sorted(source_names))}", query
                 )
