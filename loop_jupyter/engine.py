@@ -16,6 +16,7 @@ import gc
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -28,7 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from .schema import JSON_FIELDS, SCHEMA
-from .sql_guard import QueryError, check_tree, guard_sizes
+from .sql_guard import QueryError, check_tree, guard_sizes, max_query_chars, parse_query
 
 Shape = Literal["spans", "traces"]
 
@@ -192,9 +193,6 @@ def _cast_json_compared_to_numbers(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-_INCLUDES = re.compile(r"([\w.\"]+)\s+INCLUDES\s+('(?:[^']|'')*')", re.IGNORECASE)
-
-
 def _arrow_view(frame: pl.DataFrame, *, row_index: bool = False) -> pa.Table:
     """``frame`` as an Arrow table sharing Polars' buffers, plus a ``_row`` position column.
 
@@ -272,40 +270,42 @@ class LogEngine:
     # -- checking --------------------------------------------------------------------------------
     def check(self, query: str) -> str:
         """Validate and rewrite a query; returns the DuckDB SQL to run or raises QueryError."""
-        text = _INCLUDES.sub(r"list_contains(\1, \2)", query.strip().rstrip(";"))
+        tree = parse_query(query, max_chars=max_query_chars(self.timeout_s))
         try:
-            statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
-        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
-            raise QueryError(f"could not parse the SQL: {str(exc).splitlines()[0]}", query) from None
-        if len(statements) != 1:
-            raise QueryError(f"exactly one statement is allowed, got {len(statements)}", query)
-        tree = statements[0]
-        if not isinstance(tree, exp.Query):
-            raise QueryError(f"only read-only SELECT queries are allowed, not {tree.key.upper()}", query)
-        check_tree(tree, self.source_names, query)
-        rewritten = tree.transform(_Rewriter(self.source_names | self._aliases(tree)))
-        rewritten = guard_sizes(_cast_json_compared_to_numbers(rewritten))
-        return rewritten.sql(dialect="duckdb")
+            check_tree(tree, self.source_names, query)
+            rewritten = tree.transform(_Rewriter(self.source_names | self._aliases(tree)))
+            rewritten = guard_sizes(_cast_json_compared_to_numbers(rewritten))
+            return rewritten.sql(dialect="duckdb")
+        except RecursionError:
+            raise QueryError("the query is nested too deeply to check: write it flatter", query) from None
 
     def _aliases(self, tree: exp.Expression) -> set[str]:
         return {t.alias_or_name for t in tree.find_all(exp.Table) if t.alias_or_name}
 
     # -- running ---------------------------------------------------------------------------------
-    def _interrupt_after(self, finished: threading.Event) -> None:
+    def _interrupt_after(self, finished: threading.Event, budget_s: float) -> None:
         """Past the time limit, interrupt the query, and keep interrupting until it has stopped: a
         single interrupt can land before DuckDB starts executing and be lost."""
-        if finished.wait(self.timeout_s):
+        if finished.wait(budget_s):
             return
         while not finished.is_set():
             self._con.interrupt()
             finished.wait(0.2)
 
-    def _run(self, sql: str, original: str, limit: int) -> tuple[pl.DataFrame, bool]:
+    def _run(self, sql: str, original: str, limit: int, started: float) -> tuple[pl.DataFrame, bool]:
+        """Run checked SQL; ``started`` is when checking began (time.monotonic()): checking and
+        parsing count against the time limit too."""
         with self._lock:
+            spent = time.monotonic() - started
+            if spent >= self.timeout_s:
+                raise QueryError(
+                    f"query stopped after the {self.timeout_s:g} s time limit (checking it took {spent:.1f} s)",
+                    original,
+                )
             if "traces" in sql.lower():
                 _ = self.traces
             finished = threading.Event()
-            watchdog = threading.Thread(target=self._interrupt_after, args=(finished,), daemon=True)
+            watchdog = threading.Thread(target=self._interrupt_after, args=(finished, self.timeout_s - spent), daemon=True)
             watchdog.start()
             try:
                 reader = self._con.sql(sql).to_arrow_reader(batch_size=min(limit + 1, 100_000))
@@ -338,7 +338,8 @@ class LogEngine:
         (say ``LIMIT`` or aggregate).
         """
         limit = self.row_limit if limit is None else limit
-        frame, truncated = self._run(self.check(query), query, limit)
+        started = time.monotonic()
+        frame, truncated = self._run(self.check(query), query, limit, started)
         if truncated:
             raise QueryError(f"the query returns more than {limit:,} rows: add a LIMIT or aggregate", query)
         return frame
@@ -348,19 +349,22 @@ class LogEngine:
         table = "traces" if shape == "traces" else "logs"
         query = f"SELECT * FROM {table} WHERE {condition}"
         try:
-            statements = [s for s in sqlglot.parse(query, read="duckdb") if s is not None]
-        except sqlglot.errors.SqlglotError:
-            statements = []  # check() below reports the parse error
-        if len(statements) > 1:  # parsed, so a ';' inside a string literal is not mistaken for one
-            raise QueryError("a filter is one condition, not several statements", condition)
-        tree = self.check(query)
-        parsed = sqlglot.parse_one(tree, read="duckdb")
+            tree = self.check(query)
+        except QueryError as exc:
+            if exc.reason.startswith("exactly one statement"):  # parsed, so a ';' in a string is no separator
+                raise QueryError("a filter is one condition, not several statements", condition) from None
+            raise
+        try:
+            parsed = sqlglot.parse_one(tree, read="duckdb")
+        except RecursionError:
+            raise QueryError("the filter is nested too deeply to check: write it flatter", condition) from None
         if not isinstance(parsed, exp.Select) or any(parsed.args.get(k) for k in ("joins", "limit", "group")):
             raise QueryError("a filter is a single WHERE condition", condition)
         return tree
 
     def filter_ids(self, condition: str, *, shape: Shape = "spans") -> pl.Series:
         """Row positions in ``logs`` (spans) or ``traces`` matching a WHERE condition."""
+        started = time.monotonic()
         select = self.where(condition, shape=shape)
         table = "traces_rows" if shape == "traces" else "logs_rows"
         if shape == "traces":
@@ -368,7 +372,7 @@ class LogEngine:
                 if "traces_rows" not in self.source_names:
                     self._con.register("traces_rows", _arrow_view(self.traces, row_index=True))
         body = select.split(" WHERE ", 1)[1]
-        frame, _ = self._run(f"SELECT _row FROM {table} WHERE {body} ORDER BY _row", condition, 10**12)
+        frame, _ = self._run(f"SELECT _row FROM {table} WHERE {body} ORDER BY _row", condition, 10**12, started)
         return frame.get_column("_row")
 
     def filter(self, condition: str, *, shape: Shape = "spans") -> pl.DataFrame:

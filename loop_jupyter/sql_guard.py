@@ -12,6 +12,7 @@ import re
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import Token, TokenType
 
 #: Table functions that generate rows from nothing outside the database.
 _ALLOWED_TABLE_FUNCTIONS = (exp.Unnest, exp.GenerateSeries, exp.ExplodingGenerateSeries)
@@ -44,6 +45,114 @@ class QueryError(ValueError):
         super().__init__(f"{reason}\n  SQL: {sql.strip()[:2000]}")
         self.reason = reason
         self.sql = sql
+
+
+#: Nesting (parentheses, brackets, braces) past this depth is refused before parsing: sqlglot's
+#: recursive parser needs about 20 Python frames per level and stops with a RecursionError near 45
+#: (which is caught too, and is a QueryError as well).
+MAX_NESTING = 40
+#: Characters of query text per second of the engine's time limit (and at least this many in all):
+#: parsing runs before DuckDB and cannot be interrupted, so the text is bounded by what sqlglot
+#: parses within the limit (20,000-90,000 characters a second on a slow 2-core machine, less for\n#: long chains of operators).
+QUERY_CHARS_PER_SECOND = 20_000
+MIN_QUERY_CHARS = 40_000
+#: Parse trees deeper than this are refused before checking (DuckDB itself stops at 1,000
+#: expression levels; checking and rewriting a tree thousands of levels deep takes seconds).
+MAX_TREE_DEPTH = 600
+
+_OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
+_CLOSE = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+_NAME_TOKENS = {TokenType.VAR, TokenType.IDENTIFIER}
+
+
+def max_query_chars(timeout_s: float) -> int:
+    return max(MIN_QUERY_CHARS, int(timeout_s * QUERY_CHARS_PER_SECOND))
+
+
+def _rewrite_includes(text: str, tokens: list[Token]) -> str:
+    """Braintrust's ``tags INCLUDES 'x'`` as ``list_contains(tags, 'x')``, found on the tokens (so
+    never inside a string literal or a comment, and in linear time): a dotted name, the word
+    INCLUDES, a string literal."""
+    edits: list[tuple[int, int, str]] = []
+    for i, token in enumerate(tokens):
+        if not (token.token_type == TokenType.VAR and token.text.upper() == "INCLUDES" and 0 < i < len(tokens) - 1):
+            continue
+        value = tokens[i + 1]
+        if value.token_type != TokenType.STRING or tokens[i - 1].token_type not in _NAME_TOKENS:
+            continue
+        first = i - 1
+        while (
+            first >= 2
+            and tokens[first - 1].token_type == TokenType.DOT
+            and tokens[first - 2].token_type in _NAME_TOKENS
+        ):
+            first -= 2
+        start, end = tokens[first].start, value.end + 1
+        if edits and start <= edits[-1][1]:
+            continue
+        column = text[start : tokens[i - 1].end + 1]
+        edits.append((start, end, f"list_contains({column}, {text[value.start : end]})"))
+    for start, end, replacement in reversed(edits):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _depth(tree: exp.Expression) -> int:
+    """How deep the parse tree goes (walked without recursion)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        # AND/OR chains are flat lists to sqlglot and DuckDB alike: a chain counts as one level.
+        stack.extend(
+            (child, depth if isinstance(node, exp.Connector) and type(child) is type(node) else depth + 1)
+            for child in node.iter_expressions()
+        )
+    return deepest
+
+
+def parse_query(query: str, *, max_chars: int) -> exp.Query:
+    """The one read-only query ``query`` holds, with ``INCLUDES`` rewritten; raises QueryError for
+    text that is too long or nested too deeply, does not parse, or is not one SELECT."""
+    text = query.strip().rstrip(";")
+    if len(text) > max_chars:
+        raise QueryError(
+            f"the query is {len(text):,} characters long, over the limit of {max_chars:,}: "
+            "write it shorter (aggregate, or filter on a column instead of listing values)",
+            query,
+        )
+    dialect = sqlglot.Dialect.get_or_raise("duckdb")
+    try:
+        tokens = dialect.tokenize(text)
+        depth = deepest = 0
+        for token in tokens:
+            if token.token_type in _OPEN:
+                depth += 1
+                deepest = max(deepest, depth)
+            elif token.token_type in _CLOSE:
+                depth -= 1
+        if deepest > MAX_NESTING:
+            raise QueryError(f"the query nests {deepest} levels deep, over the limit of {MAX_NESTING}", query)
+        rewritten = _rewrite_includes(text, tokens)
+        if rewritten != text:
+            tokens = dialect.tokenize(rewritten)
+        statements = [s for s in dialect.parser().parse(tokens, rewritten) if s is not None]
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
+        raise QueryError(f"could not parse the SQL: {str(exc).splitlines()[0]}", query) from None
+    except RecursionError:
+        raise QueryError("the query is nested too deeply to check: write it flatter", query) from None
+    if len(statements) != 1:
+        raise QueryError(f"exactly one statement is allowed, got {len(statements)}", query)
+    tree = statements[0]
+    if _depth(tree) > MAX_TREE_DEPTH:
+        raise QueryError(
+            f"the query's expressions nest more than {MAX_TREE_DEPTH} levels deep "
+            "(e.g. a chain of thousands of operators): write it flatter",
+            query,
+        )
+    if not isinstance(tree, exp.Query):
+        raise QueryError(f"only read-only SELECT queries are allowed, not {tree.key.upper()}", query)
+    return tree
 
 
 def _number(node: exp.Expression | None) -> float | None:
