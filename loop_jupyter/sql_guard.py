@@ -14,6 +14,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
+from .sql_sizes import MAX_LIST, MAX_STRING, Sizes, oversized
+from .sql_sizes import number as _number
+
 #: Table functions that generate rows from nothing outside the database.
 _ALLOWED_TABLE_FUNCTIONS = (exp.Unnest, exp.GenerateSeries, exp.ExplodingGenerateSeries)
 _FORBIDDEN_FUNCTION = re.compile(
@@ -22,12 +25,12 @@ _FORBIDDEN_FUNCTION = re.compile(
     r"json_execute_serialized|summary$)",
     re.IGNORECASE,
 )
-#: Scalar functions that build one value (a string or a list) of a size given by an argument.
-#: DuckDB neither interrupts nor memory-limits the building of one value, so a literal size past
-#: this cap would escape both the time and the memory limit: refuse it up front. (As a table
-#: function in FROM, ``range``/``generate_series`` stream rows and stay under the time limit.)
-MAX_GENERATED = 10_000_000
-_SIZED_FUNCTIONS = {"REPEAT", "GENERATE_SERIES", "PAD", "LIST_RESIZE", "ARRAY_RESIZE", "LPAD", "RPAD"}
+#: Scalar functions that build one value (a string or a list) of a size given by an argument:
+#: DuckDB neither interrupts nor memory-limits the building of one value (see sql_sizes). A
+#: constant size past the cap is refused up front (sql_sizes.oversized); a size computed from the
+#: data is guarded at run time (guard_sizes). As a table function in FROM, ``range`` and
+#: ``generate_series`` stream rows and stay under the time limit.
+MAX_GENERATED = MAX_STRING
 _FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
     node
     for node in (
@@ -155,53 +158,19 @@ def parse_query(query: str, *, max_chars: int) -> exp.Query:
     return tree
 
 
-def _number(node: exp.Expression | None) -> float | None:
-    """The value of a constant numeric argument (``2000 * 1000000`` folds), else None."""
-    if node is None or not isinstance(node, exp.Expression):
-        return None
-    if not (isinstance(node, exp.Literal) and node.is_number):
-        from sqlglot.optimizer.simplify import simplify
-
-        try:
-            node = simplify(node.copy())
-        except Exception:  # simplify is best-effort; an odd expression is simply not constant
-            return None
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
-        value = _number(node.this)
-        return None if value is None else -value
-    if isinstance(node, exp.Literal) and node.is_number:
-        try:
-            return float(node.this)
-        except ValueError:
-            return None
-    return None
-
-
-def _generated_size(node: exp.Func) -> float:
-    """Elements (or characters) a sized scalar function would build, from its constant arguments."""
-    if isinstance(node, exp.GenerateSeries):
-        start, end, step = (_number(node.args.get(k)) for k in ("start", "end", "step"))
-        if start is not None and end is not None:
-            return abs(end - start) / max(abs(step or 1.0), 1e-9)
-        return max((abs(v) for v in (start, end) if v is not None), default=0.0)
-    values = [_number(arg) for arg in node.args.values() if isinstance(arg, exp.Expression)]
-    values += [_number(arg) for arg in node.expressions]
-    return max((abs(v) for v in values if v is not None), default=0.0)
-
-
 def guard_sizes(tree: exp.Expression) -> exp.Expression:
     """Sizes computed from the data (``repeat(input, tokens * 1000000)``) cannot be checked before
     running: each such size argument is wrapped in a CASE that raises an error once the value
-    would pass MAX_GENERATED, before DuckDB starts building it. Literal sizes were checked already
+    would pass its cap (sql_sizes), before DuckDB starts building it. Literal sizes were checked already
     and stay as written; a guarded column keeps its name (the expression as the user wrote it)."""
 
-    def guarded(size_sql: str, value: exp.Expression, name: str) -> exp.Expression:
+    def guarded(size_sql: str, value: exp.Expression, name: str, cap: int = MAX_STRING) -> exp.Expression:
         message = (
-            f"{name} would build a single value of more than {MAX_GENERATED:,} elements: "
+            f"{name} would build a single value of more than {cap:,} elements: "
             "aggregate or generate rows with FROM range(...)"
         )
         return sqlglot.parse_one(
-            f"CASE WHEN {size_sql} > {MAX_GENERATED} THEN error('{message}') ELSE ({value.sql(dialect='duckdb')}) END",
+            f"CASE WHEN {size_sql} > {cap} THEN error('{message}') ELSE ({value.sql(dialect='duckdb')}) END",
             read="duckdb",
         )
 
@@ -211,10 +180,12 @@ def guard_sizes(tree: exp.Expression) -> exp.Expression:
     def transform(node: exp.Expression) -> exp.Expression:
         if isinstance(node.parent, exp.Table):  # range/generate_series in FROM stream rows
             return node
-        if isinstance(node, exp.Repeat) and computed(node.args.get("times")):
+        if isinstance(node, exp.Repeat) and (computed(node.args.get("times")) or Sizes().of(node)[0] is None):
+            # A constant count of a value from the data (repeat(input, 1000)) is guarded too.
             times, this = node.args["times"], node.this.sql(dialect="duckdb")
             size = f"({times.sql(dialect='duckdb')}) * greatest(len({this}), 1)"
-            node.set("times", guarded(size, times, "repeat"))
+            cap = MAX_LIST if isinstance(node.this, exp.Array) else MAX_STRING
+            node.set("times", guarded(size, times, "repeat", cap))
         elif isinstance(node, exp.Pad) and computed(node.args.get("expression")):
             width = node.args["expression"]
             node.set("expression", guarded(f"({width.sql(dialect='duckdb')})", width, "pad"))
@@ -229,7 +200,7 @@ def guard_sizes(tree: exp.Expression) -> exp.Expression:
             begin = start.sql(dialect="duckdb") if start is not None else "0"
             stride = step.sql(dialect="duckdb") if step is not None else "1"
             size = f"abs(({end.sql(dialect='duckdb')}) - ({begin})) / greatest(abs({stride}), 1)"
-            node.set("end", guarded(size, end, "generate_series"))
+            node.set("end", guarded(size, end, "generate_series", MAX_LIST))
         elif (
             isinstance(node, exp.Anonymous)
             and node.name.upper() in {"LIST_RESIZE", "ARRAY_RESIZE"}
@@ -237,7 +208,7 @@ def guard_sizes(tree: exp.Expression) -> exp.Expression:
             and computed(node.expressions[1])
         ):
             width = node.expressions[1]
-            node.expressions[1] = guarded(f"({width.sql(dialect='duckdb')})", width, node.name.lower())
+            node.expressions[1] = guarded(f"({width.sql(dialect='duckdb')})", width, node.name.lower(), MAX_LIST)
         return node
 
     projections = tree.expressions if isinstance(tree, exp.Select) else []
@@ -298,8 +269,9 @@ def visible_ctes(table: exp.Table) -> set[str]:
 def check_tree(tree: exp.Expression, source_names: set[str], query: str) -> None:
     """Refuse a query tree that is not one read-only SELECT over ``source_names``: forbidden
     statements, unknown or qualified tables, table functions, file/system functions, and values
-    of a literal size past MAX_GENERATED. Raises QueryError."""
+    of a constant size past the caps of sql_sizes. Raises QueryError."""
     allowed = {_fold(name) for name in source_names}
+    sizes = Sizes()
     for node in tree.walk():
         if isinstance(node, _FORBIDDEN_NODES):
             raise QueryError(f"{node.key.upper()} is not allowed: queries are read-only", query)
@@ -315,15 +287,12 @@ def check_tree(tree: exp.Expression, source_names: set[str], query: str) -> None
                 raise QueryError(
                     f"unknown table {inner.name!r}: query {', '.join(sorted(source_names))}", query
                 )
+        if isinstance(node, exp.Func | exp.DPipe):
+            problem = oversized(node, sizes)
+            if problem:
+                hint = ": aggregate or generate rows with FROM range(...)" if "would build" in problem else ""
+                raise QueryError(problem + hint, query)
         if isinstance(node, exp.Func):
             name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
             if _FORBIDDEN_FUNCTION.match(name or ""):
                 raise QueryError(f"function {name} is not allowed (no file, network or system access)", query)
-            if (name or "").upper() in _SIZED_FUNCTIONS and not isinstance(node.parent, exp.Table):
-                size = _generated_size(node)
-                if size > MAX_GENERATED:
-                    raise QueryError(
-                        f"{name.lower()} would build a single value of about {size:,.0f} elements "
-                        f"(more than {MAX_GENERATED:,}): aggregate or generate rows with FROM range(...)",
-                        query,
-                    )
