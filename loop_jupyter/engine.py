@@ -16,6 +16,7 @@ import gc
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from .schema import JSON_FIELDS, SCHEMA
+from .sql_guard import QueryError, check_tree, guard_sizes, max_query_chars, parse_query
 
 Shape = Literal["spans", "traces"]
 
@@ -45,29 +47,6 @@ _FIELD_ALIASES: dict[tuple[str, str], str] = {
     ("metrics", "estimated_cost"): "cost",
 }
 _NUMERIC_FIELDS = {"scores", "metrics"}
-
-#: Table functions that generate rows from nothing outside the database.
-_ALLOWED_TABLE_FUNCTIONS = (exp.Unnest, exp.GenerateSeries, exp.ExplodingGenerateSeries)
-_FORBIDDEN_FUNCTION = re.compile(
-    r"^(read_|parquet_|sniff_|glob$|query$|query_table$|getenv$|iceberg|delta_|postgres|sqlite|mysql|"
-    r"http|s3|ducklake|from_|current_setting$|duckdb_|pragma_|load|install|checkpoint|which_secret|"
-    r"json_execute_serialized|summary$)",
-    re.IGNORECASE,
-)
-#: Scalar functions that build one value (a string or a list) of a size given by an argument.
-#: DuckDB neither interrupts nor memory-limits the building of one value, so a literal size past
-#: this cap would escape both the time and the memory limit: refuse it up front. (As a table
-#: function in FROM, ``range``/``generate_series`` stream rows and stay under the time limit.)
-MAX_GENERATED = 10_000_000
-_SIZED_FUNCTIONS = {"REPEAT", "GENERATE_SERIES", "PAD", "LIST_RESIZE", "ARRAY_RESIZE", "LPAD", "RPAD"}
-_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
-    node
-    for node in (
-        getattr(exp, name, None)
-        for name in ("Into", "Command", "Pragma", "Set", "Copy", "Attach", "Detach", "Install", "Use", "Export")
-    )
-    if node is not None
-)
 
 _TRACES_SQL = """
 WITH agg AS (
@@ -143,15 +122,6 @@ TRACE_COLUMNS: tuple[str, ...] = (
 )
 
 
-class QueryError(ValueError):
-    """A query that was refused or failed: ``reason`` says why, ``sql`` is what was run."""
-
-    def __init__(self, reason: str, sql: str) -> None:
-        super().__init__(f"{reason}\n  SQL: {sql.strip()[:2000]}")
-        self.reason = reason
-        self.sql = sql
-
-
 def _json_path(keys: Iterable[str]) -> str:
     return "$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys)
 
@@ -221,104 +191,6 @@ def _cast_json_compared_to_numbers(tree: exp.Expression) -> exp.Expression:
             ):
                 node.set(side, exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE")))
     return tree
-
-
-def _number(node: exp.Expression | None) -> float | None:
-    """The value of a constant numeric argument (``2000 * 1000000`` folds), else None."""
-    if node is None or not isinstance(node, exp.Expression):
-        return None
-    if not (isinstance(node, exp.Literal) and node.is_number):
-        from sqlglot.optimizer.simplify import simplify
-
-        try:
-            node = simplify(node.copy())
-        except Exception:  # simplify is best-effort; an odd expression is simply not constant
-            return None
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
-        value = _number(node.this)
-        return None if value is None else -value
-    if isinstance(node, exp.Literal) and node.is_number:
-        try:
-            return float(node.this)
-        except ValueError:
-            return None
-    return None
-
-
-def _generated_size(node: exp.Func) -> float:
-    """Elements (or characters) a sized scalar function would build, from its constant arguments."""
-    if isinstance(node, exp.GenerateSeries):
-        start, end, step = (_number(node.args.get(k)) for k in ("start", "end", "step"))
-        if start is not None and end is not None:
-            return abs(end - start) / max(abs(step or 1.0), 1e-9)
-        return max((abs(v) for v in (start, end) if v is not None), default=0.0)
-    values = [_number(arg) for arg in node.args.values() if isinstance(arg, exp.Expression)]
-    values += [_number(arg) for arg in node.expressions]
-    return max((abs(v) for v in values if v is not None), default=0.0)
-
-
-def _guard_sizes(tree: exp.Expression) -> exp.Expression:
-    """Sizes computed from the data (``repeat(input, tokens * 1000000)``) cannot be checked before
-    running: each such size argument is wrapped in a CASE that raises an error once the value
-    would pass MAX_GENERATED, before DuckDB starts building it. Literal sizes were checked already
-    and stay as written; a guarded column keeps its name (the expression as the user wrote it)."""
-
-    def guarded(size_sql: str, value: exp.Expression, name: str) -> exp.Expression:
-        message = (
-            f"{name} would build a single value of more than {MAX_GENERATED:,} elements: "
-            "aggregate or generate rows with FROM range(...)"
-        )
-        return sqlglot.parse_one(
-            f"CASE WHEN {size_sql} > {MAX_GENERATED} THEN error('{message}') ELSE ({value.sql(dialect='duckdb')}) END",
-            read="duckdb",
-        )
-
-    def computed(node: exp.Expression | None) -> bool:
-        return node is not None and _number(node) is None
-
-    def transform(node: exp.Expression) -> exp.Expression:
-        if isinstance(node.parent, exp.Table):  # range/generate_series in FROM stream rows
-            return node
-        if isinstance(node, exp.Repeat) and computed(node.args.get("times")):
-            times, this = node.args["times"], node.this.sql(dialect="duckdb")
-            size = f"({times.sql(dialect='duckdb')}) * greatest(len({this}), 1)"
-            node.set("times", guarded(size, times, "repeat"))
-        elif isinstance(node, exp.Pad) and computed(node.args.get("expression")):
-            width = node.args["expression"]
-            node.set("expression", guarded(f"({width.sql(dialect='duckdb')})", width, "pad"))
-        elif (
-            isinstance(node, exp.GenerateSeries)
-            and any(computed(node.args.get(k)) for k in ("start", "end", "step"))
-            # Numbers only: a series of dates or timestamps steps by an interval, and arithmetic
-            # written for numbers would not bind on it.
-            and (node.args.get("step") is None or _number(node.args["step"]) is not None)
-        ):
-            start, end, step = (node.args.get(k) for k in ("start", "end", "step"))
-            begin = start.sql(dialect="duckdb") if start is not None else "0"
-            stride = step.sql(dialect="duckdb") if step is not None else "1"
-            size = f"abs(({end.sql(dialect='duckdb')}) - ({begin})) / greatest(abs({stride}), 1)"
-            node.set("end", guarded(size, end, "generate_series"))
-        elif (
-            isinstance(node, exp.Anonymous)
-            and node.name.upper() in {"LIST_RESIZE", "ARRAY_RESIZE"}
-            and len(node.expressions) >= 2
-            and computed(node.expressions[1])
-        ):
-            width = node.expressions[1]
-            node.expressions[1] = guarded(f"({width.sql(dialect='duckdb')})", width, node.name.lower())
-        return node
-
-    projections = tree.expressions if isinstance(tree, exp.Select) else []
-    names = [None if isinstance(p, exp.Alias | exp.Star) else p.sql(dialect="duckdb") for p in projections]
-    tree = tree.transform(transform, copy=False)
-    if isinstance(tree, exp.Select):
-        for index, (projection, name) in enumerate(zip(tree.expressions, names, strict=False)):
-            if name is not None and projection.sql(dialect="duckdb") != name:
-                tree.expressions[index] = exp.alias_(projection, name, quoted=True)
-    return tree
-
-
-_INCLUDES = re.compile(r"([\w.\"]+)\s+INCLUDES\s+('(?:[^']|'')*')", re.IGNORECASE)
 
 
 def _arrow_view(frame: pl.DataFrame, *, row_index: bool = False) -> pa.Table:
@@ -398,71 +270,42 @@ class LogEngine:
     # -- checking --------------------------------------------------------------------------------
     def check(self, query: str) -> str:
         """Validate and rewrite a query; returns the DuckDB SQL to run or raises QueryError."""
-        text = _INCLUDES.sub(r"list_contains(\1, \2)", query.strip().rstrip(";"))
+        tree = parse_query(query, max_chars=max_query_chars(self.timeout_s))
         try:
-            statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
-        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
-            raise QueryError(f"could not parse the SQL: {str(exc).splitlines()[0]}", query) from None
-        if len(statements) != 1:
-            raise QueryError(f"exactly one statement is allowed, got {len(statements)}", query)
-        tree = statements[0]
-        if not isinstance(tree, exp.Query):
-            raise QueryError(f"only read-only SELECT queries are allowed, not {tree.key.upper()}", query)
-        self._check_tree(tree, query)
-        rewritten = tree.transform(_Rewriter(self.source_names | self._aliases(tree)))
-        rewritten = _guard_sizes(_cast_json_compared_to_numbers(rewritten))
-        return rewritten.sql(dialect="duckdb")
+            check_tree(tree, self.source_names, query)
+            rewritten = tree.transform(_Rewriter(self.source_names | self._aliases(tree)))
+            rewritten = guard_sizes(_cast_json_compared_to_numbers(rewritten))
+            return rewritten.sql(dialect="duckdb")
+        except RecursionError:
+            raise QueryError("the query is nested too deeply to check: write it flatter", query) from None
 
     def _aliases(self, tree: exp.Expression) -> set[str]:
         return {t.alias_or_name for t in tree.find_all(exp.Table) if t.alias_or_name}
 
-    def _check_tree(self, tree: exp.Expression, query: str) -> None:
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        allowed = {name.lower() for name in self.source_names} | ctes
-        for node in tree.walk():
-            if isinstance(node, _FORBIDDEN_NODES):
-                raise QueryError(f"{node.key.upper()} is not allowed: queries are read-only", query)
-            if isinstance(node, exp.Table):
-                inner = node.this
-                if isinstance(inner, _ALLOWED_TABLE_FUNCTIONS):
-                    continue
-                if not isinstance(inner, exp.Identifier):
-                    raise QueryError(f"table function {inner.sql(dialect='duckdb')[:80]} is not allowed", query)
-                if node.args.get("db") or node.args.get("catalog"):
-                    raise QueryError(f"qualified table {node.sql(dialect='duckdb')} is not allowed", query)
-                if inner.name.lower() not in allowed:
-                    raise QueryError(
-                        f"unknown table {inner.name!r}: query {', '.join(sorted(self.source_names))}", query
-                    )
-            if isinstance(node, exp.Func):
-                name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
-                if _FORBIDDEN_FUNCTION.match(name or ""):
-                    raise QueryError(f"function {name} is not allowed (no file, network or system access)", query)
-                if (name or "").upper() in _SIZED_FUNCTIONS and not isinstance(node.parent, exp.Table):
-                    size = _generated_size(node)
-                    if size > MAX_GENERATED:
-                        raise QueryError(
-                            f"{name.lower()} would build a single value of about {size:,.0f} elements "
-                            f"(more than {MAX_GENERATED:,}): aggregate or generate rows with FROM range(...)",
-                            query,
-                        )
-
     # -- running ---------------------------------------------------------------------------------
-    def _interrupt_after(self, finished: threading.Event) -> None:
+    def _interrupt_after(self, finished: threading.Event, budget_s: float) -> None:
         """Past the time limit, interrupt the query, and keep interrupting until it has stopped: a
         single interrupt can land before DuckDB starts executing and be lost."""
-        if finished.wait(self.timeout_s):
+        if finished.wait(budget_s):
             return
         while not finished.is_set():
             self._con.interrupt()
             finished.wait(0.2)
 
-    def _run(self, sql: str, original: str, limit: int) -> tuple[pl.DataFrame, bool]:
+    def _run(self, sql: str, original: str, limit: int, started: float) -> tuple[pl.DataFrame, bool]:
+        """Run checked SQL; ``started`` is when checking began (time.monotonic()): checking and
+        parsing count against the time limit too."""
         with self._lock:
+            spent = time.monotonic() - started
+            if spent >= self.timeout_s:
+                raise QueryError(
+                    f"query stopped after the {self.timeout_s:g} s time limit (checking it took {spent:.1f} s)",
+                    original,
+                )
             if "traces" in sql.lower():
                 _ = self.traces
             finished = threading.Event()
-            watchdog = threading.Thread(target=self._interrupt_after, args=(finished,), daemon=True)
+            watchdog = threading.Thread(target=self._interrupt_after, args=(finished, self.timeout_s - spent), daemon=True)
             watchdog.start()
             try:
                 reader = self._con.sql(sql).to_arrow_reader(batch_size=min(limit + 1, 100_000))
@@ -495,7 +338,8 @@ class LogEngine:
         (say ``LIMIT`` or aggregate).
         """
         limit = self.row_limit if limit is None else limit
-        frame, truncated = self._run(self.check(query), query, limit)
+        started = time.monotonic()
+        frame, truncated = self._run(self.check(query), query, limit, started)
         if truncated:
             raise QueryError(f"the query returns more than {limit:,} rows: add a LIMIT or aggregate", query)
         return frame
@@ -505,19 +349,22 @@ class LogEngine:
         table = "traces" if shape == "traces" else "logs"
         query = f"SELECT * FROM {table} WHERE {condition}"
         try:
-            statements = [s for s in sqlglot.parse(query, read="duckdb") if s is not None]
-        except sqlglot.errors.SqlglotError:
-            statements = []  # check() below reports the parse error
-        if len(statements) > 1:  # parsed, so a ';' inside a string literal is not mistaken for one
-            raise QueryError("a filter is one condition, not several statements", condition)
-        tree = self.check(query)
-        parsed = sqlglot.parse_one(tree, read="duckdb")
+            tree = self.check(query)
+        except QueryError as exc:
+            if exc.reason.startswith("exactly one statement"):  # parsed, so a ';' in a string is no separator
+                raise QueryError("a filter is one condition, not several statements", condition) from None
+            raise
+        try:
+            parsed = sqlglot.parse_one(tree, read="duckdb")
+        except RecursionError:
+            raise QueryError("the filter is nested too deeply to check: write it flatter", condition) from None
         if not isinstance(parsed, exp.Select) or any(parsed.args.get(k) for k in ("joins", "limit", "group")):
             raise QueryError("a filter is a single WHERE condition", condition)
         return tree
 
     def filter_ids(self, condition: str, *, shape: Shape = "spans") -> pl.Series:
         """Row positions in ``logs`` (spans) or ``traces`` matching a WHERE condition."""
+        started = time.monotonic()
         select = self.where(condition, shape=shape)
         table = "traces_rows" if shape == "traces" else "logs_rows"
         if shape == "traces":
@@ -525,7 +372,7 @@ class LogEngine:
                 if "traces_rows" not in self.source_names:
                     self._con.register("traces_rows", _arrow_view(self.traces, row_index=True))
         body = select.split(" WHERE ", 1)[1]
-        frame, _ = self._run(f"SELECT _row FROM {table} WHERE {body} ORDER BY _row", condition, 10**12)
+        frame, _ = self._run(f"SELECT _row FROM {table} WHERE {body} ORDER BY _row", condition, 10**12, started)
         return frame.get_column("_row")
 
     def filter(self, condition: str, *, shape: Shape = "spans") -> pl.DataFrame:

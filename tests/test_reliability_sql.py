@@ -4,7 +4,8 @@ through the real Anthropic client and the agent loop: each comes back to the mod
 tool error, the conversation goes on and the next question still works.
 
 The corpora live in tests/data/: hostile_sql.txt and runaway_sql.txt (also run against the bare
-engine by test_engine.py), runaway_memory_sql.txt and harmless_tricky_sql.txt.
+engine by test_engine.py), runaway_memory_sql.txt, amplification_sql.txt (timed in
+test_sql_sandbox.py) and harmless_tricky_sql.txt.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def intact(engine: LogEngine, logs: pl.DataFrame) -> None:
 
 
 def test_corpora_have_no_duplicates() -> None:
-    for name in ("hostile_sql.txt", "runaway_sql.txt", "runaway_memory_sql.txt", "harmless_tricky_sql.txt"):
+    names = ("hostile_sql.txt", "runaway_sql.txt", "runaway_memory_sql.txt", "amplification_sql.txt")
+    for name in (*names, "harmless_tricky_sql.txt"):
         queries = corpus(name)
         assert queries and len(queries) == len(set(queries)), name
 
@@ -86,6 +88,7 @@ def _tool_results(body: dict) -> list[dict]:
 
 def test_every_hostile_query_from_a_model_is_a_tool_error(logs: pl.DataFrame, tmp_path: Path) -> None:
     hostile = corpus("hostile_sql.txt") + corpus("runaway_sql.txt") + corpus("runaway_memory_sql.txt")
+    hostile += corpus("amplification_sql.txt")
     turns = [hostile[i : i + CALLS_PER_TURN] for i in range(0, len(hostile), CALLS_PER_TURN)]
     with FakeLLM() as fake:
         fake.script(
