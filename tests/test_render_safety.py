@@ -248,7 +248,7 @@ def hostile_artifacts() -> list[A.Artifact]:
         A.Code(f"print({PAY!r})", title=PAY),
         A.Code(f"SELECT '{PAY}'", language="sql", title=PAY),
         A.Pending("id-1", f"Save {PAY}", f"preview {PAY}", title=PAY),
-        A.Dataset(PAY, 1, f"/tmp/{PAY}.jsonl", 3, title=PAY),
+        A.Dataset(PAY, 1, f"datasets/{PAY}.jsonl", 3, title=PAY),
         A.Scorer(PAY, "code", f"def score(x):\n    return {PAY!r}", title=PAY),
         A.TraceView(PAYLOADS[0], title=PAY),
     ]
