@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,8 @@ import orjson
 import polars as pl
 
 from .report import LoadReport
+from .safejson import SURROGATE, loads_checked
+from .safejson import loads as _safe_loads
 from .schema import BASE_SCHEMA, JSON_FIELDS, SCHEMA
 
 # Unix timestamps arrive as seconds, milliseconds, microseconds or nanoseconds; the magnitude
@@ -51,17 +52,18 @@ def parse_timestamp(value: object) -> datetime | None:
     if isinstance(value, bool):
         raise ValueError(f"timestamp must be a string or number, got {value!r}")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"timestamp is not finite: {value!r}")
-        return datetime.fromtimestamp(epoch_seconds(float(value)), UTC)
+        return _from_epoch(value, value)
     if isinstance(value, str):
         text = value.strip()
         try:
-            return datetime.fromtimestamp(epoch_seconds(float(text)), UTC)
+            number = float(text)
         except ValueError:
             pass
-        except (OverflowError, OSError) as exc:
-            raise ValueError(f"timestamp out of range: {value!r}") from exc
+        else:
+            if math.isfinite(number):
+                return _from_epoch(number, value)
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         parsed = datetime.fromisoformat(text)
@@ -69,29 +71,31 @@ def parse_timestamp(value: object) -> datetime | None:
     raise ValueError(f"timestamp must be a string or number, got {type(value).__name__}")
 
 
+class TimestampOutOfRange(ValueError):
+    """A number that reads as a unix time but falls outside the years datetime can hold (1-9999)."""
+
+
+def _from_epoch(number: float, shown: object) -> datetime:
+    try:
+        return datetime.fromtimestamp(epoch_seconds(float(number)), UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        text = repr(shown) if len(repr(shown)) <= 40 else repr(shown)[:37] + "..."
+        raise TimestampOutOfRange(f"timestamp out of range: {text}") from exc
+
+
 def dumps(value: object) -> str:
     """JSON text for an open field; exact for everything JSON can hold (big ints included)."""
     try:
         return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-
-
-# orjson turns integers beyond 64 bits into floats without a word (-2**63 - 1 comes back as
-# -9.223372036854776e18); text with a run of 19+ digits goes to the stdlib, which keeps them exact.
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        return SURROGATE.sub("\ufffd", text)  # a lone surrogate cannot leave as UTF-8
 
 
 def loads(data: str | bytes) -> Any:
-    """Parse JSON text exactly: orjson, or the stdlib for integers orjson cannot hold (beyond 64 bits)."""
-    pattern = _LONG_DIGITS_BYTES if isinstance(data, bytes | bytearray) else _LONG_DIGITS
-    if pattern.search(data):  # type: ignore[arg-type]
-        return json.loads(data)
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    """Parse JSON text exactly (integers beyond 64 bits too) and safely: lone surrogates become
+    U+FFFD, NaN/Infinity null (see :mod:`loop_jupyter.safejson`; ``loads_checked`` reports them)."""
+    return _safe_loads(data)
 
 
 def _string_list(value: object, field: str) -> list[str]:
@@ -123,10 +127,11 @@ def _identifier(value: object, field: str) -> str | None:
     raise ValueError(f"{field} must be a string, got {type(value).__name__}")
 
 
-def normalize_event(event: object) -> dict[str, object]:
+def normalize_event(event: object, notes: list[str] | None = None) -> dict[str, object]:
     """Check one Braintrust log event and turn it into base-column values.
 
-    Raises ValueError naming the field for anything that cannot be loaded as it is.
+    Raises ValueError naming the field for anything that cannot be loaded as it is. What loads
+    changed (a ``created`` out of range loads as null) is described in ``notes`` when given.
     """
     if not isinstance(event, dict):
         raise ValueError(f"a log event must be a JSON object, got {type(event).__name__}")
@@ -148,6 +153,10 @@ def normalize_event(event: object) -> dict[str, object]:
         raise ValueError(f"is_root must be a boolean, got {type(is_root).__name__}")
     try:
         created = parse_timestamp(event.get("created"))
+    except TimestampOutOfRange as exc:
+        created = None  # the span loads without a time rather than being lost
+        if notes is not None:
+            notes.append(f"created: {exc} (loaded with created null)")
     except ValueError as exc:
         raise ValueError(f"created: {exc}") from exc
     row: dict[str, object] = {
@@ -179,13 +188,18 @@ def frame_from_events(
     """Build the canonical frame from ``(line, event)`` pairs; bad events go to ``report.skipped``."""
     columns: dict[str, list[object]] = {name: [] for name in BASE_SCHEMA}
     lines: list[int | None] = []
+    notes: list[str] = []
     for line, event in events:
         report.records_read += 1
         try:
-            row = normalize_event(event)
+            row = normalize_event(event, notes)
         except ValueError as exc:
+            notes.clear()
             report.skip(line, str(exc), source=source, excerpt=_excerpt(event))
             continue
+        for note in notes:
+            report.warn(line, note, source=source)
+        notes.clear()
         for name in BASE_SCHEMA:
             columns[name].append(row[name])
         lines.append(line)
@@ -204,7 +218,8 @@ def _excerpt(event: object) -> str:
 
 def iter_json_lines(data: bytes, report: LoadReport, *, source: str = "") -> Iterator[tuple[int, object]]:
     """Yield ``(line_number, parsed)`` for each non-blank line; bad UTF-8 and bad JSON are skipped
-    into the report with their line numbers (and counted as read)."""
+    into the report with their line numbers (and counted as read). What parsing repaired (a lone
+    surrogate, NaN/Infinity, a duplicate key) is a warning with the line and the field."""
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -215,10 +230,14 @@ def iter_json_lines(data: bytes, report: LoadReport, *, source: str = "") -> Ite
             report.skip(number, f"invalid UTF-8 at byte {exc.start}", source=source, excerpt=repr(raw[:200]))
             continue
         try:
-            yield number, loads(text)
+            value, problems = loads_checked(text)
         except ValueError as exc:
             report.records_read += 1
-            report.skip(number, f"invalid JSON: {exc}", source=source, excerpt=text[:200])
+            report.skip(number, f"invalid JSON: {exc}", source=source, excerpt=SURROGATE.sub("\ufffd", text[:200]))
+            continue
+        for problem in problems:
+            report.warn(number, problem, source=source)
+        yield number, value
 
 
 def _derive_sql(relation: str) -> str:

@@ -55,6 +55,7 @@ def main() -> None:
         "tests/test_reliability_injection.py",
         "tests/test_reliability_models.py",
         "tests/test_reliability_files.py",
+        "tests/test_reliability_hostile_logs.py",
     ):
         rows[f"collected tests in {test_file}"] = collected(test_file)
     width = max(len(k) for k in rows)

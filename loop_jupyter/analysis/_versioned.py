@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ..safefiles import publish, refuse_symlink, write_temp
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _VERSION = re.compile(r"^v(\d+)\.(\w+)$")
@@ -72,36 +73,12 @@ def json_companion(info: Callable[[int], dict]) -> Callable[[int, Path], None]:
 
 
 def _temp(folder: Path, writer: Callable[[Path], None]) -> Path:
-    handle, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    os.close(handle)
-    temp = Path(name)
-    try:
-        writer(temp)
-        with open(temp, "rb+") as stream:
-            os.fsync(stream.fileno())
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
+    return write_temp(folder, writer)
 
 
 def _publish(temp: Path, final: Path) -> None:
     """Give ``temp`` the name ``final`` unless it exists (FileExistsError); never overwrites."""
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        raise
-    except OSError:
-        # Filesystems without hard links: exclusive create, then replace our own empty file.
-        with open(final, "xb"):
-            pass
-        try:
-            os.replace(temp, final)
-        except BaseException:
-            final.unlink(missing_ok=True)  # never leave our empty placeholder under a version's name
-            raise
-        return
-    temp.unlink(missing_ok=True)
+    publish(temp, final)
 
 
 def write_version(
@@ -118,11 +95,15 @@ def write_version(
     (written after the version number is taken, so it can record it). ``preferred`` (the version
     a confirmation showed) is taken when still free, else the next free one. Returns (version, path).
     """
+    refuse_symlink(folder, "versions")
     folder.mkdir(parents=True, exist_ok=True)
+    refuse_symlink(folder, "versions")
     temp = _temp(folder, write_main)
     try:
         for attempt in range(1000):
             version = preferred if attempt == 0 and preferred else next_version(folder, main_ext)
+            while any(os.path.lexists(folder / f"v{version}.{ext}") for ext in extras or {}):
+                version += 1  # a file (or link) already holds a companion's name: never write over it
             final = folder / f"v{version}.{main_ext}"
             try:
                 _publish(temp, final)
@@ -137,7 +118,7 @@ def write_version(
         companion = folder / f"v{version}.{ext}"
         extra_temp = _temp(folder, lambda path, writer=writer: writer(version, path))
         try:
-            os.replace(extra_temp, companion)  # the version is ours: nobody else writes its companions
+            _publish(extra_temp, companion)  # never over a file or link someone put there
         finally:
             extra_temp.unlink(missing_ok=True)
     return version, final

@@ -98,16 +98,34 @@ def trace_tree(frame: pl.DataFrame, root_span_id: str) -> dict[str, Any] | None:
 
 
 def _acyclic(node: dict[str, Any], path: set[str]) -> dict[str, Any]:
-    """A copy of ``node`` where a child already on the path (a cycle) is cut."""
-    path = path | {node["span_id"]}
-    children = [_acyclic(c, path) for c in node["children"] if c["span_id"] not in path]
-    return {**node, "children": children}
+    """A copy of ``node`` where a child already on the path (a cycle) is cut.
+
+    Iterative, so a trace thousands of levels deep needs no recursion. Each span hangs under one
+    parent, so a span reached twice was reached through a cycle: cutting every repeat cuts exactly
+    the children already on the path.
+    """
+    seen = set(path) | {node["span_id"]}
+    top = {**node, "children": []}
+    stack = [(node, top)]
+    while stack:
+        source, copy = stack.pop()
+        for child in source["children"]:
+            if child["span_id"] in seen:
+                continue
+            seen.add(child["span_id"])
+            child_copy = {**child, "children": []}
+            copy["children"].append(child_copy)
+            stack.append((child, child_copy))
+    return top
 
 
 def _walk(node: dict[str, Any]):
-    yield node
-    for child in node["children"]:
-        yield from _walk(child)
+    """Every node of the tree, parents before children (iterative: any depth)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current["children"]))
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:
@@ -145,11 +163,12 @@ def self_times(tree: dict[str, Any]) -> dict[str, float]:
 def critical_path(tree: dict[str, Any]) -> list[str]:
     """Span ids on the critical path, root first, then in the order they ran."""
     path: list[str] = []
-
-    def visit(node: dict[str, Any]) -> None:
+    stack = [tree]  # iterative (any depth): a child's whole subtree before its next sibling
+    while stack:
+        node = stack.pop()
         path.append(node["span_id"])
         if node["duration"] is None or node["offset"] is None:
-            return
+            continue
         cursor = node["offset"] + node["duration"]
         chosen = []
         for child in sorted(
@@ -159,10 +178,7 @@ def critical_path(tree: dict[str, Any]) -> list[str]:
             if child["offset"] + child["duration"] <= cursor + _EPS:
                 chosen.append(child)
                 cursor = child["offset"]
-        for child in reversed(chosen):
-            visit(child)
-
-    visit(tree)
+        stack.extend(chosen)  # popped last-chosen first: the order they ran
     return path
 
 
@@ -233,6 +249,25 @@ def tool_calls(frame: pl.DataFrame, root_span_id: str) -> pl.DataFrame:
 
 
 def _tree_html(node: dict[str, Any], selfs: dict[str, float], on_path: set[str]) -> str:
+    """The tree as nested ``<li>``/``<ul>``, built iteratively (a trace of any depth)."""
+    parts: list[str] = []
+    stack: list[dict[str, Any] | str] = [node]  # nodes still to open, or closing tags
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        parts.append(_tree_item(item, selfs, on_path))
+        if item["children"]:
+            stack.extend(["</ul></li>", *reversed(item["children"])])
+            parts.append("<ul>")
+        else:
+            stack.append("</li>")
+    return "".join(parts)
+
+
+def _tree_item(node: dict[str, Any], selfs: dict[str, float], on_path: set[str]) -> str:
+    """The opening of one node's ``<li>``: its label and numbers (children follow)."""
     label = html.escape(f"{node['name'] or node['span_id']} [{node['type'] or '?'}]")
     duration = f" {node['duration']:.2f}s" if node["duration"] is not None else ""
     extra = f" self {selfs.get(node['span_id'], 0):.2f}s"
@@ -242,9 +277,7 @@ def _tree_html(node: dict[str, Any], selfs: dict[str, float], on_path: set[str])
     if node["error"]:
         style += "color:#d62728;"
         extra += " · " + html.escape(error_kind(node["error"]) or "error")
-    children = "".join(_tree_html(c, selfs, on_path) for c in node["children"])
-    inner = f"<ul>{children}</ul>" if children else ""
-    return f'<li><span style="{style}">{label}{duration}</span><small>{extra}</small>{inner}</li>'
+    return f'<li><span style="{style}">{label}{duration}</span><small>{extra}</small>'
 
 
 def _asked(root: dict, spans: pl.DataFrame) -> str:

@@ -18,6 +18,7 @@ from ..frame import loads
 from ..progress import progress_bar
 from ..report import LoadError, LoadReport
 from ..schema import SCHEMA, empty_frame, is_canonical
+from ._common import folder_files
 
 #: Formats in detection order (most specific first); each is a module of this package.
 FORMATS: dict[str, str] = {
@@ -155,7 +156,7 @@ def detect_format(path: str | Path) -> str:
     if path.suffix.lower() in _FRAME_EXTENSIONS:
         return "parquet" if path.suffix.lower() == ".parquet" else "arrow"
     if path.is_dir():
-        found = {_format_or_none(p) for p in path.rglob("*") if p.is_file() and _loadable(p)}
+        found = {_format_or_none(p) for p in folder_files(path) if _loadable(p)}
         if len(found) == 1 and None not in found:
             return str(found.pop())
         raise LoadError(f"{path} is a folder of several formats: {sorted(str(f) for f in found)}")
@@ -192,7 +193,7 @@ def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) 
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt in ("parquet", "arrow"):
-        frame = pl.read_parquet(path) if fmt == "parquet" else pl.read_ipc(path)
+        frame = _read_frame_file(path, fmt)
         report.sources.append(str(path))
         return _load_frame(frame, "auto", report)
     if fmt not in FORMATS:
@@ -209,10 +210,25 @@ def _load_file(path: Path, fmt: str, report: LoadReport, progress: bool | None) 
     return frame
 
 
+class UnreadableFile(LoadError):
+    """A Parquet/Arrow file the reader could not decode (corrupt, truncated, crafted)."""
+
+
+def _read_frame_file(path: Path, fmt: str) -> pl.DataFrame:
+    """Read a Parquet/Arrow file; a failure of the reader, a Rust panic included (Polars raises
+    ``PanicException``, a BaseException that ``except Exception`` misses), is an UnreadableFile."""
+    try:
+        return pl.read_parquet(path) if fmt == "parquet" else pl.read_ipc(path)
+    except (Exception, pl.exceptions.PanicException) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UnreadableFile(f"{path}: not a readable {fmt} file ({type(exc).__name__}: {first})") from None
+
+
 def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
     """A folder: handed whole to a format's ``load_dir`` when every file in it is of that format
     (a workflow folder is one trace, not one per file); otherwise each entry on its own."""
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and _loadable(p))
+    every = folder_files(path, report)  # symbolic links out of the folder: skipped, reported
+    files = [p for p in every if not p.name.startswith(".") and _loadable(p)]
     if not files:
         raise LoadError(f"no log files found in {path}")
     formats = {fmt} if fmt != "auto" else {_format_or_none(file) for file in files}
@@ -223,11 +239,16 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
             report.format = only
             report.sources.append(str(path))
             return module.load_dir(path, report)
+    allowed = set(files)
     entries = [
         entry
         for entry in sorted(path.iterdir())
         if not entry.name.startswith(".")
-        and (_loadable(entry) if entry.is_file() else any(_loadable(p) for p in entry.rglob("*") if p.is_file()))
+        and (
+            entry in allowed
+            if not entry.is_dir()
+            else not entry.is_symlink() and any(p in allowed for p in folder_files(entry))
+        )
     ]
     frames: list[pl.DataFrame] = []
     show = progress if progress is not None else len(files) > 50
@@ -235,8 +256,13 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
         for entry in entries:
             sub = LoadReport(strict=report.strict)
             loader = _load_dir if entry.is_dir() else _load_file
-            frames.append(loader(entry, fmt, sub, False if show else progress))  # one bar, not nested ones
-            report.format = sub.format if report.format in ("", sub.format) else "mixed"
+            try:
+                frames.append(loader(entry, fmt, sub, False if show else progress))  # one bar, not nested ones
+            except UnreadableFile as exc:  # one corrupt file: reported, the rest of the folder loads
+                sub.records_read += 1
+                sub.skip(None, str(exc), source=str(entry))
+            if sub.format:  # an unreadable file has none: it does not make the folder "mixed"
+                report.format = sub.format if report.format in ("", sub.format) else "mixed"
             report.merge(sub)
             bar.update(1)
     return pl.concat(frames, how="vertical") if frames else empty_frame()
@@ -259,24 +285,15 @@ def _loadable(path: Path) -> bool:
 def save(frame: pl.DataFrame, path: str | Path) -> Path:
     """Write a canonical frame to Parquet (``.parquet``) or Arrow IPC (``.arrow``/``.feather``).
 
-    Written to a temporary file and renamed, so an interrupted write leaves no partial file;
-    refuses to overwrite an existing file.
+    Written to a fresh temporary file (random name, created exclusively) in the same folder and
+    then linked to ``path``, so an interrupted write leaves no partial file; refuses to overwrite
+    an existing file and refuses a ``path`` that is a symbolic link (never written through).
     """
-    import os
+    from ..safefiles import write_new
 
     path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"{path} exists: choose a new name (saving never overwrites)")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if path.suffix.lower() in {".arrow", ".feather", ".ipc"}:
-            frame.write_ipc(tmp)
-        else:
-            frame.write_parquet(tmp)
-        os.link(tmp, path)  # fails if path appeared meanwhile: never overwrite
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    arrow = path.suffix.lower() in {".arrow", ".feather", ".ipc"}
+    return write_new(path, frame.write_ipc if arrow else frame.write_parquet)
 
 
 __all__ = ["FORMATS", "LoadError", "LoadReport", "detect_format", "load_logs", "load_logs_with_report", "save"]

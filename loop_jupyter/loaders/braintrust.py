@@ -19,6 +19,7 @@ import polars as pl
 from ..frame import finish, frame_from_events, iter_json_lines, loads
 from ..progress import progress_bar
 from ..report import LoadReport
+from ._common import read_document
 from .braintrust_sql import fast_load_sql
 
 FORMAT = "braintrust"
@@ -204,7 +205,7 @@ def _iter_lines(data: bytes, report: LoadReport, source: str, show: bool) -> Ite
 
 def _load_array(data: bytes, report: LoadReport, source: str) -> pl.DataFrame:
     try:
-        events = loads(data)
+        events = read_document(data, report, source)
     except ValueError as exc:
         raise_or_report(report, f"invalid JSON array: {exc}", source)
         return frame_from_events([], report, source=source)

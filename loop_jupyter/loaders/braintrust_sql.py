@@ -17,6 +17,10 @@ _NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')"
 # An ISO timestamp has a ':'; a unix time is a plain number (the regular expression runs only
 # on the rare text without one).
 _NUMERIC = "'-?[0-9]+(\\.[0-9]*)?([eE][+-]?[0-9]+)?'"
+# DuckDB's reader takes NaN and +-Infinity (not JSON) and keeps them in the JSON text; outside a
+# string they send the row to the line-by-line path, which loads them as null and reports them.
+_BARE_NONFINITE = r"""'^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:NaN|Infinity)'"""
+_OPEN_FIELDS = ("input", "output", "expected", "error", "scores", "metadata", "metrics", "span_attributes", "context")
 
 
 def fast_load_sql(source: str) -> str:
@@ -37,7 +41,8 @@ def fast_load_sql(source: str) -> str:
         AND (is_root IS NULL OR is_root::VARCHAR IN ('true', 'false'))
         AND {_numbers_only("scores")} AND {_numbers_only("metrics")}
         AND (span_attributes IS NULL OR starts_with(span_attributes::VARCHAR, '{{'))
-        AND (context IS NULL OR starts_with(context::VARCHAR, '{{')), false) AS _typed
+        AND (context IS NULL OR starts_with(context::VARCHAR, '{{'))
+        AND {" AND ".join(_finite(name) for name in _OPEN_FIELDS)}, false) AS _typed
     FROM (SELECT *, {_as_list("span_parents")} AS _parents, {_as_list("tags")} AS _tags FROM {source})
     """
     normalized = f"""
@@ -65,6 +70,15 @@ def _timestamp(field: str) -> str:
         f"CASE WHEN {field} IS NULL THEN NULL WHEN contains({field}, ':') THEN TRY_CAST({field} AS TIMESTAMPTZ) "
         f"WHEN regexp_full_match(trim({field}), {_NUMERIC}) THEN to_timestamp({seconds}) "
         f"ELSE TRY_CAST({field} AS TIMESTAMPTZ) END"
+    )
+
+
+def _finite(field: str) -> str:
+    """No NaN or Infinity outside a string (a plain ``contains`` first; the exact pattern only on a hit)."""
+    text = f"{field}::VARCHAR"
+    return (
+        f"({field} IS NULL OR NOT ((contains({text}, 'NaN') OR contains({text}, 'Infinity')) "
+        f"AND regexp_matches({text}, {_BARE_NONFINITE})))"
     )
 
 

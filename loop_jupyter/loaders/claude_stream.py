@@ -24,7 +24,7 @@ import polars as pl
 
 from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
 from ..report import LoadReport
-from ._common import load_path
+from ._common import folder_files, load_path
 
 FORMAT = "claude-stream-json"
 
@@ -298,7 +298,7 @@ def _session_events(
 
 
 def _find_logs(folder: Path) -> list[Path]:
-    return sorted(p for name in _LOG_NAMES for p in folder.rglob(name) if p.is_file())
+    return [p for p in folder_files(folder) if p.name in _LOG_NAMES]
 
 
 def _workflow_events(folder: Path, report: LoadReport, ids: _Ids) -> list[tuple[int | None, dict[str, Any]]]:
@@ -444,13 +444,14 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     report.format = report.format or FORMAT
     ids = _Ids()
     events: list[tuple[int | None, dict[str, Any]]] = []
-    workflows = sorted({p.parent for p in path.rglob("metadata.json") if _workflow_folder(p) is not None})
+    every = folder_files(path, report)  # symbolic links out of the folder: skipped, reported
+    workflows = sorted({p.parent for p in every if p.name == "metadata.json" and _workflow_folder(p) is not None})
     for folder in workflows:
         events.extend(_workflow_events(folder, report, ids))
     candidates = sorted(
         p
-        for p in path.rglob("*")
-        if p.is_file() and (p.name in _LOG_NAMES or p.suffix == ".jsonl") and not any(w in p.parents for w in workflows)
+        for p in every
+        if (p.name in _LOG_NAMES or p.suffix == ".jsonl") and not any(w in p.parents for w in workflows)
     )
     for file in candidates:
         if _is_session_file(file):

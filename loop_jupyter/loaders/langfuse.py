@@ -17,7 +17,7 @@ import polars as pl
 
 from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
 from ..report import LoadError, LoadReport
-from ._common import source_of
+from ._common import read_document, source_of
 from .attributes import apply_mapping, map_attributes, number, parse_json_text, restore_metric_sources
 
 FORMAT = "langfuse"
@@ -393,7 +393,7 @@ def load(path_or_obj: object, report: LoadReport) -> pl.DataFrame:
     if isinstance(path_or_obj, str | Path):
         data = Path(path_or_obj).read_bytes()
         try:
-            obj = loads(data)
+            obj = read_document(data, report, source)
         except ValueError:
             obj = [item for _line, item in iter_json_lines(data, report, source=source)]
     exports = _exports(obj)

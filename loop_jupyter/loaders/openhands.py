@@ -20,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import iter_json_lines, loads, parse_timestamp
+from ..frame import iter_json_lines, parse_timestamp
 from ..report import LoadReport
-from ._common import load_files, load_path, sniff_json
+from ._common import folder_files, load_files, load_path, read_document, sniff_json
 
 FORMAT = "openhands"
 
@@ -282,7 +282,7 @@ def _events(path: Path, report: LoadReport) -> Iterator[tuple[int | None, dict[s
     key = _file_key(path)
     data = path.read_bytes()
     try:
-        document = loads(data)
+        document = read_document(data, report, source)
         items: list[tuple[int | None, Any]] = [(None, document)]
     except ValueError:
         items = list(iter_json_lines(data, report, source=source))
@@ -319,6 +319,6 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     path = Path(path)
     report.format = report.format or FORMAT
     files = sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl") and sniff_json(p, detect)
+        p for p in folder_files(path, report) if p.suffix in (".json", ".jsonl") and sniff_json(p, detect)
     )
     return load_files(path, files, report, lambda _index, file: _events(file, report))

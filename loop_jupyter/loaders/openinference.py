@@ -17,9 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import frame_from_events, iter_json_lines, loads, parse_timestamp
+from ..frame import frame_from_events, iter_json_lines, parse_timestamp
 from ..report import LoadError, LoadReport
-from ._common import source_of
+from ._common import read_document, source_of
 from .attributes import apply_mapping, map_attributes, parse_json_text
 
 FORMAT = "openinference"
@@ -134,6 +134,16 @@ def _attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _row_seconds(row: dict[str, Any], name: str, index: int, report: LoadReport, source: str) -> float | None:
+    """A row's time in seconds; one that cannot be read (or lies outside years 1-9999) is a
+    warning and null: the span loads, the rest of the file too."""
+    try:
+        return _seconds(row.get(name))
+    except ValueError as exc:
+        report.warn(index, f"{name}: {exc} (loaded as null)", source=source)
+        return None
+
+
 def _seconds(value: Any) -> float | None:
     value = _plain(value)
     if value is None or value == "":
@@ -171,15 +181,19 @@ def _rows(source: object) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _read(path: Path, report: LoadReport, source: str) -> object:
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pl.read_parquet(path)
-    if suffix == ".csv":
-        return pl.read_csv(path, infer_schema_length=0)  # all text: ids must not become numbers
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix == ".csv":
+            return pl.read_csv(path, infer_schema_length=0)  # all text: ids must not become numbers
+    except (Exception, pl.exceptions.PanicException) as exc:  # a Rust panic is a BaseException
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise LoadError(f"{path}: not a readable {suffix[1:]} file ({type(exc).__name__}: {first})") from None
     data = path.read_bytes()
     if suffix == ".jsonl":
         return [obj for _line, obj in iter_json_lines(data, report, source=source)]
     try:
-        return loads(data)
+        return read_document(data, report, source)
     except ValueError:
         return [obj for _line, obj in iter_json_lines(data, report, source=source)]
 
@@ -230,7 +244,7 @@ def _events(rows: list[tuple[int, dict[str, Any]]], report: LoadReport, source: 
                 report.warn(
                     index, f"trace {trace_id}: no root span in the frame; its trace id stands in", source=source
                 )
-        start, end = _seconds(row.get("start_time")), _seconds(row.get("end_time"))
+        start, end = (_row_seconds(row, name, index, report, source) for name in ("start_time", "end_time"))
         metrics = {key: value for key, value in (("start", start), ("end", end)) if value is not None}
         metadata: dict[str, Any] = {"trace_id": trace_id}
         event: dict[str, Any] = {

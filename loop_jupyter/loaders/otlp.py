@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import frame_from_events, iter_json_lines, loads
+from ..frame import frame_from_events, iter_json_lines
 from ..report import LoadError, LoadReport
-from ._common import source_of
+from ._common import read_document, source_of
 from .attributes import apply_mapping, map_attributes
 
 FORMAT = "otlp"
@@ -293,7 +293,7 @@ def load(path_or_obj: object, report: LoadReport) -> pl.DataFrame:
     if isinstance(path_or_obj, str | Path):
         data = Path(path_or_obj).read_bytes()
         try:
-            parsed: object = loads(data)
+            parsed: object = read_document(data, report, source)
             bodies = [(None, body) for body in _bodies(parsed)]
         except ValueError:
             bodies = []

@@ -22,9 +22,9 @@ from typing import Any
 
 import polars as pl
 
-from ..frame import iter_json_lines, loads
+from ..frame import iter_json_lines
 from ..report import LoadReport
-from ._common import load_files, load_path, sniff_json
+from ._common import folder_files, load_files, load_path, read_document, sniff_json
 
 FORMAT = "tau-bench"
 FORMAT_MESSAGES = "openai-messages"
@@ -70,7 +70,7 @@ def _read(path: Path, report: LoadReport) -> list[tuple[int | None, Any]]:
     """The runs (or message lists) in a file: a JSON document, or JSONL with one run per line."""
     data = path.read_bytes()
     try:
-        document = loads(data)
+        document = read_document(data, report, str(path))
     except ValueError:
         return list(iter_json_lines(data, report, source=str(path)))
     if isinstance(document, list) and document and _is_run(document[0]):
@@ -270,6 +270,6 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     path = Path(path)
     report.format = report.format or FORMAT
     files = sorted(
-        p for p in path.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file() and sniff_json(p, detect)
+        p for p in folder_files(path, report) if p.suffix in (".json", ".jsonl") and sniff_json(p, detect)
     )
     return load_files(path, files, report, lambda _index, file: _events(file, report))
