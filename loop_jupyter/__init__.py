@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "demo_logs": ("demo", "demo_logs"),
     "Loop": ("agent.session", "Loop"),
+    "attribute_failure": ("analysis.attribution", "attribute_failure"),
     "load_dataset": ("analysis.datasets", "load_dataset"),
     "list_datasets": ("analysis.datasets", "list_datasets"),
     "ChatWidget": ("widgets.chat", "ChatWidget"),
@@ -62,6 +63,7 @@ __all__ = [
     "Loop",
     "QueryError",
     "TraceExplorer",
+    "attribute_failure",
     "demo_logs",
     "detect_format",
     "filter",
