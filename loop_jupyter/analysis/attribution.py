@@ -279,6 +279,7 @@ def attribute_failure(logs: pl.DataFrame, trace: str | list[str] | None = None) 
         r"\bwhich agent\b.*\b(caused|made|responsible|to blame|at fault|mistake|failure|fail|broke|wrong)",
         r"\bwho (caused|made|is responsible for|is to blame for)\b.*\b(failure|mistake|error|fail)",
         r"\bwhy did (this|the|that|my|these|those)? ?(task|run|trace|agents?|conversation)s? fail",
+        r"\bwhy did (trace|run|task)\b.{0,80}\bfail",
         r"\b(at )?which step\b.*\b(fail|went wrong|mistake|caused)",
         r"\b(failure|blame|fault) attribution\b|\battribute (the )?failures?\b",
         r"\bwhere did (it|this|the (task|run|agent|trace)) go wrong\b",
