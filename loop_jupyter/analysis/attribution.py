@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import polars as pl
@@ -235,10 +235,18 @@ def failing_roots(clean: pl.DataFrame) -> list[str]:
 
 def attributions(
     logs: pl.DataFrame, trace: str | list[str] | None = None, *, all_traces: bool = False,
-    order: tuple[str, ...] | None = None,
+    order: tuple[str, ...] | None = None, method: str = "offline", judge: Any = None,
 ) -> list[Attribution]:  # fmt: skip
     """One :class:`Attribution` per trace: ``trace`` (a root span id or a list), else every trace
-    with a failure signal (every trace with ``all_traces``). Labels are stripped first."""
+    with a failure signal (every trace with ``all_traces``). Labels are stripped first. ``method``
+    other than ``"offline"`` asks ``judge`` (see :mod:`.attribution_llm`)."""
+    runner = None
+    if method != "offline":
+        from .attribution_llm import RUNNERS
+
+        if method not in RUNNERS or judge is None:
+            raise ValueError(f"method {method!r} needs a model and one of {', '.join(RUNNERS)}")
+        runner = RUNNERS[method]
     clean = strip_labels(logs)
     if trace is not None:
         roots = [trace] if isinstance(trace, str) else list(trace)
@@ -257,17 +265,32 @@ def attributions(
         spans = part.to_dicts()
         task, steps = trace_steps(spans)
         root_row = next((s for s in spans if s.get("is_root")), {})
-        out.append(attribute_steps(root, task, steps, _text(root_row.get("expected")) or None, order))
+        expected = _text(root_row.get("expected")) or None
+        if runner is not None:
+            out.append(runner(judge, root, task, steps, expected))
+        else:
+            out.append(attribute_steps(root, task, steps, expected, order))
     return out
 
 
-def attribute_failure(logs: pl.DataFrame, trace: str | list[str] | None = None) -> pl.DataFrame:
+def _judge(llm: Any) -> Any:
+    from .attribution_llm import judge_from_client, judge_from_text
+
+    return judge_from_client(llm) if hasattr(llm, "complete") else judge_from_text(llm)
+
+
+def attribute_failure(
+    logs: pl.DataFrame, trace: str | list[str] | None = None, *, method: str = "offline", llm: Any = None
+) -> pl.DataFrame:
     """Python API: which agent, at which step, caused each failing trace (or ``trace``) to fail.
 
     Columns: root_span_id, agent, step, reason, evidence_span_id. ``step`` is the message's
     0-based position in the conversation (``metadata.step``), else the span's position in the
-    trace's time order. Never reads failure labels (see :func:`strip_labels`)."""
-    rows = [a.to_json() for a in attributions(logs, trace)]
+    trace's time order. Never reads failure labels (see :func:`strip_labels`). ``method``:
+    ``offline`` (default), or with ``llm`` (a completion function ``prompt -> text`` or a chat
+    client of :mod:`loop_jupyter.agent.models`) ``all_at_once``, ``step_by_step``, ``binary_search``."""
+    judge = _judge(llm) if llm is not None else None
+    rows = [a.to_json() for a in attributions(logs, trace, method=method, judge=judge)]
     schema = {"root_span_id": pl.String, "agent": pl.String, "step": pl.Int64, "reason": pl.String,
               "evidence_span_id": pl.String}  # fmt: skip
     return pl.DataFrame(rows, schema=schema, orient="row")
@@ -285,7 +308,12 @@ def attribute_failure(logs: pl.DataFrame, trace: str | list[str] | None = None) 
         r"\bwhere did (it|this|the (task|run|agent|trace)) go wrong\b",
     ),
 )
-def attribute_failure_tool(ctx: ToolContext, root_span_id: str | None = None, limit: int = 50) -> ToolResult:
+def attribute_failure_tool(
+    ctx: ToolContext,
+    root_span_id: str | None = None,
+    method: Literal["offline", "all_at_once", "step_by_step", "binary_search"] = "offline",
+    limit: int = 50,
+) -> ToolResult:
     """Failure attribution: for each failing trace (or one trace), the agent and the step that
     caused the failure, why, and the span that shows it. Offline, from the trace's signals only
     (errors, failed tool outputs and exit codes, invented data, who acted last before a failure,
@@ -294,17 +322,23 @@ def attribute_failure_tool(ctx: ToolContext, root_span_id: str | None = None, li
     Args:
         root_span_id: one trace to attribute (default: the selected traces, else every trace with
             an error or a final answer that misses its expected answer).
+        method: offline (no model), or with the session's model all_at_once (one question per
+            trace), step_by_step (one per turn until the decisive one) or binary_search.
         limit: how many traces to list.
     """
     trace: str | list[str] | None = root_span_id or (list(ctx.selection) or None)
-    found = attributions(ctx.logs, trace)
+    note = ""
+    if method != "offline" and ctx.llm is None:
+        method, note = "offline", " No model is configured, so this is the offline attribution."
+    found = attributions(ctx.logs, trace, method=method, judge=_judge(ctx.llm) if method != "offline" else None)
     call = code("attribution", "attribute_failure", {"trace": trace} if trace else {}, tail="")
     if not found:
         return ToolResult("No failing traces (no errors, no final answer that misses its expected answer).", [call])
     frame = pl.DataFrame([a.to_json() for a in found[:limit]], orient="row")
     blamed = pl.DataFrame({"agent": [a.agent for a in found]}).get_column("agent").value_counts(sort=True)
-    lines = [f"Attributed {len(found):,} failing trace{'s' * (len(found) != 1)} (offline, from the traces' "
-             "signals; failure labels are not read)."]  # fmt: skip
+    how = "offline, from the traces' signals" if method == "offline" else f"{method} with the model"
+    lines = [f"Attributed {len(found):,} failing trace{'s' * (len(found) != 1)} ({how}; failure labels are not "
+             f"read).{note}"]  # fmt: skip
     if len(found) == 1:
         lines.append(found[0].reason)
     else:
