@@ -164,6 +164,11 @@ def _generic() -> pl.DataFrame:
         # no error, the answer misses the expected one
         span("c", "c", name="chat", type="task", start=t + 20, output="Paris", expected="Rome"),
         span("c1", "c", "c", name="writer", type="llm", start=t + 21),
+        # nested: the agent is the component under the root (a "task"-typed agent span is not the task)
+        span("e", "e", name="chat", type="task", start=t + 40),
+        span("e1", "e", "e", name="sql_agent", type="task", start=t + 41),
+        span("e2", "e", "e1", name="llm.create", type="llm", start=t + 42),
+        span("e3", "e", "e1", name="query_database", type="tool", start=t + 43, error="SQL syntax error"),
         # fine
         span("d", "d", name="chat", type="task", start=t + 30, output="It is Rome.", expected="Rome"),
         span("d1", "d", "d", name="writer", type="llm", start=t + 31),
@@ -176,7 +181,10 @@ def test_generic_traces_step_is_the_position_in_time_order() -> None:
         "a": ("planner", 1, "a2", "before_error"),
         "b": ("summarizer", 2, "b2", "before_error"),
         "c": ("writer", 1, "c1", "first_handoff"),
+        "e": ("sql_agent", 2, "e3", "before_error"),
     }
+    (nested,) = attributions(_generic(), "e")
+    assert "step 3, query_database: SQL syntax error" in nested.reason
     table = lj.attribute_failure(_generic(), trace="c")
     assert table.columns == ["root_span_id", "agent", "step", "reason", "evidence_span_id"]
     assert table.row(0)[:3] == ("c", "writer", 1) and "expected answer" in table.row(0)[3]

@@ -37,8 +37,8 @@ from ..tools import ToolContext, tool
 from ._across import clip, code
 
 #: The only columns the attributor reads.
-COLUMNS = ("root_span_id", "span_id", "is_root", "created", "start", "name", "type", "input", "output",
-           "expected", "error", "metadata")  # fmt: skip
+COLUMNS = ("root_span_id", "span_id", "parent_id", "is_root", "created", "start", "name", "type", "input",
+           "output", "expected", "error", "metadata")  # fmt: skip
 #: The only span metadata keys the attributor reads; every other key (labels included) is dropped.
 KEPT_METADATA = ("step", "agent", "role", "name")
 RULES = ("assumption", "before_error", "first_handoff")
@@ -63,6 +63,7 @@ class Step:
     kind: str  # "task" | "tool" | "agent"
     text: str
     error: str | None
+    name: str = ""  # the span's own name (``agent`` may be the component holding it)
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,13 @@ def _kept_metadata(text: str | None) -> str | None:
     return orjson.dumps(kept).decode() if kept else None
 
 
-def strip_labels(logs: pl.DataFrame) -> pl.DataFrame:
-    """The frame the attributor sees: :data:`COLUMNS` only, metadata reduced to
-    :data:`KEPT_METADATA`. Failure labels, label marks, scores, tags and root metadata are gone."""
+def strip_labels(logs: pl.DataFrame, roots: list[str] | None = None) -> pl.DataFrame:
+    """The frame the attributor sees: :data:`COLUMNS` only (of the traces ``roots``, default all),
+    metadata reduced to :data:`KEPT_METADATA`. Failure labels, label marks, scores, tags and root
+    metadata are gone."""
     frame = logs.select([c for c in COLUMNS if c in logs.columns])
+    if roots is not None:
+        frame = frame.filter(pl.col("root_span_id").is_in(roots))
     if "metadata" in frame.columns:
         frame = frame.with_columns(
             pl.col("metadata").map_elements(_kept_metadata, return_dtype=pl.String, skip_nulls=True)
@@ -136,16 +140,28 @@ def trace_steps(spans: list[dict[str, Any]]) -> tuple[str, list[Step]]:
         ordered = sorted(zip(metas, spans, strict=True), key=lambda ms: (
             not ms[1].get("is_root"), ms[1].get("start") or ms[1].get("created"), ms[1].get("span_id") or ""))  # fmt: skip
         positions = list(range(len(ordered)))
+    # In a nested trace the agent is the top-level component under the root that holds the span.
+    by_id = {s.get("span_id"): s for s in spans}
+    root_id = root.get("span_id") if root else None
+
+    def component(span: dict[str, Any]) -> str | None:
+        seen = 0
+        while span.get("parent_id") not in (None, root_id) and span["parent_id"] in by_id and seen < 1000:
+            span, seen = by_id[span["parent_id"]], seen + 1
+        return span.get("name") if span.get("parent_id") == root_id else None
+
     steps = []
     for position, (meta, span) in zip(positions, ordered, strict=True):
-        agent = str(meta.get("agent") or span.get("name") or meta.get("role") or "unknown")
+        agent = str(meta.get("agent") or (None if numbered else component(span)) or span.get("name")
+                    or meta.get("role") or "unknown")  # fmt: skip
         span_type = (span.get("type") or "").lower()
-        kind = "task" if span_type == "task" or span.get("is_root") else "tool" if span_type == "tool" else "agent"
+        task_like = span.get("is_root") or (numbered and span_type == "task")
+        kind = "task" if task_like else "tool" if span_type == "tool" else "agent"
         error = _text(span.get("error")) or None
         text = _text(span.get("output"))
         if error is None and kind == "tool" and FAILED_OUTPUT.match(text):
             error = text.strip().splitlines()[-1][:160]
-        steps.append(Step(position, span.get("span_id") or "", agent, kind, text, error))
+        steps.append(Step(position, span.get("span_id") or "", agent, kind, text, error, span.get("name") or ""))
     return task, steps
 
 
@@ -173,7 +189,8 @@ def _before_error(task: str, steps: list[Step]) -> tuple[Step, str, str] | None:
     if actor is None:
         return None
     return actor, failed.span_id, (
-        f"acted last before the first failure (step {failed.position}, {failed.agent}: {clip(failed.error, 100)})"
+        f"acted last before the first failure (step {failed.position}, {failed.name or failed.agent}: "
+        f"{clip(failed.error, 100)})"
     )
 
 
@@ -247,22 +264,24 @@ def attributions(
         if method not in RUNNERS or judge is None:
             raise ValueError(f"method {method!r} needs a model and one of {', '.join(RUNNERS)}")
         runner = RUNNERS[method]
-    clean = strip_labels(logs)
+    # Choosing the traces reads no metadata (where labels live); the attributor gets strip_labels.
+    signals = logs.select([c for c in COLUMNS if c in logs.columns and c != "metadata"])
     if trace is not None:
         roots = [trace] if isinstance(trace, str) else list(trace)
     elif all_traces:
-        roots = clean.filter(pl.col("is_root")).sort("created").get_column("root_span_id").to_list()
+        roots = signals.filter(pl.col("is_root")).sort("created").get_column("root_span_id").to_list()
     else:
-        roots = failing_roots(clean)
-    wanted = clean.filter(pl.col("root_span_id").is_in(roots))
-    groups = wanted.partition_by("root_span_id", as_dict=True, maintain_order=True)
+        roots = failing_roots(signals)
+    clean = strip_labels(logs, roots)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in clean.to_dicts():  # one conversion, not one per trace
+        groups.setdefault(row["root_span_id"], []).append(row)
     out = []
     for root in roots:
-        part = groups.get((root,))
-        if part is None:
+        spans = groups.get(root)
+        if spans is None:
             out.append(Attribution(root, None, None, "no such trace", None))
             continue
-        spans = part.to_dicts()
         task, steps = trace_steps(spans)
         root_row = next((s for s in spans if s.get("is_root")), {})
         expected = _text(root_row.get("expected")) or None
