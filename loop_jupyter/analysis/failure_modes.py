@@ -171,7 +171,9 @@ def codebook(table: pl.DataFrame) -> str:
 
 @tool(
     phrases=(
-        r"\bfailure (modes?|taxonomy|categories|types|kinds|patterns)\b",
+        # "failure modes" alone stays with common_errors (its phrase, and existing behaviour)
+        r"\bfailure (taxonomy|categories|types|kinds|patterns|codebook)\b|\btaxonomy of (the |my )?failures\b",
+        r"\b(named|distinct) failure modes\b|\bfailure modes? (taxonomy|codebook)\b",
         r"\b(ways|kinds|types) (of failures?|in which .*fail)",
         r"\bhow do (my |the |our )?(agents?|traces?|runs?|tasks?) fail\b",
         r"\b(cluster|group|categori[sz]e) (the |my )?failures?\b",
