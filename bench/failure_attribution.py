@@ -165,6 +165,18 @@ def confusion(labels: list[Label], preds: dict[str, tuple[str | None, int | None
     return lines
 
 
+def matrix(labels: list[Label], preds: dict[str, tuple[str | None, int | None]], most: int = 8) -> list[str]:
+    """Labelled agent (rows, case-folded) × predicted agent (columns): counts; only when few agents."""
+    rows = sorted({label.agent.casefold() for label in labels})
+    cols = sorted({str(preds[label.root][0]).casefold() for label in labels} | set(rows))
+    if len(cols) > most:
+        return []
+    counts = Counter((label.agent.casefold(), str(preds[label.root][0]).casefold()) for label in labels)
+    lines = ["| labelled ↓ / predicted → | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines += [f"| {r} | " + " | ".join(str(counts[(r, c)] or "·") for c in cols) + " |" for r in rows]
+    return lines
+
+
 def _confusion_row(name: str, group: list[Label], preds: dict[str, tuple[str | None, int | None]]) -> str:
     right = sum(strict_hit(label, *preds[label.root])[0] for label in group)
     steps = sum(strict_hit(label, *preds[label.root])[1] for label in group)
@@ -230,6 +242,9 @@ def run(fixtures: Path, limit: int | None = None) -> str:
         f"{s} " + ", ".join(f"{r} {c}" for (sub, r), c in sorted(rules.items()) if sub == s) for s in ("AG", "HC")) + ".")  # fmt: skip
     for s in ("AG", "HC"):
         out += ["", f"**Per labelled agent, {s}, shipped order (strict)**", "", *confusion(subsets[s], shipped[s])]
+        grid = matrix(subsets[s], shipped[s])
+        if grid:
+            out += ["", f"Confusion matrix, {s} (agent names case-folded):", "", *grid]
     return "\n".join(out) + "\n"
 
 

@@ -60,7 +60,7 @@ def test_harness_runs_on_a_few_traces(bench, fixtures_dir: Path, tmp_path: Path)
         if row.startswith("| Offline"):
             assert all(abs(v * 6 / 100 - round(v * 6 / 100)) < 1e-3 for v in values)
     assert "Binary search (GPT-4o), paper Table 1 | 44.13 | 23.98 | 51.72 | 6.90" in text
-    assert "**Per labelled agent, HC, shipped order (strict)**" in text
+    assert "**Per labelled agent, HC, shipped order (strict)**" in text and "| labelled ↓ / predicted → |" in text
     results = tmp_path / "RESULTS.md"
     results.write_text("# Benchmarks\n")
     bench.update_results(text, results)
