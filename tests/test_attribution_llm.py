@@ -125,3 +125,15 @@ def test_the_tool_uses_the_session_model(fake: FakeLLM, poisoned: pl.DataFrame, 
     (table,) = [a for a in answer.artifacts if a.kind == "table"]
     assert table.frame.select("agent", "step").row(0) == (history[4]["name"], 4)
     assert "SENTINEL" not in json.dumps(fake.bodies)
+
+
+def test_the_tool_without_a_model_says_it_answered_offline(poisoned: pl.DataFrame) -> None:
+    from loop_jupyter.analysis.attribution import attribute_failure_tool
+    from loop_jupyter.tools import ToolContext
+
+    result = attribute_failure_tool(ToolContext(logs=poisoned), method="binary_search")
+    assert "No model is configured" in result.text
+    (offline,) = attributions(poisoned)
+    assert result.frames[0].select("agent", "step").row(0) == (offline.agent, offline.step)
+    with pytest.raises(ValueError, match="needs a model"):
+        attributions(poisoned, method="binary_search")
