@@ -21,6 +21,7 @@ from .schema import COLUMNS, SCHEMA
 _LAZY = {
     "demo_logs": ("demo", "demo_logs"),
     "Loop": ("agent.session", "Loop"),
+    "attribute_failure": ("analysis.attribution", "attribute_failure"),
     "load_dataset": ("analysis.datasets", "load_dataset"),
     "list_datasets": ("analysis.datasets", "list_datasets"),
     "ChatWidget": ("widgets.chat", "ChatWidget"),
@@ -62,6 +63,7 @@ __all__ = [
     "QueryError",
     "TraceExplorer",
     "__version__",
+    "attribute_failure",
     "demo_logs",
     "detect_format",
     "filter",

@@ -129,6 +129,20 @@ def cmd_load(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_USAGE
 
 
+def cmd_attribute(args: argparse.Namespace) -> int:
+    from .analysis.attribution import attributions
+
+    found = [a.to_json() for a in attributions(open_logs(args), args.trace)]
+    if args.json:
+        print(json.dumps({"traces": found}, default=str))
+    else:
+        for row in found:
+            print(f"{row['root_span_id']}: {row['reason']}")
+        if not found:
+            print("no failing traces")
+    return 1 if any(row["evidence_span_id"] is None and row["agent"] is None for row in found) and args.trace else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -167,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--output", "-o", help="save the canonical frame (.parquet or .arrow)")
     load.add_argument("--json", action="store_true", help="print the load report as JSON")
     load.set_defaults(run=cmd_load)
+
+    attribute = sub.add_parser("attribute", help="which agent, at which step, caused each failing trace to fail")
+    attribute.add_argument("--trace", metavar="ID", help="one trace's root_span_id (default: every failing trace)")
+    attribute.add_argument("--json", action="store_true", help='print {"traces": [{"root_span_id", "agent", ...}]}')
+    _add_logs_option(attribute)
+    attribute.set_defaults(run=cmd_attribute)
 
     try:
         from .agent.cli_commands import add_ask
