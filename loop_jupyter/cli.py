@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,9 +56,9 @@ def _print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
 
 def frame_json(frame: pl.DataFrame, cap: int | None = None) -> dict[str, Any]:
     """``{"columns", "rows", "total_rows"}`` with rows as lists (dates ISO, lists as lists)."""
-    shown = frame if cap is None else frame.head(cap)
-    rows = [list(row.values()) for row in json.loads(shown.write_json())]
-    return {"columns": frame.columns, "rows": rows, "total_rows": frame.height}
+    from .artifacts import json_rows
+
+    return {"columns": frame.columns, "rows": json_rows(frame, cap), "total_rows": frame.height}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -16,9 +16,7 @@ the *user* set ``auto_accept``): nothing a model reads in the logs can write any
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
-import pkgutil
 import queue
 import threading
 import uuid
@@ -34,8 +32,8 @@ import polars as pl
 from ..artifacts import Artifact, Pending, ToolResult
 from ..engine import QueryError
 from ..schema import empty_frame
-from ..tools import REGISTRY, ToolArgumentError, ToolContext, ToolSpec, model_call
-from .context import TokenLedger, tool_result_for_model
+from ..tools import ToolArgumentError, ToolContext, ToolSpec, load_tools, model_call, tool_load_errors
+from .budget import TokenLedger, tool_result_for_model
 from .conversation import Branch, Conversation, Message
 from .events import FINAL_TYPES, Event
 from .judge import SessionModel
@@ -43,7 +41,8 @@ from .models import ChatClient, ModelError, ToolCall, available_models, default_
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Answer", "Event", "Loop", "Message", "load_tools"]
+# load_tools / tool_load_errors live in loop_jupyter.tools (re-exported: callers imported them here).
+__all__ = ["Answer", "Event", "Loop", "Message", "load_tools", "tool_load_errors"]
 
 
 @dataclass
@@ -81,30 +80,6 @@ class _Interrupted(Exception):
     pass
 
 
-_TOOL_LOAD_ERRORS: dict[str, str] = {}
-
-
-def load_tools() -> dict[str, ToolSpec]:
-    """Import the core tools and every analysis module; a module that fails to import is skipped
-    (and remembered in ``tool_load_errors()``) so one broken tool never takes the agent down."""
-    from .. import analysis
-
-    importlib.import_module("loop_jupyter.core_tools")
-    for module in pkgutil.iter_modules(analysis.__path__):
-        name = f"{analysis.__name__}.{module.name}"
-        try:
-            importlib.import_module(name)
-            _TOOL_LOAD_ERRORS.pop(name, None)
-        except Exception as exc:  # a colleague's module mid-edit must not break the session
-            _TOOL_LOAD_ERRORS[name] = f"{type(exc).__name__}: {exc}"
-            log.warning("could not load tools from %s: %s", name, exc)
-    return REGISTRY
-
-
-def tool_load_errors() -> dict[str, str]:
-    return dict(_TOOL_LOAD_ERRORS)
-
-
 SYSTEM_PROMPT = """You are Loop, an assistant inside Jupyter that answers questions about an LLM \
 application's production logs by calling tools. Answer from tool results only; say what you ran.
 
@@ -128,7 +103,7 @@ confirms it. Never claim it was done unless the result says so.
 
 
 def _facts_text(ctx: ToolContext) -> str:
-    from ..core_tools import schema_summary
+    from ..tools.core import schema_summary
 
     try:
         facts = schema_summary(ctx, keys=40)

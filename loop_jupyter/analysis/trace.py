@@ -16,11 +16,11 @@ from typing import Any, Literal
 import polars as pl
 
 from ..artifacts import Chart, Code, Table, ToolResult, TraceView
-from ..embeddings import error_kind, json_text, user_text
 from ..engine import QueryError
 from ..frame import loads
 from ..snippet import literal
 from ..tools import ToolContext, tool
+from ..tools.text import error_kind, json_text, user_text
 
 View = Literal["llm_timeline", "tools", "waterfall", "errors"]
 _EPS = 1e-9
@@ -125,7 +125,7 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def self_times(tree: dict[str, Any]) -> dict[str, float]:
+def tree_self_times(tree: dict[str, Any]) -> dict[str, float]:
     """Per span: its duration minus the union of its children's time (clipped to the span)."""
     out: dict[str, float] = {}
     for node in _walk(tree):
@@ -188,7 +188,7 @@ def trace_steps(frame: pl.DataFrame, root_span_id: str) -> pl.DataFrame:
     tree = trace_tree(frame, root_span_id)
     if tree is None:
         return spans
-    selfs = self_times(tree)
+    selfs = tree_self_times(tree)
     on_path = set(critical_path(tree))
     return spans.select(
         pl.int_range(1, pl.len() + 1).alias("step"),
@@ -294,7 +294,7 @@ def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolRe
     steps = trace_steps(ctx.logs, root_span_id)
     spans = trace_spans(ctx.logs, root_span_id)
     total = float(spans.get_column("end_offset").max() or 0.0)
-    selfs = self_times(tree)
+    selfs = tree_self_times(tree)
     on_path = critical_path(tree)
     errors = steps.filter(pl.col("error").is_not_null())
     llm = steps.filter(pl.col("type") == "llm").select(
@@ -621,11 +621,11 @@ def trace_view(
 __all__ = [
     "available_tools",
     "critical_path",
-    "self_times",
     "summarize_trace",
     "tool_calls",
     "trace_spans",
     "trace_steps",
     "trace_tree",
     "trace_view",
+    "tree_self_times",
 ]
