@@ -13,9 +13,9 @@ from typing import Any
 
 import polars as pl
 
+from .cli_commands import DEMO_TRACES, open_logs
+from .cli_commands import add_logs_option as _add_logs_option
 from .terminal import echo, echo_json
-
-DEMO_TRACES = 2000
 
 #: Exit statuses (docs/cli.md): scripts tell a bad command line from a refused query.
 EXIT_OK = 0
@@ -28,25 +28,6 @@ EXIT_USAGE = 2
 EXIT_QUERY = 3
 #: Interrupted (Ctrl-C), as shells report SIGINT.
 EXIT_INTERRUPTED = 130
-
-
-def _add_logs_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--logs", metavar="PATH", help="log file or folder (default: the built-in demo logs)")
-    parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
-
-
-def open_logs(args: argparse.Namespace) -> pl.DataFrame:
-    """The logs a command works on: ``--logs PATH`` or the built-in demo logs; load problems go to stderr."""
-    if not getattr(args, "logs", None):
-        from .demo import demo_logs
-
-        return demo_logs(n_traces=DEMO_TRACES, seed=0)
-    from .loaders import load_logs_with_report
-
-    frame, report = load_logs_with_report(args.logs, args.format)
-    if report.skipped or report.warnings:
-        echo(report.summary(), err=True)
-    return frame
 
 
 def _print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
@@ -94,7 +75,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
     except QueryError as exc:
         if args.sql_only:
             raise
-        from .agent.cli_commands import run_filter_description
+        from .cli_commands import run_filter_description
 
         return run_filter_description(args, logs, first_error=exc)
     rows = engine.filter(args.condition, shape=args.shape)
@@ -165,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(run=cmd_load)
 
     try:
-        from .agent.cli_commands import add_ask
+        from .cli_commands import add_ask
 
         add_ask(sub, _add_logs_option)
     except ImportError:
