@@ -5,4 +5,13 @@ from __future__ import annotations
 from .tools.core import describe_schema, generate_filter, grep_field, read_field, run_sql, schema_summary
 from .tools.text import clip, frame_preview
 
-__all__ = ["clip", "describe_schema", "frame_preview", "generate_filter", "grep_field", "read_field", "run_sql", "schema_summary"]
+__all__ = [
+    "clip",
+    "describe_schema",
+    "frame_preview",
+    "generate_filter",
+    "grep_field",
+    "read_field",
+    "run_sql",
+    "schema_summary",
+]
