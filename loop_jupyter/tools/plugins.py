@@ -32,6 +32,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "loop_jupyter.analysis.similar",
     "loop_jupyter.analysis.tool_health",
     "loop_jupyter.analysis.trace",
+    "loop_jupyter.analysis.trace_views",
     "loop_jupyter.analysis.trends",
 )
 
