@@ -86,7 +86,7 @@ def big_fields_jsonl(spans: int) -> Path:
 
 def explorer_and_context(path: Path, runs: int) -> dict:
     from loop_jupyter import load_logs
-    from loop_jupyter.agent.context import estimate_tokens
+    from loop_jupyter.agent.budget import estimate_tokens
     from loop_jupyter.agent.session import Loop
     from loop_jupyter.widgets.explorer import TraceExplorer
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import NOW, SCALES, demo_frame, save, scale_arg
 
-from loop_jupyter.agent.context import estimate_tokens
+from loop_jupyter.agent.budget import estimate_tokens
 from loop_jupyter.agent.session import Loop
 
 QUESTIONS = [

@@ -17,9 +17,12 @@ import polars as pl
 JSON_ROW_CAP = 50
 
 
-def _json_safe(frame: pl.DataFrame, cap: int) -> list[list[Any]]:
-    # Polars' own JSON writer gives ISO dates and plain lists; we only cap the rows.
-    return [list(row.values()) for row in json.loads(frame.head(cap).write_json())]
+def json_rows(frame: pl.DataFrame, cap: int | None = None) -> list[list[Any]]:
+    """The rows (the first ``cap``, or all) as JSON-safe lists: the one converter behind table
+    artifacts' ``to_json`` and the CLI's ``--json`` tables. Polars' own JSON writer gives ISO dates
+    and plain lists; we only cap the rows."""
+    shown = frame if cap is None else frame.head(cap)
+    return [list(row.values()) for row in json.loads(shown.write_json())]
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Table(Artifact):
         return {
             **super().to_json(),
             "columns": self.frame.columns,
-            "rows": _json_safe(self.frame, JSON_ROW_CAP),
+            "rows": json_rows(self.frame, JSON_ROW_CAP),
             "total_rows": self.frame.height,
         }
 

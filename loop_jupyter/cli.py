@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 
 import polars as pl
 
+from .cli_commands import DEMO_TRACES, open_logs
+from .cli_commands import add_logs_option as _add_logs_option
 from .terminal import echo, echo_json
-
-DEMO_TRACES = 2000
 
 #: Exit statuses (docs/cli.md): scripts tell a bad command line from a refused query.
 EXIT_OK = 0
@@ -31,25 +30,6 @@ EXIT_QUERY = 3
 EXIT_INTERRUPTED = 130
 
 
-def _add_logs_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--logs", metavar="PATH", help="log file or folder (default: the built-in demo logs)")
-    parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
-
-
-def open_logs(args: argparse.Namespace) -> pl.DataFrame:
-    """The logs a command works on: ``--logs PATH`` or the built-in demo logs; load problems go to stderr."""
-    if not getattr(args, "logs", None):
-        from .demo import demo_logs
-
-        return demo_logs(n_traces=DEMO_TRACES, seed=0)
-    from .loaders import load_logs_with_report
-
-    frame, report = load_logs_with_report(args.logs, args.format)
-    if report.skipped or report.warnings:
-        echo(report.summary(), err=True)
-    return frame
-
-
 def _print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
     with pl.Config(tbl_rows=max_rows, tbl_cols=12, fmt_str_lengths=60, tbl_width_chars=160):
         echo(frame)
@@ -57,9 +37,9 @@ def _print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
 
 def frame_json(frame: pl.DataFrame, cap: int | None = None) -> dict[str, Any]:
     """``{"columns", "rows", "total_rows"}`` with rows as lists (dates ISO, lists as lists)."""
-    shown = frame if cap is None else frame.head(cap)
-    rows = [list(row.values()) for row in json.loads(shown.write_json())]
-    return {"columns": frame.columns, "rows": rows, "total_rows": frame.height}
+    from .artifacts import json_rows
+
+    return {"columns": frame.columns, "rows": json_rows(frame, cap), "total_rows": frame.height}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -95,7 +75,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
     except QueryError as exc:
         if args.sql_only:
             raise
-        from .agent.cli_commands import run_filter_description
+        from .cli_commands import run_filter_description
 
         return run_filter_description(args, logs, first_error=exc)
     rows = engine.filter(args.condition, shape=args.shape)
@@ -134,12 +114,12 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 
     found = [a.to_json() for a in attributions(open_logs(args), args.trace)]
     if args.json:
-        print(json.dumps({"traces": found}, default=str))
-    else:
+        echo_json({"traces": found})
+    else:  # reasons quote log text: through echo, like every terminal write
         for row in found:
-            print(f"{row['root_span_id']}: {row['reason']}")
+            echo(f"{row['root_span_id']}: {row['reason']}")
         if not found:
-            print("no failing traces")
+            echo("no failing traces")
     return 1 if any(row["evidence_span_id"] is None and row["agent"] is None for row in found) and args.trace else 0
 
 
@@ -189,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     attribute.set_defaults(run=cmd_attribute)
 
     try:
-        from .agent.cli_commands import add_ask
+        from .cli_commands import add_ask
 
         add_ask(sub, _add_logs_option)
     except ImportError:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import threading
 from collections.abc import Sequence
@@ -25,15 +24,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .frame import loads
+# The text helpers moved to loop_jupyter.tools.text; json_text, user_text and error_kind stay
+# importable from here (used by the index and by existing callers).
+from .tools.text import MAX_TEXT_CHARS, error_kind, json_text, user_text
 
 MODEL_NAME = "l2_supercat"
 DIM = 256
 #: Bump when the text or structure extracted for a trace changes, so old indexes are not reused.
 INDEX_FORMAT = 1
-#: Characters of a trace's text that are embedded (wordllama averages token vectors: more text
-#: only dilutes the signal).
-MAX_TEXT_CHARS = 2000
 _BATCH = 4096
 
 _model: Any = None
@@ -89,100 +87,6 @@ def normalize(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-# -- text of JSON fields ---------------------------------------------------------------------------
-_SKIP_KEYS = {"role", "type", "id", "tool_call_id", "name_id", "cache_control", "index"}
-
-
-def json_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str:
-    """The human text in a JSON field: string leaves in order (message contents, prompts), capped."""
-    if value is None:
-        return ""
-    try:
-        parsed = loads(value)
-    except ValueError:
-        return value[:limit]
-    out: list[str] = []
-    size = 0
-
-    def walk(node: Any) -> None:
-        nonlocal size
-        if size >= limit:
-            return
-        if isinstance(node, str):
-            out.append(node)
-            size += len(node) + 1
-        elif isinstance(node, dict):
-            for key, item in node.items():
-                if key not in _SKIP_KEYS:
-                    walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif node is not None and not isinstance(node, bool):
-            out.append(str(node))
-            size += len(out[-1]) + 1
-
-    walk(parsed)
-    return " ".join(out)[:limit]
-
-
-def user_text(value: str | None, limit: int = MAX_TEXT_CHARS, *, which: str = "last") -> str:
-    """What the user asked: the last (or ``which="first"``) user message of a chat input, else the
-    whole input's text."""
-    if value is None:
-        return ""
-    try:
-        parsed = loads(value)
-    except ValueError:
-        return value[:limit]
-    messages = parsed.get("messages") if isinstance(parsed, dict) else parsed
-    if isinstance(messages, list):
-        users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        if users:
-            return json_text(_dumps(message_content(users[0 if which == "first" else -1])), limit)
-    return json_text(value, limit)
-
-
-def message_content(message: dict[str, Any]) -> Any:
-    """A chat message's content, under the key its SDK uses (``content``; ``contents`` or Gemini's
-    ``parts``)."""
-    for key in ("content", "contents", "parts"):
-        if key in message:
-            return message[key]
-    return None
-
-
-def _dumps(value: Any) -> str | None:
-    from .frame import dumps
-
-    return None if value is None else dumps(value)
-
-
-_MASKS = (
-    (re.compile(r"'[^']*'|\"[^\"]*\""), "<str>"),
-    (re.compile(r"\b[0-9a-f]{8,}(?:-[0-9a-f]{4,})*\b", re.IGNORECASE), "<id>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
-)
-
-
-def error_kind(error: str | None, limit: int = 80) -> str | None:
-    """A short normalised error label (numbers, ids and quoted names masked) for grouping."""
-    if error is None:
-        return None
-    try:
-        parsed = loads(error)
-    except ValueError:
-        parsed = error
-    if isinstance(parsed, dict):
-        text = str(parsed.get("type") or parsed.get("name") or parsed.get("message") or parsed.get("error") or parsed)
-    else:
-        text = str(parsed)
-    text = text.strip().splitlines()[0] if text.strip() else "error"
-    for pattern, mask in _MASKS:
-        text = pattern.sub(mask, text)
-    return text[:limit]
 
 
 # -- the trace index -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loop_jupyter.agent.context import TOOL_RESULT_TOKENS, estimate_tokens
+from loop_jupyter.agent.budget import TOOL_RESULT_TOKENS, estimate_tokens
 from loop_jupyter.agent.models import ModelError
 from loop_jupyter.agent.session import Answer, Event, Loop
 from loop_jupyter.artifacts import Artifact, Code, Pending, SqlFilter, Table, ToolResult

@@ -5,12 +5,12 @@ import pytest
 
 from loop_jupyter.analysis.trace import (
     critical_path,
-    self_times,
     summarize_trace,
     trace_steps,
     trace_tree,
     trace_view,
 )
+from loop_jupyter.analysis.trace import tree_self_times as self_times
 from loop_jupyter.artifacts import Chart, Code, Table, TraceView
 from loop_jupyter.frame import frame_from_events
 from loop_jupyter.report import LoadReport

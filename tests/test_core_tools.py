@@ -5,10 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from loop_jupyter.agent.context import TOOL_RESULT_TOKENS, estimate_tokens, tool_result_for_model
+from loop_jupyter.agent.budget import TOOL_RESULT_TOKENS, estimate_tokens, tool_result_for_model
 from loop_jupyter.artifacts import Code, SqlFilter, Table
-from loop_jupyter.core_tools import describe_schema, generate_filter, grep_field, read_field, run_sql
 from loop_jupyter.tools import REGISTRY, ToolContext
+from loop_jupyter.tools.core import describe_schema, generate_filter, grep_field, read_field, run_sql
 from tests.agent_fixtures import BIG_SECRET, build_events, build_logs
 
 BIG = 10_000_000

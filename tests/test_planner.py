@@ -10,8 +10,8 @@ import pytest
 
 from loop_jupyter.agent.planner import plan
 from loop_jupyter.agent.session import load_tools
-from loop_jupyter.core_tools import generate_filter, run_sql
 from loop_jupyter.tools import REGISTRY, ToolContext, tool
+from loop_jupyter.tools.core import generate_filter, run_sql
 from tests.agent_fixtures import build_logs
 
 load_tools()

@@ -13,8 +13,8 @@ from loop_jupyter.agent.session import load_tools
 from loop_jupyter.analysis.errors import common_errors
 from loop_jupyter.analysis.trace import summarize_trace, trace_view
 from loop_jupyter.artifacts import Table
-from loop_jupyter.core_tools import generate_filter, run_sql
 from loop_jupyter.tools import ToolContext
+from loop_jupyter.tools.core import generate_filter, run_sql
 from tests.agent_fixtures import build_logs
 
 load_tools()

@@ -19,9 +19,9 @@ from loop_jupyter import embeddings
 from loop_jupyter.analysis.scorers import create_scorer
 from loop_jupyter.analysis.trace import summarize_trace, trace_view
 from loop_jupyter.artifacts import Code, Pending, Scorer, SqlFilter, Table, TraceView
-from loop_jupyter.core_tools import generate_filter, read_field, run_sql
 from loop_jupyter.snippet import keyword_args, literal
 from loop_jupyter.tools import ToolContext, load_all_tools
+from loop_jupyter.tools.core import generate_filter, read_field, run_sql
 from tests._analysis_logs import run_code
 
 #: Names a snippet never needs; a payload that escapes its literal calls them.

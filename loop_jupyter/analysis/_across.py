@@ -5,16 +5,21 @@ Kept private: each tool module is the public surface; these are the pieces they 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 import polars as pl
 
 from ..artifacts import Chart, Code
-from ..embeddings import message_content
 from ..snippet import keyword_args
 from ..tools import ToolContext
+
+# The text helpers live in loop_jupyter.tools.text; re-exported under the names the analysis
+# modules import from here (``clip`` here is the one-line label, tools.text.shorten).
+from ..tools.text import message_content, normalize_message, normalize_text
+from ..tools.text import shorten as clip
+from ..tools.text import shorten_middle as clip_middle
+from ..tools.text import sql_literal as sql_quote
 
 #: Neutral colours that read on white and on dark notebook themes alike.
 COLORS = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#9D755D", "#BAB0AC"]
@@ -79,34 +84,6 @@ def error_fields(column: str = "error") -> tuple[pl.Expr, pl.Expr]:
         .otherwise(raw)
     )
     return error_type, message
-
-
-# Order matters: ids before numbers, so a uuid becomes one placeholder and not many.
-_MASKS: list[tuple[str, str]] = [
-    (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<id>"),
-    (r"\b0x[0-9a-fA-F]+\b", "<hex>"),
-    # Prefixed ids (req_8f7a2c91, call-Xy12ab34cd) but not model names (claude-3-5-sonnet, gpt-4o).
-    (r"\b[A-Za-z]{2,12}[_-][A-Za-z0-9]*[0-9][A-Za-z0-9]{5,}\b", "<id>"),
-    (r"\b[0-9a-f]{8,}\b", "<hex>"),
-    (r"'[^']*'", "'<name>'"),
-    (r'"[^"]*"', '"<name>"'),
-    (r"`[^`]*`", "`<name>`"),
-    (r"\d+(?:\.\d+)?", "<n>"),
-    (r"\s+", " "),
-]
-
-
-def normalize_message(message: pl.Expr) -> pl.Expr:
-    """Mask what varies between occurrences of the same error: ids, hex, quoted names, numbers."""
-    expr = message
-    for pattern, replacement in _MASKS:
-        expr = expr.str.replace_all(pattern, replacement)
-    return expr.str.strip_chars().str.slice(0, 300)
-
-
-def normalize_text(message: str) -> str:
-    """The Python twin of :func:`normalize_message` (for one string)."""
-    return pl.select(normalize_message(pl.lit(message))).item()
 
 
 # -- user text -----------------------------------------------------------------------------------
@@ -214,10 +191,6 @@ def chart(fig: Any, title: str) -> Chart:
     return Chart(style(fig, title), title=title)
 
 
-def sql_quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def ids_condition(ids: list[str], column: str = "root_span_id") -> str:
     """A WHERE that selects exactly these ids (kept short: the model and the person read it)."""
     return f"{column} IN ({', '.join(sql_quote(i) for i in ids)})" if ids else "FALSE"
@@ -227,15 +200,22 @@ def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-def clip(text: str | None, width: int = 80) -> str:
-    text = re.sub(r"\s+", " ", text or "").strip()
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def clip_middle(text: str | None, width: int = 100) -> str:
-    """Keep both ends: error messages often differ only in their tail (a model, a table name)."""
-    text = re.sub(r"\s+", " ", text or "").strip()
-    if len(text) <= width:
-        return text
-    head = (width - 1) * 3 // 5
-    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+__all__ = [
+    "COLORS",
+    "TEMPLATE",
+    "chart",
+    "clip",
+    "clip_middle",
+    "code",
+    "error_fields",
+    "fmt_pct",
+    "ids_condition",
+    "normalize_message",
+    "normalize_text",
+    "restrict",
+    "selected_roots",
+    "sql_quote",
+    "style",
+    "user_messages",
+    "user_text_column",
+]

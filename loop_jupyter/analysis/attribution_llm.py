@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .attribution import Attribution, Step, attribute_steps
+from ._attribution_rules import Attribution, Step, attribute_steps
 
 Judge = Callable[[str, dict[str, Any]], dict[str, Any]]
 METHODS = ("all_at_once", "step_by_step", "binary_search")

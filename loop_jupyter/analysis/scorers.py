@@ -25,11 +25,11 @@ from typing import Any, Literal
 import polars as pl
 
 from ..artifacts import Code, Pending, Scorer, Table, ToolResult
-from ..embeddings import error_kind
 from ..engine import QueryError
 from ..frame import loads
 from ..snippet import literal
 from ..tools import ToolContext, called_by_model, tool
+from ..tools.text import error_kind
 from ._sandbox import NeedsModel, ScorerLoadError, score_in_child
 from ._scorer_files import TRUSTED, latest_scorer, load_scorer, locate_for_model, resolve_scorer, sha256, trust
 from ._versioned import check_name, json_companion, propose_version, write_version

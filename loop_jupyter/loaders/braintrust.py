@@ -19,6 +19,7 @@ import polars as pl
 from ..frame import finish, frame_from_events, iter_json_lines, loads
 from ..progress import progress_bar
 from ..report import LoadReport
+from ..sqltext import sql_literal
 from ._common import read_document
 from .braintrust_sql import fast_load_sql
 
@@ -106,7 +107,7 @@ def _fast_load(path: Path, report: LoadReport, *, array: bool, show_progress: bo
     frame = None
     try:
         for limit in ("", ", maximum_object_size=1073741824"):
-            source = f"read_json({_quote(str(path))}, format='{fmt}', columns={columns}{limit})"
+            source = f"read_json({sql_literal(str(path))}, format='{fmt}', columns={columns}{limit})"
             try:
                 with _query_progress(con, path.stat().st_size, show_progress):
                     frame = _stream(con.sql(fast_load_sql(source)))
@@ -145,10 +146,6 @@ def _stream(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame | None:
         assert isinstance(empty, pl.DataFrame)
         return empty.drop("_valid")
     return pl.concat(parts, rechunk=False)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def load(path: str | Path, report: LoadReport, *, progress: bool | None = None) -> pl.DataFrame:

@@ -41,10 +41,10 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import polars as pl
 import pydantic
 
-from .artifacts import ToolResult
+from ..artifacts import ToolResult
 
 if typing.TYPE_CHECKING:
-    from .engine import LogEngine
+    from ..engine import LogEngine
 
 
 @dataclass
@@ -68,7 +68,7 @@ class ToolContext:
     @property
     def engine(self) -> LogEngine:
         if self._engine is None:
-            from .engine import LogEngine
+            from ..engine import LogEngine
 
             self._engine = LogEngine(self.logs, sources=self.sources)
         return self._engine
@@ -297,16 +297,3 @@ def tool(
         return call
 
     return register(function) if function is not None else register
-
-
-def load_all_tools() -> dict[str, ToolSpec]:
-    """Import every module that registers tools and return the registry."""
-    import importlib
-    import pkgutil
-
-    from . import analysis
-
-    importlib.import_module(".core_tools", __package__)
-    for module in pkgutil.iter_modules(analysis.__path__):
-        importlib.import_module(f"{analysis.__name__}.{module.name}")
-    return REGISTRY

@@ -1,4 +1,5 @@
-"""The ``ask`` and ``filter`` subcommands (wired into ``python -m loop_jupyter`` by cli.py).
+"""The logs a command works on (``--logs``/``--format``, one loader: :func:`open_logs`) and the
+``ask`` and ``filter``-by-description subcommands (wired into ``python -m loop_jupyter`` by cli.py).
 
 ``ask QUESTION [--logs PATH] [--model NAME] [--yes] [--json]`` prints the answer (streamed), or with
 ``--json`` one object: ``{"text", "tool_calls": [{"name", "input"}], "artifacts": [...], "model",
@@ -20,8 +21,30 @@ from typing import Any
 
 import polars as pl
 
-from ..artifacts import Pending, SqlFilter
-from ..terminal import echo, echo_json
+from .artifacts import SqlFilter
+from .terminal import echo, echo_json
+
+#: Traces of the built-in demo logs a command uses when no ``--logs`` is given.
+DEMO_TRACES = 2000
+
+
+def add_logs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--logs", metavar="PATH", help="log file or folder (default: the built-in demo logs)")
+    parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
+
+
+def open_logs(args: argparse.Namespace) -> pl.DataFrame:
+    """The logs a command works on: ``--logs PATH`` or the built-in demo logs; load problems go to stderr."""
+    if not getattr(args, "logs", None):
+        from .demo import demo_logs
+
+        return demo_logs(n_traces=DEMO_TRACES, seed=0)
+    from .loaders import load_logs_with_report
+
+    frame, report = load_logs_with_report(args.logs, getattr(args, "format", "auto"))
+    if report.skipped or report.warnings:
+        echo(report.summary(), err=True)
+    return frame
 
 
 def add_ask(subparsers: Any, add_logs_option: Any) -> None:
@@ -36,8 +59,6 @@ def add_ask(subparsers: Any, add_logs_option: Any) -> None:
 
 
 def _run_ask_cli(args: argparse.Namespace) -> int:
-    from ..cli import open_logs
-
     return run_ask(args, logs=open_logs(args))
 
 
@@ -49,40 +70,11 @@ def run_filter_description(
     return run_filter(args, logs=logs, first_error=first_error)
 
 
-def load_logs_arg(path: str | None) -> pl.DataFrame:
-    """``--logs PATH`` through the loaders; the demo logs when no path is given."""
-    if path:
-        from ..loaders import load_logs
-
-        return load_logs(path)
-    from ..demo import demo_logs
-
-    return demo_logs()
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--logs", metavar="PATH", help="log file or directory (default: the demo logs)")
-    parser.add_argument("--model", metavar="NAME", help="model display name, openai-compatible:<m>@<url>, or offline")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def add_ask_and_filter(subparsers: Any) -> None:
-    ask = subparsers.add_parser("ask", help="ask a question about the logs")
-    ask.add_argument("question")
-    _add_common(ask)
-    ask.add_argument("--yes", action="store_true", help="run actions with side effects without asking")
-    ask.set_defaults(func=run_ask, run=run_ask)
-    filt = subparsers.add_parser("filter", help="turn a description into a SQL filter and run it")
-    filt.add_argument("description")
-    _add_common(filt)
-    filt.set_defaults(func=run_filter, run=run_filter)
-
-
 def _loop(args: argparse.Namespace, logs: pl.DataFrame | None, *, auto_accept: bool = False) -> Any:
-    from .session import Loop
+    from .agent.session import Loop
 
     if logs is None:
-        logs = load_logs_arg(getattr(args, "logs", None))
+        logs = open_logs(args)
     return Loop(logs, model=getattr(args, "model", None), auto_accept=auto_accept)
 
 
@@ -96,7 +88,7 @@ def _model_refused(args: argparse.Namespace, exc: Exception) -> int:
 
 
 def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> int:
-    from .models import ModelError
+    from .agent.models import ModelError
 
     try:
         loop = _loop(args, logs, auto_accept=bool(getattr(args, "yes", False)))
@@ -137,7 +129,7 @@ def _ask(loop: Any, args: argparse.Namespace) -> int:
 def run_filter(
     args: argparse.Namespace, *, logs: pl.DataFrame | None = None, first_error: Exception | None = None
 ) -> int:
-    from .models import ModelError
+    from .agent.models import ModelError
 
     try:
         loop = _loop(args, logs)
@@ -172,7 +164,3 @@ def _filter(loop: Any, args: argparse.Namespace, first_error: Exception | None) 
     else:
         echo(f"-- {result.count:,} {result.shape}\n{result.sql}")
     return 0
-
-
-def pending_actions(answer: Any) -> list[Pending]:
-    return [a for a in answer.artifacts if isinstance(a, Pending) and a.status == "pending"]

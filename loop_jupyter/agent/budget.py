@@ -1,4 +1,4 @@
-"""Context that does not grow with the logs: what a model is sent, capped and counted.
+"""The token budget: what a model is sent, capped and counted, so it does not grow with the logs.
 
 Token estimate: ``ceil(characters / 4)`` of the JSON text sent. It needs no tokenizer (nothing to
 download, same figure for every provider) and is within ~20% of real tokenizers on English and
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..artifacts import Artifact, Chart, Code, Dataset, Pending, Scorer, SqlFilter, Table, ToolResult, TraceView
-from ..core_tools import clip
+from ..tools.text import clip
 
 #: Cap of one tool result as sent to a model.
 TOOL_RESULT_TOKENS = 4000
