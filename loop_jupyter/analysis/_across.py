@@ -80,8 +80,21 @@ def error_fields(column: str = "error") -> tuple[pl.Expr, pl.Expr]:
     return error_type, message
 
 
-# Order matters: ids before numbers, so a uuid becomes one placeholder and not many.
+#: A model name (``claude-4.5-sonnet``, ``gpt-5.1``, ``o3-mini``): masked whole as ``<model>``, never
+#: half-masked to ``claude-<n>-sonnet``; the models themselves are kept in a breakdown beside the group.
+MODEL_NAME = (
+    r"\b(?:claude|gpt|gemini|llama|mistral|mixtral|qwen|deepseek|grok|command|o[134])"
+    r"(?:[-.:][A-Za-z0-9]+)+(?:@[0-9]+)?\b"
+)
+#: A URL: the host goes to the breakdown, the URL is masked whole so one failing endpoint family is one group.
+URL = r"""\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>()\[\]{}]+"""
+URL_HOST = r"""\b[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/\s'"]*@)?([^/:\s'"?#<>()]+)"""
+
+# Order matters: urls and model names before ids and numbers, ids before numbers, so a uuid becomes
+# one placeholder and not many.
 _MASKS: list[tuple[str, str]] = [
+    (URL, "<url>"),
+    (MODEL_NAME, "<model>"),
     (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<id>"),
     (r"\b0x[0-9a-fA-F]+\b", "<hex>"),
     # Prefixed ids (req_8f7a2c91, call-Xy12ab34cd) but not model names (claude-3-5-sonnet, gpt-4o).
@@ -95,9 +108,12 @@ _MASKS: list[tuple[str, str]] = [
 ]
 
 
-def normalize_message(message: pl.Expr) -> pl.Expr:
-    """Mask what varies between occurrences of the same error: ids, hex, quoted names, numbers."""
+def normalize_message(message: pl.Expr, models: list[str] | None = None) -> pl.Expr:
+    """Mask what varies between occurrences of the same error: urls, model names, ids, hex, quoted
+    names, numbers. ``models`` (the frame's model names) are masked first, whatever they look like."""
     expr = message
+    for name in sorted({m for m in models or () if m and len(m) > 2}, key=len, reverse=True):
+        expr = expr.str.replace_all(name, "<model>", literal=True)
     for pattern, replacement in _MASKS:
         expr = expr.str.replace_all(pattern, replacement)
     return expr.str.strip_chars().str.slice(0, 300)
