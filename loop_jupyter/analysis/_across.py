@@ -237,6 +237,14 @@ def ids_condition(ids: list[str], column: str = "root_span_id") -> str:
     return f"{column} IN ({', '.join(sql_quote(i) for i in ids)})" if ids else "FALSE"
 
 
+def capped_title(title: str, shown: int, total: int, how: str) -> str:
+    """A table's title that says when the table is capped, and how to see all rows
+    (``how``: "raise limit= or apply the SQL filter")."""
+    if total <= shown:
+        return title
+    return f"{title} — first {shown:,} of {total:,} (capped: {how} to see all)"
+
+
 def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 

@@ -10,6 +10,7 @@ from ..tools import ToolContext, tool
 from ._across import (
     COLORS,
     URL_HOST,
+    capped_title,
     chart,
     clip,
     clip_middle,
@@ -212,8 +213,9 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
             f"{i}. [{kind}] {clip_middle(row['message'], 110)} — {row['spans']} spans, {row['traces']} traces "
             f"({fmt_pct(row['share_of_traces'])}), in {names or '?'}{_breakdown_text(row)}"
         )
+    n_groups = errs.select(pl.struct("kind", "error_type", "normalized").n_unique()).item()
     artifacts = [
-        Table(groups, title="Most common errors"),
+        Table(groups, title=capped_title("Most common errors", groups.height, n_groups, f"limit={n_groups}")),
         Table(by_type, title="Errors by type"),
     ]
     if daily.height:

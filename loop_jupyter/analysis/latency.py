@@ -7,7 +7,7 @@ import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
-from ._across import COLORS, chart, clip, code, fmt_pct
+from ._across import COLORS, capped_title, chart, clip, code, fmt_pct
 
 #: Percentiles use linear interpolation (numpy's default) so they can be checked independently.
 QUANTILE = "linear"
@@ -95,10 +95,16 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50) 
             f"slowest span {row['slowest_span'] or '?'} ({(row['slowest_span_s'] or 0):.1f} s)"
         )
     ids = slow.get_column("root_span_id").to_list()
+    if slow.height > table.height:
+        lines.append(
+            f"The table lists the slowest {table.height:,} of the {slow.height:,}; all {slow.height:,} are in the SQL "
+            f"filter (`{condition}` on traces), or ask again with limit={slow.height}."
+        )
+    how = f"limit={slow.height} or the SQL filter `{condition}`"
     return ToolResult(
         "\n".join(lines),
         [
-            Table(table, title=f"Traces over {threshold_s:g} s"),
+            Table(table, title=capped_title(f"Traces over {threshold_s:g} s", table.height, slow.height, how)),
             SqlFilter(condition, "traces", slow.height, ids, title="Slow traces"),
             call,
         ],
