@@ -86,7 +86,7 @@ def _to_regex(masked: str, limit: int = MAX_CHARS) -> str:
     return "".join(out).rstrip()
 
 
-def errors_pattern(frame: pl.DataFrame) -> tuple[str, list[tuple[str, int]]]:
+def errors_pattern(frame: pl.DataFrame, max_groups: int = MAX_GROUPS) -> tuple[str, list[tuple[str, int]]]:
     """A regex for the errors of ``frame`` and the masked messages it is made of with their counts
     (most frequent first, enough of them to cover :data:`COVERAGE` of the error spans)."""
     kinds = Counter(mask(t) for t in (error_text(e) for e in frame.get_column("error").drop_nulls().to_list()) if t)
@@ -94,7 +94,7 @@ def errors_pattern(frame: pl.DataFrame) -> tuple[str, list[tuple[str, int]]]:
     chosen: list[tuple[str, int]] = []
     covered = 0
     for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
-        if chosen and (covered >= COVERAGE * total or len(chosen) >= MAX_GROUPS):
+        if chosen and (covered >= COVERAGE * total or len(chosen) >= max_groups):
             break
         chosen.append((kind, n))
         covered += n

@@ -111,10 +111,10 @@ def judge_prompt(question: str, choices: dict[str, tuple[str, float]]) -> str:
     )
 
 
-def pattern_from_errors(frame: pl.DataFrame) -> tuple[str, list[tuple[str, int]]]:
+def pattern_from_errors(frame: pl.DataFrame, top: int = 15) -> tuple[str, list[tuple[str, int]]]:
     """A regex matching the error messages of ``frame`` (masked whole, most frequent first, enough
-    groups to cover them: see :mod:`.scorer_patterns`) and the groups it is made of."""
-    return errors_pattern(frame)
+    groups to cover them, at most ``top``: see :mod:`.scorer_patterns`) and the groups it is made of."""
+    return errors_pattern(frame, top)
 
 
 def _pattern_check(ctx: ToolContext, pattern: str, learned_from: pl.DataFrame) -> str:
