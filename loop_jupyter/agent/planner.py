@@ -1278,10 +1278,10 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
     if metric_word and not agg_word and group_name is not None:
         agg_word = "average" if METRICS[metric_word][0] == "duration" else "total"  # "tokens by model"
     ranked = re.search(r"\b(?P<d>most|highest|largest|biggest|least|lowest|smallest)\b", q)
-    if ranked and group_name is not None and agg_word and metric_word and order_by == "n DESC":
-        # "which model costs the most": rank the groups by the measure asked about.
+    if (ranked or not counting) and group_name is not None and agg_word and metric_word and order_by == "n DESC":
+        # "which model costs the most", "total tokens by model": rank the groups by the measure asked about.
         column = METRICS[metric_word][0 if table == "logs" else 1]
-        direction = "ASC" if ranked.group("d") in ("least", "lowest", "smallest") else "DESC"
+        direction = "ASC" if ranked and ranked.group("d") in ("least", "lowest", "smallest") else "DESC"
         order_by = f"{AGGREGATES[agg_word]}_{column} {direction} NULLS LAST"
     select_dim = f"{dim} AS {_ident(group_name)}" if group_name is not None else ""
     measures = ["count(*) AS n"]
