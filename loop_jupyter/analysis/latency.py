@@ -47,18 +47,24 @@ def _slowest_span(logs: pl.DataFrame) -> pl.DataFrame:
         r"\blong[- ]running (traces?|requests?)\b",
     )
 )
-def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50) -> ToolResult:
+def slow_requests(
+    ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, where: str | None = None
+) -> ToolResult:
     """Traces whose total duration is over a threshold, slowest first, with the slowest span of each.
 
     Args:
         threshold_s: the duration in seconds above which a trace counts as slow.
         limit: how many slow traces to list.
+        where: optional WHERE condition on the traces view restricting which traces are considered,
+            e.g. "list_has_any(models, ['gpt-5.1'])".
     """
-    traces = ctx.engine.traces
+    traces = ctx.engine.filter(where, shape="traces") if where else ctx.engine.traces
     durations = traces.get_column("duration").drop_nulls()
     slow = traces.filter(pl.col("duration") > threshold_s).sort("duration", descending=True)
-    call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit})
-    condition = f"duration > {threshold_s:g}"
+    call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit, "where": where})
+    condition = f"duration > {threshold_s:g}" + (f" AND ({where})" if where else "")
+    if traces.height == 0:
+        return ToolResult(f"No trace matches {where}.", [SqlFilter(condition, "traces", 0, title="Slow traces"), call])
     if slow.height == 0:
         p95 = durations.quantile(0.95, QUANTILE) if durations.len() else None
         return ToolResult(
@@ -87,7 +93,7 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50) 
     p50, p95 = durations.quantile(0.5, QUANTILE), durations.quantile(0.95, QUANTILE)
     lines = [
         f"{slow.height:,} of {traces.height:,} traces ({fmt_pct(slow.height / traces.height)}) take over "
-        f"{threshold_s:g} s (all traces: p50 {p50:.1f} s, p95 {p95:.1f} s). Slowest:"
+        f"{threshold_s:g} s ({'these' if where else 'all'} traces: p50 {p50:.1f} s, p95 {p95:.1f} s). Slowest:"
     ]
     for row in table.head(8).iter_rows(named=True):
         lines.append(
@@ -100,7 +106,7 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50) 
             f"The table lists the slowest {table.height:,} of the {slow.height:,}; all {slow.height:,} are in the SQL "
             f"filter (`{condition}` on traces), or ask again with limit={slow.height}."
         )
-    how = f"limit={slow.height} or the SQL filter `{condition}`"
+    how = f"limit={slow.height} or the SQL filter below"
     return ToolResult(
         "\n".join(lines),
         [
