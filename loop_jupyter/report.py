@@ -20,7 +20,10 @@ class Problem:
     excerpt: str = ""
 
     def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.source else f"line {self.line}"
+        if self.source:
+            where = self.source if self.line is None else f"{self.source}:{self.line}"
+        else:
+            where = f"line {self.line}"
         return f"{where}: {self.reason}"
 
 
