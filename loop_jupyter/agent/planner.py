@@ -1002,7 +1002,8 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
             if isinstance(cond, Condition):
                 slots.conditions.append(cond)
                 text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
-    model_pattern = r"\b(?P<model>(?:claude|gpt|o\d|gemini|llama|mistral|qwen)[\w.-]*\w|sonnet|haiku|opus)\b"
+    # A bare family ("gpt models", "claude traces") names all its models present.
+    model_pattern = r"\b(?P<model>(?:claude|gpt|o\d|gemini|llama|mistral|qwen)(?:[\w.-]*\w)?|sonnet|haiku|opus)\b"
     for m in list(re.finditer(model_pattern, text, re.IGNORECASE)):
         result = _model(m, facts, slots)
         if isinstance(result, Condition):
@@ -1278,10 +1279,10 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
     if metric_word and not agg_word and group_name is not None:
         agg_word = "average" if METRICS[metric_word][0] == "duration" else "total"  # "tokens by model"
     ranked = re.search(r"\b(?P<d>most|highest|largest|biggest|least|lowest|smallest)\b", q)
-    if ranked and group_name is not None and agg_word and metric_word and order_by == "n DESC":
-        # "which model costs the most": rank the groups by the measure asked about.
+    if (ranked or not counting) and group_name is not None and agg_word and metric_word and order_by == "n DESC":
+        # "which model costs the most", "total tokens by model": rank the groups by the measure asked about.
         column = METRICS[metric_word][0 if table == "logs" else 1]
-        direction = "ASC" if ranked.group("d") in ("least", "lowest", "smallest") else "DESC"
+        direction = "ASC" if ranked and ranked.group("d") in ("least", "lowest", "smallest") else "DESC"
         order_by = f"{AGGREGATES[agg_word]}_{column} {direction} NULLS LAST"
     select_dim = f"{dim} AS {_ident(group_name)}" if group_name is not None else ""
     measures = ["count(*) AS n"]
@@ -1601,6 +1602,9 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
         unknown = [w for w in _unknown_words(rest, facts) if re.search(r"\d", w)]
         if unknown:
             return Plan(message=_not_understood(slots, words=unknown))
+        unused = _unused_words(name, leftover, m, facts)
+        if unused:  # never drop part of a question silently: the answer says what it did not use
+            slots.notes.append(f"{UNUSED} {' '.join(repr(w) for w in dict.fromkeys(unused))} ({name} answers without those words)")
         understood = [*slots.notes, *slots.labels]
         return Plan([{"name": name, "input": values}], understood=understood, notes=slots.notes)
 
@@ -1662,6 +1666,26 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
     )
 
 
+#: How a note saying which words of the question were not used starts.
+UNUSED = "Not used from the question:"
+
+
+def _unused_words(name: str, leftover: str, m: re.Match[str], facts: Facts) -> list[str]:
+    """Words of the question a routed tool does not take: outside its phrase (whole words), not
+    explained by vocabulary or slots, and not the tool's own subject (words of its name, phrases and
+    description, compared by their first five letters: "histogram" for chart, "usage" for trends)."""
+    outside = leftover[: _word_start(leftover, m.start())] + " " + leftover[_word_end(leftover, m.end()) :]
+    spec = REGISTRY[name]
+    own = " ".join([name, spec.description, *spec.phrases]).lower()
+    stems = {w[:5] for w in re.findall(r"[a-z]{3,}", own)}
+    return [w for w in _unknown(outside, facts) if len(w) > 2 and w.lower()[:5] not in stems | _ASK_VERBS]
+
+
+#: Verbs of asking that qualify nothing ("rank tools by ...", "what are users writing in").
+_ASK_VERBS = {"rank", "ranke", "write", "writi", "writt", "doing", "tryin", "tell", "give", "want", "need", "know",
+              "look", "looki", "happe", "going", "using", "used", "expla", "under", "think"}  # fmt: skip
+
+
 def _mentioned_scores(text: str, facts: Facts) -> list[str]:
     return [k for k in facts.score_keys if re.search(rf"\b{re.escape(k)}\b", text, re.IGNORECASE)]
 
@@ -1691,7 +1715,10 @@ def summarize(
 ) -> str:
     """The offline answer text from the tool results (the same bounded texts a model would read),
     after the planner's ``notes`` (which trace "the slowest trace" turned out to be, and why)."""
-    parts: list[str] = [f"Chose {'; '.join(notes)}."] if notes else []
+    unused = [n for n in notes or () if n.startswith(UNUSED)]
+    chose = [n for n in notes or () if not n.startswith(UNUSED)]
+    parts: list[str] = [f"Chose {'; '.join(chose)}."] if chose else []
+    parts += [f"{n}." for n in unused]
     for call, result in zip(calls, results, strict=False):
         body = _strip_wrapper(result.get("content", ""))
         name = call["name"]

@@ -16,7 +16,7 @@ from ..tools import ToolContext
 
 # The text helpers live in loop_jupyter.tools.text; re-exported under the names the analysis
 # modules import from here (``clip`` here is the one-line label, tools.text.shorten).
-from ..tools.text import message_content, normalize_message, normalize_text
+from ..tools.text import MODEL_NAME, URL, URL_HOST, message_content, normalize_message, normalize_text
 from ..tools.text import shorten as clip
 from ..tools.text import shorten_middle as clip_middle
 from ..tools.text import sql_literal as sql_quote
@@ -196,13 +196,24 @@ def ids_condition(ids: list[str], column: str = "root_span_id") -> str:
     return f"{column} IN ({', '.join(sql_quote(i) for i in ids)})" if ids else "FALSE"
 
 
+def capped_title(title: str, shown: int, total: int, how: str) -> str:
+    """A table's title that says when the table is capped, and how to see all rows
+    (``how``: "raise limit= or apply the SQL filter")."""
+    if total <= shown:
+        return title
+    return f"{title} — first {shown:,} of {total:,} (capped: {how} to see all)"
+
+
 def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
 __all__ = [
     "COLORS",
+    "MODEL_NAME",
     "TEMPLATE",
+    "URL",
+    "URL_HOST",
     "chart",
     "clip",
     "clip_middle",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import plotly.express as px
@@ -16,21 +17,52 @@ QUANTILE = "linear"
 ChartKind = Literal["latency_histogram", "latency_percentiles", "tokens_by_model", "error_rate", "cost"]
 
 
-def _bucket(frame: pl.DataFrame, column: str = "created") -> str:
-    """Hourly buckets for logs spanning under three days, else daily."""
+#: Words of a request → the chart kind, tested in order ("latency by day" is percentiles over time).
+KIND_WORDS: list[tuple[str, str]] = [
+    ("error_rate", r"\berror[- ]?rates?\b|\b(errors?|failures?)\b"),
+    ("cost", r"\b(cost|costs|spend|spending|price|dollars?)\b"),
+    ("tokens_by_model", r"\btokens?\b"),
+    ("latency_histogram", r"\b(histogram|distribution)\b"),
+    (
+        "latency_percentiles",
+        r"\b(by|per|each|every|over|across) (the )?(days?|hours?|weeks?|time|date)\b|\b(daily|hourly|trend|"
+        r"timeline|time series|percentiles?|p50|p95|p99)\b",
+    ),
+]
+#: "by day", "hourly": the bucket asked for, instead of the automatic one.
+EVERY_WORDS = (("1d", r"\b(by|per|each|every|a) day\b|\bdaily\b"), ("1h", r"\b(by|per|each|every|an) hour\b|\bhourly\b"))
+
+
+def kind_for(description: str | None) -> ChartKind:
+    """The chart a request in words asks for; a latency histogram when nothing says otherwise."""
+    text = description or ""
+    for kind, pattern in KIND_WORDS:
+        if re.search(pattern, text, re.IGNORECASE):
+            return kind  # type: ignore[return-value]
+    return "latency_histogram"
+
+
+def every_for(description: str | None) -> str | None:
+    return next((e for e, p in EVERY_WORDS if re.search(p, description or "", re.IGNORECASE)), None)
+
+
+def _bucket(frame: pl.DataFrame, column: str = "created", every: str | None = None) -> str:
+    """Hourly buckets for logs spanning under three days, else daily (unless ``every`` is asked for)."""
+    if every:
+        return every
     times = frame.get_column(column).drop_nulls()
     if times.len() and (times.max() - times.min()).total_seconds() < 3 * 86400:
         return "1h"
     return "1d"
 
 
-def chart_data(ctx: ToolContext, kind: str) -> tuple[pl.DataFrame, str]:
+def chart_data(ctx: ToolContext, kind: str, every: str | None = None) -> tuple[pl.DataFrame, str]:
     """The numbers behind a chart, and the bucket used ("1h" or "1d"; "" for the histogram)."""
     traces = ctx.engine.traces
     if kind == "latency_histogram":
         return traces.filter(pl.col("duration").is_not_null()).select("root_span_id", "created", "duration"), ""
     if kind == "latency_percentiles":
-        every = _bucket(traces)
+        every = _bucket(traces, every=every)
         return (
             traces.filter(pl.col("duration").is_not_null())
             .group_by(time=pl.col("created").dt.truncate(every))
@@ -44,7 +76,7 @@ def chart_data(ctx: ToolContext, kind: str) -> tuple[pl.DataFrame, str]:
             every,
         )
     if kind == "error_rate":
-        every = _bucket(traces)
+        every = _bucket(traces, every=every)
         return (
             traces.group_by(time=pl.col("created").dt.truncate(every))
             .agg(traces=pl.len(), error_traces=pl.col("has_error").sum())
@@ -53,7 +85,7 @@ def chart_data(ctx: ToolContext, kind: str) -> tuple[pl.DataFrame, str]:
             every,
         )
     logs = ctx.logs.with_columns(time=pl.coalesce("start", "created"))
-    every = _bucket(logs, "time")
+    every = _bucket(logs, "time", every)
     if kind == "tokens_by_model":
         return (
             logs.filter(pl.col("tokens").is_not_null())
@@ -99,17 +131,21 @@ def _by_model(data: pl.DataFrame, column: str, label: str, unit: str) -> tuple[A
         r"\b(tokens?|cost|spend|error rate) over time\b",
     )
 )
-def chart(ctx: ToolContext, kind: ChartKind = "latency_histogram") -> ToolResult:
+def chart(ctx: ToolContext, kind: ChartKind | None = None, description: str | None = None) -> ToolResult:
     """A standard chart over the logs, with the numbers behind it.
 
     Args:
         kind: "latency_histogram" (trace durations), "latency_percentiles" (p50/p95/p99 trace
             duration over time), "tokens_by_model" (tokens over time per model), "error_rate"
             (share of traces with an error over time) or "cost" (estimated cost over time per model).
+        description: the chart asked for in words ("latency by day"); picks the kind when none is
+            given, and "by day" / "hourly" picks the time bucket.
     """
-    call = code("charts", "chart", {"kind": kind})
+    kind = kind or kind_for(description)
+    asked_every = every_for(description)
+    call = code("charts", "chart", {"kind": kind, "description": description})
     try:
-        data, every = chart_data(ctx, kind)
+        data, every = chart_data(ctx, kind, asked_every)
     except ValueError as exc:
         return ToolResult(str(exc) + "; use one of " + ", ".join(ChartKind.__args__), is_error=True)
     if data.height == 0:

@@ -188,6 +188,17 @@ def _excerpt(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
+#: Question words that say what to do, not what about: not reported as missing from the docs.
+_ASKING = frozenset(
+    ("configure", "set", "setup", "enable", "change", "make", "get", "want", "need", "find", "see", "show", "work")
+)
+
+
+def _unknown_word(index: DocsIndex, word: str) -> bool:
+    tokens = _tokens(word)
+    return bool(tokens) and word not in _ASKING and len(word) > 2 and not word.isdigit() and tokens[0] not in index.idf
+
+
 @tool(
     phrases=(
         r"^\s*how (do|can|should|would) (i|we|you)\b",
@@ -206,10 +217,15 @@ def search_docs(ctx: ToolContext, question: str, limit: int = 3) -> ToolResult:
         limit: how many sections to return.
     """
     limit = max(1, min(int(limit), 10))
-    hits = docs_index().search(question, limit)
+    index = docs_index()
+    hits = index.search(question, limit)
     code = f"from loop_jupyter.analysis.docs_search import docs_index\n\ndocs_index().search({literal(question)}, {literal(limit)})"
-    if not hits:
-        return ToolResult("The documentation has nothing on that.", [Code(code)])
+    # Words of the question the documentation never uses: say so rather than pass off the closest
+    # sections as the answer ("online scoring" is not "scoring").
+    unknown = [w for w in dict.fromkeys(_WORD.findall(question.lower())) if _unknown_word(index, w)]
+    if not hits or (unknown and len(unknown) * 2 >= len(set(_tokens(question)))):
+        said = f" (it never mentions {', '.join(repr(w) for w in unknown)})" if unknown else ""
+        return ToolResult(f"The documentation has nothing on that{said}.", [Code(code)])
     table = pl.DataFrame(
         {
             "section": [f"{s.page_title} › {s.heading}" for s, _ in hits],
@@ -219,6 +235,10 @@ def search_docs(ctx: ToolContext, question: str, limit: int = 3) -> ToolResult:
         }
     )
     parts = []
+    if unknown:
+        parts.append(
+            f"The documentation never mentions {', '.join(repr(w) for w in unknown)}; the closest sections:"
+        )
     for i, (section, _) in enumerate(hits):
         body = _excerpt(section.text, 1200 if i == 0 else 400)
         parts.append(f"## {section.page_title} › {section.heading} ({section.link})\n{body}")

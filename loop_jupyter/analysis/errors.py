@@ -9,6 +9,8 @@ from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
 from ._across import (
     COLORS,
+    URL_HOST,
+    capped_title,
     chart,
     clip,
     clip_middle,
@@ -49,16 +51,36 @@ def _when_of(frame: pl.DataFrame) -> pl.Expr:
 
 
 def error_spans(frame: pl.DataFrame) -> pl.DataFrame:
-    """Spans with an error, plus ``error_type``, ``message``, ``normalized`` and ``when``."""
+    """Spans with an error, plus ``error_type``, ``message``, ``normalized``, ``kind``, ``host`` and ``when``."""
     error_type, message = error_fields()
+    errs = frame.filter(pl.col("error").is_not_null())
+    models = errs.get_column("model").drop_nulls().unique().to_list() if "model" in errs.columns else []
     return (
-        frame.filter(pl.col("error").is_not_null())
-        .with_columns(
+        errs.with_columns(
             error_type=error_type,
             message=message,
             when=_when_of(frame),
         )
-        .with_columns(normalized=normalize_message(pl.col("message")))
+        .with_columns(
+            normalized=normalize_message(pl.col("message"), models),
+            kind=failure_kind(),
+            host=pl.col("message").str.extract(URL_HOST, 1).str.to_lowercase(),
+        )
+    )
+
+
+#: Categories that name a failure kind whatever the error type says (an SDK's class name is a detail).
+_KIND_CATEGORIES = ("rate_limit", "overloaded", "timeout", "context_overflow")
+
+
+def failure_kind() -> pl.Expr:
+    """The kind of failure, the first level of grouping: rate_limit, overloaded, timeout or
+    context_overflow when the text says so, else the error type, else api_error or "error"."""
+    category = error_category()
+    return (
+        pl.when(category.is_in(_KIND_CATEGORIES))
+        .then(category)
+        .otherwise(pl.coalesce(pl.col("error_type"), category, pl.lit("error")))
     )
 
 
@@ -75,6 +97,27 @@ def error_category(type_column: str = "error_type", message_column: str = "messa
 def _top_values(column: str, k: int = 3) -> pl.Expr:
     """The k most frequent non-null values of a column within a group, joined for display."""
     return pl.col(column).drop_nulls().value_counts(sort=True).struct.field(column).head(k).alias(column + "s")
+
+
+def _breakdown(column: str, alias: str, k: int = 8) -> pl.Expr:
+    """The k most frequent non-null values of a column within a group with their span counts,
+    ``["claude-4.5-sonnet: 141", "gpt-5.1: 100"]``, names kept intact."""
+    counts = pl.col(column).drop_nulls().value_counts(sort=True).head(k)
+    return (
+        pl.concat_str([counts.struct.field(column), counts.struct.field("count").cast(pl.String)], separator=": ")
+        .implode()
+        .alias(alias)
+    )
+
+
+def _breakdown_text(row: dict) -> str:
+    parts = []
+    for label, key in (("models", "by_model"), ("spans", "by_span"), ("hosts", "by_host")):
+        values = row[key] or []
+        if len(values) > 1 or (values and label == "hosts"):
+            more = " …" if len(values) >= 8 else ""
+            parts.append(f"{label} " + ", ".join(values[:4]) + more)
+    return "; " + "; ".join(parts) if parts else ""
 
 
 @tool(
@@ -105,7 +148,7 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
     if errs.height == 0:
         return ToolResult(f"No errors in {total_traces:,} traces.", [call])
     groups = (
-        errs.group_by("error_type", "normalized")
+        errs.group_by("kind", "error_type", "normalized")
         .agg(
             spans=pl.len(),
             traces=pl.col("root_span_id").n_unique(),
@@ -116,11 +159,15 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
             span_names=_top_values("name"),
             span_types=pl.col("type").drop_nulls().unique().sort(),
             models=pl.col("model").drop_nulls().unique().sort(),
+            by_model=_breakdown("model", "by_model"),
+            by_span=_breakdown("name", "by_span"),
+            by_host=_breakdown("host", "by_host"),
         )
         .with_columns(share_of_traces=pl.col("traces") / total_traces)
         .sort(["traces", "spans", "normalized"], descending=[True, True, False], nulls_last=True)
         .head(limit)
         .select(
+            "kind",
             "error_type",
             pl.col("normalized").alias("message"),
             "spans",
@@ -131,6 +178,9 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
             "span_names",
             "span_types",
             "models",
+            "by_model",
+            "by_span",
+            "by_host",
             "example_trace_ids",
             pl.col("example").alias("example_message"),
         )
@@ -153,18 +203,19 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
     lines = [
         f"{errs.height:,} error spans in {error_traces:,} of {total_traces:,} traces "
         f"({fmt_pct(error_traces / total_traces)}); {groups.height} groups shown"
-        + f" (of {errs.select(pl.struct('error_type', 'normalized').n_unique()).item()})"
+        + f" (of {errs.select(pl.struct('kind', 'error_type', 'normalized').n_unique()).item()})"
         + ":"
     ]
     for i, row in enumerate(groups.head(10).iter_rows(named=True), 1):
-        kind = f"[{row['error_type']}] " if row["error_type"] else ""
+        kind = row["kind"] + (f"/{row['error_type']}" if row["error_type"] and row["error_type"] != row["kind"] else "")
         names = ", ".join(row["span_names"][:2])
         lines.append(
-            f"{i}. {kind}{clip_middle(row['message'], 110)} — {row['spans']} spans, {row['traces']} traces "
-            f"({fmt_pct(row['share_of_traces'])}), in {names or '?'}"
+            f"{i}. [{kind}] {clip_middle(row['message'], 110)} — {row['spans']} spans, {row['traces']} traces "
+            f"({fmt_pct(row['share_of_traces'])}), in {names or '?'}{_breakdown_text(row)}"
         )
+    n_groups = errs.select(pl.struct("kind", "error_type", "normalized").n_unique()).item()
     artifacts = [
-        Table(groups, title="Most common errors"),
+        Table(groups, title=capped_title("Most common errors", groups.height, n_groups, f"limit={n_groups}")),
         Table(by_type, title="Errors by type"),
     ]
     if daily.height:

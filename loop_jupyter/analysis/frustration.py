@@ -16,7 +16,7 @@ import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
-from ._across import clip, code, ids_condition, user_messages
+from ._across import capped_title, clip, code, ids_condition, user_messages
 
 #: (signal, weight, pattern) tested on each user message (case-insensitive).
 PHRASE_SIGNALS: list[tuple[str, float, re.Pattern[str]]] = [
@@ -280,7 +280,7 @@ def frustrated_users(ctx: ToolContext, limit: int = 20, min_score: float = 2.0) 
     return ToolResult(
         "\n".join(lines),
         [
-            Table(top, title="Frustrated traces"),
+            Table(top, title=capped_title("Frustrated traces", top.height, flagged.height, f"limit={flagged.height}")),
             Table(users, title="Frustrated users"),
             Table(signal_counts, title="Frustration signals"),
             SqlFilter(ids_condition(ids), "traces", len(ids), ids, title="Frustrated traces"),

@@ -13,6 +13,7 @@ import polars as pl
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
 from ._across import COLORS, chart, clip, code, fmt_pct, ids_condition, user_text_column
+from ._language_id import identify
 
 NAMES = {
     "en": "English",
@@ -40,6 +41,16 @@ NAMES = {
     "ta": "Tamil",
     "th": "Thai",
     "el": "Greek",
+    "cs": "Czech",
+    "da": "Danish",
+    "fi": "Finnish",
+    "hu": "Hungarian",
+    "no": "Norwegian",
+    "ro": "Romanian",
+    "sk": "Slovak",
+    "ca": "Catalan",
+    "ms": "Malay",
+    "tl": "Tagalog",
     "unknown": "Unknown",
 }
 
@@ -122,7 +133,13 @@ def _script_counts(text: str) -> dict[str, int]:
 
 
 def detect_language(text: str | None) -> tuple[str, float]:
-    """(ISO 639-1 code or "unknown", confidence in [0, 1]) for one text."""
+    """(ISO 639-1 code or "unknown", confidence in [0, 1]) for one text: py3langid's model on the
+    prose of the text (code, paths and URLs removed), CJK by script (see :mod:`._language_id`)."""
+    return identify(text)
+
+
+def detect_language_by_stopwords(text: str | None) -> tuple[str, float]:
+    """The former detector (script, then a stopword count): kept for comparison in the tests."""
     if not text or not text.strip():
         return "unknown", 0.0
     counts = _script_counts(text)
@@ -155,9 +172,52 @@ def detect_language(text: str | None) -> tuple[str, float]:
     return best, round((hits[best] - runner_up) / hits[best], 3) if hits[best] else 0.0
 
 
-def trace_languages(traces: pl.DataFrame) -> pl.DataFrame:
-    """root_span_id, text (the user's messages joined), language, confidence."""
+#: Span types whose input is a prompt a person or an orchestrator wrote (not tool arguments).
+PROMPT_TYPES = ("task", "llm", "agent", "chain", "workflow")
+#: How many prompts of a trace are read when its root holds no user message.
+PROMPTS_PER_TRACE = 3
+
+
+def _prompt_texts(logs: pl.DataFrame, roots: pl.Series) -> pl.DataFrame:
+    """root_span_id, text: the first prompts inside each trace (task, LLM, agent spans), for traces
+    whose root input holds no user message (a Claude Code session's root is the issue, its phases'
+    prompts are the words written to the agent)."""
+    spans = (
+        logs.filter(
+            pl.col("root_span_id").is_in(roots.implode())
+            & ~pl.col("is_root")
+            & pl.col("type").is_in(PROMPT_TYPES)
+            & pl.col("input").is_not_null()
+        )
+        .sort("root_span_id", pl.coalesce("start", "created"), "depth", nulls_last=True)
+        .select("root_span_id", "input")
+    )
+    if spans.height == 0:
+        return pl.DataFrame(schema={"root_span_id": pl.String, "text": pl.String})
+    messages = user_text_column(spans)
+    return (
+        spans.with_columns(text=messages.list.join("\n"))
+        .filter(pl.col("text").str.strip_chars() != "")
+        .group_by("root_span_id", maintain_order=True)
+        .agg(pl.col("text").unique(maintain_order=True).head(PROMPTS_PER_TRACE).str.join("\n"))
+    )
+
+
+def trace_languages(traces: pl.DataFrame, logs: pl.DataFrame | None = None) -> pl.DataFrame:
+    """root_span_id, text (the user's messages joined), language, confidence, and ``source``:
+    "root" (the root's user messages) or "prompts" (with ``logs`` given, a trace whose root holds
+    no user message is read from the prompts inside it)."""
     texts = user_text_column(traces).list.join("\n")
+    source = pl.Series("source", ["root"] * traces.height, dtype=pl.String)
+    if logs is not None:
+        empty = traces.get_column("root_span_id").filter(texts.fill_null("").str.strip_chars() == "")
+        if empty.len():
+            prompts = _prompt_texts(logs, empty)
+            joined = traces.select("root_span_id").join(prompts, on="root_span_id", how="left", maintain_order="left")
+            fallback = joined.get_column("text")
+            use = (texts.fill_null("").str.strip_chars() == "") & fallback.is_not_null()
+            texts = pl.select(pl.when(use).then(fallback).otherwise(texts)).to_series()
+            source = pl.select(pl.when(use).then(pl.lit("prompts")).otherwise(source)).to_series()
     unique = texts.unique().drop_nulls()
     detected = [detect_language(t) for t in unique.to_list()]
     mapping = pl.DataFrame(
@@ -170,7 +230,7 @@ def trace_languages(traces: pl.DataFrame) -> pl.DataFrame:
     )
     return (
         traces.select("root_span_id", "created", "user")
-        .with_columns(text=texts)
+        .with_columns(text=texts.alias("text"), source=source.alias("source"))
         .join(mapping, on="text", how="left")
         .with_columns(pl.col("language").fill_null("unknown"), pl.col("confidence").fill_null(0.0))
     )
@@ -204,10 +264,16 @@ def detect_languages(ctx: ToolContext) -> ToolResult:
     """The languages users write in (root inputs, detected offline by script and stopwords): how many
     traces and users per language, with an example each.
     """
-    langs = trace_languages(ctx.engine.traces)
+    langs = trace_languages(ctx.engine.traces, ctx.logs)
     dist = _distribution(langs)
     call = code("languages", "detect_languages", {})
     lines = [f"Languages of {langs.height:,} traces' user inputs:"]
+    from_prompts = int((langs.get_column("source") == "prompts").sum())
+    if from_prompts:
+        lines[0] = (
+            f"Languages of {langs.height:,} traces' user inputs ({from_prompts:,} whose root holds no user message "
+            f"read from the first prompts inside them):"
+        )
     for row in dist.head(12).iter_rows(named=True):
         lines.append(f"- {row['name']} ({row['language']}): {row['traces']:,} ({fmt_pct(row['share'])})")
     fig = px.bar(
@@ -242,7 +308,7 @@ def non_english_traces(ctx: ToolContext, language: str | None = None, limit: int
             keep only that language; by default every language other than English.
         limit: how many traces to list.
     """
-    langs = trace_languages(ctx.engine.traces)
+    langs = trace_languages(ctx.engine.traces, ctx.logs)
     wanted = _language_code(language) if language else None
     if wanted:
         chosen = langs.filter(pl.col("language") == wanted)

@@ -7,7 +7,7 @@ import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
-from ._across import COLORS, chart, clip, code, fmt_pct
+from ._across import COLORS, capped_title, chart, clip, code, fmt_pct
 
 #: Percentiles use linear interpolation (numpy's default) so they can be checked independently.
 QUANTILE = "linear"
@@ -47,18 +47,24 @@ def _slowest_span(logs: pl.DataFrame) -> pl.DataFrame:
         r"\blong[- ]running (traces?|requests?)\b",
     )
 )
-def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50) -> ToolResult:
+def slow_requests(
+    ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, where: str | None = None
+) -> ToolResult:
     """Traces whose total duration is over a threshold, slowest first, with the slowest span of each.
 
     Args:
         threshold_s: the duration in seconds above which a trace counts as slow.
         limit: how many slow traces to list.
+        where: optional WHERE condition on the traces view restricting which traces are considered,
+            e.g. "list_has_any(models, ['gpt-5.1'])".
     """
-    traces = ctx.engine.traces
+    traces = ctx.engine.filter(where, shape="traces") if where else ctx.engine.traces
     durations = traces.get_column("duration").drop_nulls()
     slow = traces.filter(pl.col("duration") > threshold_s).sort("duration", descending=True)
-    call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit})
-    condition = f"duration > {threshold_s:g}"
+    call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit, "where": where})
+    condition = f"duration > {threshold_s:g}" + (f" AND ({where})" if where else "")
+    if traces.height == 0:
+        return ToolResult(f"No trace matches {where}.", [SqlFilter(condition, "traces", 0, title="Slow traces"), call])
     if slow.height == 0:
         p95 = durations.quantile(0.95, QUANTILE) if durations.len() else None
         return ToolResult(
@@ -87,7 +93,7 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50) 
     p50, p95 = durations.quantile(0.5, QUANTILE), durations.quantile(0.95, QUANTILE)
     lines = [
         f"{slow.height:,} of {traces.height:,} traces ({fmt_pct(slow.height / traces.height)}) take over "
-        f"{threshold_s:g} s (all traces: p50 {p50:.1f} s, p95 {p95:.1f} s). Slowest:"
+        f"{threshold_s:g} s ({'these' if where else 'all'} traces: p50 {p50:.1f} s, p95 {p95:.1f} s). Slowest:"
     ]
     for row in table.head(8).iter_rows(named=True):
         lines.append(
@@ -95,10 +101,16 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50) 
             f"slowest span {row['slowest_span'] or '?'} ({(row['slowest_span_s'] or 0):.1f} s)"
         )
     ids = slow.get_column("root_span_id").to_list()
+    if slow.height > table.height:
+        lines.append(
+            f"The table lists the slowest {table.height:,} of the {slow.height:,}; all {slow.height:,} are in the SQL "
+            f"filter (`{condition}` on traces), or ask again with limit={slow.height}."
+        )
+    how = f"limit={slow.height} or the SQL filter below"
     return ToolResult(
         "\n".join(lines),
         [
-            Table(table, title=f"Traces over {threshold_s:g} s"),
+            Table(table, title=capped_title(f"Traces over {threshold_s:g} s", table.height, slow.height, how)),
             SqlFilter(condition, "traces", slow.height, ids, title="Slow traces"),
             call,
         ],

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -29,19 +28,12 @@ from ..engine import QueryError
 from ..frame import loads
 from ..snippet import literal
 from ..tools import ToolContext, called_by_model, tool
-from ..tools.text import error_kind
 from ._sandbox import NeedsModel, ScorerLoadError, score_in_child
 from ._scorer_files import TRUSTED, latest_scorer, load_scorer, locate_for_model, resolve_scorer, sha256, trust
 from ._versioned import check_name, json_companion, propose_version, write_version
+from .scorer_patterns import errors_pattern, measure_pattern
 
 Kind = Literal["code", "llm_judge"]
-
-#: Masks of :func:`loop_jupyter.embeddings.error_kind` turned back into regular expressions.
-_MASK_REGEX = {
-    "<n>": r"\d+(?:\.\d+)?",
-    "<id>": r"[0-9a-fA-F]{8,}(?:-[0-9a-fA-F]{4,})*",
-    "<str>": r"(?:'[^']*'|\"[^\"]*\")",
-}
 
 CODE_TEMPLATE = '''"""Scorer {name}: {description}
 
@@ -127,15 +119,16 @@ def judge_prompt(question: str, choices: dict[str, tuple[str, float]]) -> str:
     )
 
 
-def pattern_from_errors(frame: pl.DataFrame, top: int = 5) -> tuple[str, list[tuple[str, int]]]:
-    """A regex matching the ``top`` most common normalised error messages in ``frame``."""
-    kinds = Counter(k for k in (error_kind(e) for e in frame.get_column("error").drop_nulls().to_list()) if k)
-    common = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    parts = []
-    for kind, _ in common:
-        pieces = re.split(r"(<n>|<id>|<str>)", kind)
-        parts.append("".join(_MASK_REGEX.get(p, _escape(p)) for p in pieces))
-    return "|".join(f"(?:{p})" for p in parts), common
+def pattern_from_errors(frame: pl.DataFrame, top: int = 15) -> tuple[str, list[tuple[str, int]]]:
+    """A regex matching the error messages of ``frame`` (masked whole, most frequent first, enough
+    groups to cover them, at most ``top``: see :mod:`.scorer_patterns`) and the groups it is made of."""
+    return errors_pattern(frame, top)
+
+
+def _pattern_check(ctx: ToolContext, pattern: str, learned_from: pl.DataFrame) -> str:
+    """Recall and false-positive rate of a proposed pattern on the logs, shown before confirming."""
+    positives = set(learned_from.filter(pl.col("error").is_not_null()).get_column("root_span_id").to_list())
+    return measure_pattern(ctx.engine.traces, ctx.logs, pattern, positives).summary()
 
 
 def _escape(text: str) -> str:
@@ -217,26 +210,30 @@ def create_scorer(
     ):
         kind = "llm_judge"  # "create an LLM-as-judge scorer for helpfulness"
     name = name or ("errors" if kind == "code" else "helpfulness")
-    note = ""
+    note = check = ""
     try:
         name = check_name(name)
-        if kind == "code" and not pattern:
-            if keywords:
+        if kind == "code":
+            learned_from = ctx.engine.filter(where) if where else ctx.logs
+            if not pattern and keywords:
                 pattern = keywords_pattern(keywords)
-            else:
-                pattern, common = pattern_from_errors(ctx.engine.filter(where) if where else ctx.logs)
+            elif not pattern:
+                pattern, common = pattern_from_errors(learned_from)
                 if not pattern:
                     return ToolResult(
                         "No pattern or keywords given and these logs have no errors to learn one from.", is_error=True
                     )
                 note = "Pattern built from the most common errors: " + "; ".join(f"{k} ({n})" for k, n in common)
         source = generate_source(name, kind, pattern=pattern, description=description, question=description or None)
+        if kind == "code" and pattern:
+            check = _pattern_check(ctx, pattern, learned_from)
     except (ValueError, re.error, QueryError) as exc:
         return ToolResult(f"Cannot create the scorer: {exc}", is_error=True)
     folder = ctx.scorers_dir / name
     proposals = ctx.cache.setdefault("versioned_proposals", [])
     version = propose_version(proposals, folder, "py")
-    preview = f"Scorer: {name} ({kind})\nWill be saved as: {folder / f'v{version}.py'}\n\n{source}"
+    preview = f"Scorer: {name} ({kind})\nWill be saved as: {folder / f'v{version}.py'}\n"
+    preview += (f"{check}\n" if check else "") + f"\n{source}"
     code = (
         "from loop_jupyter.analysis.scorers import run_scorer\n\n"
         f"result = run_scorer(logs, {literal(name)})  # runs the saved scorer over the traces\n"
@@ -280,6 +277,8 @@ def create_scorer(
     text = f"Ready to save {kind} scorer '{name}' v{version}. Waiting for the user to confirm the code."
     if note:
         text += "\n" + note
+    if check:
+        text += "\n" + check
     return ToolResult(text, [pending, Scorer(name, kind, source, title=f"Proposed scorer {name}"), Code(code)])
 
 

@@ -18,6 +18,7 @@ from ..artifacts import Code, Table, ToolResult
 from ..embeddings import TraceIndex, embed, trace_index
 from ..snippet import literal
 from ..tools import ToolContext, tool
+from ._similar_shared import describe, shared_text
 
 #: Weight of the semantic score in the ranking; the rest is structural (Jaccard of span names,
 #: tools and error kinds). Text carries most of the signal; structure breaks ties between traces
@@ -302,9 +303,13 @@ def similar_traces(
             is_error=True,
         )
     elapsed = time.perf_counter() - started
+    result, shared = describe(ctx, index, result)
     lines = [f"{result.height} traces most similar to {subject} (of {len(index):,}, {elapsed * 1000:.0f} ms):"]
     for row in result.head(10).iter_rows(named=True):
-        lines.append(f"- {row['root_span_id']} score {row['score']:.2f} ({row['why']})")
+        who = ", ".join(f"{k} {row[k]}" for k in ("intent", "user") if row.get(k))
+        lines.append(f"- {row['root_span_id']} score {row['score']:.2f} ({row['why']}{'; ' + who if who else ''})")
+    if shared.height:
+        lines.append("What they share: " + shared_text(shared, result.height))
     if missing:
         lines.append(f"Not in the logs: {', '.join(missing[:5])}")
     code = (
@@ -313,7 +318,8 @@ def similar_traces(
         f"result = similar_traces(logs, {args}, limit={literal(limit)})\n"
         "result.first(Table).frame"
     )
-    return ToolResult(
-        "\n".join(lines),
-        [Table(result, title=f"Traces similar to {subject}"), Code(code, title="Reproduce")],
-    )
+    artifacts: list = [Table(result, title=f"Traces similar to {subject}")]
+    if shared.height:
+        artifacts.append(Table(shared, title="What the similar traces share"))
+    artifacts.append(Code(code, title="Reproduce"))
+    return ToolResult("\n".join(lines), artifacts)

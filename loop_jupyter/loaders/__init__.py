@@ -7,6 +7,7 @@ Each format is a module with ``detect(sample) -> bool`` and ``load(path, report)
 from __future__ import annotations
 
 import importlib
+import re
 import weakref
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +17,7 @@ import polars as pl
 
 from ..frame import loads
 from ..progress import progress_bar
-from ..report import LoadError, LoadReport
+from ..report import LoadError, LoadReport, Problem
 from ..schema import SCHEMA, empty_frame, is_canonical
 from ._common import folder_files
 
@@ -254,7 +255,9 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
     show = progress if progress is not None else len(files) > 50
     with progress_bar(total=len(entries), desc=f"loading {path.name}", unit=" entries", disable=not show) as bar:
         for entry in entries:
-            sub = LoadReport(strict=report.strict)
+            # Not strict per entry: a trace split over files has parents in another file; strictness
+            # is applied once the entries are joined (below).
+            sub = LoadReport(strict=False)
             loader = _load_dir if entry.is_dir() else _load_file
             try:
                 frames.append(loader(entry, fmt, sub, False if show else progress))  # one bar, not nested ones
@@ -265,7 +268,84 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
                 report.format = sub.format if report.format in ("", sub.format) else "mixed"
             report.merge(sub)
             bar.update(1)
-    return pl.concat(frames, how="vertical") if frames else empty_frame()
+    merged = pl.concat(frames, how="vertical") if frames else empty_frame()
+    shared = _shared_traces(entries, frames)
+    if shared.height:
+        merged = _relink(merged, report)
+    if report.strict and (report.skipped or report.warnings):
+        raise LoadError(str((report.skipped or report.warnings)[0]))
+    _report_shared_traces(path, shared, report)
+    return merged
+
+
+#: How many shared traces (and repeated span ids) the report lists one by one.
+SHARED_LISTED = 20
+
+
+_UNRESOLVED = re.compile(r"^span (\S+): (?:parent \S+ is not in the logs|its ancestors never reach a root)")
+
+
+def _shared_traces(entries: list[Path], frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """root_span_id, entries, spans, ids: traces whose spans come from more than one entry, and the
+    span ids found in more than one entry (``root_span_id`` null)."""
+    names = [
+        f.select("root_span_id", "id").with_columns(entry=pl.lit(entry.name))
+        for entry, f in zip(entries, frames, strict=True)
+        if f.height
+    ]
+    schema = {"root_span_id": pl.String, "entries": pl.List(pl.String), "spans": pl.UInt32, "id": pl.String}
+    if len(names) < 2:
+        return pl.DataFrame(schema=schema)
+    rows = pl.concat(names)
+    traces = rows.group_by("root_span_id").agg(entries=pl.col("entry").unique().sort(), spans=pl.len())
+    ids = rows.group_by("id").agg(entries=pl.col("entry").unique().sort(), spans=pl.len())
+    return pl.concat(
+        [
+            traces.filter(pl.col("entries").list.len() > 1).with_columns(id=pl.lit(None, pl.String)),
+            ids.filter(pl.col("entries").list.len() > 1).select(
+                pl.lit(None, pl.String).alias("root_span_id"), "entries", "spans", "id"
+            ),
+        ]
+    ).cast(schema).sort("root_span_id", "id", nulls_last=True)
+
+
+def _relink(merged: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
+    """Depths again over the joined entries (a span's parent may be in another file), and the
+    per-file "parent is not in the logs" warnings dropped for spans that now reach their root."""
+    from ..frame import with_depth
+
+    relinked = with_depth(merged.drop("depth"), LoadReport()).select(merged.columns)
+    resolved = set(relinked.filter(pl.col("depth").is_not_null()).get_column("span_id").to_list())
+    report.warnings = [
+        w for w in report.warnings if not ((m := _UNRESOLVED.match(w.reason)) and m.group(1) in resolved)
+    ]
+    return relinked
+
+
+def _report_shared_traces(path: Path, found: pl.DataFrame, report: LoadReport) -> None:
+    """Say when entries of a folder hold the same trace id (their spans are merged into one trace)
+    or the same span id (both rows are kept): never merged without a word."""
+    if found.height == 0:
+        return
+    shared = found.filter(pl.col("root_span_id").is_not_null())
+    for row in shared.head(SHARED_LISTED).iter_rows(named=True):
+        files = ", ".join(row["entries"][:4]) + (f" +{len(row['entries']) - 4}" if len(row["entries"]) > 4 else "")
+        # A warning that never raises, even when strict: a trace split over files is not a bad record.
+        report.warnings.append(
+            Problem(
+                None,
+                f"trace {row['root_span_id']} is in {len(row['entries'])} files ({files}): "
+                f"merged into one trace of {row['spans']:,} spans",
+                str(path),
+            )
+        )
+    if shared.height > SHARED_LISTED:
+        report.warnings.append(
+            Problem(None, f"{shared.height - SHARED_LISTED:,} more traces are split over several files", str(path))
+        )
+    repeated = found.filter(pl.col("id").is_not_null())
+    for row in repeated.head(SHARED_LISTED).iter_rows(named=True):
+        report.warn(None, f"span id {row['id']} is in {', '.join(row['entries'][:4])} (both rows loaded)", source=str(path))
 
 
 def _format_or_none(path: Path) -> str | None:

@@ -180,9 +180,21 @@ def error_kind(error: str | None, limit: int = 80) -> str | None:
     return text[:limit]
 
 
-#: Masks of :func:`normalize_message` (fine: the message is kept, only what varies between
-#: occurrences is masked). Order matters: ids before numbers, so a uuid becomes one placeholder.
+#: A model name (``claude-4.5-sonnet``, ``gpt-5.1``, ``o3-mini``): masked whole as ``<model>``, never
+#: half-masked to ``claude-<n>-sonnet``; the models themselves are kept in a breakdown beside the group.
+MODEL_NAME = (
+    r"\b(?:claude|gpt|gemini|llama|mistral|mixtral|qwen|deepseek|grok|command|o[134])"
+    r"(?:[-.:][A-Za-z0-9]+)+(?:@[0-9]+)?\b"
+)
+#: A URL: the host goes to the breakdown, the URL is masked whole so one failing endpoint family is one group.
+URL = r"""\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>()\[\]{}]+"""
+URL_HOST = r"""\b[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/\s'"]*@)?([^/:\s'"?#<>()]+)"""
+
+# Order matters: urls and model names before ids and numbers, ids before numbers, so a uuid becomes
+# one placeholder and not many.
 ERROR_MESSAGE_MASKS: list[tuple[str, str]] = [
+    (URL, "<url>"),
+    (MODEL_NAME, "<model>"),
     (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<id>"),
     (r"\b0x[0-9a-fA-F]+\b", "<hex>"),
     # Prefixed ids (req_8f7a2c91, call-Xy12ab34cd) but not model names (claude-3-5-sonnet, gpt-4o).
@@ -196,9 +208,12 @@ ERROR_MESSAGE_MASKS: list[tuple[str, str]] = [
 ]
 
 
-def normalize_message(message: pl.Expr) -> pl.Expr:
-    """Mask what varies between occurrences of the same error: ids, hex, quoted names, numbers."""
+def normalize_message(message: pl.Expr, models: list[str] | None = None) -> pl.Expr:
+    """Mask what varies between occurrences of the same error: urls, model names, ids, hex, quoted
+    names, numbers. ``models`` (the frame's model names) are masked first, whatever they look like."""
     expr = message
+    for name in sorted({m for m in models or () if m and len(m) > 2}, key=len, reverse=True):
+        expr = expr.str.replace_all(name, "<model>", literal=True)
     for pattern, replacement in ERROR_MESSAGE_MASKS:
         expr = expr.str.replace_all(pattern, replacement)
     return expr.str.strip_chars().str.slice(0, 300)
@@ -214,7 +229,10 @@ __all__ = [
     "ERROR_KIND_MASKS",
     "ERROR_MESSAGE_MASKS",
     "MAX_TEXT_CHARS",
+    "MODEL_NAME",
     "PREVIEW_ROWS",
+    "URL",
+    "URL_HOST",
     "cell_text",
     "clip",
     "error_kind",
