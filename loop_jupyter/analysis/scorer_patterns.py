@@ -19,9 +19,9 @@ from typing import Any
 import polars as pl
 
 from ..frame import loads
-from ._across import _MASKS
+from ..tools.text import ERROR_MESSAGE_MASKS as _MASKS
 
-#: Each mask of :data:`._across._MASKS` (the common-errors grouping) back to a regular expression.
+#: Each mask of :data:`loop_jupyter.tools.text.ERROR_MESSAGE_MASKS` (the common-errors grouping) back to a regular expression.
 _PLACEHOLDER_REGEX = {
     "<url>": r"\S+",
     "<model>": r"[\w.:@-]+",

@@ -252,6 +252,7 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
         )
     ]
     frames: list[pl.DataFrame] = []
+    loaded: list[Path] = []  # the entries behind ``frames`` (an unreadable one has no frame)
     show = progress if progress is not None else len(files) > 50
     with progress_bar(total=len(entries), desc=f"loading {path.name}", unit=" entries", disable=not show) as bar:
         for entry in entries:
@@ -261,6 +262,7 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
             loader = _load_dir if entry.is_dir() else _load_file
             try:
                 frames.append(loader(entry, fmt, sub, False if show else progress))  # one bar, not nested ones
+                loaded.append(entry)
             except UnreadableFile as exc:  # one corrupt file: reported, the rest of the folder loads
                 sub.records_read += 1
                 sub.skip(None, str(exc), source=str(entry))
@@ -269,7 +271,7 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
             report.merge(sub)
             bar.update(1)
     merged = pl.concat(frames, how="vertical") if frames else empty_frame()
-    shared = _shared_traces(entries, frames)
+    shared = _shared_traces(loaded, frames)
     if shared.height:
         merged = _relink(merged, report)
     if report.strict and (report.skipped or report.warnings):
