@@ -112,28 +112,46 @@ function codeCard(a, ctx) {
   return [titleOf(a, "Reproduce in a cell"), h("pre", { class: "lj-pre lj-code" }, a.source), codeActions(a.source, ctx)];
 }
 
+/** What an action card says in each state (its only word on the state: the answer text's notes
+ * about it are removed, see contract.js displayText). */
+const ACTION_NOTES = {
+  pending: (/** @type {any} */ a) => `Nothing has been written yet: ${a.description || "this action"} runs when you confirm.`,
+  confirmed: (/** @type {any} */ a) => `Done: ${a.description || "the action ran"}. What it made is shown below.`,
+  cancelled: () => "Cancelled: nothing was written.",
+};
+
 /** @type {CardRenderer} */
 function confirmationCard(a, { rpc }, card) {
-  const status = h("span", { class: "lj-pending-status" }, a.status === "pending" ? "Waiting for your confirmation" : a.status);
+  const status = h("span", { class: "lj-pending-status" });
+  const note = h("div", { class: "lj-action-note lj-small" });
   const confirm = /** @type {HTMLButtonElement} */ (h("button", { class: "lj-btn lj-btn-primary lj-confirm" }, "Confirm"));
   const cancel = /** @type {HTMLButtonElement} */ (h("button", { class: "lj-btn lj-cancel" }, "Cancel"));
-  const done = (/** @type {string} */ s) => { confirm.disabled = cancel.disabled = true; status.textContent = s; card.classList.add(`lj-${s}`); };
+  /** @param {"pending" | "confirmed" | "cancelled"} state */
+  const show = (state) => {
+    confirm.disabled = cancel.disabled = state !== "pending";
+    confirm.hidden = cancel.hidden = state !== "pending";
+    status.textContent = state === "pending" ? "Waiting for your confirmation" : state;
+    note.textContent = (ACTION_NOTES[state] || ACTION_NOTES.pending)(a);
+    card.setAttribute("data-state", state);
+    for (const s of Object.keys(ACTION_NOTES)) card.classList.toggle(`lj-${s}`, s === state);
+  };
   confirm.addEventListener("click", async () => {
     confirm.disabled = cancel.disabled = true;
     try {
       // What the action produced (the dataset card) arrives as an artifact event of this run.
       await rpc.request("confirm", { action_id: a.action_id });
-      done("confirmed");
+      show("confirmed");
     } catch (err) { status.textContent = /** @type {Error} */ (err).message; confirm.disabled = cancel.disabled = false; }
   });
   cancel.addEventListener("click", async () => {
-    try { await rpc.request("cancel", { action_id: a.action_id }); done("cancelled"); }
+    try { await rpc.request("cancel", { action_id: a.action_id }); show("cancelled"); }
     catch (err) { status.textContent = /** @type {Error} */ (err).message; }
   });
-  if (a.status !== "pending") done(a.status);
+  show(a.status in ACTION_NOTES ? a.status : "pending");
   return [
     h("div", { class: "lj-card-title" }, "⚑ ", a.description || a.title || "Confirm this action"),
     h("pre", { class: "lj-pre lj-preview" }, a.preview),
+    note,
     h("div", { class: "lj-actions" }, confirm, cancel, status),
   ];
 }

@@ -2,6 +2,7 @@
 // answer per run, with tool steps, streamed Markdown text, artifact cards and a status line.
 import { h } from "./dom.js";
 import { artifactCard } from "./chat_cards.js";
+import { displayText } from "./contract.js";
 import { markdownFragment } from "./safe_html.js";
 
 /**
@@ -58,7 +59,7 @@ function appendText(run, more) {
   if (run.afterTool && run.raw) run.raw += "\n\n";
   run.afterTool = false;
   run.raw += more;
-  run.text.replaceChildren(markdownFragment(run.raw));
+  run.text.replaceChildren(markdownFragment(displayText(run.raw)));
 }
 
 /** @param {any} model @param {{request: Function}} rpc */
@@ -110,7 +111,7 @@ export function chatTranscript(model, rpc) {
         run.artifacts.append(artifactCard(data.artifact, { model, rpc }));
         break;
       case "done":
-        if (!run.raw && data.text) { run.raw = data.text; run.text.replaceChildren(markdownFragment(run.raw)); }
+        if (!run.raw && data.text) { run.raw = data.text; run.text.replaceChildren(markdownFragment(displayText(run.raw))); }
         finish(run, data.tokens_sent != null ? `${Number(data.tokens_sent).toLocaleString()} tokens sent` : "");
         break;
       case "error":
@@ -133,7 +134,7 @@ export function chatTranscript(model, rpc) {
     for (const m of messages) {
       el.append(m.role === "user"
         ? h("div", { class: "lj-msg lj-user lj-past" }, m.text)
-        : h("div", { class: "lj-msg lj-assistant lj-past" }, h("div", { class: "lj-answer-text" }, markdownFragment(m.text))));
+        : h("div", { class: "lj-msg lj-assistant lj-past" }, h("div", { class: "lj-answer-text" }, markdownFragment(displayText(m.text)))));
     }
   }
 

@@ -58,3 +58,13 @@ export function pushProblem(widget, msg) {
 }
 
 export const CARD_KINDS = contract.card_kinds;
+
+const MODEL_NOTES = contract.model_notes.map((/** @type {string} */ p) => new RegExp(p, "g"));
+
+/** Answer text as shown: without the notes about an action's state written for the model (the
+ * action's card shows its state, and follows it). @param {string} text */
+export function displayText(text) {
+  let out = text;
+  for (const re of MODEL_NOTES) out = out.replace(re, "");
+  return out;
+}

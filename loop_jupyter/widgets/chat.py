@@ -14,7 +14,7 @@ from typing import Any
 
 import traitlets
 
-from ..artifacts import Artifact, Pending, SqlFilter, Table
+from ..artifacts import Artifact, Code, Pending, SqlFilter, Table
 from ._base import STATIC, RequestError, RequestWidget, frame_rows
 from .cards import card, cell_code
 from .messages import (
@@ -61,6 +61,7 @@ class ChatWidget(RequestWidget):
         self.loop = loop
         self._artifacts: OrderedDict[str, Artifact] = OrderedDict()
         self._next_artifact = 0
+        self._code_shown: dict[str, set[str]] = {}
         self._explorer = None
         super().__init__(
             models=list(loop.models()),
@@ -121,6 +122,9 @@ class ChatWidget(RequestWidget):
 
     # -- events from the Loop (worker thread) -------------------------------------------------------------
     def _on_event(self, event: Any) -> None:
+        if self._shown_already(event):
+            self._sync_queue(event)
+            return
         try:
             message = self.event_message(event)
         except Exception as exc:  # never let a rendering bug kill the Loop's worker
@@ -132,6 +136,20 @@ class ChatWidget(RequestWidget):
             }
         self._sync_queue(event)
         self.send(message)
+
+    def _shown_already(self, event: Any) -> bool:
+        """True for a second "reproduce" card with the same code in one run (a confirmed action
+        returns the code its proposal already showed): one card per action."""
+        artifact = (event.data or {}).get("artifact")
+        if event.type != "artifact" or not isinstance(artifact, Code):
+            return False
+        shown = self._code_shown.setdefault(str(event.run_id), set())
+        if artifact.source in shown:
+            return True
+        shown.add(artifact.source)
+        while len(self._code_shown) > KEEP_ARTIFACTS:
+            self._code_shown.pop(next(iter(self._code_shown)))
+        return False
 
     def _sync_queue(self, event: Any) -> None:
         kind = event.type

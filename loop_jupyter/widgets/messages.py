@@ -226,6 +226,16 @@ EVENTS: tuple[str, ...] = EVENT_TYPES
 #: ``kind`` of an artifact card inside an event's ``data.artifact``.
 CARD_KINDS: tuple[str, ...] = ("table", "sql", "chart", "trace", "dataset", "scorer", "code", "confirmation")
 
+#: Notes about an action's state written for the model (by the session and the tools), which the
+#: offline planner and models echo into answers. The chat shows the state on the action's card
+#: instead, where it follows the state, so these are removed from the answer text it shows
+#: (JavaScript regular expressions, also valid in Python).
+MODEL_NOTES: tuple[str, ...] = (
+    r"\s*\(Proposed action \w+ is waiting for the person's confirmation; it has NOT been executed\.\)",
+    r"\s*\(Auto-accepted by the person's setting: [^\n]*? was done\.\)",
+    r" ?Waiting for the user to confirm(?: the code)?\.",
+)
+
 
 def parse_request(widget: str, content: Any) -> Request:
     """The typed request for a raw message, or :class:`MessageError` saying what is wrong with it."""
@@ -264,7 +274,12 @@ def contract() -> dict[str, Any]:
             "requests": described,
             "pushes": {k: list(v) for k, v in PUSHES[widget].items()},
         }
-    return {"widgets": widgets, "events": list(EVENTS), "card_kinds": list(CARD_KINDS)}
+    return {
+        "widgets": widgets,
+        "events": list(EVENTS),
+        "card_kinds": list(CARD_KINDS),
+        "model_notes": list(MODEL_NOTES),
+    }
 
 
 def contract_json() -> str:
