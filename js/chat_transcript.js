@@ -10,11 +10,13 @@ import { markdownFragment } from "./safe_html.js";
  *   user?: HTMLElement, status: HTMLElement, afterTool: boolean}} Run
  */
 
-/** @param {{request: Function}} rpc @param {string} runId @param {string} question */
-function userMessage(rpc, runId, question) {
+/** @param {{request: Function}} rpc @param {string} runId @param {string} question @param {string} scope */
+function userMessage(rpc, runId, question, scope) {
   const textEl = h("div", { class: "lj-user-text" }, question);
   const editBtn = h("button", { class: "lj-btn lj-btn-small lj-edit", title: "Edit and re-run" }, "Edit");
-  const msg = h("div", { class: "lj-msg lj-user", "data-run": runId }, textEl, editBtn);
+  // A question asked while the chat is scoped to a trace says so: its answer is about that trace only.
+  const scopeTag = scope ? h("div", { class: "lj-scope-tag lj-muted lj-small", title: scope }, `about trace ${scope.slice(0, 12)}`) : null;
+  const msg = h("div", { class: "lj-msg lj-user", "data-run": runId, "data-scope": scope || null }, scopeTag, textEl, editBtn);
   editBtn.addEventListener("click", () => {
     const area = /** @type {HTMLTextAreaElement} */ (h("textarea", { class: "lj-input lj-edit-area", rows: 2 }));
     area.value = textEl.textContent || "";
@@ -70,8 +72,8 @@ export function chatTranscript(model, rpc) {
   /** @type {Map<string, Run>} */
   const runs = new Map();
 
-  /** @param {string} runId @param {string} [question] @returns {Run} */
-  function ensureRun(runId, question) {
+  /** @param {string} runId @param {string} [question] @param {string} [scope] @returns {Run} */
+  function ensureRun(runId, question, scope) {
     let run = runs.get(runId);
     if (run) return run;
     empty.remove();
@@ -80,7 +82,7 @@ export function chatTranscript(model, rpc) {
     const artifacts = h("div", { class: "lj-artifacts" });
     const status = h("div", { class: "lj-status" });
     const answer = h("div", { class: "lj-msg lj-assistant", "data-run": runId }, steps, text, artifacts, status);
-    const user = userMessage(rpc, runId, question || "");
+    const user = userMessage(rpc, runId, question || "", scope || "");
     el.append(user, answer);
     run = { el: answer, text, raw: "", steps, artifacts, user, status, afterTool: false };
     runs.set(runId, run);
@@ -91,7 +93,7 @@ export function chatTranscript(model, rpc) {
   function onEvent(msg) {
     const { event, run_id: runId, data } = msg;
     if (event === "queued") return; // the queue box shows it
-    const run = ensureRun(runId, data.question);
+    const run = ensureRun(runId, data.question, data.scope);
     switch (event) {
       case "started":
         run.el.classList.add("lj-running");

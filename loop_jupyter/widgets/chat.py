@@ -175,6 +175,8 @@ class ChatWidget(RequestWidget):
             data["artifact"] = self.artifact_json(artifact)
         elif event.type == "confirmation":
             data["artifact"] = {"kind": "confirmation", "artifact_id": "", "status": "pending", **data}
+        if event.type == "started":
+            data["scope"] = str(getattr(self.loop, "scope", None) or "")  # shown on the question
         if event.type == "tool_started":
             data["summary"] = json.dumps(data.pop("input", {}), default=str)[:160]
         if event.type == "tool_finished":

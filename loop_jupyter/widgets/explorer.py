@@ -285,17 +285,27 @@ class TraceExplorer(RequestWidget):
         return self.reply_later(request, work)
 
     def generate_filter(self, description: str) -> str:
-        """Ask the Loop for a traces filter matching a description; returns the validated condition."""
+        """A traces filter for a description, as the user wrote it; returns the validated condition.
+
+        The description goes to a side session (``loop.fork()``): the filter generator reads the
+        user's words (the offline planner cannot read a prompt wrapped around them), and the chat's
+        conversation does not get a question the user did not ask there."""
         from ..artifacts import SqlFilter
 
-        answer = self.loop.ask(
-            f"Write a SQL filter (a WHERE condition over the traces view) for: {description}. "
-            "Return it as a SQL filter artifact."
-        )
+        fork = getattr(self.loop, "fork", None)
+        session = fork() if callable(fork) else self.loop
+        try:
+            answer = session.ask(description)
+        finally:
+            if session is not self.loop:
+                session.close()
         found = [a for a in getattr(answer, "artifacts", []) if isinstance(a, SqlFilter)]
         if not found:
             raise RequestError(f"Loop did not produce a filter: {str(getattr(answer, 'text', ''))[:300]}")
         condition = _condition_of(found[0].sql)
+        if found[0].shape == "spans":
+            # The explorer lists traces: keep the traces that have a matching span.
+            condition = f"root_span_id IN (SELECT root_span_id FROM logs WHERE {condition})"
         self.engine.where(condition, shape="traces")
         return condition
 

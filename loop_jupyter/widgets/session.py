@@ -54,6 +54,10 @@ class ChatSession(Protocol):
 
     def scope_trace(self, root_span_id: str | None) -> None: ...
 
+    def fork(self) -> ChatSession: ...  # same sources and model, empty conversation
+
+    def close(self) -> None: ...
+
 
 #: Members of :class:`ChatSession`, for the test that holds ``Loop`` to it.
 MEMBERS: tuple[str, ...] = (
@@ -75,4 +79,6 @@ MEMBERS: tuple[str, ...] = (
     "confirm",
     "cancel",
     "scope_trace",
+    "fork",
+    "close",
 )

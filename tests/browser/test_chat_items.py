@@ -35,9 +35,10 @@ def _notebook(lab: dict, name: str, cells: list[str]) -> str:
 
 
 def _open_and_run_all(page, lab: dict, name: str) -> None:
-    """test_lab's helper, waiting for this notebook's own kernel: a second notebook in the same lab
-    shows "| Idle" before its kernel is connected, and Run All then is lost."""
-    page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
+    """test_lab's helper, in a workspace of this notebook's own: in the shared one JupyterLab
+    restores the previous test's notebook too, and "Run All Cells" may go to that one."""
+    workspace = name.split(".")[0]
+    page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab['token']}")
     n_code = sum(c["cell_type"] == "code" for c in json.loads((lab["nb_dir"] / name).read_text())["cells"])
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell")
     expect(cells).to_have_count(n_code, timeout=60_000)
@@ -105,4 +106,61 @@ def test_auto_accepted_action_shows_once_and_says_done(page, lab: dict, tmp_path
     text = answer.locator(".lj-answer-text").inner_text()
     for stale in ("Waiting for the user", "Auto-accepted", "NOT been executed"):
         assert stale not in text, (stale, text)
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_explorer_generate_sends_the_description_as_written(page, lab: dict, tmp_path: Path) -> None:
+    """Item 3: offline, "Generate" on the placeholder's own words gives a filter, and the chat does
+    not get a question nobody asked there."""
+    name = _notebook(lab, "generate.ipynb", [_setup(tmp_path / "gen"), "chat", "explorer"])
+    _open_and_run_all(page, lab, name)
+    explorer = page.locator(".lj-explorer")
+    explorer.scroll_into_view_if_needed()
+    expect(explorer.locator(".lj-table tbody tr")).to_have_count(10)
+    explorer.locator(".lj-describe").fill("slow traces with tool errors")
+    explorer.locator("button", has_text=re.compile(r"^Generate$")).click()
+    expect(explorer.locator(".lj-where")).to_have_value(re.compile(r"\S"), timeout=60_000)
+    expect(explorer.locator(".lj-traces-count")).to_contain_text(" of 300 traces")
+    expect(explorer.locator(".lj-error")).to_be_hidden()
+    expect(page.locator(".lj-chat .lj-user")).to_have_count(0)
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def _first_cell_number(answer) -> int:
+    cell = answer.locator(".lj-card-table tbody tr").first.locator("td").first
+    expect(cell).to_have_text(re.compile(r"\d"))
+    return int(re.sub(r"\D", "", cell.inner_text()))
+
+
+def test_trace_scope_holds_and_shows_until_left(page, lab: dict, tmp_path: Path) -> None:
+    """Item 10: after "Summarize this trace" the next question is about that trace, the question
+    says so, and the scope chip leaves it."""
+    name = _notebook(lab, "scope.ipynb", [_setup(tmp_path / "scope"), "chat", "explorer"])
+    _open_and_run_all(page, lab, name)
+    chat = page.locator(".lj-chat")
+    explorer = page.locator(".lj-explorer")
+    explorer.scroll_into_view_if_needed()
+    rows = explorer.locator(".lj-table tbody tr")
+    expect(rows).to_have_count(10)
+    rows.nth(0).locator("td").nth(2).click()
+    count = explorer.locator(".lj-trace-panel .lj-count")
+    expect(count).to_contain_text("spans")
+    spans = int(re.sub(r"\D", "", count.inner_text().split("spans")[0]))
+    explorer.locator(".lj-loop-btn").click()
+    summary = chat.locator(".lj-assistant").first
+    expect(summary.locator(".lj-status")).to_contain_text("tokens sent", timeout=60_000)
+    chip = chat.locator(".lj-scope-chip")
+    expect(chip).to_be_visible()
+
+    question = "What was the total latency and where was time spent?"
+    answer = _ask(chat, question)
+    expect(chat.locator(".lj-user").last.locator(".lj-scope-tag")).to_contain_text("about trace")
+    assert _first_cell_number(answer) == spans  # the trace's spans, not all 37k of the log
+    _shot(page, "chat-scoped")
+
+    chip.locator(".lj-chip-x").click()
+    expect(chip).to_be_hidden()
+    answer = _ask(chat, question)
+    expect(chat.locator(".lj-user").last.locator(".lj-scope-tag")).to_have_count(0)
+    assert _first_cell_number(answer) > spans
     assert not page.errors, page.errors  # type: ignore[attr-defined]
