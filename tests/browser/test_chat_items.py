@@ -164,3 +164,56 @@ def test_trace_scope_holds_and_shows_until_left(page, lab: dict, tmp_path: Path)
     expect(chat.locator(".lj-user").last.locator(".lj-scope-tag")).to_have_count(0)
     assert _first_cell_number(answer) > spans
     assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def _chart_box(card) -> dict:
+    """Sizes of a chart card: its container, Plotly's svg, and how far tick labels stick out left."""
+    return card.evaluate(
+        """card => {
+          const plot = card.querySelector('.js-plotly-plot');
+          const svg = plot.querySelector('.main-svg');
+          const box = svg.getBoundingClientRect();
+          const labels = [...plot.querySelectorAll('.ytick text')];
+          return {
+            container: plot.getBoundingClientRect().width,
+            width: box.width,
+            height: box.height,
+            labels: labels.map(t => t.textContent),
+            cut: Math.max(0, ...labels.map(t => box.left - t.getBoundingClientRect().left)),
+          };
+        }"""
+    )
+
+
+def test_charts_follow_their_container_and_keep_labels(page, lab: dict, tmp_path: Path) -> None:
+    """Items 1 and 2: after the file browser opens or closes, the chart still has its height and
+    follows the new width; horizontal-bar labels are inside the chart, not cut off."""
+    name = _notebook(lab, "charts.ipynb", [_setup(tmp_path / "charts"), "chat"])
+    _open_and_run_all(page, lab, name)
+    chat = page.locator(".lj-chat")
+    answer = _ask(chat, "What are users trying to do?")
+    card = answer.locator(".lj-card-chart").first
+    expect(card.locator(".js-plotly-plot .ytick text").first).to_be_visible(timeout=60_000)
+    before = _chart_box(card)
+    assert before["height"] >= 250, before
+    assert before["cut"] <= 1 and all(len(label) > 2 for label in before["labels"]), before  # item 2
+
+    for step in ("open", "close"):  # toggle the file browser: the notebook gets wider or narrower
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab").first.click()
+        page.wait_for_function(
+            "([el, w]) => Math.abs(el.getBoundingClientRect().width - w) > 50",
+            arg=[card.locator(".js-plotly-plot").element_handle(), before["container"]],
+        )
+        expect(card.locator(".js-plotly-plot .main-svg").first).to_have_js_property("isConnected", True)
+        page.wait_for_function(
+            "el => Math.abs(el.querySelector('.main-svg').getBoundingClientRect().width - el.getBoundingClientRect().width) <= 2",
+            arg=card.locator(".js-plotly-plot").element_handle(),
+            timeout=15_000,
+        )
+        after = _chart_box(card)
+        assert after["height"] >= 250, (step, after)
+        assert abs(after["width"] - after["container"]) <= 2, (step, after)
+        assert after["cut"] <= 1, (step, after)
+        before = after
+    _shot(page, "chart-after-layout-change")
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
