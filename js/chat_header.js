@@ -25,11 +25,26 @@ export function chatHeader(model, rpc) {
     settingsBtn,
   );
 
+  /** Usable models first; the others disabled, each saying what enables it (its key variable). */
   function syncModels() {
-    const models = model.get("models");
     const current = model.get("model");
-    modelSelect.replaceChildren(...models.map((/** @type {string} */ m) => h("option", { value: m, selected: m === current }, m)));
-    if (!models.includes(current) && current) modelSelect.append(h("option", { value: current, selected: true }, current));
+    /** @type {{name: string, usable: boolean, hint: string}[]} */
+    const choices = model.get("model_choices").length
+      ? model.get("model_choices")
+      : model.get("models").map((/** @type {string} */ name) => ({ name, usable: true, hint: "" }));
+    const option = (/** @type {any} */ c) => h("option", {
+      value: c.name, selected: c.name === current, disabled: !c.usable && c.name !== current, title: c.hint,
+      class: c.usable ? "lj-model-usable" : "lj-model-locked",
+    }, c.usable ? c.name : `${c.name} — ${c.hint.replace(/^Needs a key: /, "")}`);
+    const usable = choices.filter((c) => c.usable || c.name === current);
+    const locked = choices.filter((c) => !c.usable && c.name !== current);
+    modelSelect.replaceChildren(
+      ...(locked.length ? [h("optgroup", { label: "Usable here" }, usable.map(option))] : usable.map(option)),
+      ...(locked.length ? [h("optgroup", { label: "Need a key (not set in this kernel)" }, locked.map(option))] : []),
+    );
+    if (current && !choices.some((c) => c.name === current)) modelSelect.prepend(h("option", { value: current, selected: true }, current));
+    const chosen = choices.find((c) => c.name === current);
+    modelSelect.title = chosen && chosen.hint ? `Model: ${chosen.hint}` : "Model";
   }
 
   /** @param {string} name @param {Set<string>} enabled */

@@ -29,6 +29,7 @@ from .messages import (
     PageRequest,
     ScopeRequest,
 )
+from .model_choices import model_choices
 from .session import ChatSession
 
 #: Artifacts kept for paging (oldest dropped first).
@@ -47,6 +48,8 @@ class ChatWidget(RequestWidget):
     _css = STATIC / "chat.css"
 
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: Per model: {name, usable, hint}; the picker offers the usable ones and says how to enable the rest.
+    model_choices = traitlets.List(traitlets.Dict()).tag(sync=True)
     model = traitlets.Unicode("").tag(sync=True)
     auto_accept = traitlets.Bool(False).tag(sync=True)
     queue = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -63,8 +66,11 @@ class ChatWidget(RequestWidget):
         self._next_artifact = 0
         self._code_shown: dict[str, set[str]] = {}
         self._explorer = None
+        names = list(loop.models())
+        injected = getattr(getattr(loop, "_injected_client", None), "name", None)
         super().__init__(
-            models=list(loop.models()),
+            models=names,
+            model_choices=model_choices(names, session_key=getattr(loop, "_api_key", None), injected=injected),
             model=str(loop.model or ""),
             auto_accept=bool(loop.auto_accept),
             sources=sorted(getattr(loop, "sources", {}) or {}),

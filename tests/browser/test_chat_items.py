@@ -217,3 +217,20 @@ def test_charts_follow_their_container_and_keep_labels(page, lab: dict, tmp_path
         before = after
     _shot(page, "chart-after-layout-change")
     assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_model_picker_says_which_models_are_usable(page, lab: dict, tmp_path: Path) -> None:
+    """Item 8: without keys, cloud models are not offered as if usable: disabled, with their key."""
+    setup = "import os\nfor k in ('ANTHROPIC_API_KEY', 'OPENAI_API_KEY'):\n    os.environ.pop(k, None)\n" + _setup(tmp_path / "m")
+    name = _notebook(lab, "models.ipynb", [setup, "chat"])
+    _open_and_run_all(page, lab, name)
+    select = page.locator(".lj-chat .lj-select")
+    expect(select.locator("option")).not_to_have_count(0)
+    enabled = select.locator("option:not([disabled])")
+    expect(enabled).to_have_count(1)
+    expect(enabled).to_have_text("offline")
+    locked = select.locator("option[disabled]")
+    assert locked.count() >= 2
+    expect(locked.filter(has_text="claude").first).to_contain_text("ANTHROPIC_API_KEY")
+    expect(locked.filter(has_text="gpt").first).to_contain_text("OPENAI_API_KEY")
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
