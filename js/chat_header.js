@@ -29,9 +29,10 @@ export function chatHeader(model, rpc) {
   function syncModels() {
     const current = model.get("model");
     /** @type {{name: string, usable: boolean, hint: string}[]} */
-    const choices = model.get("model_choices").length
-      ? model.get("model_choices")
-      : model.get("models").map((/** @type {string} */ name) => ({ name, usable: true, hint: "" }));
+    const given = model.get("model_choices") || [];
+    const choices = given.length
+      ? given
+      : (model.get("models") || []).map((/** @type {string} */ name) => ({ name, usable: true, hint: "" }));
     const option = (/** @type {any} */ c) => h("option", {
       value: c.name, selected: c.name === current, disabled: !c.usable && c.name !== current, title: c.hint,
       class: c.usable ? "lj-model-usable" : "lj-model-locked",
