@@ -81,7 +81,7 @@ function render({ model, el }) {
     queue.sync();
     root.classList.toggle("lj-busy", !!model.get("busy"));
   }
-  const traits = ["models", "model_choices", "model", "sources", "enabled_sources", "auto_accept", "scope", "busy", "queue"];
+  const traits = ["models", "locked_models", "model", "sources", "enabled_sources", "auto_accept", "scope", "busy", "queue"];
   for (const t of traits) model.on(`change:${t}`, sync);
   sync();
 

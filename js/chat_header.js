@@ -28,24 +28,22 @@ export function chatHeader(model, rpc) {
   /** Usable models first; the others disabled, each saying what enables it (its key variable). */
   function syncModels() {
     const current = model.get("model");
-    /** @type {{name: string, usable: boolean, hint: string}[]} */
-    const given = model.get("model_choices") || [];
-    const choices = given.length
-      ? given
-      : (model.get("models") || []).map((/** @type {string} */ name) => ({ name, usable: true, hint: "" }));
-    const option = (/** @type {any} */ c) => h("option", {
-      value: c.name, selected: c.name === current, disabled: !c.usable && c.name !== current, title: c.hint,
-      class: c.usable ? "lj-model-usable" : "lj-model-locked",
-    }, c.usable ? c.name : `${c.name} — ${c.hint.replace(/^Needs a key: /, "")}`);
-    const usable = choices.filter((c) => c.usable || c.name === current);
-    const locked = choices.filter((c) => !c.usable && c.name !== current);
+    const models = model.get("models") || [];
+    /** @type {Map<string, string>} model -> the key variable it needs */
+    const needs = new Map();
+    for (const [key, names] of Object.entries(model.get("locked_models") || {})) for (const n of /** @type {string[]} */ (names)) needs.set(n, key);
+    const hint = (/** @type {string} */ key) => `set ${key} in the kernel's environment or pass Loop(api_key=...)`;
+    const option = (/** @type {string} */ m) => needs.has(m) && m !== current
+      ? h("option", { value: m, disabled: true, title: `Needs a key: ${hint(needs.get(m))}`, class: "lj-model-locked" }, `${m} — needs ${needs.get(m)}`)
+      : h("option", { value: m, selected: m === current }, m);
+    const usable = models.filter((/** @type {string} */ m) => !needs.has(m) || m === current);
+    const locked = models.filter((/** @type {string} */ m) => needs.has(m) && m !== current);
     modelSelect.replaceChildren(
       ...(locked.length ? [h("optgroup", { label: "Usable here" }, usable.map(option))] : usable.map(option)),
       ...(locked.length ? [h("optgroup", { label: "Need a key (not set in this kernel)" }, locked.map(option))] : []),
     );
-    if (current && !choices.some((c) => c.name === current)) modelSelect.prepend(h("option", { value: current, selected: true }, current));
-    const chosen = choices.find((c) => c.name === current);
-    modelSelect.title = chosen && chosen.hint ? `Model: ${chosen.hint}` : "Model";
+    if (current && !models.includes(current)) modelSelect.prepend(h("option", { value: current, selected: true }, current));
+    modelSelect.title = locked.length ? `Model. Others: ${[...new Set(needs.values())].map(hint).join("; ")}` : "Model";
   }
 
   /** @param {string} name @param {Set<string>} enabled */

@@ -195,23 +195,18 @@ def test_the_js_side_checks_the_same_contract(tmp_path: Path) -> None:
     assert "unknown message type" in result["pushType"]
 
 
-def test_model_choices_say_what_is_usable_and_how_to_enable_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_locked_models_say_which_key_enables_them(monkeypatch: pytest.MonkeyPatch) -> None:
     from loop_jupyter.agent.models import available_models, model_table
-    from loop_jupyter.widgets.model_choices import model_choices
+    from loop_jupyter.widgets.model_choices import locked_models
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     names = available_models()
-    choices = model_choices(names)
-    assert sorted(c["name"] for c in choices) == sorted(names)
-    usable = [c["name"] for c in choices if c["usable"]]
-    assert usable == ["offline"] and choices[0]["name"] == "offline"
-    for c in choices:
-        provider = model_table()[c["name"]][0]
-        if provider == "anthropic":
-            assert not c["usable"] and "ANTHROPIC_API_KEY" in c["hint"]
+    locked = locked_models(names)
+    by_provider = {p: [n for n in names if model_table()[n][0] == p] for p in ("anthropic", "openai")}
+    assert locked == {"ANTHROPIC_API_KEY": by_provider["anthropic"], "OPENAI_API_KEY": by_provider["openai"]}
+    assert "offline" not in str(locked)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    usable = {c["name"] for c in model_choices(names) if c["usable"]}
-    assert usable == {n for n in names if model_table()[n][0] in ("openai", "offline")}
-    assert {c["name"] for c in model_choices(names, session_key="k") if c["usable"]} == set(names)
-    assert [c for c in model_choices(["scripted"], injected="scripted") if c["usable"]]
+    assert locked_models(names) == {"ANTHROPIC_API_KEY": by_provider["anthropic"]}
+    assert locked_models(names, session_key="k") == {}
+    assert locked_models(["claude-4.5-sonnet"], injected="claude-4.5-sonnet") == {}

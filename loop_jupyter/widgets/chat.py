@@ -29,7 +29,7 @@ from .messages import (
     PageRequest,
     ScopeRequest,
 )
-from .model_choices import model_choices
+from .model_choices import locked_models
 from .session import ChatSession
 
 #: Artifacts kept for paging (oldest dropped first).
@@ -48,8 +48,9 @@ class ChatWidget(RequestWidget):
     _css = STATIC / "chat.css"
 
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    #: Per model: {name, usable, hint}; the picker offers the usable ones and says how to enable the rest.
-    model_choices = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Models that cannot run here, by the key variable that enables them: the picker offers the
+    #: usable ones and shows the rest disabled with that variable.
+    locked_models = traitlets.Dict().tag(sync=True)
     model = traitlets.Unicode("").tag(sync=True)
     auto_accept = traitlets.Bool(False).tag(sync=True)
     queue = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -70,7 +71,7 @@ class ChatWidget(RequestWidget):
         injected = getattr(getattr(loop, "_injected_client", None), "name", None)
         super().__init__(
             models=names,
-            model_choices=model_choices(names, session_key=getattr(loop, "_api_key", None), injected=injected),
+            locked_models=locked_models(names, session_key=getattr(loop, "_api_key", None), injected=injected),
             model=str(loop.model or ""),
             auto_accept=bool(loop.auto_accept),
             sources=sorted(getattr(loop, "sources", {}) or {}),
