@@ -89,12 +89,13 @@ def explorer_and_context(path: Path, runs: int) -> dict:
     from loop_jupyter.agent.budget import estimate_tokens
     from loop_jupyter.agent.session import Loop
     from loop_jupyter.widgets.explorer import TraceExplorer
+    from loop_jupyter.widgets.messages import OpenRequest, SpanRequest
 
     logs = load_logs(path, progress=False)
     explorer = TraceExplorer(logs)
-    opened, reply = timed(lambda: explorer._on_open({"root_span_id": BIG_TRACE}), runs)
+    opened, reply = timed(lambda: explorer._on_open(OpenRequest(type="open", root_span_id=BIG_TRACE)), runs)
     biggest = f"{BIG_TRACE}.{len(SIZES_MB)}"
-    span_time, span_reply = timed(lambda: explorer._on_span({"span_id": biggest}), runs)
+    span_time, span_reply = timed(lambda: explorer._on_span(SpanRequest(type="span", span_id=biggest)), runs)
     loop = Loop(logs, model="offline")
     answer = loop.ask(f"Summarize trace {BIG_TRACE}")
     results = [

@@ -8,7 +8,7 @@ const WIDE = ["input", "output", "name"];
 
 /** @param {{model: any, el: HTMLElement}} ctx */
 function render({ model, el }) {
-  const rpc = makeRpc(model);
+  const rpc = makeRpc(model, "explorer");
   const root = h("div", { class: "lj-root lj-explorer" });
   suppressShortcuts(root);
   el.append(root);

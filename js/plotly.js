@@ -22,23 +22,47 @@ export function loadPlotly(rpc) {
   return w.__loopJupyterPlotly;
 }
 
+/** Keep a chart the size of its container: the lab's layout changes (a side panel opened or closed)
+ * resize the output area without resizing the window, which is all Plotly's `responsive` follows.
+ * @param {any} Plotly @param {HTMLElement} el */
+function followSize(Plotly, el) {
+  let width = el.clientWidth;
+  let pending = 0;
+  const observer = new ResizeObserver(() => {
+    if (!el.isConnected) { observer.disconnect(); return; }
+    const now = el.clientWidth;
+    if (!now || now === width || pending) return; // hidden (0 wide) or unchanged: nothing to redraw
+    pending = requestAnimationFrame(() => {
+      pending = 0;
+      width = el.clientWidth;
+      Plotly.Plots.resize(el);
+    });
+  });
+  observer.observe(el);
+}
+
 /** Render a figure JSON ({data, layout}) into el, themed from JupyterLab's CSS variables. */
 export async function renderFigure(/** @type {any} */ rpc, /** @type {HTMLElement} */ el, /** @type {any} */ figure) {
   const Plotly = await loadPlotly(rpc);
   const css = getComputedStyle(el);
   const fg = css.getPropertyValue("--jp-ui-font-color1").trim() || "#333";
   const grid = css.getPropertyValue("--jp-border-color2").trim() || "#e0e0e0";
+  const height = (figure.layout && figure.layout.height) || 320;
   const layout = {
     ...(figure.layout || {}),
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
     font: { ...((figure.layout || {}).font || {}), color: fg },
     autosize: true,
-    height: (figure.layout && figure.layout.height) || 320,
+    height,
     margin: { l: 50, r: 20, t: figure.layout && figure.layout.title ? 40 : 16, b: 40, ...((figure.layout || {}).margin || {}) },
   };
-  for (const axis of ["xaxis", "yaxis"]) layout[axis] = { gridcolor: grid, zerolinecolor: grid, ...(layout[axis] || {}) };
+  // automargin: long category labels (horizontal bars) widen the margin instead of being cut off.
+  for (const axis of ["xaxis", "yaxis"]) layout[axis] = { gridcolor: grid, zerolinecolor: grid, automargin: true, ...(layout[axis] || {}) };
   delete layout.template;
+  // The container holds the chart's height, so a resize (autosize) never falls back to a strip.
+  el.style.height = `${height}px`;
   await Plotly.newPlot(el, figure.data || [], layout, { responsive: true, displaylogo: false });
+  followSize(Plotly, el);
   return Plotly;
 }

@@ -144,6 +144,25 @@ class Loop(ToolCalls):
             self._cache.clear()
             self._clients.clear()
 
+    def fork(self) -> Loop:
+        """A new session over the same sources, model and connection, with an empty conversation:
+        for side questions (the explorer's Generate) that must not enter this conversation."""
+        other = Loop(
+            self.sources["logs"],
+            self._model,
+            sources={k: v for k, v in self.sources.items() if k != "logs"},
+            workdir=self.workdir,
+            max_turns=self.max_turns,
+            client=self._injected_client,
+            base_url=self._base_url,
+            api_key=self._api_key,
+            max_retries=self._max_retries,
+            timeout_s=self._timeout_s,
+        )
+        other._initial_model = self._initial_model  # the key follows the same server as here
+        other.enabled_sources = set(self.enabled_sources)
+        return other
+
     def __enter__(self) -> Loop:
         return self
 
@@ -199,9 +218,16 @@ class Loop(ToolCalls):
         enabled = tuple(sorted(n for n in self.enabled_sources if n in self.sources))
         logs = self.sources["logs"] if "logs" in enabled else empty_frame()
         others = {n: self.sources[n] for n in enabled if n != "logs"}
-        key = (id(logs), tuple((n, id(f)) for n, f in others.items()))
+        scope = self.scope
+        key = (id(logs), tuple((n, id(f)) for n, f in others.items()), scope)
         if self._ctx is None or self._ctx_key != key:
-            self._ctx = ToolContext(logs=logs, sources=others, workdir=self.workdir, cache=self._cache)
+            cache = self._cache
+            if scope:
+                # Scoped to a trace: every tool sees that trace's spans only, until the scope is left
+                # (its own cache: indexes built over all the logs do not describe one trace).
+                logs = logs.filter(pl.col("root_span_id") == scope)
+                cache = self._cache.setdefault(f"scope:{scope}", {})
+            self._ctx = ToolContext(logs=logs, sources=others, workdir=self.workdir, cache=cache)
             self._ctx_key = key
         self._ctx.workdir = self.workdir
         self._ctx.selection = list(self.selection)

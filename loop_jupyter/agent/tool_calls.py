@@ -41,6 +41,9 @@ class ToolCalls:
 
     def confirm(self, action_id: str) -> list[Artifact]:
         """Run a pending action; returns (and emits) the artifacts it produced."""
+        return self._confirm(action_id, emit=True)
+
+    def _confirm(self, action_id: str, *, emit: bool) -> list[Artifact]:
         run_id, pending = self._pending[action_id]
         if pending.status != "pending":
             return []
@@ -49,7 +52,7 @@ class ToolCalls:
         self._conversation.append(
             Message("artifact", f"confirmed: {pending.description}", run_id, {"action_id": action_id}, artifacts)
         )
-        for artifact in artifacts:
+        for artifact in artifacts if emit else []:
             self._emit(Event("artifact", run_id, {"artifact": artifact, "json": artifact.to_json()}))
         return artifacts
 
@@ -118,7 +121,8 @@ class ToolCalls:
         """Register a pending action; run it now only when the user turned auto-accept on."""
         self._pending[pending.action_id] = (run_id, pending)
         if self.auto_accept:
-            produced = self.confirm(pending.action_id)
+            # Not emitted here: they join the tool's artifacts, which the run emits once each.
+            produced = self._confirm(pending.action_id, emit=False)
             note = f"\n(Auto-accepted by the person's setting: {pending.description} was done.)"
             return ToolResult(result.text + note, result.artifacts + produced, result.is_error)
         note = (

@@ -1,7 +1,8 @@
 """What both widgets share: id-matched request/response over anywidget custom messages.
 
 The browser sends ``{"id": n, "type": "rows", ...}``; Python answers ``{"id": n, "ok": true, ...}``
-or ``{"id": n, "ok": false, "error": "..."}``. Handlers build parameterised queries from structured
+or ``{"id": n, "ok": false, "error": "..."}``. Every request is validated against its schema in
+:mod:`.messages` before its ``_on_<type>`` handler sees it (as a typed request). Handlers build parameterised queries from structured
 requests; SQL text from the browser only ever goes through ``LogEngine.where`` (the agent's sandbox).
 """
 
@@ -11,12 +12,13 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import polars as pl
 
 from ..engine import QueryError
+from .messages import MessageError, PlotlyRequest, Request, parse_request
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -35,9 +37,9 @@ def cell(value: Any, limit: int = CELL_CHARS) -> Any:
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else None
     if isinstance(value, list | tuple):
-        text = json.dumps([cell(v, 80) for v in value[:20]], default=str)
+        text = json.dumps([cell(v, 80) for v in value[:20]], default=str, ensure_ascii=False)
     elif isinstance(value, dict):
-        text = json.dumps(value, default=str)
+        text = json.dumps(value, default=str, ensure_ascii=False)
     else:
         text = value.isoformat(sep=" ", timespec="milliseconds") if hasattr(value, "isoformat") else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -67,6 +69,8 @@ class RequestWidget(anywidget.AnyWidget):
 
     #: Run slow handlers (model calls) on a thread; tests set False to run them inline.
     threaded: bool = True
+    #: Which request schemas apply (a key of :data:`.messages.REQUESTS`).
+    widget_name: ClassVar[str] = ""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -79,16 +83,16 @@ class RequestWidget(anywidget.AnyWidget):
         if reply is not None:
             self.send(reply, out_buffers or None)
 
-    def handle(self, content: dict[str, Any]) -> tuple[dict[str, Any] | None, list[bytes]]:
+    def handle(self, content: Any) -> tuple[dict[str, Any] | None, list[bytes]]:
         """Answer one request; returns the reply (None when it will be sent later) and buffers."""
-        request_id = content.get("id")
-        kind = str(content.get("type", ""))
-        handler: Callable[[dict[str, Any]], Any] | None = getattr(self, f"_on_{kind}", None)
+        request_id = content.get("id") if isinstance(content, dict) else None
+        if not isinstance(request_id, int | str):
+            request_id = None
         try:
-            if handler is None:
-                raise RequestError(f"unknown request type {kind!r}")
-            result = handler(content)
-        except (QueryError, RequestError) as exc:
+            request = parse_request(self.widget_name, content)
+            handler: Callable[[Any], Any] = getattr(self, f"_on_{request.type}")
+            result = handler(request)
+        except (QueryError, RequestError, MessageError) as exc:
             reason = exc.reason if isinstance(exc, QueryError) else str(exc)
             return {"id": request_id, "ok": False, "error": reason}, []
         except Exception as exc:  # a bug must not kill the widget: report it where the user looks
@@ -98,20 +102,26 @@ class RequestWidget(anywidget.AnyWidget):
         buffers: list[bytes] = []
         if isinstance(result, tuple):
             result, buffers = result
-        return {"id": request_id, "ok": True, **(result or {})}, buffers
+        return self._reply(request, result or {}), buffers
 
-    def reply_later(self, content: dict[str, Any], work: Callable[[], dict[str, Any]]) -> object:
+    def _reply(self, request: Request, result: dict[str, Any]) -> dict[str, Any]:
+        """The ok reply, held to the fields its schema promises (a missing one is a bug, said so)."""
+        missing = [name for name in request.REPLY if name not in result]
+        if missing:
+            return {"id": request.id, "ok": False, "error": f"internal error: {request.type!r} reply lacks {missing}"}
+        return {"id": request.id, "ok": True, **result}
+
+    def reply_later(self, request: Request, work: Callable[[], dict[str, Any]]) -> object:
         """Run ``work`` (on a thread unless ``threaded`` is off) and send its result as the reply."""
-        request_id = content.get("id")
 
         def run() -> None:
             try:
-                result = {"id": request_id, "ok": True, **work()}
+                result = self._reply(request, work())
             except (QueryError, RequestError) as exc:
                 reason = exc.reason if isinstance(exc, QueryError) else str(exc)
-                result = {"id": request_id, "ok": False, "error": reason}
+                result = {"id": request.id, "ok": False, "error": reason}
             except Exception as exc:
-                result = {"id": request_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                result = {"id": request.id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
             self.send(result)
 
         if self.threaded:
@@ -120,7 +130,7 @@ class RequestWidget(anywidget.AnyWidget):
             run()
         return _LATER
 
-    def _on_plotly(self, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    def _on_plotly(self, request: PlotlyRequest) -> tuple[dict[str, Any], list[bytes]]:
         """plotly.js for the browser, once per page (the JS caches it): the copy the installed plotly
         package ships (the one its own renderers use, so the versions never drift), offline, no CDN."""
         path = plotly_js_path()

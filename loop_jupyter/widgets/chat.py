@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import traitlets
 
-from ..artifacts import Artifact, Chart, Code, Dataset, Pending, Scorer, SqlFilter, Table, TraceView
-from ..snippet import literal
-from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
+from ..artifacts import Artifact, Code, Pending, SqlFilter, Table
+from ._base import STATIC, RequestError, RequestWidget, frame_rows
+from .cards import card, cell_code
+from .messages import (
+    ApplyFilterRequest,
+    AskRequest,
+    CancelRequest,
+    ConfirmRequest,
+    EditRequest,
+    HistoryRequest,
+    InsertCodeRequest,
+    InterruptRequest,
+    PageRequest,
+    ScopeRequest,
+)
+from .model_choices import locked_models
+from .session import ChatSession
 
-#: Rows of a table sent with the artifact; more are paged on request.
-FIRST_PAGE = 10
 #: Artifacts kept for paging (oldest dropped first).
 KEEP_ARTIFACTS = 200
-
-
-def _figure_json(figure: Any) -> Any:
-    return json.loads(figure.to_json()) if figure is not None else None
 
 
 class ChatWidget(RequestWidget):
@@ -36,10 +43,14 @@ class ChatWidget(RequestWidget):
     filter that explorer.
     """
 
+    widget_name = "chat"
     _esm = STATIC / "chat.js"
     _css = STATIC / "chat.css"
 
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: Models that cannot run here, by the key variable that enables them: the picker offers the
+    #: usable ones and shows the rest disabled with that variable.
+    locked_models = traitlets.Dict().tag(sync=True)
     model = traitlets.Unicode("").tag(sync=True)
     auto_accept = traitlets.Bool(False).tag(sync=True)
     queue = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -50,13 +61,17 @@ class ChatWidget(RequestWidget):
     has_explorer = traitlets.Bool(False).tag(sync=True)
     title = traitlets.Unicode("Loop").tag(sync=True)
 
-    def __init__(self, loop: Any, *, explorer: Any = None, title: str = "Loop") -> None:
+    def __init__(self, loop: ChatSession, *, explorer: Any = None, title: str = "Loop") -> None:
         self.loop = loop
         self._artifacts: OrderedDict[str, Artifact] = OrderedDict()
         self._next_artifact = 0
+        self._code_shown: dict[str, set[str]] = {}
         self._explorer = None
+        names = list(loop.models())
+        injected = getattr(getattr(loop, "_injected_client", None), "name", None)
         super().__init__(
-            models=list(loop.models()),
+            models=names,
+            locked_models=locked_models(names, session_key=getattr(loop, "_api_key", None), injected=injected),
             model=str(loop.model or ""),
             auto_accept=bool(loop.auto_accept),
             sources=sorted(getattr(loop, "sources", {}) or {}),
@@ -114,6 +129,9 @@ class ChatWidget(RequestWidget):
 
     # -- events from the Loop (worker thread) -------------------------------------------------------------
     def _on_event(self, event: Any) -> None:
+        if self._shown_already(event):
+            self._sync_queue(event)
+            return
         try:
             message = self.event_message(event)
         except Exception as exc:  # never let a rendering bug kill the Loop's worker
@@ -125,6 +143,20 @@ class ChatWidget(RequestWidget):
             }
         self._sync_queue(event)
         self.send(message)
+
+    def _shown_already(self, event: Any) -> bool:
+        """True for a second "reproduce" card with the same code in one run (a confirmed action
+        returns the code its proposal already showed): one card per action."""
+        artifact = (event.data or {}).get("artifact")
+        if event.type != "artifact" or not isinstance(artifact, Code):
+            return False
+        shown = self._code_shown.setdefault(str(event.run_id), set())
+        if artifact.source in shown:
+            return True
+        shown.add(artifact.source)
+        while len(self._code_shown) > KEEP_ARTIFACTS:
+            self._code_shown.pop(next(iter(self._code_shown)))
+        return False
 
     def _sync_queue(self, event: Any) -> None:
         kind = event.type
@@ -150,6 +182,8 @@ class ChatWidget(RequestWidget):
             data["artifact"] = self.artifact_json(artifact)
         elif event.type == "confirmation":
             data["artifact"] = {"kind": "confirmation", "artifact_id": "", "status": "pending", **data}
+        if event.type == "started":
+            data["scope"] = str(getattr(self.loop, "scope", None) or "")  # shown on the question
         if event.type == "tool_started":
             data["summary"] = json.dumps(data.pop("input", {}), default=str)[:160]
         if event.type == "tool_finished":
@@ -178,70 +212,51 @@ class ChatWidget(RequestWidget):
         self._artifacts[artifact_id] = artifact
         while len(self._artifacts) > KEEP_ARTIFACTS:
             self._artifacts.popitem(last=False)
-        out: dict[str, Any] = {"artifact_id": artifact_id, "kind": artifact.kind, "title": artifact.title}
-        if isinstance(artifact, Table):
-            frame = artifact.frame
-            out.update(
-                columns=frame.columns,
-                types=column_types(frame),
-                rows=frame_rows(frame.head(FIRST_PAGE)),
-                total_rows=frame.height,
-            )
-        elif isinstance(artifact, Chart):
-            out["figure"] = _figure_json(artifact.figure)
-        elif isinstance(artifact, TraceView):
-            out.update(root_span_id=artifact.root_span_id, html=artifact.html, figure=_figure_json(artifact.figure))
-        elif isinstance(artifact, (Pending, SqlFilter | Dataset | Scorer | Code)):
-            out.update(artifact.to_json())
-            out["artifact_id"] = artifact_id
-        else:
-            out.update(json.loads(json.dumps(artifact.to_json(), default=str)))
-        return out
+        return card(artifact, artifact_id)
 
     # -- requests from the browser ---------------------------------------------------------------------------
-    def _on_ask(self, content: dict[str, Any]) -> dict[str, Any]:
-        text = str(content.get("text", "")).strip()
+    def _on_ask(self, request: AskRequest) -> dict[str, Any]:
+        text = request.text.strip()
         if not text:
             raise RequestError("type a question first")
         run_id = self.loop.submit(text)
-        if content.get("interrupt") and self.busy:
+        if request.interrupt and self.busy:
             # Enter while a run is going: stop it; the worker then takes the next queued question.
             self.loop.interrupt()
         return {"run_id": run_id}
 
-    def _on_interrupt(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _on_interrupt(self, request: InterruptRequest) -> dict[str, Any]:
         self.loop.interrupt()
         return {}
 
-    def _on_edit(self, content: dict[str, Any]) -> dict[str, Any]:
-        text = str(content.get("text", "")).strip()
+    def _on_edit(self, request: EditRequest) -> dict[str, Any]:
+        text = request.text.strip()
         if not text:
             raise RequestError("the edited question is empty")
-        if "message_index" in content:
-            index = int(content["message_index"])
-        else:
-            index = self.message_index(str(content.get("run_id", "")))
+        index = request.message_index
+        if index is None:
+            index = self.message_index(request.run_id)
         try:
             return {"run_id": self.loop.edit(index, text)}
         except (IndexError, ValueError) as exc:
             raise RequestError(f"cannot edit message {index}: {exc}") from None
 
-    def _on_page(self, content: dict[str, Any]) -> dict[str, Any]:
-        artifact = self._artifacts.get(str(content.get("artifact_id", "")))
+    def _on_page(self, request: PageRequest) -> dict[str, Any]:
+        artifact = self._artifacts.get(request.artifact_id)
         if not isinstance(artifact, Table):
             raise RequestError("this table is no longer available: re-run the question")
         frame = artifact.frame
-        sort = content.get("sort")
+        sort = request.sort
         if sort:
             if sort not in frame.columns:
                 raise RequestError(f"no column {sort!r}")
-            frame = frame.sort(sort, descending=bool(content.get("descending")), nulls_last=True)
-        offset = max(int(content.get("offset", 0)), 0)
-        limit = min(max(int(content.get("limit", FIRST_PAGE)), 1), 500)
+            frame = frame.sort(sort, descending=request.descending, nulls_last=True)
+        offset = max(request.offset, 0)
+        limit = min(max(request.limit, 1), 500)
         return {"rows": frame_rows(frame.slice(offset, limit)), "offset": offset, "total_rows": frame.height}
 
-    def _on_confirm(self, content: dict[str, Any]) -> dict[str, Any]:
-        action_id = str(content.get("action_id", ""))
+    def _on_confirm(self, request: ConfirmRequest) -> dict[str, Any]:
+        action_id = request.action_id
         try:
             produced = self.loop.confirm(action_id)
         except KeyError:
@@ -249,40 +264,40 @@ class ChatWidget(RequestWidget):
         # The produced artifacts also arrive as "artifact" events, rendered in the run's answer.
         return {"status": "confirmed", "produced": [a.kind for a in produced or []]}
 
-    def _on_cancel(self, content: dict[str, Any]) -> dict[str, Any]:
-        action_id = str(content.get("action_id", ""))
+    def _on_cancel(self, request: CancelRequest) -> dict[str, Any]:
+        action_id = request.action_id
         try:
             self.loop.cancel(action_id)
         except KeyError:
             raise RequestError(f"no pending action {action_id!r}") from None
         return {"status": "cancelled"}
 
-    def _on_apply_filter(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _on_apply_filter(self, request: ApplyFilterRequest) -> dict[str, Any]:
         if self.explorer is None:
             raise RequestError("no explorer linked: TraceExplorer(logs, chat=chat) links one")
-        artifact = self._artifacts.get(str(content.get("artifact_id", "")))
-        sql = artifact.sql if isinstance(artifact, SqlFilter) else str(content.get("sql", ""))
+        artifact = self._artifacts.get(request.artifact_id)
+        sql = artifact.sql if isinstance(artifact, SqlFilter) else request.sql
         if isinstance(artifact, SqlFilter) and artifact.shape == "spans":
             # The explorer lists traces: keep the traces that have a matching span.
             sql = f"root_span_id IN (SELECT root_span_id FROM logs WHERE {sql})"
         return {"total": self.explorer.set_filter(sql)}
 
-    def _on_insert_code(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _on_insert_code(self, request: InsertCodeRequest) -> dict[str, Any]:
         """Kernel side of "insert as a cell": ``set_next_input`` only reaches the front end as part of
         an execute reply, so it works for ``%loop`` cells, not from widget messages. The browser copies
         the code to the clipboard; here we keep it for ``%loop --insert`` (which does set_next_input)."""
-        artifact = self._artifacts.get(str(content.get("artifact_id", "")))
-        source = _artifact_code(artifact) if artifact is not None else str(content.get("source", ""))
+        artifact = self._artifacts.get(request.artifact_id)
+        source = cell_code(artifact) if artifact is not None else request.source
         self.last_code = source
         return {"source": source}
 
-    def _on_scope(self, content: dict[str, Any]) -> dict[str, Any]:
-        root = content.get("root_span_id") or None
+    def _on_scope(self, request: ScopeRequest) -> dict[str, Any]:
+        root = request.root_span_id or None
         self.loop.scope_trace(root)
         self.scope = root or ""
         return {}
 
-    def _on_history(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _on_history(self, request: HistoryRequest) -> dict[str, Any]:
         """The transcript so far (on re-render, e.g. a reloaded page): question and answer text only."""
         out = []
         for item in list(getattr(self.loop, "history", []) or [])[-200:]:
@@ -291,19 +306,6 @@ class ChatWidget(RequestWidget):
             if role in ("user", "assistant") and isinstance(text, str) and text:
                 out.append({"role": role, "text": text[:4000]})
         return {"messages": out}
-
-
-def _artifact_code(artifact: Artifact) -> str:
-    if isinstance(artifact, Code):
-        return artifact.source
-    if isinstance(artifact, SqlFilter):
-        return f"from loop_jupyter.engine import filter\n\nframe = filter(logs, {literal(artifact.sql)}, shape={literal(artifact.shape)})"
-    if isinstance(artifact, Dataset):
-        reader = {".parquet": "read_parquet", ".csv": "read_csv"}.get(Path(artifact.path).suffix, "read_ndjson")
-        return f"import polars as pl\n\ndataset = pl.{reader}({literal(artifact.path)})"
-    if isinstance(artifact, Scorer):
-        return artifact.source
-    return ""
 
 
 __all__ = ["ChatWidget"]

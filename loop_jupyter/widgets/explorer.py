@@ -17,6 +17,19 @@ import traitlets
 
 from ..engine import TRACE_COLUMNS, LogEngine, QueryError, engine_for
 from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
+from .messages import (
+    ChildrenRequest,
+    FieldRequest,
+    FilterRequest,
+    GenerateRequest,
+    LoopRequest,
+    OpenRequest,
+    RowsRequest,
+    SelectRequest,
+    SimilarRequest,
+    SpanRequest,
+)
+from .session import ChatSession
 
 if TYPE_CHECKING:
     from .chat import ChatWidget
@@ -135,6 +148,7 @@ class TraceExplorer(RequestWidget):
     ``chat=`` (a ``ChatWidget``) to send "Summarize this trace" to that chat.
     """
 
+    widget_name = "explorer"
     _esm = STATIC / "explorer.js"
     _css = STATIC / "explorer.css"
 
@@ -155,7 +169,7 @@ class TraceExplorer(RequestWidget):
         self,
         logs: pl.DataFrame,
         *,
-        loop: Any = None,
+        loop: ChatSession | None = None,
         chat: ChatWidget | None = None,
         where: str = "",
         page_size: int = 25,
@@ -230,13 +244,13 @@ class TraceExplorer(RequestWidget):
         return ", ".join(parts)
 
     # -- request handlers ----------------------------------------------------------------------------
-    def _on_rows(self, content: dict[str, Any]) -> dict[str, Any]:
-        offset = max(int(content.get("offset", 0)), 0)
-        limit = min(max(int(content.get("limit", self.page_size)), 1), MAX_PAGE)
-        sort = str(content.get("sort") or self.sort)
+    def _on_rows(self, request: RowsRequest) -> dict[str, Any]:
+        offset = max(request.offset, 0)
+        limit = min(max(request.limit if request.limit is not None else self.page_size, 1), MAX_PAGE)
+        sort = request.sort or self.sort
         if sort not in TRACE_COLUMNS:
             raise RequestError(f"cannot sort by {sort!r}: not a column of the traces view")
-        descending = bool(content.get("descending", self.descending))
+        descending = request.descending if request.descending is not None else self.descending
         where = f" WHERE {self.where}" if self.where else ""
         direction = "DESC" if descending else "ASC"
         query = (
@@ -254,13 +268,12 @@ class TraceExplorer(RequestWidget):
             "selected": [r for r in frame.get_column("root_span_id").to_list() if r in set(self._selected)],
         }
 
-    def _on_filter(self, content: dict[str, Any]) -> dict[str, Any]:
-        where = str(content.get("where", ""))
-        count = self.set_filter(where)
+    def _on_filter(self, request: FilterRequest) -> dict[str, Any]:
+        count = self.set_filter(request.where)
         return {"total": count, "where": self.where}
 
-    def _on_generate(self, content: dict[str, Any]) -> object:
-        description = str(content.get("description", "")).strip()
+    def _on_generate(self, request: GenerateRequest) -> object:
+        description = request.description.strip()
         if not description:
             raise RequestError("describe the traces you want, e.g. 'errors from the last day'")
         if self.loop is None:
@@ -269,28 +282,38 @@ class TraceExplorer(RequestWidget):
         def work() -> dict[str, Any]:
             return {"where": self.generate_filter(description)}
 
-        return self.reply_later(content, work)
+        return self.reply_later(request, work)
 
     def generate_filter(self, description: str) -> str:
-        """Ask the Loop for a traces filter matching a description; returns the validated condition."""
+        """A traces filter for a description, as the user wrote it; returns the validated condition.
+
+        The description goes to a side session (``loop.fork()``): the filter generator reads the
+        user's words (the offline planner cannot read a prompt wrapped around them), and the chat's
+        conversation does not get a question the user did not ask there."""
         from ..artifacts import SqlFilter
 
-        answer = self.loop.ask(
-            f"Write a SQL filter (a WHERE condition over the traces view) for: {description}. "
-            "Return it as a SQL filter artifact."
-        )
+        fork = getattr(self.loop, "fork", None)
+        session = fork() if callable(fork) else self.loop
+        try:
+            answer = session.ask(description)
+        finally:
+            if session is not self.loop:
+                session.close()
         found = [a for a in getattr(answer, "artifacts", []) if isinstance(a, SqlFilter)]
         if not found:
             raise RequestError(f"Loop did not produce a filter: {str(getattr(answer, 'text', ''))[:300]}")
         condition = _condition_of(found[0].sql)
+        if found[0].shape == "spans":
+            # The explorer lists traces: keep the traces that have a matching span.
+            condition = f"root_span_id IN (SELECT root_span_id FROM logs WHERE {condition})"
         self.engine.where(condition, shape="traces")
         return condition
 
-    def _on_select(self, content: dict[str, Any]) -> dict[str, Any]:
-        ids = [str(i) for i in content.get("ids", [])]
-        if content.get("mode") == "replace":
+    def _on_select(self, request: SelectRequest) -> dict[str, Any]:
+        ids = list(request.ids)
+        if request.mode == "replace":
             chosen = ids
-        elif content.get("selected", True):
+        elif request.selected:
             chosen = self._selected + [i for i in ids if i not in set(self._selected)]
         else:
             drop = set(ids)
@@ -306,7 +329,7 @@ class TraceExplorer(RequestWidget):
                 self.loop.selection = list(self._selected)
         return {"count": self.selection_count}
 
-    def _on_similar(self, content: dict[str, Any]) -> object:
+    def _on_similar(self, request: SimilarRequest) -> object:
         if not self._selected:
             raise RequestError("select one or more traces first")
         ids = list(self._selected)
@@ -315,7 +338,7 @@ class TraceExplorer(RequestWidget):
             found = self.similar(ids)
             return {"where": self.where, "total": self.total, "found": len(found)}
 
-        return self.reply_later(content, work)
+        return self.reply_later(request, work)
 
     def similar(self, root_span_ids: list[str], limit: int = 10) -> list[str]:
         """Filter the table to the traces most similar to ``root_span_ids`` (the analysis tool)."""
@@ -336,8 +359,8 @@ class TraceExplorer(RequestWidget):
         self.set_filter("root_span_id IN (" + ", ".join(_quote(i) for i in ids) + ")")
         return found
 
-    def _on_open(self, content: dict[str, Any]) -> dict[str, Any]:
-        root = str(content.get("root_span_id", ""))
+    def _on_open(self, request: OpenRequest) -> dict[str, Any]:
+        root = request.root_span_id
         self._trace = _OpenTrace(self.logs, root)
         self._fields.clear()
         self.open_trace = root
@@ -358,13 +381,13 @@ class TraceExplorer(RequestWidget):
             raise RequestError("open a trace first")
         return self._trace
 
-    def _on_children(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _on_children(self, request: ChildrenRequest) -> dict[str, Any]:
         trace = self._require_trace()
-        parent = str(content.get("span_id", ""))
+        parent = request.span_id
         if parent and parent not in trace.position:
             raise RequestError(f"no span {parent!r} in this trace")
-        offset = max(int(content.get("offset", 0)), 0)
-        limit = min(max(int(content.get("limit", CHILD_PAGE)), 1), 1000)
+        offset = max(request.offset, 0)
+        limit = min(max(request.limit if request.limit is not None else CHILD_PAGE, 1), 1000)
         return trace.page(parent, offset, limit)
 
     def _field_text(self, span_id: str, name: str) -> str:
@@ -384,9 +407,9 @@ class TraceExplorer(RequestWidget):
             self._fields[key] = text
         return self._fields[key]
 
-    def _on_span(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _on_span(self, request: SpanRequest) -> dict[str, Any]:
         trace = self._require_trace()
-        span_id = str(content.get("span_id", ""))
+        span_id = request.span_id
         if span_id not in trace.position:
             raise RequestError(f"no span {span_id!r} in this trace")
         row_index = int(trace.spans.get_column("_row")[trace.position[span_id]])
@@ -415,19 +438,19 @@ class TraceExplorer(RequestWidget):
                 fields[name] = {"text": text[:PIECE_CHARS], "length": len(text)}
         return {"span": summary, "fields": fields}
 
-    def _on_field(self, content: dict[str, Any]) -> dict[str, Any]:
-        name = str(content.get("field", ""))
+    def _on_field(self, request: FieldRequest) -> dict[str, Any]:
+        name = request.field
         if name not in DETAIL_FIELDS:
             raise RequestError(f"unknown field {name!r}")
-        text = self._field_text(str(content.get("span_id", "")), name)
-        offset = max(int(content.get("offset", 0)), 0)
-        length = min(max(int(content.get("length", PIECE_CHARS)), 1), 256_000)
+        text = self._field_text(request.span_id, name)
+        offset = max(request.offset, 0)
+        length = min(max(request.length if request.length is not None else PIECE_CHARS, 1), 256_000)
         return {"field": name, "offset": offset, "text": text[offset : offset + length], "length": len(text)}
 
-    def _on_loop(self, content: dict[str, Any]) -> object:
+    def _on_loop(self, request: LoopRequest) -> object:
         """The Loop button: summarize the open trace in the linked chat, or here when there is none."""
         trace = self._require_trace()
-        question = str(content.get("question") or "Summarize this trace")
+        question = request.question or "Summarize this trace"
         if self.chat is not None:
             run_id = self.chat.ask_scoped(trace.root_span_id, question)
             return {"sent_to_chat": True, "run_id": run_id}
@@ -439,7 +462,7 @@ class TraceExplorer(RequestWidget):
             answer = self.loop.ask(question)
             return {"sent_to_chat": False, "text": str(getattr(answer, "text", answer))}
 
-        return self.reply_later(content, work)
+        return self.reply_later(request, work)
 
 
 __all__ = ["TABLE_COLUMNS", "QueryError", "TraceExplorer"]

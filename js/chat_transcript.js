@@ -1,0 +1,144 @@
+// The chat transcript, built from the Loop's streamed events: a question bubble (editable) and an
+// answer per run, with tool steps, streamed Markdown text, artifact cards and a status line.
+import { h } from "./dom.js";
+import { artifactCard } from "./chat_cards.js";
+import { displayText } from "./contract.js";
+import { markdownFragment } from "./safe_html.js";
+
+/**
+ * @typedef {{el: HTMLElement, text: HTMLElement, raw: string, steps: HTMLElement, artifacts: HTMLElement,
+ *   user?: HTMLElement, status: HTMLElement, afterTool: boolean}} Run
+ */
+
+/** @param {{request: Function}} rpc @param {string} runId @param {string} question @param {string} scope */
+function userMessage(rpc, runId, question, scope) {
+  const textEl = h("div", { class: "lj-user-text" }, question);
+  const editBtn = h("button", { class: "lj-btn lj-btn-small lj-edit", title: "Edit and re-run" }, "Edit");
+  // A question asked while the chat is scoped to a trace says so: its answer is about that trace only.
+  const scopeTag = scope ? h("div", { class: "lj-scope-tag lj-muted lj-small", title: scope }, `about trace ${scope.slice(0, 12)}`) : null;
+  const msg = h("div", { class: "lj-msg lj-user", "data-run": runId, "data-scope": scope || null }, scopeTag, textEl, editBtn);
+  editBtn.addEventListener("click", () => {
+    const area = /** @type {HTMLTextAreaElement} */ (h("textarea", { class: "lj-input lj-edit-area", rows: 2 }));
+    area.value = textEl.textContent || "";
+    const errorLine = h("span", { class: "lj-error-inline" });
+    const close = () => { form.replaceWith(textEl); editBtn.hidden = false; };
+    const save = h("button", { class: "lj-btn lj-btn-primary lj-btn-small", onclick: async () => {
+      try {
+        await rpc.request("edit", { run_id: runId, text: area.value });
+        textEl.textContent = area.value;
+        close();
+      } catch (err) { errorLine.textContent = /** @type {Error} */ (err).message; }
+    } }, "Save & re-run");
+    const form = h("div", { class: "lj-edit-form" }, area, h("div", null, save, h("button", { class: "lj-btn lj-btn-small", onclick: close }, "Cancel"), errorLine));
+    area.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); save.click(); } });
+    textEl.replaceWith(form);
+    editBtn.hidden = true;
+    area.focus();
+  });
+  return msg;
+}
+
+/** @param {Run} run @param {string} note */
+function finish(run, note) {
+  run.el.classList.remove("lj-running");
+  run.status.replaceChildren(note ? h("span", { class: "lj-muted lj-small" }, note) : "");
+  for (const s of run.steps.querySelectorAll(".lj-step-running")) s.classList.remove("lj-step-running");
+}
+
+/** @param {Run} run @param {any} data */
+function toolFinished(run, data) {
+  run.afterTool = true;
+  const step = [...run.steps.querySelectorAll(".lj-step-running")].find((s) => s.getAttribute("data-tool") === (data.name || ""));
+  if (!step) return;
+  step.classList.remove("lj-step-running");
+  step.classList.add(data.is_error ? "lj-step-error" : "lj-step-done");
+  step.querySelector(".lj-step-icon").textContent = data.is_error ? "✕" : "✓";
+}
+
+/** @param {Run} run @param {string} more */
+function appendText(run, more) {
+  // A new model turn after tools starts a new paragraph.
+  if (run.afterTool && run.raw) run.raw += "\n\n";
+  run.afterTool = false;
+  run.raw += more;
+  run.text.replaceChildren(markdownFragment(displayText(run.raw)));
+}
+
+/** @param {any} model @param {{request: Function}} rpc */
+export function chatTranscript(model, rpc) {
+  const el = h("div", { class: "lj-transcript", "aria-live": "polite" });
+  const empty = h("div", { class: "lj-empty" }, "Ask about your logs: “What are the most common errors?”, “Plot latency by day”, “Which tools fail most?”");
+  el.append(empty);
+  /** @type {Map<string, Run>} */
+  const runs = new Map();
+
+  /** @param {string} runId @param {string} [question] @param {string} [scope] @returns {Run} */
+  function ensureRun(runId, question, scope) {
+    let run = runs.get(runId);
+    if (run) return run;
+    empty.remove();
+    const text = h("div", { class: "lj-answer-text" });
+    const steps = h("div", { class: "lj-steps" });
+    const artifacts = h("div", { class: "lj-artifacts" });
+    const status = h("div", { class: "lj-status" });
+    const answer = h("div", { class: "lj-msg lj-assistant", "data-run": runId }, steps, text, artifacts, status);
+    const user = userMessage(rpc, runId, question || "", scope || "");
+    el.append(user, answer);
+    run = { el: answer, text, raw: "", steps, artifacts, user, status, afterTool: false };
+    runs.set(runId, run);
+    return run;
+  }
+
+  /** @param {any} msg */
+  function onEvent(msg) {
+    const { event, run_id: runId, data } = msg;
+    if (event === "queued") return; // the queue box shows it
+    const run = ensureRun(runId, data.question, data.scope);
+    switch (event) {
+      case "started":
+        run.el.classList.add("lj-running");
+        run.status.replaceChildren(h("span", { class: "lj-spinner" }), " thinking…");
+        break;
+      case "text_delta":
+        appendText(run, data.text || "");
+        break;
+      case "tool_started":
+        run.steps.append(h("div", { class: "lj-step lj-step-running", "data-tool": data.name || "" }, h("span", { class: "lj-step-icon" }, "⚙"), ` ${data.name || "tool"}`, data.summary ? h("span", { class: "lj-muted" }, ` — ${data.summary}`) : null));
+        break;
+      case "tool_finished":
+        toolFinished(run, data);
+        break;
+      case "artifact":
+      case "confirmation":
+        run.artifacts.append(artifactCard(data.artifact, { model, rpc }));
+        break;
+      case "done":
+        if (!run.raw && data.text) { run.raw = data.text; run.text.replaceChildren(markdownFragment(displayText(run.raw))); }
+        finish(run, data.tokens_sent != null ? `${Number(data.tokens_sent).toLocaleString()} tokens sent` : "");
+        break;
+      case "error":
+        run.text.append(h("div", { class: "lj-error" }, data.message || "error"));
+        finish(run, "");
+        break;
+      case "interrupted":
+        finish(run, "interrupted");
+        run.el.classList.add("lj-interrupted");
+        break;
+    }
+    el.scrollTop = el.scrollHeight;
+  }
+
+  /** A re-rendered view (reloaded page, second view) shows the earlier text before new events.
+   * @param {{role: string, text: string}[]} messages */
+  function showHistory(messages) {
+    if (runs.size || !messages.length) return;
+    empty.remove();
+    for (const m of messages) {
+      el.append(m.role === "user"
+        ? h("div", { class: "lj-msg lj-user lj-past" }, m.text)
+        : h("div", { class: "lj-msg lj-assistant lj-past" }, h("div", { class: "lj-answer-text" }, markdownFragment(displayText(m.text)))));
+    }
+  }
+
+  return { el, onEvent, showHistory };
+}
