@@ -22,6 +22,9 @@ class Condition:
     per_span: bool = False
     #: Where in the question it was read (a tool phrase covering it has taken its meaning).
     span: tuple[int, int] = (0, 0)
+    #: A trace-level attribute (user, tag, session) recorded on root spans only: ``spans`` reaches
+    #: every span of the traces that carry it, and the answer says so.
+    trace_level: bool = False
 
 
 @dataclass
@@ -142,8 +145,12 @@ def _unit(text: str) -> float:
 class _Rematch:
     """A match whose named group is taken from another group (patterns with alternative names)."""
 
-    def __init__(self, match: re.Match[str], name: str, value: str | None, *, bare: bool = False) -> None:
+    def __init__(
+        self, match: re.Match[str], name: str, value: str | None, *, bare: bool = False, end: int | None = None
+    ) -> None:
         self._match, self._name, self._value, self._bare = match, name, value, bare
+        #: Where the match ends when the value read runs past the pattern ("user John Smith").
+        self._end = end
 
     def group(self, key: Any = 0) -> Any:
         if key == "bare":
@@ -151,7 +158,8 @@ class _Rematch:
         return self._value if key == self._name else self._match.group(key)
 
     def span(self) -> tuple[int, int]:
-        return self._match.span()
+        start, end = self._match.span()
+        return (start, end if self._end is None else max(end, self._end))
 
 
 class _Fake:

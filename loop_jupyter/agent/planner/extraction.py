@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .aggregates import AGGREGATES, GROUPS, METRICS
-from .conditions import Condition, Slots, _Fake, _lit, _Rematch
+from .conditions import Condition, Slots, _Fake, _lit
 from .facts import USER_KEYS, Facts
-from .slot_builders import SPAN_TYPE_WORDS, _model, _resolve_id, _user
+from .slot_builders import SPAN_TYPE_WORDS, _known_user, _model, _reach_trace, _resolve_id, _user
 from .slot_table import SLOTS
 from .vocabulary import VOCABULARY
 
@@ -44,8 +44,8 @@ def extract(question: str, facts: Facts) -> Slots:
         for m in list(re.finditer(slot.pattern, text, re.IGNORECASE)):
             if not m.group(0).strip():
                 continue
-            if slot.name == "user" and m.group("user") is None:
-                m = _Rematch(m, "user", m.group("user2"), bare=True)  # type: ignore[assignment]
+            if slot.name == "user":
+                m = _known_user(m, text, facts)
             result = slot.build(m, facts, slots)
             if slot.name == "trace_ref" and slots.trace_ref is not None:
                 slots.trace_ref.span = m.span()
@@ -125,6 +125,8 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
         if m and (m.group("key") or re.search(r"[\d_.]", lower)):
             sql = f"metadata.{meta_key} = {_lit(value)}"
             cond = Condition(f"{meta_key} {value}", sql, None, span_level=True, span=m.span())
+            if meta_key in facts.root_only_keys:
+                cond = _reach_trace(cond)
             slots.conditions.append(cond)
             text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     # A span name the logs know: "completion spans", or an identifier-like name anywhere ("deploy_app").

@@ -28,6 +28,10 @@ class Facts:
     #: Metadata keys present in the logs (for "by app version" groupings), and those on root spans.
     meta_keys: list[str] = field(default_factory=list)
     root_meta_keys: set[str] = field(default_factory=set)
+    #: Trace-level attributes: metadata keys and tags recorded on root spans and on no other span
+    #: (the demo's user, session_id and tags). A span filter on them reaches the spans of the trace.
+    root_only_keys: set[str] = field(default_factory=set)
+    root_only_tags: set[str] = field(default_factory=set)
     #: Which of some candidate strings are trace ids (root_span_id) in the logs.
     trace_ids: Callable[[list[str]], set[str]] = field(default=lambda ids: set())
     #: Up to ``limit`` trace ids starting with a prefix ("5f1c0c1e" for a UUID), sorted.
@@ -66,6 +70,13 @@ def facts_for(ctx: ToolContext) -> Facts:
                 "WHERE is_root AND json_type(metadata) = 'OBJECT' LIMIT 2000"
             )["k"].to_list()
         )
+        child_keys = set(
+            engine.sql(
+                "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM logs "
+                "WHERE NOT is_root AND json_type(metadata) = 'OBJECT' LIMIT 2000"
+            )["k"].to_list()
+        )
+        facts.root_only_keys = facts.root_meta_keys - child_keys
         for meta_key in sorted(
             k for k in meta_keys if k not in (*USER_KEYS, "model") and re.fullmatch(r"[A-Za-z_]\w*", k)
         ):
@@ -78,6 +89,10 @@ def facts_for(ctx: ToolContext) -> Facts:
                     facts.meta_values.setdefault(str(value).lower(), (meta_key, str(value)))
         facts.models = logs.get_column("model").drop_nulls().unique().sort().to_list()[:2000]
         facts.tags = logs.get_column("tags").explode().drop_nulls().unique().sort().to_list()[:2000]
+        is_root = logs.get_column("is_root")
+        child_tags = set(logs.get_column("tags").filter(~is_root).explode().drop_nulls().unique().to_list())
+        root_tags = set(logs.get_column("tags").filter(is_root).explode().drop_nulls().unique().to_list())
+        facts.root_only_tags = root_tags - child_tags
         facts.names = logs.get_column("name").drop_nulls().unique().sort().to_list()[:2000]
         facts.types = logs.get_column("type").drop_nulls().unique().sort().to_list()
         facts.tool_names = (

@@ -20,9 +20,24 @@ CONNECT_HINT = (
 # -- the planner ----------------------------------------------------------------------------------------------
 def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
     """The tool calls for a question, or a plain message saying what could not be understood."""
+    read: list[Slots] = []
+    planned = _plan(question, ctx, scope, read)
+    if planned.tool_calls and read:
+        # Say where a span filter reached the whole trace ("LLM spans from John Smith": the user
+        # is on the root span only, so the filter takes the LLM spans of John Smith's traces).
+        sent = " ".join(str(v) for call in planned.tool_calls for v in call["input"].values())
+        for cond in read[0].conditions:
+            if cond.trace_level and cond.spans in sent:
+                what = cond.label if cond.label.startswith("tagged ") else f"with {cond.label}"
+                planned.notes = [*planned.notes, f"every span of the traces {what} (recorded on root spans only)"]
+    return planned
+
+
+def _plan(question: str, ctx: ToolContext, scope: str | None, read: list[Slots]) -> Plan:
     facts = facts_for(ctx)
     question = question.strip()
     slots = extract(question, facts)
+    read.append(slots)
     shape = _shape(question)
     leftover: str = slots.leftover  # type: ignore[attr-defined]
     if slots.problems:

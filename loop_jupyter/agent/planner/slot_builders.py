@@ -194,8 +194,38 @@ def _user(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
         lower = starts[0].lower()
     value = facts.user_values[lower]
     meta_key = facts.users[lower]
-    return Condition(f"user {value}", f"metadata.{meta_key} = {_lit(value)}", f"\"user\" = {_lit(value)}"
+    cond = Condition(f"user {value}", f"metadata.{meta_key} = {_lit(value)}", f"\"user\" = {_lit(value)}"
                      if meta_key in ("user", "user_id") else None, span_level=meta_key not in ("user", "user_id"))  # fmt: skip
+    return _reach_trace(cond) if meta_key in facts.root_only_keys else cond
+
+
+def _reach_trace(cond: Condition) -> Condition:
+    """A condition on a trace-level attribute recorded on root spans only ("user John Smith" in the
+    demo): on spans it selects every span of the traces that carry it, not just their root spans."""
+    cond.spans = f"root_span_id IN (SELECT root_span_id FROM logs WHERE {cond.spans})"
+    cond.trace_level = True
+    return cond
+
+
+def _known_user(m: re.Match[str], text: str, facts: Facts) -> re.Match[str]:
+    """The user named after "user": the longest value recorded in the logs that the question spells
+    from there, so a name of several words is read whole ("from user John Smith", "user Fatima
+    Al-Sayed"); otherwise the one word the pattern took. The value comes from the logs (facts), not
+    from a guess at how many words a name has."""
+    group = "user" if m.group("user") is not None else "user2"
+    raw = m.group(group)
+    bare = group == "user2"
+    start = m.start(group)
+    rest = text[start:].lower()
+    best = ""
+    if raw[:1] not in ("'", '"'):
+        for lower in facts.user_values:
+            longer = len(lower) > max(len(raw), len(best)) and rest.startswith(lower)
+            if longer and not re.match(r"[\w@-]|\.\w", rest[len(lower) :]):  # a whole name, not a word's start
+                best = lower
+    if best:
+        return _Rematch(m, "user", text[start : start + len(best)], bare=bare, end=start + len(best))  # type: ignore[return-value]
+    return _Rematch(m, "user", raw, bare=True) if bare else m  # type: ignore[return-value]
 
 
 def _model_tokens(text: str) -> set[str]:
@@ -224,7 +254,8 @@ def _tag(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
             return f"no tag {tag!r} in these logs (tags: {', '.join(facts.tags[:20]) or 'none'})"
         return None  # "in staging" where staging is no tag: not a tag slot after all
     tag = known[tag.lower()]
-    return Condition(f"tagged {tag}", f"{_lit(tag)} IN tags", f"{_lit(tag)} IN tags")
+    cond = Condition(f"tagged {tag}", f"{_lit(tag)} IN tags", f"{_lit(tag)} IN tags")
+    return _reach_trace(cond) if tag in facts.root_only_tags else cond
 
 
 ERROR_KINDS: dict[str, tuple[str, ...]] = {
