@@ -133,6 +133,8 @@ def pattern_from_errors(frame: pl.DataFrame, top: int = 5) -> tuple[str, list[tu
     common = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
     parts = []
     for kind, _ in common:
+        # A label clipped inside a mask ("... <str>: <st") ends there: a literal "<st" matches nothing.
+        kind = re.sub(r"<[a-z]*$", "", kind)
         pieces = re.split(r"(<n>|<id>|<str>)", kind)
         parts.append("".join(_MASK_REGEX.get(p, _escape(p)) for p in pieces))
     return "|".join(f"(?:{p})" for p in parts), common
