@@ -297,12 +297,36 @@ FAILURE_TAGS = ("failed", "failure", "error", "errored")
 
 def _errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
     # Next to a span type or a span name ("traces where deploy_app failed") the error is that span's.
+    typed = re.search(r"\b(?P<kind>llm|model|tool)\s+$", m.string[: m.start()], re.IGNORECASE)
+    if typed and m.group(0).lower().startswith(("error", "failure")):
+        # "tool errors", "LLM failures": failed spans of that type, not any error in the trace. The
+        # type word stays in the question, so a tool phrase ("model errors") still routes.
+        span_type = SPAN_TYPE_WORDS[typed.group("kind").lower()]
+        sql = f"type = {_lit(span_type)} AND error IS NOT NULL"
+        return Condition(f"{span_type} spans with errors", sql, None, span_level=True)
     tags = [t for t in facts.tags if t.lower() in FAILURE_TAGS]
     if not tags:
         return Condition("with errors", "error IS NOT NULL", "has_error", per_span=True)
     tagged = " OR ".join(f"list_contains(tags, {_lit(t)})" for t in tags)
     label = "with errors or tagged " + "/".join(tags)
     return Condition(label, f"(error IS NOT NULL OR {tagged})", f"(has_error OR {tagged})", per_span=True)
+
+
+#: What "slow traces" means without a threshold: the slow_requests tool's default (threshold_s).
+SLOW_S = 60.0
+
+
+def _slow(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:
+    """ "slow traces" with no duration given: traces over :data:`SLOW_S` (a duration wins)."""
+    if slots.threshold_s is not None or any(c.label.startswith("duration") for c in slots.conditions):
+        return None
+    sql = f"duration > {_fmt(SLOW_S)}"
+    return Condition(
+        f"slow (duration > {_fmt(SLOW_S)} s)",
+        f"root_span_id IN (SELECT root_span_id FROM traces WHERE {sql})",
+        sql,
+        absorbed_by="threshold_s",
+    )
 
 
 def _no_errors(m: re.Match[str], facts: Facts, slots: Slots) -> SlotResult:

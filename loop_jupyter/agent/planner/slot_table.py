@@ -28,6 +28,7 @@ from .slot_builders import (
     _root,
     _score,
     _since,
+    _slow,
     _span_type,
     _tag,
     _this_period,
@@ -95,6 +96,7 @@ SLOTS: tuple[Slot, ...] = (
         rf"(?:took|taking|take|lasting|duration|latency|running|run|ran)?\s*{CMP}\s+{NUM}\s*{UNITS}\b(?!\s*(?:ago))",
         _duration,
     ),
+    Slot("slow", r"\bslow\s+(?:traces?|requests?|conversations?|sessions?|interactions?|runs?)\b", _slow),
     Slot(
         "relative_time",
         rf"\b(?:in\s+|over\s+|during\s+|within\s+)?(?:the\s+)?(?:last|past|previous)\s+(?:{NUM}\s*)?(?P<unit>minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b",
