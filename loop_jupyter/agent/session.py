@@ -222,12 +222,15 @@ class Loop(ToolCalls):
         key = (id(logs), tuple((n, id(f)) for n, f in others.items()), scope)
         if self._ctx is None or self._ctx_key != key:
             cache = self._cache
+            unscoped = None
             if scope:
                 # Scoped to a trace: every tool sees that trace's spans only, until the scope is left
-                # (its own cache: indexes built over all the logs do not describe one trace).
+                # (its own cache: indexes built over all the logs do not describe one trace); the
+                # whole logs stay reachable for comparing the trace with the others.
+                unscoped = ToolContext(logs=logs, sources=others, workdir=self.workdir, cache=self._cache)
                 logs = logs.filter(pl.col("root_span_id") == scope)
                 cache = self._cache.setdefault(f"scope:{scope}", {})
-            self._ctx = ToolContext(logs=logs, sources=others, workdir=self.workdir, cache=cache)
+            self._ctx = ToolContext(logs=logs, sources=others, workdir=self.workdir, cache=cache, unscoped=unscoped)
             self._ctx_key = key
         self._ctx.workdir = self.workdir
         self._ctx.selection = list(self.selection)

@@ -261,6 +261,9 @@ def similar_traces(
         limit: how many similar traces to return.
     """
     started = time.perf_counter()
+    if ctx.unscoped is not None:  # a chat scoped to one trace: its neighbours are among all the traces
+        ctx.unscoped.selection, ctx.unscoped.llm = list(ctx.selection), ctx.llm
+        ctx = ctx.unscoped
     description = topic(description)
     ids = list(trace_ids or []) or (list(ctx.selection) if not description else [])
     limit = max(1, min(int(limit), 1000))

@@ -60,6 +60,9 @@ class ToolContext:
     selection: list[str] = field(default_factory=list)
     #: Per-session caches (embedding indexes and the like), keyed by the tool that owns them.
     cache: dict[str, Any] = field(default_factory=dict)
+    #: When the chat is scoped to one trace (``logs`` holds its spans only): the context over all the
+    #: logs, for tools that compare the trace with the others (similar traces).
+    unscoped: ToolContext | None = None
     _engine: LogEngine | None = None
 
     def __post_init__(self) -> None:
