@@ -32,7 +32,9 @@ EXIT_INTERRUPTED = 130
 
 
 def _add_logs_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--logs", metavar="PATH", help="log file or folder (default: the built-in demo logs)")
+    parser.add_argument(
+        "--logs", metavar="PATH", help="log file or folder, or a duckdb:///path store (default: the built-in demo logs)"
+    )
     parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
 
 
@@ -75,7 +77,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    from .cli_store import store_sql, uses_store
     from .engine import LogEngine
+
+    if uses_store(args):  # --logs duckdb:///...: read the store, load nothing
+        return store_sql(args)
 
     result = LogEngine(open_logs(args)).sql(args.query, limit=args.limit)
     if args.json:
@@ -86,8 +92,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_filter(args: argparse.Namespace) -> int:
+    from .cli_store import store_filter, uses_store
     from .engine import LogEngine, QueryError
 
+    if uses_store(args):
+        return store_filter(args)
     logs = open_logs(args)
     engine = LogEngine(logs)
     try:
@@ -167,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--output", "-o", help="save the canonical frame (.parquet or .arrow)")
     load.add_argument("--json", action="store_true", help="print the load report as JSON")
     load.set_defaults(run=cmd_load)
+
+    from .cli_store import add_import_parser
+
+    add_import_parser(sub)
 
     try:
         from .agent.cli_commands import add_ask

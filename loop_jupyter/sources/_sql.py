@@ -51,6 +51,15 @@ class EngineSource:
     def __init__(self, engine: LogEngine) -> None:
         self.engine = engine
 
+    def close(self) -> None:
+        """Release what the backend holds (nothing for a frame)."""
+
+    def __enter__(self) -> EngineSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- plumbing ------------------------------------------------------------------------------
     def _fetch(self, sql: str, original: str, limit: int | None = None) -> pl.DataFrame:
         """Run SQL built here (user parts already checked) under the engine's lock and time limit."""

@@ -224,12 +224,6 @@ class DuckDBStore(EngineSource):
             with self.engine._lock:
                 self.engine._con.close()
 
-    def __enter__(self) -> DuckDBStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"DuckDBStore({self.url!r})"
 
