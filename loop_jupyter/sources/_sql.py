@@ -130,8 +130,8 @@ class EngineSource:
         draw = f"hash({key.split(',')[0]}, {int(seed)}::BIGINT)"
         tie = "root_span_id" if shape == "traces" else "_row"
         if stratify_by_day:
-            # Each day's rows ranked by the draw; taking the smallest rank/rows-in-day first gives
-            # every day a share of the n in proportion to its rows.
+            # Each day's rows ranked by the draw: first one row of every day (when n allows), then
+            # the smallest rank/rows-in-day first, which gives each day a share in proportion to its rows.
             sql = f"""
             WITH s AS (
               SELECT *, {draw} AS _draw, date_trunc('day', "created") AS _day FROM {self._table(shape)} WHERE {body}
@@ -139,7 +139,7 @@ class EngineSource:
               SELECT *, row_number() OVER (PARTITION BY _day ORDER BY _draw, {tie}) AS _rank,
                      count(*) OVER (PARTITION BY _day) AS _in_day FROM s
             ), picked AS (
-              SELECT * FROM ranked ORDER BY _rank::DOUBLE / _in_day, _draw, {tie} LIMIT {n}
+              SELECT * FROM ranked ORDER BY _rank > 1, _rank::DOUBLE / _in_day, _draw, {tie} LIMIT {n}
             )
             SELECT * EXCLUDE (_draw, _day, _rank, _in_day) FROM picked ORDER BY {SOURCE_ORDER[shape]}"""
         else:

@@ -86,7 +86,8 @@ class LogSource(Protocol):
     ) -> pl.DataFrame:
         """At most ``n`` rows drawn without replacement, the same rows for the same seed and data.
 
-        ``stratify_by_day`` draws from each day of ``created`` in proportion to its rows.
+        ``stratify_by_day``: one row from every day of ``created`` first (when ``n`` allows), the
+        rest from each day in proportion to its rows.
         """
         ...
 

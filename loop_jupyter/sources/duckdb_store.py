@@ -18,6 +18,7 @@ or any number of processes read it: while ``import`` appends, opening the store 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import threading
@@ -98,10 +99,20 @@ def connect_file(path: Path, *, read_only: bool, memory_limit: str = DEFAULT_MEM
         if "lock" in str(exc).lower():
             raise _locked(path, exc, writing=not read_only) from None
         raise StoreError(f"cannot open the store {path}: {str(exc).splitlines()[0]}") from None
+    except duckdb.ConnectionException as exc:
+        if "different configuration" in str(exc):
+            mode = "read-only" if not read_only else "for writing"
+            raise StoreLockedError(
+                f"this process has the store {path} open {mode} already: close it (store.close()) first"
+            ) from None
+        raise StoreError(f"cannot open the store {path}: {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:
         raise StoreError(f"cannot open the store {path}: {str(exc).splitlines()[0]}") from None
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar_print = false")
+    # UTC, and no progress bar of DuckDB's own. Connections to one file in one process share its
+    # settings: a second one finds them set (and locked) by the first.
+    for setting in ("SET TimeZone = 'UTC'", "SET enable_progress_bar_print = false"):
+        with contextlib.suppress(duckdb.InvalidInputException):
+            con.execute(setting)
     return con
 
 
@@ -160,7 +171,8 @@ class StoreEngine(LogEngine):
         self._traces = None
         self._con = con
         self.source_names = {"logs", "traces"}
-        self._con.execute("SET lock_configuration = true")
+        with contextlib.suppress(duckdb.InvalidInputException):  # a second connection here: locked already
+            self._con.execute("SET lock_configuration = true")
 
     def _prepare(self, sql: str) -> None:
         """The traces table is in the file already."""

@@ -152,12 +152,18 @@ def _affected_traces_sql() -> str:
     return "WITH " + cte + ", " + body[len("WITH ") :]
 
 
-def _insert(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, next_row: int, result: ImportResult) -> int:
-    """Insert the spans of ``frame`` whose id is not in the store; returns how many."""
+def _insert(
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, first_row: int, next_row: int, result: ImportResult
+) -> int:
+    """Insert the spans of ``frame`` whose id was in the store before this import (rows before
+    ``first_row``); returns how many. Repeats within one import all load, as ``load_logs`` keeps
+    them, so one import into an empty store holds exactly what ``load_logs`` returns."""
     con.register("_batch", frame.select("id").to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         # spans on the probe side, the batch's ids hashed: one scan of the id column per batch.
-        dups = con.sql("SELECT DISTINCT s.id FROM spans s SEMI JOIN _batch b ON s.id = b.id").pl()
+        dups = con.sql(
+            f"SELECT DISTINCT s.id FROM spans s SEMI JOIN _batch b ON s.id = b.id WHERE s._row < {int(first_row)}"
+        ).pl()
     finally:
         con.unregister("_batch")
     if dups.height:
@@ -217,7 +223,7 @@ def import_logs(
             check_version(con, path)
             first_row = next_row = int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0])
             for frame in iter_batches(source, format, result.report, progress=progress):
-                added = _insert(con, frame, next_row, result)
+                added = _insert(con, frame, first_row, next_row, result)
                 next_row += added
                 result.spans_added += added
                 result.batches += 1
