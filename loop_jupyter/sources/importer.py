@@ -260,6 +260,8 @@ def _update_traces(con: duckdb.DuckDBPyConnection, first_row: int) -> int:
             "(SELECT 1 FROM _affected a WHERE a.root_span_id IS NOT DISTINCT FROM t.root_span_id)"
         )
         con.execute(f"INSERT INTO traces BY NAME SELECT * FROM ({_affected_traces_sql()})")
+        # Kept in the in-memory view's order, so `SELECT * FROM traces LIMIT n` reads the same rows.
+        con.execute('CREATE OR REPLACE TABLE traces AS SELECT * FROM traces ORDER BY "created" DESC NULLS LAST, root_span_id')
     con.execute("DROP TABLE _affected")
     return affected
 
