@@ -3,7 +3,8 @@
 Every format ``load_logs`` reads. A folder goes in one batch per entry (file or sub-folder), as
 ``load_logs`` loads it, so memory holds one entry at a time; a folder that one format reads whole
 (an OpenHands or Who&When folder is one trace) and a single file are one batch each; a frame is cut
-into row batches. Spans whose ``id`` is already in the store are skipped and counted. The whole
+into row batches. Spans whose ``id`` was in the store before the import are skipped and counted
+(repeats within one import all load, as ``load_logs`` keeps them). The whole
 import is one DuckDB transaction: an error or an interrupt rolls it back and the store stays as it
 was (a store file the import created is removed again).
 """
