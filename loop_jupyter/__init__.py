@@ -5,6 +5,7 @@ logs = lj.demo_logs()                       # or lj.load_logs("export.jsonl")
 lj.sql(logs, "SELECT name, count(*) FROM logs GROUP BY 1")
 lj.filter(logs, "scores.Factuality < 0.5")
 lj.Loop(logs).ask("What are the most common errors?")
+store = lj.connect("duckdb:///logs.duckdb")  # logs larger than memory (docs/sources.md)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .schema import COLUMNS, SCHEMA
 # Heavier parts load on first use so `import loop_jupyter` stays quick and free of IPython.
 _LAZY = {
     "demo_logs": ("demo", "demo_logs"),
+    "connect": ("sources", "connect"),
     "Loop": ("agent.session", "Loop"),
     "attribute_failure": ("analysis.attribution", "attribute_failure"),
     "load_dataset": ("analysis.datasets", "load_dataset"),
@@ -64,6 +66,7 @@ __all__ = [
     "TraceExplorer",
     "__version__",
     "attribute_failure",
+    "connect",
     "demo_logs",
     "detect_format",
     "filter",

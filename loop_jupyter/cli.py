@@ -55,7 +55,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    from .cli_store import store_sql, uses_store
     from .engine import LogEngine
+
+    if uses_store(args):  # --logs duckdb:///...: read the store, load nothing
+        return store_sql(args)
 
     result = LogEngine(open_logs(args)).sql(args.query, limit=args.limit)
     if args.json:
@@ -66,8 +70,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_filter(args: argparse.Namespace) -> int:
+    from .cli_store import store_filter, uses_store
     from .engine import LogEngine, QueryError
 
+    if uses_store(args):
+        return store_filter(args)
     logs = open_logs(args)
     engine = LogEngine(logs)
     try:
@@ -167,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     attribute.add_argument("--json", action="store_true", help='print {"traces": [{"root_span_id", "agent", ...}]}')
     _add_logs_option(attribute)
     attribute.set_defaults(run=cmd_attribute)
+
+    from .cli_store import add_import_parser
+
+    add_import_parser(sub)
 
     try:
         from .cli_commands import add_ask

@@ -267,6 +267,12 @@ class LogEngine:
                 self._con.register("traces", _arrow_view(self._traces))
             return self._traces
 
+    def _prepare(self, sql: str) -> None:
+        """Make the views ``sql`` reads ready before it runs (the traces view is built on first use).
+        Engines over a persisted store (loop_jupyter.sources) have every view already."""
+        if "traces" in sql.lower():
+            _ = self.traces
+
     # -- checking --------------------------------------------------------------------------------
     def check(self, query: str) -> str:
         """Validate and rewrite a query; returns the DuckDB SQL to run or raises QueryError."""
@@ -302,8 +308,7 @@ class LogEngine:
                     f"query stopped after the {self.timeout_s:g} s time limit (checking it took {spent:.1f} s)",
                     original,
                 )
-            if "traces" in sql.lower():
-                _ = self.traces
+            self._prepare(sql)
             finished = threading.Event()
             watchdog = threading.Thread(target=self._interrupt_after, args=(finished, self.timeout_s - spent), daemon=True)
             watchdog.start()

@@ -1,0 +1,75 @@
+"""The CLI's store commands: ``import PATH --to duckdb:///...`` and ``sql``/``filter`` over a store.
+
+Output matches the in-memory commands of cli.py (same ``--json`` shapes), so scripts do not care
+where the logs live.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .terminal import echo, echo_json
+
+
+def uses_store(args: argparse.Namespace) -> bool:
+    """``--logs duckdb:///...``: the command reads a store rather than loading logs into memory."""
+    from .sources import is_store_url
+
+    return is_store_url(getattr(args, "logs", None))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .cli import EXIT_OK, EXIT_USAGE
+    from .sources.importer import import_logs
+
+    result = import_logs(args.path, args.to, format=args.format, strict=args.strict, progress=not args.json)
+    if args.json:
+        echo_json(result.to_dict())
+    else:
+        echo(result.summary())
+    return EXIT_OK if result.report.ok else EXIT_USAGE
+
+
+def store_sql(args: argparse.Namespace) -> int:
+    from .cli import _print_frame, frame_json
+    from .sources import connect
+
+    with connect(args.logs) as store:  # type: ignore[attr-defined]
+        result = store.sql(args.query, limit=args.limit)
+    if args.json:
+        echo_json(frame_json(result))
+    else:
+        _print_frame(result)
+    return 0
+
+
+def store_filter(args: argparse.Namespace) -> int:
+    """A WHERE condition over a store (descriptions need the planner over a frame: not yet)."""
+    from .cli import _print_frame
+    from .sources import connect
+
+    with connect(args.logs) as store:  # type: ignore[attr-defined]
+        select = store.engine.where(args.condition, shape=args.shape)
+        key = "root_span_id" if args.shape == "traces" else "id"
+        if args.json:
+            ids = store.filter(args.condition, shape=args.shape).get_column(key).to_list()
+            echo_json({"sql": args.condition, "shape": args.shape, "count": len(ids), "ids": ids})
+            return 0
+        count = store.count(args.condition, shape=args.shape)
+        rows = store.filter(args.condition, shape=args.shape, limit=args.limit)
+    echo(f"-- {select}\n-- {count:,} {args.shape}")
+    columns = ["root_span_id", "name", "user", "duration", "span_count", "error_count", "total_tokens"]
+    if args.shape == "spans":
+        columns = ["id", "name", "type", "model", "duration", "tokens", "error"]
+    _print_frame(rows.select(columns), max_rows=args.limit)
+    return 0
+
+
+def add_import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    imp = sub.add_parser("import", help="import logs into a persisted DuckDB store (logs larger than memory)")
+    imp.add_argument("path", help="a log file or folder (any format load reads)")
+    imp.add_argument("--to", required=True, metavar="URL", help="duckdb:///relative/logs.duckdb or duckdb:////abs/path")
+    imp.add_argument("--format", default="auto")
+    imp.add_argument("--strict", action="store_true", help="stop at the first bad record (nothing is imported)")
+    imp.add_argument("--json", action="store_true", help="print what was imported as JSON")
+    imp.set_defaults(run=cmd_import)

@@ -1,0 +1,174 @@
+"""The protocol's reads written once in SQL, for any engine with the views the sandbox knows.
+
+Both backends give their engine the same views: ``logs_rows`` (every span plus ``_row``, its load
+position), ``logs`` (the spans) and ``traces`` (one row per trace, engine.py's definition). So the
+same statements answer on the in-memory frame and on a DuckDB file, and the differential test can
+hold them to identical results. User text (WHERE conditions, SQL) is checked by the sandbox
+(``LogEngine.where`` / ``LogEngine.sql``); what is built here around it is fixed SQL with quoted
+literals and column names checked against the schema.
+"""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+
+from ..engine import TRACE_COLUMNS, LogEngine
+from ..schema import SCHEMA
+from .base import MAX_PAGE_ROWS, Shape, SourceStats
+
+#: The order rows come in: spans as loaded, traces newest first (engine.py's traces view order).
+SOURCE_ORDER = {"spans": "_row", "traces": '"created" DESC NULLS LAST, root_span_id'}
+_UNBOUNDED = 10**12
+
+
+def literal(text: str) -> str:
+    """``text`` as a SQL string literal (DuckDB strings have no backslash escapes)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def columns_of(shape: Shape) -> tuple[str, ...]:
+    return TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
+
+
+def as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    """Spans with the canonical column types (a DuckDB round trip can widen a type)."""
+    if all(frame.schema.get(name) == dtype for name, dtype in SCHEMA.items()):
+        return frame
+    return frame.cast({name: dtype for name, dtype in SCHEMA.items() if name in frame.columns})
+
+
+class EngineSource:
+    """The shared implementation of ``LogSource`` over a sandboxed ``LogEngine``."""
+
+    url: str = ""
+
+    def __init__(self, engine: LogEngine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        """Release what the backend holds (nothing for a frame)."""
+
+    def __enter__(self) -> EngineSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _fetch(self, sql: str, original: str, limit: int | None = None) -> pl.DataFrame:
+        """Run SQL built here (user parts already checked) under the engine's lock and time limit."""
+        frame, _ = self.engine._run(sql, original, _UNBOUNDED if limit is None else limit, time.monotonic())
+        return frame
+
+    def _body(self, where: str | None, shape: Shape) -> str:
+        """The checked, rewritten WHERE condition (``TRUE`` for every row)."""
+        if where is None or not where.strip():
+            return "TRUE"
+        select = self.engine.where(where, shape=shape)
+        return select.split(" WHERE ", 1)[1]
+
+    @staticmethod
+    def _table(shape: Shape) -> str:
+        return "traces" if shape == "traces" else "logs_rows"
+
+    def _finish(self, frame: pl.DataFrame, shape: Shape) -> pl.DataFrame:
+        if shape == "spans":
+            return as_canonical(frame.drop("_row", strict=False))
+        return frame
+
+    # -- the protocol --------------------------------------------------------------------------
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        return dict(SCHEMA)
+
+    def sql(self, query: str, *, limit: int | None = None) -> pl.DataFrame:
+        return self.engine.sql(query, limit=limit)
+
+    def filter(self, where: str | None = None, *, shape: Shape = "spans", limit: int | None = None) -> pl.DataFrame:
+        body = self._body(where, shape)
+        sql = f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {SOURCE_ORDER[shape]}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._finish(self._fetch(sql, where or "TRUE"), shape)
+
+    def count(self, where: str | None = None, *, shape: Shape = "spans") -> int:
+        body = self._body(where, shape)
+        frame = self._fetch(f"SELECT count(*)::BIGINT AS n FROM {self._table(shape)} WHERE {body}", where or "TRUE")
+        return int(frame.item())
+
+    def trace(self, root_span_id: str) -> pl.DataFrame:
+        sql = f"SELECT * FROM logs_rows WHERE root_span_id = {literal(str(root_span_id))} ORDER BY _row"
+        return self._finish(self._fetch(sql, f"trace {root_span_id}"), "spans")
+
+    def stats(self) -> SourceStats:
+        sql = (
+            "SELECT (SELECT count(*) FROM logs_rows)::BIGINT AS spans, "
+            "(SELECT count(*) FROM (SELECT DISTINCT root_span_id FROM logs_rows))::BIGINT AS traces, "
+            '(SELECT min("created") FROM logs_rows) AS first, (SELECT max("created") FROM logs_rows) AS last'
+        )
+        row = self._fetch(sql, "stats").row(0, named=True)
+        return SourceStats(int(row["spans"]), int(row["traces"]), row["first"], row["last"])
+
+    def sample(
+        self,
+        n: int,
+        *,
+        where: str | None = None,
+        shape: Shape = "traces",
+        stratify_by_day: bool = False,
+        seed: int = 0,
+    ) -> pl.DataFrame:
+        n = max(0, int(n))
+        body = self._body(where, shape)
+        # The draw hashes the row's id with the seed (the same on every backend); ties in load order.
+        key, tie = ("root_span_id", "root_span_id") if shape == "traces" else ("id", "_row")
+        draw = f"hash({key}, {int(seed)}::BIGINT)"
+        if stratify_by_day:
+            # Each day's rows ranked by the draw: first one row of every day (when n allows), then
+            # the smallest rank/rows-in-day first, which gives each day a share in proportion to its rows.
+            sql = f"""
+            WITH s AS (
+              SELECT *, {draw} AS _draw, date_trunc('day', "created") AS _day FROM {self._table(shape)} WHERE {body}
+            ), ranked AS (
+              SELECT *, row_number() OVER (PARTITION BY _day ORDER BY _draw, {tie}) AS _rank,
+                     count(*) OVER (PARTITION BY _day) AS _in_day FROM s
+            ), picked AS (
+              SELECT * FROM ranked ORDER BY _rank > 1, _rank::DOUBLE / _in_day, _draw, {tie} LIMIT {n}
+            )
+            SELECT * EXCLUDE (_draw, _day, _rank, _in_day) FROM picked ORDER BY {SOURCE_ORDER[shape]}"""
+        else:
+            sql = f"""
+            WITH picked AS (
+              SELECT *, {draw} AS _draw FROM {self._table(shape)} WHERE {body} ORDER BY _draw, {tie} LIMIT {n}
+            )
+            SELECT * EXCLUDE (_draw) FROM picked ORDER BY {SOURCE_ORDER[shape]}"""
+        return self._finish(self._fetch(sql, where or "TRUE"), shape)
+
+    def page(
+        self,
+        where: str | None = None,
+        *,
+        shape: Shape = "traces",
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> pl.DataFrame:
+        if not 0 <= int(limit) <= MAX_PAGE_ROWS:
+            raise ValueError(f"a page holds 0 to {MAX_PAGE_ROWS:,} rows, not {limit}")
+        if int(offset) < 0:
+            raise ValueError(f"offset must be 0 or more, not {offset}")
+        order = SOURCE_ORDER[shape]
+        if order_by is not None:
+            if order_by not in columns_of(shape):
+                raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns_of(shape))}")
+            order = f"{_ident(order_by)} {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
+        body = self._body(where, shape)
+        sql = f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self._finish(self._fetch(sql, where or "TRUE"), shape)
