@@ -104,10 +104,11 @@ def _span_type(get) -> str:  # noqa: ANN001 - get(key) -> SQL of a Nullable(Stri
     """loaders/attributes.py ``_span_type`` in SQL: OpenInference kind, GenAI operation,
     LangSmith kind, Vercel AI SDK operation id, then a tool name."""
 
-    def case(value: str, table: dict[str, str | None], *, upper: bool = False) -> str:
-        probe = f"upper({value})" if upper else value
-        arms = ", ".join(f"{probe} = {sql_string(k)}, {sql_string(v)}" for k, v in table.items() if v is not None)
-        return f"multiIf({arms}, NULL)"
+    def case(value: str, table: dict[str, str | None]) -> str:
+        keys = [k for k, v in table.items() if v is not None]
+        froms = ", ".join(sql_string(k) for k in keys)
+        tos = ", ".join(sql_string(str(table[k])) for k in keys)
+        return f"transform({value}, [{froms}], [{tos}], CAST(NULL AS Nullable(String)))"
 
     kind, op, ls, op_id = (
         get("openinference.span.kind"),
@@ -121,10 +122,8 @@ def _span_type(get) -> str:  # noqa: ANN001 - get(key) -> SQL of a Nullable(Stri
     )
     tool = f"if({get('gen_ai.tool.name')} IS NOT NULL OR {get('ai.toolCall.name')} IS NOT NULL, 'tool', NULL)"
     return (
-        f"multiIf(upper({kind}) = 'UNKNOWN', NULL, {case(kind, OPENINFERENCE_KINDS, upper=True)} IS NOT NULL, "
-        f"{case(kind, OPENINFERENCE_KINDS, upper=True)}, {case(op, GENAI_OPERATIONS)} IS NOT NULL, "
-        f"{case(op, GENAI_OPERATIONS)}, {case(f'lower({ls})', LANGSMITH_KINDS)} IS NOT NULL, "
-        f"{case(f'lower({ls})', LANGSMITH_KINDS)}, {vercel} IS NOT NULL, {vercel}, {tool})"
+        f"if(upper({kind}) = 'UNKNOWN', NULL, coalesce({case(f'upper({kind})', OPENINFERENCE_KINDS)}, "
+        f"{case(op, GENAI_OPERATIONS)}, {case(f'lower({ls})', LANGSMITH_KINDS)}, {vercel}, {tool}))"
     )
 
 
@@ -215,6 +214,17 @@ SELECT SpanId AS span_id, TraceId AS trace_id, nullIf(ParentSpanId, '') AS paren
 FROM {table}"""
 
 
+def _otel_roots(table: str) -> str:
+    return f"(SELECT TraceId, argMin(SpanId, Timestamp) AS root FROM {table} WHERE ParentSpanId = '' GROUP BY TraceId)"
+
+
+def _otel_links(tables: dict[str, str]) -> str:
+    table = quote_name(tables["spans"])
+    return f"""
+SELECT s.SpanId AS span_id, coalesce(r.root, s.TraceId) AS root_span_id, nullIf(s.ParentSpanId, '') AS parent_id
+FROM {table} AS s LEFT JOIN {_otel_roots(table)} AS r ON r.TraceId = s.TraceId"""
+
+
 def _otel(tables: dict[str, str]) -> str:
     base = _otel_base(quote_name(tables["spans"]))
     # The root of a trace is its span without a parent (the earliest of several); a trace without
@@ -222,8 +232,7 @@ def _otel(tables: dict[str, str]) -> str:
     return f"""
 SELECT b.*, span_id AS id, coalesce(r.root, b.trace_id) AS root_span_id
 FROM ({base}) AS b
-LEFT JOIN (SELECT TraceId, argMin(SpanId, Timestamp) AS root FROM {quote_name(tables["spans"])}
-           WHERE ParentSpanId = '' GROUP BY TraceId) AS r ON r.TraceId = b.trace_id"""
+LEFT JOIN {_otel_roots(quote_name(tables["spans"]))} AS r ON r.TraceId = b.trace_id"""
 
 
 _LF_TYPES = {
@@ -243,6 +252,24 @@ _LF_TYPES = {
 def _content(value: str) -> str:
     """Langfuse input/output text as loaders/langfuse.py reads it: JSON text kept, other text a string."""
     return f"if(match({value}, '^\\\\s*[\\\\[{{\"]') AND isValidJSON({value}), {value}, toJSONString({value}))"
+
+
+def _lf_parent(obs: str) -> str:
+    return (
+        f"if(o.parent_observation_id IS NULL OR o.parent_observation_id = '' "
+        f"OR o.parent_observation_id NOT IN (SELECT id FROM {obs}), o.trace_id, o.parent_observation_id)"
+    )
+
+
+def _langfuse_links(tables: dict[str, str]) -> str:
+    traces, observations = quote_name(tables["traces"]), quote_name(tables["observations"])
+    obs = f"(SELECT * FROM {observations} FINAL WHERE is_deleted = 0)"
+    return f"""
+SELECT id AS span_id, id AS root_span_id, CAST(NULL AS Nullable(String)) AS parent_id
+FROM {traces} FINAL WHERE is_deleted = 0
+UNION ALL
+SELECT o.id AS span_id, o.trace_id AS root_span_id, CAST({_lf_parent(obs)} AS Nullable(String)) AS parent_id
+FROM {obs} AS o"""
 
 
 def _langfuse_v3(tables: dict[str, str]) -> str:
@@ -277,8 +304,7 @@ def _langfuse_v3(tables: dict[str, str]) -> str:
     )
     observations_sql = f"""
 SELECT o.id AS span_id, o.trace_id AS trace_id,
-  if(o.parent_observation_id IS NULL OR o.parent_observation_id = ''
-     OR o.parent_observation_id NOT IN (SELECT id FROM {obs}), o.trace_id, o.parent_observation_id) AS parent_id,
+  {_lf_parent(obs)} AS parent_id,
   {start_obs} AS start, CAST(toDateTime64(o.end_time, 6, 'UTC') AS {_TS}) AS `end`, {start_obs} AS created,
   if(o.input IS NULL, NULL, {_content('assumeNotNull(o.input)')}) AS input,
   if(o.output IS NULL, NULL, {_content('assumeNotNull(o.output)')}) AS output,
@@ -320,7 +346,7 @@ LEFT JOIN (SELECT trace_id, min(toDateTime64(start_time, 6, 'UTC')) AS first_sta
     return f"{roots_sql}\nUNION ALL\n{observations_sql}"
 
 
-def _canonical(base: str) -> str:
+def _canonical(base: str, links: str) -> str:
     """Canonical columns from an adapter's base spans: parents, depth (walked down from the
     roots by a recursive CTE), metrics and span_attributes JSON, duration, tokens."""
     start_s = "toUnixTimestamp64Micro(b.start) / 1e6"
@@ -373,11 +399,11 @@ def _canonical(base: str) -> str:
     assert tuple(columns) == COLUMNS
     select = ",\n  ".join(f"{sql} AS `{name}`" for name, sql in columns.items())
     return f"""
-WITH RECURSIVE _base AS ({base}),
+WITH RECURSIVE _base AS ({base}), _links AS ({links}),
 _walk AS (
-  SELECT span_id, root_span_id, 0 AS depth FROM _base WHERE parent_id IS NULL
+  SELECT span_id, root_span_id, 0 AS depth FROM _links WHERE parent_id IS NULL
   UNION ALL
-  SELECT c.span_id, c.root_span_id, w.depth + 1 FROM _base AS c
+  SELECT c.span_id, c.root_span_id, w.depth + 1 FROM _links AS c
   JOIN _walk AS w ON c.parent_id = w.span_id AND c.root_span_id = w.root_span_id
   WHERE w.depth < 200
 )
@@ -396,8 +422,9 @@ def logs_sql(schema: str, tables: dict[str, str] | None = None) -> str:
     if schema == "native":
         names = ", ".join(f"`{name}`" for name in COLUMNS)
         return f"SELECT {names} FROM {quote_name(tables['spans'])}"
-    base = _otel(tables) if schema == "otel" else _langfuse_v3(tables)
-    return _canonical(base)
+    if schema == "otel":
+        return _canonical(_otel(tables), _otel_links(tables))
+    return _canonical(_langfuse_v3(tables), _langfuse_links(tables))
 
 
 def traces_sql(logs: str = "logs") -> str:

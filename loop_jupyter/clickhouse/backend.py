@@ -152,8 +152,12 @@ class ClickHouseLogs:
             if with_.args.get("recursive"):
                 raise QueryError("WITH RECURSIVE is not supported on ClickHouse sources", query)
             ours += [cte.sql(dialect="clickhouse") for cte in with_.expressions]
-            tree = tree.copy()
             tree.set("with_", None)
+        if isinstance(tree, exp.Select):
+            # DuckDB names ``t.x`` as ``x``; ClickHouse would say ``t.x``.
+            for index, projection in enumerate(tree.expressions):
+                if isinstance(projection, exp.Column) and projection.table:
+                    tree.expressions[index] = exp.alias_(projection, projection.name, quoted=True)
         return f"WITH {', '.join(ours)}\n{tree.sql(dialect='clickhouse')}"
 
     def _run(self, sql: str, original: str) -> pl.DataFrame:
