@@ -70,12 +70,12 @@ def _as_json_value(text_sql: str) -> str:
     return f"if(match({text_sql}, '^\\\\s*[\\\\[{{]') AND isValidJSON({text_sql}), {text_sql}, toJSONString({text_sql}))"
 
 
-def _json_object(pairs: list[tuple[str, str]], *, raw_tail: str | None = None) -> str:
+def _json_object(pairs: list[tuple[str, str]], *, raw_tail: str | list[str] | None = None) -> str:
     """A JSON object from (key, JSON-value SQL) pairs; NULL values leave their key out.
     ``raw_tail`` is SQL for extra ``"k":v`` members (comma-joined text, '' for none)."""
     members = [f"if(({value}) IS NULL, '', concat({sql_string(_json_key(key) + ':')}, {value}))" for key, value in pairs]
     if raw_tail is not None:
-        members.append(raw_tail)
+        members.extend([raw_tail] if isinstance(raw_tail, str) else raw_tail)
     return f"concat('{{', arrayStringConcat(arrayFilter(x -> x != '', [{', '.join(members)}]), ','), '}}')"
 
 
@@ -159,6 +159,27 @@ def _aggregate(get) -> str:  # noqa: ANN001
     )
 
 
+def _mapped_metadata(get) -> list[tuple[str, str]]:  # noqa: ANN001
+    """The metadata keys attributes.py ``map_attributes`` sets from attributes (first match wins)."""
+    return [
+        ("span_kind", _str(get("openinference.span.kind"))),
+        ("operation", _str(get("gen_ai.operation.name"))),
+        ("model", _str(_first(get, _MODEL_KEYS))),
+        ("provider", _str(_first(get, ("gen_ai.provider.name", "llm.provider", "ai.model.provider", "gen_ai.system", "llm.system")))),
+        ("user", _str(_first(get, ("user.id", "enduser.id")))),
+        ("session_id", _str(_first(get, ("session.id", "gen_ai.conversation.id")))),
+        ("tool_name", _str(_first(get, ("gen_ai.tool.name", "tool.name", "ai.toolCall.name")))),
+    ]
+
+
+def _object_members(json_sql: str) -> str:
+    """The members of a JSON object text without its braces ('' for anything else)."""
+    return (
+        f"if(isValidJSON({json_sql}) AND startsWith({json_sql}, '{{') AND length({json_sql}) > 2, "
+        f"substring({json_sql}, 2, length({json_sql}) - 2), '')"
+    )
+
+
 def _otel_base(table: str) -> str:
     def get(key: str) -> str:
         return f"nullIf(SpanAttributes[{sql_string(key)}], '')"
@@ -187,13 +208,7 @@ def _otel_base(table: str) -> str:
     metadata = _json_object(
         [
             ("trace_id", "toJSONString(TraceId)"),
-            ("span_kind", _str(get("openinference.span.kind"))),
-            ("operation", _str(get("gen_ai.operation.name"))),
-            ("model", _str(_first(get, _MODEL_KEYS))),
-            ("provider", _str(_first(get, ("gen_ai.provider.name", "llm.provider", "ai.model.provider", "gen_ai.system", "llm.system")))),
-            ("user", _str(_first(get, ("user.id", "enduser.id")))),
-            ("session_id", _str(_first(get, ("session.id", "gen_ai.conversation.id")))),
-            ("tool_name", _str(_first(get, ("gen_ai.tool.name", "tool.name", "ai.toolCall.name")))),
+            *_mapped_metadata(get),
             ("otel.span_kind", _str("nullIf(SpanKind, '')")),
             ("service_name", _str("nullIf(ServiceName, '')")),
             ("resource", f"if(empty(ResourceAttributes), NULL, {_map_object('ResourceAttributes')})"),
@@ -296,11 +311,15 @@ def _langfuse_v3(tables: dict[str, str]) -> str:
         [
             ("trace_id", "toJSONString(o.trace_id)"),
             ("observation_type", "toJSONString(toString(o.type))"),
-            ("model", _str("o.provided_model_name")),
+            ("model", _str(f"coalesce(o.provided_model_name, {_first(get, _MODEL_KEYS)})")),
+            *[pair for pair in _mapped_metadata(get) if pair[0] != "model"],
             ("level", "if(o.level IN ('DEFAULT', 'ERROR', ''), NULL, toJSONString(toString(o.level)))"),
             ("project_id", "toJSONString(o.project_id)"),
         ],
-        raw_tail=_map_members("mapFilter((k, v) -> k != 'attributes', o.metadata)", parse_values=True),
+        raw_tail=[
+            _map_members("mapFilter((k, v) -> k != 'attributes', o.metadata)", parse_values=True),
+            _object_members("o.metadata['attributes']"),
+        ],
     )
     observations_sql = f"""
 SELECT o.id AS span_id, o.trace_id AS trace_id,
@@ -312,16 +331,20 @@ SELECT o.id AS span_id, o.trace_id AS trace_id,
   if(o.level = 'ERROR', {error_json}, NULL) AS error,
   CAST([] AS Array(String)) AS tags, CAST(NULL AS Nullable(String)) AS scores, {obs_metadata} AS metadata,
   CAST(NULL AS Nullable(String)) AS context, o.name AS name, {lf_type} AS type,
-  o.provided_model_name AS model, {usage("input")} AS prompt_tokens, {usage("output")} AS completion_tokens,
+  coalesce(o.provided_model_name, {_first(get, _MODEL_KEYS)}) AS model, {usage("input")} AS prompt_tokens, {usage("output")} AS completion_tokens,
   {usage("total")} AS tokens_given, {cost} AS cost,
   o.id AS id, o.trace_id AS root_span_id
 FROM {obs} AS o"""
+    def tget(key: str) -> str:
+        return json_text("t.metadata['attributes']", [key])
+
     trace_metadata = _json_object(
         [
             ("trace_id", "toJSONString(t.id)"),
             ("observation_type", "'\"TRACE\"'"),
-            ("user", _str("t.user_id")),
-            ("session_id", _str("t.session_id")),
+            ("user", _str(f"coalesce(t.user_id, {_first(tget, ('user.id', 'enduser.id'))})")),
+            ("session_id", _str(f"coalesce(t.session_id, {_first(tget, ('session.id', 'gen_ai.conversation.id'))})")),
+            ("model", _str(_first(tget, _MODEL_KEYS))),
             ("project_id", "toJSONString(t.project_id)"),
         ],
         raw_tail=_map_members("mapFilter((k, v) -> k != 'attributes', t.metadata)", parse_values=True),
@@ -336,7 +359,7 @@ SELECT t.id AS span_id, t.id AS trace_id, CAST(NULL AS Nullable(String)) AS pare
   CAST(NULL AS Nullable(String)) AS expected, CAST(NULL AS Nullable(String)) AS error,
   t.tags AS tags, CAST(NULL AS Nullable(String)) AS scores, {trace_metadata} AS metadata,
   CAST(NULL AS Nullable(String)) AS context, t.name AS name, 'task' AS type,
-  CAST(NULL AS Nullable(String)) AS model, CAST(NULL AS Nullable(Int64)) AS prompt_tokens,
+  {_first(tget, _MODEL_KEYS)} AS model, CAST(NULL AS Nullable(Int64)) AS prompt_tokens,
   CAST(NULL AS Nullable(Int64)) AS completion_tokens, CAST(NULL AS Nullable(Int64)) AS tokens_given,
   CAST(NULL AS Nullable(Float64)) AS cost, t.id AS id, t.id AS root_span_id
 FROM (SELECT * FROM {traces} FINAL WHERE is_deleted = 0) AS t
@@ -441,7 +464,7 @@ SELECT
   coalesce(r.start, a.first_start) AS start, coalesce(r.`end`, a.last_end) AS `end`,
   coalesce(r.duration, (toUnixTimestamp64Micro(a.last_end) - toUnixTimestamp64Micro(a.first_start)) / 1e6) AS duration,
   {user} AS `user`,
-  a.span_count AS span_count, a.error_count AS error_count, a.error_count > 0 AS has_error,
+  a.span_count AS span_count, a.error_count AS error_count, CAST(a.error_count > 0 AS Bool) AS has_error,
   a.llm_calls AS llm_calls, a.tool_calls AS tool_calls, a.total_tokens AS total_tokens,
   a.total_prompt_tokens AS total_prompt_tokens, a.total_completion_tokens AS total_completion_tokens,
   a.total_cost AS total_cost, a.models AS models, a.max_depth AS max_depth

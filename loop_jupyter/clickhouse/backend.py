@@ -34,10 +34,12 @@ DEFAULT_ROWS_TO_READ = 1_000_000_000
 SOURCE_NAMES = {"logs", "traces"}
 
 _CHDB_LOCK = threading.Lock()
+_BOOLEAN = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
 
 
 def limit_settings(*, timeout_s: float, row_limit: int, memory: int, rows_to_read: int) -> dict[str, Any]:
     """The settings every query runs under, in the order they are set (readonly last)."""
+    # join_use_nulls: a LEFT JOIN miss is NULL as in DuckDB, not the type's default ('' or 0).
     return {
         "max_execution_time": max(1, round(timeout_s)),
         "max_memory_usage": memory,
@@ -46,29 +48,59 @@ def limit_settings(*, timeout_s: float, row_limit: int, memory: int, rows_to_rea
         "max_rows_to_read": rows_to_read,
         "join_use_nulls": 1,
         "session_timezone": "UTC",
-        "output_format_arrow_string_as_string": 1,
+        "output_format_arrow_string_as_string": 1,  # Arrow strings, not binary
         "output_format_arrow_low_cardinality_as_dictionary": 0,
         "readonly": 1,
     }
 
 
 class _Chdb:
-    """A chDB session on a database directory, limited, then made read-only."""
+    """A chDB session on a database directory. chDB holds one session per process, so backends on
+    the same directory share it (counted); every query carries the limits, then ``readonly = 1``,
+    in its own SETTINGS clause, so the session stays writable for ``import --to`` and tests."""
+
+    _open: dict[str, list] = {}  # path -> [session, users]
 
     def __init__(self, path: str, settings: dict[str, Any]) -> None:
         from chdb import session as chdb_session
 
-        self.session = chdb_session.Session(path)
-        for name, value in settings.items():
-            literal = sql_string(value) if isinstance(value, str) else str(value)
-            self.session.query(f"SET {name} = {literal}")
+        self.path = path
+        self.clause = "SETTINGS " + ", ".join(
+            f"{name} = {sql_string(value) if isinstance(value, str) else value}" for name, value in settings.items()
+        )
+        with _CHDB_LOCK:
+            entry = self._open.get(path)
+            if entry is None:
+                if self._open:
+                    raise RuntimeError(
+                        f"chDB runs one database per process: {next(iter(self._open))} is open; close it first"
+                    )
+                entry = self._open[path] = [chdb_session.Session(path), 0]
+            entry[1] += 1
+            self.session = entry[0]
 
     def arrow(self, sql: str) -> pa.Table:
-        result = self.session.query(sql, "Arrow")
-        return pa.ipc.open_file(pa.py_buffer(result.bytes())).read_all() if hasattr(result, "bytes") else pa.table(result)
+        try:
+            data = self.session.query(f"{sql}\n{self.clause}", "Arrow").bytes()
+        except Exception:
+            # chDB 4.4 keeps the partial output of a query that failed (e.g. stopped by
+            # max_result_rows) and prepends it to the next answer: one throwaway query flushes it.
+            try:
+                self.session.query("SELECT 1", "Arrow")
+            except Exception:  # noqa: S110 - the original error is the one to report
+                pass
+            raise
+        return pa.ipc.open_file(pa.py_buffer(data)).read_all()
 
     def close(self) -> None:
-        self.session.close()
+        with _CHDB_LOCK:
+            entry = self._open.get(self.path)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self._open[self.path]
+                entry[0].close()
 
 
 class _Server:
@@ -158,6 +190,12 @@ class ClickHouseLogs:
             for index, projection in enumerate(tree.expressions):
                 if isinstance(projection, exp.Column) and projection.table:
                     tree.expressions[index] = exp.alias_(projection, projection.name, quoted=True)
+                inner = projection.this if isinstance(projection, exp.Alias) else projection
+                if isinstance(inner, _BOOLEAN):
+                    # DuckDB answers BOOLEAN; ClickHouse's comparisons give UInt8.
+                    cast = exp.Cast(this=inner.copy(), to=exp.DataType.build("Bool", dialect="clickhouse"))
+                    name = projection.alias if isinstance(projection, exp.Alias) else inner.sql(dialect="duckdb")
+                    tree.expressions[index] = exp.alias_(cast, name, quoted=True)
         return f"WITH {', '.join(ours)}\n{tree.sql(dialect='clickhouse')}"
 
     def _run(self, sql: str, original: str) -> pl.DataFrame:
@@ -176,6 +214,10 @@ class ClickHouseLogs:
                 raise QueryError(f"query failed: {message[:500]}", original) from None
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
+        # ClickHouse counts are UInt64 where DuckDB's are BIGINT.
+        wide = [name for name, dtype in frame.schema.items() if dtype in (pl.UInt64, pl.UInt32, pl.UInt16)]
+        if wide:
+            frame = frame.with_columns(pl.col(wide).cast(pl.Int64, strict=False))
         if frame.height > self.row_limit:
             raise QueryError(f"the query returns more than {self.row_limit:,} rows: add a LIMIT or aggregate", original)
         return frame
