@@ -10,8 +10,8 @@ pointing at tables you filled yourself), and are skipped otherwise.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -150,7 +150,7 @@ def test_sql_examples_give_the_same_rows(pair, query: str) -> None:
 
 
 def test_traces_view_matches(pair) -> None:
-    schema, db, frame = pair
+    _schema, db, frame = pair
     got, expected = db.traces, lj.traces(frame)
     assert tuple(got.columns) == TRACE_COLUMNS
     assert got.height == expected.height
@@ -210,9 +210,8 @@ CLICKHOUSE_HOSTILE = [
 @pytest.mark.parametrize("query", CLICKHOUSE_HOSTILE)
 def test_clickhouse_escapes_are_refused(database, query: str) -> None:
     path, _frames = database
-    with connect(f"chdb:///{path}?schema=otel", timeout_s=5) as db:
-        with pytest.raises(QueryError):
-            db.sql(query)
+    with connect(f"chdb:///{path}?schema=otel", timeout_s=5) as db, pytest.raises(QueryError):
+        db.sql(query)
 
 
 def test_hostile_corpus_is_refused_on_chdb(database) -> None:
@@ -236,11 +235,11 @@ def test_limits_then_readonly(database) -> None:
         # would still be refused by ClickHouse.
         assert db._conn.clause.endswith("readonly = 1")
         assert "result_overflow_mode = 'throw'" in db._conn.clause
-        with pytest.raises(Exception, match="(?i)readonly"):
+        with pytest.raises(Exception, match=r"(?i)readonly"):
             db._conn.arrow("INSERT INTO otel_traces (TraceId) SELECT 'x'")
-        with pytest.raises(Exception, match="(?i)readonly"):
+        with pytest.raises(Exception, match=r"(?i)readonly"):
             db._conn.arrow("DROP TABLE otel_traces")
-        with pytest.raises(Exception, match="(?i)readonly"):
+        with pytest.raises(Exception, match=r"(?i)readonly"):
             db._conn.arrow("CREATE TABLE x (a Int8) ENGINE = Memory")
         assert db.sql("SELECT count(*) AS n FROM logs").item() == 55
 

@@ -14,6 +14,7 @@ Every adapter yields the same columns with the same ClickHouse types, in ``schem
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..loaders.attributes import GENAI_OPERATIONS, LANGSMITH_KINDS, OPENINFERENCE_KINDS
 from ..schema import COLUMNS
@@ -24,6 +25,9 @@ DEFAULT_TABLES: dict[str, dict[str, str]] = {
     "langfuse_v3": {"traces": "traces", "observations": "observations"},
     "native": {"spans": "loop_spans"},
 }
+
+#: ``get(attribute key)`` -> SQL of that attribute as Nullable(String).
+Getter = Callable[[str], str]
 
 _TS = "Nullable(DateTime64(6, 'UTC'))"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -100,7 +104,7 @@ def _map_object(map_sql: str, *, parse_values: bool = False) -> str:
     return f"concat('{{', {_map_members(map_sql, parse_values=parse_values)}, '}}')"
 
 
-def _span_type(get) -> str:  # noqa: ANN001 - get(key) -> SQL of a Nullable(String) attribute
+def _span_type(get: Getter) -> str:
     """loaders/attributes.py ``_span_type`` in SQL: OpenInference kind, GenAI operation,
     LangSmith kind, Vercel AI SDK operation id, then a tool name."""
 
@@ -127,7 +131,7 @@ def _span_type(get) -> str:  # noqa: ANN001 - get(key) -> SQL of a Nullable(Stri
     )
 
 
-def _first(get, keys: tuple[str, ...]) -> str:  # noqa: ANN001
+def _first(get: Getter, keys: tuple[str, ...]) -> str:
     return f"coalesce({', '.join(get(k) for k in keys)})"
 
 
@@ -150,7 +154,7 @@ _TOTAL_KEYS = ("gen_ai.usage.total_tokens", "llm.token_count.total", "ai.usage.t
 _COST_KEYS = ("llm.cost.total", "gen_ai.usage.cost", "operation.cost")
 
 
-def _aggregate(get) -> str:  # noqa: ANN001
+def _aggregate(get: Getter) -> str:
     """Spans whose usage sums their children's (attributes.py ``_is_aggregate``)."""
     op_id, op = get("ai.operationId"), get("gen_ai.operation.name")
     return (
@@ -159,7 +163,7 @@ def _aggregate(get) -> str:  # noqa: ANN001
     )
 
 
-def _mapped_metadata(get) -> list[tuple[str, str]]:  # noqa: ANN001
+def _mapped_metadata(get) -> list[tuple[str, str]]:
     """The metadata keys attributes.py ``map_attributes`` sets from attributes (first match wins)."""
     return [
         ("span_kind", _str(get("openinference.span.kind"))),

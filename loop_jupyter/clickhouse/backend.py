@@ -14,9 +14,10 @@ parameters name tables: ``table=`` (otel, native) or ``traces_table=``/``observa
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import polars as pl
@@ -59,7 +60,7 @@ class _Chdb:
     the same directory share it (counted); every query carries the limits, then ``readonly = 1``,
     in its own SETTINGS clause, so the session stays writable for ``import --to`` and tests."""
 
-    _open: dict[str, list] = {}  # path -> [session, users]
+    _open: ClassVar[dict[str, list]] = {}  # path -> [session, users]
 
     def __init__(self, path: str, settings: dict[str, Any]) -> None:
         from chdb import session as chdb_session
@@ -85,10 +86,8 @@ class _Chdb:
         except Exception:
             # chDB 4.4 keeps the partial output of a query that failed (e.g. stopped by
             # max_result_rows) and prepends it to the next answer: one throwaway query flushes it.
-            try:
+            with contextlib.suppress(Exception):  # the original error is the one to report
                 self.session.query("SELECT 1", "Arrow")
-            except Exception:  # noqa: S110 - the original error is the one to report
-                pass
             raise
         return pa.ipc.open_file(pa.py_buffer(data)).read_all()
 
