@@ -163,7 +163,7 @@ def _aggregate(get: Getter) -> str:
     )
 
 
-def _mapped_metadata(get) -> list[tuple[str, str]]:
+def _mapped_metadata(get: Getter) -> list[tuple[str, str]]:
     """The metadata keys attributes.py ``map_attributes`` sets from attributes (first match wins)."""
     return [
         ("span_kind", _str(get("openinference.span.kind"))),

@@ -118,6 +118,10 @@ class _Server:
             database=database or "default",
             secure=parsed.scheme in ("clickhouses", "clickhouse+https"),
         )
+        # A user the DBA made read-only already (readonly = 1 or 2 in its profile) may not send
+        # ``readonly`` again; the limits still travel with every query (readonly = 2 allows them).
+        if int(self.client.command("SELECT getSetting('readonly')") or 0):
+            self.settings = {k: v for k, v in settings.items() if k != "readonly"}
 
     def arrow(self, sql: str) -> pa.Table:
         return self.client.query_arrow(sql, settings=self.settings)
