@@ -124,9 +124,9 @@ def _lf_metadata(value: Any) -> dict[str, str]:
     return {k: _text(v) for k, v in value.items() if v is not None}
 
 
-def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(traces rows, observations rows) as Langfuse v3 stores an export's trace and observations."""
-    traces, observations = [], []
+def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(traces, observations, scores) rows as Langfuse v3 stores an export."""
+    traces, observations, scores = [], [], []
     for path in paths:
         data = json.loads(path.read_text())
         for item in data if isinstance(data, list) else [data]:
@@ -153,6 +153,25 @@ def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[st
                     "is_deleted": 0,
                 }
             )
+            for score in trace.get("scores") or []:
+                value = score.get("value")
+                scores.append(
+                    {
+                        "id": score["id"],
+                        "timestamp": _lf_time(score.get("timestamp")),
+                        "project_id": score.get("projectId") or "p",
+                        "trace_id": score.get("traceId") or trace["id"],
+                        "observation_id": score.get("observationId"),
+                        "name": score.get("name") or "",
+                        "value": float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0,
+                        "source": score.get("source") or "API",
+                        "comment": score.get("comment"),
+                        "data_type": score.get("dataType") or "NUMERIC",
+                        "string_value": score.get("stringValue"),
+                        "event_ts": _lf_time(score.get("updatedAt") or score.get("timestamp")),
+                        "is_deleted": 0,
+                    }
+                )
             for obs in obs_list:
                 usage = {k: int(v) for k, v in (obs.get("usageDetails") or {}).items() if isinstance(v, int | float)}
                 costs = {k: v for k, v in (obs.get("costDetails") or {}).items() if isinstance(v, int | float)}
@@ -179,7 +198,7 @@ def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[st
                         "is_deleted": 0,
                     }
                 )
-    return traces, observations
+    return traces, observations, scores
 
 
 def insert_rows(session: Any, table: str, rows: list[dict[str, Any]]) -> None:
@@ -208,14 +227,15 @@ def build_database(path: str, fixtures: Path, frames: dict[str, pl.DataFrame]) -
         apply_langfuse_migrations(session, fixtures)
         create_otel_table(session, fixtures)
         insert_rows(session, "otel_traces", otel_rows(otlp_files(fixtures)))
-        traces, observations = langfuse_rows(langfuse_files(fixtures))
+        traces, observations, scores = langfuse_rows(langfuse_files(fixtures))
         insert_rows(session, "traces", traces)
         insert_rows(session, "observations", observations)
+        insert_rows(session, "scores", scores)
         counts = {}
         for name, frame in frames.items():
             session.query(NATIVE_DDL.format(table=f"native_{name}"))
             insert_frame(session, f"native_{name}", frame)
-        for table in ("otel_traces", "traces", "observations", *(f"native_{n}" for n in frames)):
+        for table in ("otel_traces", "traces", "observations", "scores", *(f"native_{n}" for n in frames)):
             counts[table] = int(str(session.query(f"SELECT count() FROM {table}", "CSV")).strip())
         return counts
     finally:

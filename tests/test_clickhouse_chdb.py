@@ -41,6 +41,7 @@ def database(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tu
     counts = ct.build_database(path, fixtures_dir, {"otel": otel, "langfuse": langfuse})
     assert counts["otel_traces"] == otel.height == 55
     assert counts["traces"] + counts["observations"] == langfuse.height
+    assert counts["scores"] > 0
     return path, {"otel": otel, "langfuse": langfuse}
 
 
@@ -72,6 +73,9 @@ FILTERS = [
     "error IS NOT NULL",
     "depth >= 2",
     "name ILIKE '%chat%'",
+    "scores IS NOT NULL",
+    "scores.is_same_language >= 1",
+    "scores.hallucination < 1",
 ]
 
 

@@ -22,7 +22,7 @@ from ..schema import COLUMNS
 SCHEMAS: tuple[str, ...] = ("otel", "langfuse_v3", "native")
 DEFAULT_TABLES: dict[str, dict[str, str]] = {
     "otel": {"spans": "otel_traces"},
-    "langfuse_v3": {"traces": "traces", "observations": "observations"},
+    "langfuse_v3": {"traces": "traces", "observations": "observations", "scores": "scores"},
     "native": {"spans": "loop_spans"},
 }
 
@@ -291,9 +291,20 @@ SELECT o.id AS span_id, o.trace_id AS root_span_id, CAST({_lf_parent(obs)} AS Nu
 FROM {obs} AS o"""
 
 
+def _langfuse_scores(table: str) -> str:
+    """Numeric scores by target (the observation, else the trace) as a JSON object, as
+    loaders/langfuse.py keeps them (categorical scores stay out)."""
+    return f"""(
+  SELECT coalesce(nullIf(observation_id, ''), trace_id) AS target,
+    concat('{{', arrayStringConcat(groupArray(concat(toJSONString(name), ':', toJSONString(value))), ','), '}}') AS score_json
+  FROM {table} FINAL WHERE is_deleted = 0 AND data_type != 'CATEGORICAL' AND trace_id IS NOT NULL
+  GROUP BY target)"""
+
+
 def _langfuse_v3(tables: dict[str, str]) -> str:
     traces, observations = quote_name(tables["traces"]), quote_name(tables["observations"])
     obs = f"(SELECT * FROM {observations} FINAL WHERE is_deleted = 0)"
+    scores = _langfuse_scores(quote_name(tables["scores"]))
 
     def get(key: str) -> str:
         return json_text("o.metadata['attributes']", [key])
@@ -333,12 +344,13 @@ SELECT o.id AS span_id, o.trace_id AS trace_id,
   if(o.output IS NULL, NULL, {_content('assumeNotNull(o.output)')}) AS output,
   CAST(NULL AS Nullable(String)) AS expected,
   if(o.level = 'ERROR', {error_json}, NULL) AS error,
-  CAST([] AS Array(String)) AS tags, CAST(NULL AS Nullable(String)) AS scores, {obs_metadata} AS metadata,
+  CAST([] AS Array(String)) AS tags, sc.score_json AS scores, {obs_metadata} AS metadata,
   CAST(NULL AS Nullable(String)) AS context, o.name AS name, {lf_type} AS type,
   coalesce(o.provided_model_name, {_first(get, _MODEL_KEYS)}) AS model, {usage("input")} AS prompt_tokens, {usage("output")} AS completion_tokens,
   {usage("total")} AS tokens_given, {cost} AS cost,
   o.id AS id, o.trace_id AS root_span_id
-FROM {obs} AS o"""
+FROM {obs} AS o LEFT JOIN {scores} AS sc ON sc.target = o.id"""
+
     def tget(key: str) -> str:
         return json_text("t.metadata['attributes']", [key])
 
@@ -361,7 +373,7 @@ SELECT t.id AS span_id, t.id AS trace_id, CAST(NULL AS Nullable(String)) AS pare
   if(t.input IS NULL, NULL, {_content('assumeNotNull(t.input)')}) AS input,
   if(t.output IS NULL, NULL, {_content('assumeNotNull(t.output)')}) AS output,
   CAST(NULL AS Nullable(String)) AS expected, CAST(NULL AS Nullable(String)) AS error,
-  t.tags AS tags, CAST(NULL AS Nullable(String)) AS scores, {trace_metadata} AS metadata,
+  t.tags AS tags, sc.score_json AS scores, {trace_metadata} AS metadata,
   CAST(NULL AS Nullable(String)) AS context, t.name AS name, 'task' AS type,
   {_first(tget, _MODEL_KEYS)} AS model, CAST(NULL AS Nullable(Int64)) AS prompt_tokens,
   CAST(NULL AS Nullable(Int64)) AS completion_tokens, CAST(NULL AS Nullable(Int64)) AS tokens_given,
@@ -369,7 +381,8 @@ SELECT t.id AS span_id, t.id AS trace_id, CAST(NULL AS Nullable(String)) AS pare
 FROM (SELECT * FROM {traces} FINAL WHERE is_deleted = 0) AS t
 LEFT JOIN (SELECT trace_id, min(toDateTime64(start_time, 6, 'UTC')) AS first_start,
                   max(toDateTime64(end_time, 6, 'UTC')) AS last_end FROM {obs} GROUP BY trace_id) AS s
-  ON s.trace_id = t.id"""
+  ON s.trace_id = t.id
+LEFT JOIN {scores} AS sc ON sc.target = t.id"""
     return f"{roots_sql}\nUNION ALL\n{observations_sql}"
 
 

@@ -150,7 +150,7 @@ class ClickHouseLogs:
         tables = {}
         if "table" in params:
             tables["spans"] = params["table"]
-        for key in ("traces", "observations"):
+        for key in ("traces", "observations", "scores"):
             if f"{key}_table" in params:
                 tables[key] = params[f"{key}_table"]
         self.logs_sql = logs_sql(self.schema, tables)
