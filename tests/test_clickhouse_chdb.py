@@ -98,6 +98,10 @@ def test_filter_method_selects_the_same_spans(pair, where: str) -> None:
 
 
 SQL = [
+    # README / docs examples, unaliased as they are written there
+    "SELECT model, avg(duration) FROM logs WHERE type = 'llm' GROUP BY 1",
+    "SELECT name, count(*) FROM logs GROUP BY 1",
+    "SELECT root_span_id, duration FROM traces WHERE has_error LIMIT 20",
     "SELECT type, count(*) AS n FROM logs GROUP BY type",
     "SELECT model, count(*) AS n, sum(tokens) AS tokens, sum(prompt_tokens) AS p FROM logs WHERE model IS NOT NULL GROUP BY model",
     "SELECT metadata.user AS u, count(*) AS n FROM logs GROUP BY u",

@@ -130,6 +130,32 @@ class _Server:
         self.client.close()
 
 
+_NAMES: dict[str, list[str] | None] = {}
+
+
+def _duckdb_names(query: str, count: int) -> list[str] | None:
+    """The column names DuckDB gives ``query`` (run on an empty frame), when it gives one per
+    projection; None otherwise (a ``*``, or SQL DuckDB does not take)."""
+    if query not in _NAMES:
+        from ..engine import engine_for
+        from ..schema import empty_frame
+
+        global _EMPTY
+        if _EMPTY is None:
+            _EMPTY = empty_frame()
+        try:
+            _NAMES[query] = engine_for(_EMPTY).sql(query, limit=0).columns
+        except (QueryError, ValueError):
+            _NAMES[query] = None
+        if len(_NAMES) > 1000:
+            _NAMES.pop(next(iter(_NAMES)))
+    names = _NAMES[query]
+    return names if names is not None and len(names) == count else None
+
+
+_EMPTY: pl.DataFrame | None = None
+
+
 class ClickHouseLogs:
     """``logs`` and ``traces`` over ClickHouse tables in one of :data:`adapters.SCHEMAS`."""
 
@@ -189,10 +215,13 @@ class ClickHouseLogs:
             ours += [cte.sql(dialect="clickhouse") for cte in with_.expressions]
             tree.set("with_", None)
         if isinstance(tree, exp.Select):
-            # DuckDB names ``t.x`` as ``x``; ClickHouse would say ``t.x``.
+            names = _duckdb_names(query, len(tree.expressions))
             for index, projection in enumerate(tree.expressions):
-                if isinstance(projection, exp.Column) and projection.table:
-                    tree.expressions[index] = exp.alias_(projection, projection.name, quoted=True)
+                if names is not None and not isinstance(projection, exp.Alias | exp.Star):
+                    # Columns named as DuckDB names them (``count_star()``, ``x`` for ``t.x``).
+                    tree.expressions[index] = projection = exp.alias_(projection, names[index], quoted=True)
+                elif isinstance(projection, exp.Column) and projection.table:
+                    tree.expressions[index] = projection = exp.alias_(projection, projection.name, quoted=True)
                 inner = projection.this if isinstance(projection, exp.Alias) else projection
                 if isinstance(inner, _BOOLEAN):
                     # DuckDB answers BOOLEAN; ClickHouse's comparisons give UInt8.
