@@ -116,6 +116,7 @@ SQL = [
     "WITH llm AS (SELECT * FROM logs WHERE type = 'llm') SELECT root_span_id, count(*) AS n FROM llm GROUP BY 1",
     "SELECT name, count(*) AS n FROM logs WHERE 'production' IN tags GROUP BY name",
     "SELECT root_span_id, max(duration) AS d FROM logs GROUP BY root_span_id ORDER BY d DESC LIMIT 2",
+    "SELECT count(*) AS n, sum(r.range) AS s FROM range(2, 10, 3) r",  # end excluded; numbers() on ClickHouse
 ]
 
 

@@ -69,6 +69,8 @@ class _Rewriter:
         return _to_float(value) if field in _NUMERIC_FIELDS else value
 
     def __call__(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+            return _series(node)
         if isinstance(node, exp.Dot) and isinstance(node.this, exp.Column | exp.Dot):
             parts: list[str] = []
             inner: exp.Expression = node
@@ -115,6 +117,28 @@ class _Rewriter:
         if isinstance(node, exp.TimeToUnix):
             return _epoch(node.this)
         return node
+
+
+def _series(table: exp.Table) -> exp.Expression:
+    """DuckDB's ``range(a, b, s)`` (end excluded, column ``range``) and ``generate_series`` (end
+    included) in FROM as a subquery over ClickHouse's ``numbers`` (sqlglot writes
+    GENERATE_SERIES, which ClickHouse does not know in capitals, and drops the exclusive end)."""
+    series = table.this
+    exclusive = bool(series.args.get("is_end_exclusive"))
+
+    def arg(name: str, default: str) -> str:
+        value = series.args.get(name)
+        return value.sql(dialect="clickhouse") if value is not None else default
+
+    start, end, step = arg("start", "0"), arg("end", "0"), arg("step", "1")
+    column = "range" if exclusive else "generate_series"
+    count = f"ceil(({end} - ({start})) / ({step}))" if exclusive else f"floor(({end} - ({start})) / ({step})) + 1"
+    alias = table.alias or column
+    sub = _ch(
+        f"(SELECT toInt64(({start}) + number * ({step})) AS `{column}` "
+        f"FROM numbers(toUInt64(greatest(0, {count})))) AS `{alias}`"
+    )
+    return sub
 
 
 def _epoch(value: exp.Expression) -> exp.Expression:
