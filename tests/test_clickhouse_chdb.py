@@ -110,6 +110,7 @@ SQL = [
     # (no round() here: ClickHouse rounds a float tie such as 0.0005 differently from DuckDB)
     "SELECT name, median(duration) AS p50, quantile_cont(duration, 0.9) AS p90 FROM logs GROUP BY name",
     "SELECT sum(len(span_parents)) AS parents, sum(length(name)) AS chars FROM logs",
+    "SELECT type, len(list(name)) AS n FROM logs GROUP BY type",  # len of a list, not of a string
     "SELECT count(*) FILTER (WHERE type = 'llm') AS llm, count(*) FILTER (WHERE is_root) AS roots FROM logs",
     "SELECT round(max(epoch(\"end\") - epoch(start)), 3) AS longest FROM logs",
     "SELECT t.root_span_id, count(*) AS n FROM logs l JOIN traces t ON l.root_span_id = t.root_span_id WHERE t.llm_calls > 0 GROUP BY 1",

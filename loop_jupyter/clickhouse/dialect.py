@@ -99,8 +99,11 @@ class _Rewriter:
             return exp.Anonymous(this="toInt64OrNull", expressions=[exp.Anonymous(this="toString", expressions=[node.this.copy()])])
         if isinstance(node, exp.Length | exp.ArraySize):
             arg = node.this
-            is_array = isinstance(node, exp.ArraySize) or isinstance(arg, exp.Array) or (
-                isinstance(arg, exp.Column) and arg.name.lower() in ARRAY_COLUMNS
+            is_array = (
+                isinstance(node, exp.ArraySize)
+                or isinstance(arg, exp.Array | exp.ArrayAgg | exp.GenerateSeries | exp.Split)
+                or (isinstance(arg, exp.Column) and arg.name.lower() in ARRAY_COLUMNS)
+                or (isinstance(arg, exp.Func) and (arg.sql_name() or "").lower().startswith(("list", "array_", "string_split")))
             )
             return exp.Anonymous(this="length" if is_array else "lengthUTF8", expressions=[arg.copy()])
         if isinstance(node, exp.Median):
