@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Imported only on a path that the caller's own object brings along (a pandas frame handed to
 # load_logs comes with pandas): not a dependency.
-OPTIONAL = {"pandas"}
+# chDB and clickhouse-connect come with the [clickhouse] extra (loop_jupyter.clickhouse imports them lazily).
+OPTIONAL = {"pandas", "chdb", "chdb-core", "clickhouse-connect"}
 # Needed at run time without an import statement of ours.
 RUNTIME_ONLY = {"ipywidgets"}  # the widgets' front end in Jupyter (anywidget builds on it)
 

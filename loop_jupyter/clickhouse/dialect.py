@@ -1,0 +1,201 @@
+"""The DuckDB dialect our users and the model write, as ClickHouse SQL.
+
+A query is parsed and checked exactly as the DuckDB engine checks it (sql_guard), then rewritten
+on its sqlglot tree and generated with ``dialect="clickhouse"``. The rewrites are the ones sqlglot
+does not make, above all the silent ones, where ClickHouse answers without an error but differently:
+
+- JSON access (``metadata.user``, ``json_extract_string``, ``->>``): ``JSONExtractString`` gives
+  '' for a missing key, a JSON null and a number, where DuckDB gives NULL (or the number's text);
+  so ``metadata.user IS NULL``, ``coalesce`` and group-bys on missing fields would go wrong.
+  :func:`adapters.json_text` gives DuckDB's answers.
+- ``TRY_CAST(x AS DOUBLE)`` (numeric JSON fields) as ``toFloat64OrNull``: a ClickHouse CAST throws.
+- ``len``/``length``: characters of a string (``lengthUTF8``; ClickHouse's ``length`` counts bytes)
+  or elements of an array (``length``).
+- ``epoch(ts)`` as seconds; ``quantile_cont``/``median`` as ``quantileExactInclusive`` (the same
+  interpolation; ClickHouse's ``quantile`` samples); ``'x' IN tags`` and ``list_contains`` as ``has``.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from ..schema import JSON_FIELDS
+from ..sql_guard import QueryError, check_tree, max_query_chars, parse_query
+from .adapters import json_text
+
+#: Dotted fields that stand for typed columns (engine.py's aliases).
+_FIELD_ALIASES: dict[tuple[str, str], str] = {
+    ("span_attributes", "name"): "name",
+    ("span_attributes", "type"): "type",
+    ("metrics", "prompt_tokens"): "prompt_tokens",
+    ("metrics", "completion_tokens"): "completion_tokens",
+    ("metrics", "tokens"): "tokens",
+    ("metrics", "estimated_cost"): "cost",
+}
+_NUMERIC_FIELDS = {"scores", "metrics"}
+ARRAY_COLUMNS = {"tags", "span_parents", "models"}
+
+
+def _ch(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="clickhouse")
+
+
+def _to_float(node: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this="toFloat64OrNull", expressions=[node])
+
+
+def _json(field: str, keys: list[str]) -> exp.Expression:
+    node = _ch(json_text(f"`{field}`", keys))
+    node.meta["json_text"] = True
+    return exp.Paren(this=node)
+
+
+class _Rewriter:
+    def __init__(self, table_names: set[str]) -> None:
+        self.tables = {name.lower() for name in table_names}
+
+    def access(self, parts: list[str]) -> exp.Expression | None:
+        if parts[0].lower() in self.tables and len(parts) > 2:
+            parts = parts[1:]
+        field = parts[0].lower()
+        if field not in JSON_FIELDS or len(parts) < 2:
+            return None
+        keys = parts[1:]
+        alias = _FIELD_ALIASES.get((field, keys[0])) if len(keys) == 1 else None
+        if alias:
+            return exp.column(alias, quoted=True)
+        value = _json(field, keys)
+        return _to_float(value) if field in _NUMERIC_FIELDS else value
+
+    def __call__(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+            return _series(node)
+        if isinstance(node, exp.Dot) and isinstance(node.this, exp.Column | exp.Dot):
+            parts: list[str] = []
+            inner: exp.Expression = node
+            while isinstance(inner, exp.Dot):
+                parts.insert(0, inner.expression.name)
+                inner = inner.this
+            if isinstance(inner, exp.Column):
+                return self.access([p.name for p in inner.parts] + parts) or node
+        if isinstance(node, exp.Column) and not isinstance(node.parent, exp.Dot) and len(node.parts) >= 2:
+            return self.access([p.name for p in node.parts]) or node
+        if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Column):
+            field = node.args["field"]
+            if field.name.lower() in ARRAY_COLUMNS:
+                return exp.Anonymous(this="has", expressions=[field.copy(), node.this.copy()])
+        if isinstance(node, exp.JSONExtractScalar | exp.JSONExtract) and isinstance(node.this, exp.Column):
+            keys = _path_keys(node.expression)
+            if keys is not None and node.this.name.lower() in JSON_FIELDS and isinstance(node, exp.JSONExtractScalar):
+                return _json(node.this.name.lower(), keys)
+        if type(node).__name__ in ("ArrayContains", "ArrayHas") and isinstance(node, exp.Func):
+            return exp.Anonymous(this="has", expressions=[node.this.copy(), node.expression.copy()])
+        if isinstance(node, exp.Anonymous) and node.name.lower() in {"list_contains", "array_contains", "list_has"}:
+            return exp.Anonymous(this="has", expressions=[e.copy() for e in node.expressions])
+        if isinstance(node, exp.TryCast) and node.to.is_type(*exp.DataType.REAL_TYPES, exp.DataType.Type.DOUBLE):
+            return _to_float(node.this.copy())
+        if isinstance(node, exp.TryCast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
+            return exp.Anonymous(this="toInt64OrNull", expressions=[exp.Anonymous(this="toString", expressions=[node.this.copy()])])
+        if isinstance(node, exp.Length | exp.ArraySize):
+            arg = node.this
+            is_array = (
+                isinstance(node, exp.ArraySize)
+                or isinstance(arg, exp.Array | exp.ArrayAgg | exp.GenerateSeries | exp.Split)
+                or (isinstance(arg, exp.Column) and arg.name.lower() in ARRAY_COLUMNS)
+                or (isinstance(arg, exp.Func) and (arg.sql_name() or "").lower().startswith(("list", "array_", "string_split")))
+            )
+            return exp.Anonymous(this="length" if is_array else "lengthUTF8", expressions=[arg.copy()])
+        if isinstance(node, exp.Median):
+            return _quantile(0.5, node.this)
+        if isinstance(node, exp.Quantile | exp.PercentileCont) and isinstance(node.args.get("quantile") or node.expression, exp.Literal):
+            q = node.args.get("quantile") or node.expression
+            return _quantile(float(q.name), node.this)
+        if isinstance(node, exp.Anonymous) and node.name.lower() in {"quantile_cont", "quantile"} and len(node.expressions) == 2:
+            q = node.expressions[1]
+            if isinstance(q, exp.Literal):
+                return _quantile(float(q.name), node.expressions[0])
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch" and len(node.expressions) == 1:
+            return _epoch(node.expressions[0])
+        if isinstance(node, exp.TimeToUnix):
+            return _epoch(node.this)
+        return node
+
+
+def _series(table: exp.Table) -> exp.Expression:
+    """DuckDB's ``range(a, b, s)`` (end excluded, column ``range``) and ``generate_series`` (end
+    included) in FROM as a subquery over ClickHouse's ``numbers`` (sqlglot writes
+    GENERATE_SERIES, which ClickHouse does not know in capitals, and drops the exclusive end)."""
+    series = table.this
+    exclusive = bool(series.args.get("is_end_exclusive"))
+
+    def arg(name: str, default: str) -> str:
+        value = series.args.get(name)
+        return value.sql(dialect="clickhouse") if value is not None else default
+
+    start, end, step = arg("start", "0"), arg("end", "0"), arg("step", "1")
+    column = "range" if exclusive else "generate_series"
+    count = f"ceil(({end} - ({start})) / ({step}))" if exclusive else f"floor(({end} - ({start})) / ({step})) + 1"
+    alias = table.alias or column
+    sub = _ch(
+        f"(SELECT toInt64(({start}) + number * ({step})) AS `{column}` "
+        f"FROM numbers(toUInt64(greatest(0, {count})))) AS `{alias}`"
+    )
+    return sub
+
+
+def _epoch(value: exp.Expression) -> exp.Expression:
+    micros = exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[
+        exp.Anonymous(this="toDateTime64", expressions=[value.copy(), exp.Literal.number(6), exp.Literal.string("UTC")])
+    ])
+    return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1e6")))
+
+
+def _quantile(q: float, value: exp.Expression) -> exp.Expression:
+    return _ch(f"quantileExactInclusive({q!r})(x)").transform(
+        lambda n: value.copy() if isinstance(n, exp.Column) and n.name == "x" else n
+    )
+
+
+def _path_keys(path: exp.Expression | None) -> list[str] | None:
+    """Keys of a constant JSON path ``$.a.b`` / ``$."a"`` (sqlglot's JSONPath), else None."""
+    if isinstance(path, exp.JSONPath):
+        keys = []
+        for part in path.expressions:
+            if isinstance(part, exp.JSONPathRoot):
+                continue
+            if isinstance(part, exp.JSONPathKey) and isinstance(part.this, str):
+                keys.append(part.this)
+            else:
+                return None
+        return keys or None
+    if isinstance(path, exp.Literal) and path.is_string:
+        text = path.name
+        if text.startswith("$."):
+            return [k.strip('"') for k in text[2:].split(".")]
+        return [text]
+    return None
+
+
+def translate(query: str, source_names: set[str], *, timeout_s: float = 20.0) -> tuple[exp.Query, str]:
+    """Check ``query`` (DuckDB dialect) as the DuckDB engine does and translate it; returns the
+    checked tree and the ClickHouse SQL of its body (without our CTEs). Raises QueryError."""
+    tree = parse_query(query, max_chars=max_query_chars(timeout_s))
+    try:
+        check_tree(tree, source_names, query)
+        aliases = {t.alias_or_name for t in tree.find_all(exp.Table) if t.alias_or_name}
+        rewritten = tree.transform(_Rewriter(source_names | aliases))
+        _cast_json_compared_to_numbers(rewritten)
+        return rewritten, rewritten.sql(dialect="clickhouse")
+    except RecursionError:
+        raise QueryError("the query is nested too deeply to check: write it flatter", query) from None
+
+
+def _cast_json_compared_to_numbers(tree: exp.Expression) -> None:
+    """``metadata.turns > 3`` compares a number, as in the DuckDB engine."""
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE):
+        for side, other in (("this", node.expression), ("expression", node.this)):
+            value = node.args.get(side)
+            inner = value.this if isinstance(value, exp.Paren) else value
+            if inner is not None and inner.meta.get("json_text") and isinstance(other, exp.Literal) and not other.is_string:
+                node.set(side, _to_float(value.copy()))

@@ -1,0 +1,252 @@
+"""ClickHouse test tables built from the real DDL (../shared/fixtures/clickhouse), filled with our
+real fixtures mapped as the exporters / Langfuse write them.
+
+- Langfuse: every migration in ``clickhouse/langfuse/*.up.sql`` applied in file order (v3
+  ``traces``/``observations``/``scores``, v4 events tables); rows from the Langfuse trace exports.
+- OTel: the collector exporter's ``traces_table.sql`` template with ``%s`` filled as the exporter
+  does (table name, empty ON CLUSTER, ``MergeTree()``, no TTL); rows from the OTLP exports, with
+  attribute values as text the way the exporter's ``AsString()`` writes them.
+- native: adapters.NATIVE_DDL, rows from ``lj.load_logs`` of the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from loop_jupyter.clickhouse.adapters import NATIVE_DDL
+from loop_jupyter.loaders.otlp import _get, iter_spans, key_values, normalize_id
+
+
+def statements(path: Path) -> list[str]:
+    return [s.strip() for s in path.read_text().split(";") if s.strip()]
+
+
+def apply_langfuse_migrations(session: Any, fixtures: Path) -> int:
+    applied = 0
+    for path in sorted((fixtures / "clickhouse" / "langfuse").glob("*.up.sql")):
+        for statement in statements(path):
+            session.query(statement)
+            applied += 1
+    return applied
+
+
+def create_otel_table(session: Any, fixtures: Path, name: str = "otel_traces") -> None:
+    template = (fixtures / "clickhouse" / "otel-collector" / "traces_table.sql").read_text()
+    session.query(template % (name, "", "MergeTree()", ""))
+
+
+def _text(value: Any) -> str:
+    """pcommon.Value.AsString(): strings as they are, everything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _ts(nanos: int) -> str:
+    seconds, rest = divmod(int(nanos), 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S") + f".{rest:09d}"
+
+
+_STATUS = {"STATUS_CODE_OK": "Ok", "STATUS_CODE_ERROR": "Error", 1: "Ok", 2: "Error"}
+
+
+def otel_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    rows = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        bodies = data if isinstance(data, list) else [data]
+        for span, resource, scope in iter_spans(bodies):
+            start = int(_get(span, "startTimeUnixNano", "start_time_unix_nano"))
+            end = int(_get(span, "endTimeUnixNano", "end_time_unix_nano"))
+            status = span.get("status") or {}
+            events = span.get("events") or []
+            kind = span.get("kind") or "SPAN_KIND_UNSPECIFIED"
+            rows.append(
+                {
+                    "Timestamp": _ts(start),
+                    "TraceId": normalize_id(_get(span, "traceId", "trace_id"), 16) or "",
+                    "SpanId": normalize_id(_get(span, "spanId", "span_id"), 8) or "",
+                    "ParentSpanId": normalize_id(_get(span, "parentSpanId", "parent_span_id"), 8) or "",
+                    "TraceState": span.get("traceState") or "",
+                    "SpanName": span.get("name") or "",
+                    "SpanKind": str(kind).removeprefix("SPAN_KIND_").title().replace("Unspecified", "Unset"),
+                    "ServiceName": str(resource.get("service.name", "")),
+                    "ResourceAttributes": {k: _text(v) for k, v in resource.items()},
+                    "ScopeName": scope.get("name") or "",
+                    "ScopeVersion": scope.get("version") or "",
+                    "SpanAttributes": {k: _text(v) for k, v in key_values(span.get("attributes")).items()},
+                    "Duration": end - start,
+                    "StatusCode": _STATUS.get(status.get("code"), "Unset"),
+                    "StatusMessage": status.get("message") or "",
+                    "Events.Timestamp": [_ts(int(_get(e, "timeUnixNano", "time_unix_nano") or 0)) for e in events],
+                    "Events.Name": [str(e.get("name", "")) for e in events],
+                    "Events.Attributes": [
+                        {k: _text(v) for k, v in key_values(e.get("attributes")).items()} for e in events
+                    ],
+                    "Links.TraceId": [],
+                    "Links.SpanId": [],
+                    "Links.TraceState": [],
+                    "Links.Attributes": [],
+                }
+            )
+    return rows
+
+
+def _lf_time(value: Any) -> str | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S.") + f"{parsed.microsecond // 1000:03d}"
+
+
+def _lf_content(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _lf_metadata(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {"metadata": value}
+    if not isinstance(value, dict):
+        return {}
+    return {k: _text(v) for k, v in value.items() if v is not None}
+
+
+def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(traces, observations, scores) rows as Langfuse v3 stores an export."""
+    traces, observations, scores = [], [], []
+    for path in paths:
+        data = json.loads(path.read_text())
+        for item in data if isinstance(data, list) else [data]:
+            trace = item.get("trace", item)
+            obs_list = list(item.get("observations") or [])
+            seen = {o.get("id") for o in obs_list}
+            obs_list += [o for o in trace.get("observations") or [] if o.get("id") not in seen]
+            ts = _lf_time(trace.get("timestamp"))
+            traces.append(
+                {
+                    "id": trace["id"],
+                    "timestamp": ts,
+                    "name": trace.get("name") or "",
+                    "user_id": trace.get("userId"),
+                    "metadata": _lf_metadata(trace.get("metadata")),
+                    "project_id": trace.get("projectId") or "p",
+                    "public": bool(trace.get("public")),
+                    "bookmarked": bool(trace.get("bookmarked")),
+                    "tags": [t for t in trace.get("tags") or [] if isinstance(t, str)],
+                    "input": _lf_content(trace.get("input")),
+                    "output": _lf_content(trace.get("output")),
+                    "session_id": trace.get("sessionId"),
+                    "event_ts": ts,
+                    "is_deleted": 0,
+                }
+            )
+            for score in trace.get("scores") or []:
+                value = score.get("value")
+                scores.append(
+                    {
+                        "id": score["id"],
+                        "timestamp": _lf_time(score.get("timestamp")),
+                        "project_id": score.get("projectId") or "p",
+                        "trace_id": score.get("traceId") or trace["id"],
+                        "observation_id": score.get("observationId"),
+                        "name": score.get("name") or "",
+                        "value": float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0,
+                        "source": score.get("source") or "API",
+                        "comment": score.get("comment"),
+                        "data_type": score.get("dataType") or "NUMERIC",
+                        "string_value": score.get("stringValue"),
+                        "event_ts": _lf_time(score.get("updatedAt") or score.get("timestamp")),
+                        "is_deleted": 0,
+                    }
+                )
+            for obs in obs_list:
+                usage = {k: int(v) for k, v in (obs.get("usageDetails") or {}).items() if isinstance(v, int | float)}
+                costs = {k: v for k, v in (obs.get("costDetails") or {}).items() if isinstance(v, int | float)}
+                observations.append(
+                    {
+                        "id": obs["id"],
+                        "trace_id": obs.get("traceId") or trace["id"],
+                        "project_id": obs.get("projectId") or trace.get("projectId") or "p",
+                        "type": obs.get("type") or "SPAN",
+                        "parent_observation_id": obs.get("parentObservationId"),
+                        "start_time": _lf_time(obs.get("startTime")),
+                        "end_time": _lf_time(obs.get("endTime")),
+                        "name": obs.get("name") or "",
+                        "metadata": _lf_metadata(obs.get("metadata")),
+                        "level": obs.get("level") or "DEFAULT",
+                        "status_message": obs.get("statusMessage"),
+                        "input": _lf_content(obs.get("input")),
+                        "output": _lf_content(obs.get("output")),
+                        "provided_model_name": obs.get("model"),
+                        "usage_details": usage,
+                        "cost_details": costs,
+                        "total_cost": obs.get("totalCost"),
+                        "event_ts": _lf_time(obs.get("updatedAt") or obs.get("startTime")),
+                        "is_deleted": 0,
+                    }
+                )
+    return traces, observations, scores
+
+
+def insert_rows(session: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    body = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+    session.query(f"INSERT INTO {table} SETTINGS date_time_input_format = 'best_effort' FORMAT JSONEachRow\n{body}")
+
+
+def insert_frame(session: Any, table: str, frame: pl.DataFrame) -> None:
+    """A canonical frame into the native table (through a Parquet file, types kept)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spans.parquet"
+        frame.write_parquet(path)
+        session.query(f"INSERT INTO {table} SELECT * FROM file('{path}', Parquet)")
+
+
+def build_database(path: str, fixtures: Path, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Create every table in a chDB database at ``path`` and fill it; returns row counts.
+    ``frames`` holds the canonical frames ('otel', 'langfuse') of the same files for ``native``
+    (one native table per schema: ``native_otel``, ``native_langfuse``)."""
+    from chdb import session as chs
+
+    session = chs.Session(path)
+    try:
+        apply_langfuse_migrations(session, fixtures)
+        create_otel_table(session, fixtures)
+        insert_rows(session, "otel_traces", otel_rows(otlp_files(fixtures)))
+        traces, observations, scores = langfuse_rows(langfuse_files(fixtures))
+        insert_rows(session, "traces", traces)
+        insert_rows(session, "observations", observations)
+        insert_rows(session, "scores", scores)
+        counts = {}
+        for name, frame in frames.items():
+            session.query(NATIVE_DDL.format(table=f"native_{name}"))
+            insert_frame(session, f"native_{name}", frame)
+        for table in ("otel_traces", "traces", "observations", "scores", *(f"native_{n}" for n in frames)):
+            counts[table] = int(str(session.query(f"SELECT count() FROM {table}", "CSV")).strip())
+        return counts
+    finally:
+        session.close()
+
+
+def otlp_files(fixtures: Path) -> list[Path]:
+    return sorted((fixtures / "agent-prism" / "otlp").glob("*.json"))
+
+
+def langfuse_files(fixtures: Path) -> list[Path]:
+    return sorted((fixtures / "agent-prism" / "langfuse").glob("*.json")) + sorted(
+        (fixtures / "langfuse-framework-traces").glob("*.trace.json")
+    )
