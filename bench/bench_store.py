@@ -99,7 +99,10 @@ def measure(spans: int, runs: int) -> dict:
     out["load_in_memory"] = run_child([me, "--child", "load", str(jsonl)])
     out["store_mb"] = one.stat().st_size / 1e6
     reopen = [run_child([me, "--child", "reopen", str(one)]) for _ in range(3)]
-    out["reopen"] = {"seconds": stats([r["seconds"] for r in reopen]), "maxrss_mb": stats([r["maxrss_mb"] for r in reopen])}
+    out["reopen"] = {
+        "seconds": stats([r["seconds"] for r in reopen]),
+        "maxrss_mb": stats([r["maxrss_mb"] for r in reopen]),
+    }
     frame = load_logs(jsonl, progress=False)
     engine = LogEngine(frame)
     _ = engine.traces

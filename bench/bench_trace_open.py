@@ -75,7 +75,9 @@ def main() -> None:
     trace = big_trace(size["trace_spans"])
     frame = pl.concat([demo_frame(min(size["spans"], 100_000), now=NOW), trace], how="vertical_relaxed")
     explorer = TraceExplorer(frame)
-    result, reply = timed(lambda: explorer._on_open(OpenRequest(type="open", root_span_id="big-root")), args.runs or size["runs"])
+    result, reply = timed(
+        lambda: explorer._on_open(OpenRequest(type="open", root_span_id="big-root")), args.runs or size["runs"]
+    )
     sent = len(json.dumps(reply, default=str).encode())
     print(f"open trace of {reply['span_count']:,} spans (depth {trace['depth'].max()}): "
           f"p50 {result['median'] * 1e3:.0f} ms, {sent / 1024:.1f} KB sent")  # fmt: skip

@@ -233,8 +233,13 @@ def run(fixtures: Path, limit: int | None = None) -> str:
                     f"{per[s][i]:.2f}" for s in ("AG", "HC") for i in (0, 1)) + " |")  # fmt: skip
         out.append("")
     out.append(
-        "Rule orders: shipped " + " → ".join(RULE_ORDER) + "; tuned on HC (reported on AG) "
-        + " → ".join(tuned["AG"]) + "; tuned on AG (reported on HC) " + " → ".join(tuned["HC"]) + "."
+        "Rule orders: shipped "
+        + " → ".join(RULE_ORDER)
+        + "; tuned on HC (reported on AG) "
+        + " → ".join(tuned["AG"])
+        + "; tuned on AG (reported on HC) "
+        + " → ".join(tuned["HC"])
+        + "."
     )
     rules = Counter((label.subset, a.rule) for label in labels.values() for a in attributions(clean, [label.root])
                     if label.subset in subsets and label in subsets[label.subset])  # fmt: skip

@@ -9,37 +9,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import polars as pl
 
 from .cli_commands import DEMO_TRACES, open_logs
 from .cli_commands import add_logs_option as _add_logs_option
+from .cli_output import (
+    EXIT_INTERRUPTED,
+    EXIT_NOT_ANSWERED,
+    EXIT_OK,
+    EXIT_QUERY,
+    EXIT_USAGE,
+    frame_json,
+)
+from .cli_output import print_frame as _print_frame
 from .terminal import echo, echo_json
-
-#: Exit statuses (docs/cli.md): scripts tell a bad command line from a refused query.
-EXIT_OK = 0
-#: Not answered: the model or planner failed, no filter came out, a file would be replaced.
-EXIT_NOT_ANSWERED = 1
-#: Usage: argparse's own status for a bad command line; also logs that cannot be read (--logs PATH),
-#: a load with skipped records, and an output that exists.
-EXIT_USAGE = 2
-#: A query (SQL, or a filter condition) refused by the sandbox or failed in the engine.
-EXIT_QUERY = 3
-#: Interrupted (Ctrl-C), as shells report SIGINT.
-EXIT_INTERRUPTED = 130
-
-
-def _print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
-    with pl.Config(tbl_rows=max_rows, tbl_cols=12, fmt_str_lengths=60, tbl_width_chars=160):
-        echo(frame)
-
-
-def frame_json(frame: pl.DataFrame, cap: int | None = None) -> dict[str, Any]:
-    """``{"columns", "rows", "total_rows"}`` with rows as lists (dates ISO, lists as lists)."""
-    from .artifacts import json_rows
-
-    return {"columns": frame.columns, "rows": json_rows(frame, cap), "total_rows": frame.height}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -29,7 +29,11 @@ DEMO_TRACES = 2000
 
 
 def add_logs_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--logs", metavar="PATH", help="log file or folder, or a duckdb:///path store for sql and filter (default: the built-in demo logs)")
+    parser.add_argument(
+        "--logs",
+        metavar="PATH",
+        help="log file or folder, or a duckdb:///path store for sql and filter (default: the built-in demo logs)",
+    )
     parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
 
 

@@ -19,7 +19,7 @@ def uses_store(args: argparse.Namespace) -> bool:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .cli import EXIT_OK, EXIT_USAGE
+    from .cli_output import EXIT_OK, EXIT_USAGE
     from .sources.importer import import_logs
 
     result = import_logs(args.path, args.to, format=args.format, strict=args.strict, progress=not args.json)
@@ -31,7 +31,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def store_sql(args: argparse.Namespace) -> int:
-    from .cli import _print_frame, frame_json
+    from .cli_output import frame_json
+    from .cli_output import print_frame as _print_frame
     from .sources import connect
 
     with connect(args.logs) as store:  # type: ignore[attr-defined]
@@ -45,7 +46,7 @@ def store_sql(args: argparse.Namespace) -> int:
 
 def store_filter(args: argparse.Namespace) -> int:
     """A WHERE condition over a store (descriptions need the planner over a frame: not yet)."""
-    from .cli import _print_frame
+    from .cli_output import print_frame as _print_frame
     from .sources import connect
 
     with connect(args.logs) as store:  # type: ignore[attr-defined]

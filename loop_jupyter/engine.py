@@ -310,7 +310,9 @@ class LogEngine:
                 )
             self._prepare(sql)
             finished = threading.Event()
-            watchdog = threading.Thread(target=self._interrupt_after, args=(finished, self.timeout_s - spent), daemon=True)
+            watchdog = threading.Thread(
+                target=self._interrupt_after, args=(finished, self.timeout_s - spent), daemon=True
+            )
             watchdog.start()
             try:
                 reader = self._con.sql(sql).to_arrow_reader(batch_size=min(limit + 1, 100_000))

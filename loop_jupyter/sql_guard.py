@@ -284,9 +284,7 @@ def check_tree(tree: exp.Expression, source_names: set[str], query: str) -> None
             if node.args.get("db") or node.args.get("catalog"):
                 raise QueryError(f"qualified table {node.sql(dialect='duckdb')} is not allowed", query)
             if _fold(inner.name) not in allowed and _fold(inner.name) not in visible_ctes(node):
-                raise QueryError(
-                    f"unknown table {inner.name!r}: query {', '.join(sorted(source_names))}", query
-                )
+                raise QueryError(f"unknown table {inner.name!r}: query {', '.join(sorted(source_names))}", query)
         if isinstance(node, exp.Func | exp.DPipe):
             problem = oversized(node, sizes)
             if problem:

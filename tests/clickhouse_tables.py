@@ -163,7 +163,9 @@ def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[st
                         "trace_id": score.get("traceId") or trace["id"],
                         "observation_id": score.get("observationId"),
                         "name": score.get("name") or "",
-                        "value": float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0,
+                        "value": float(value)
+                        if isinstance(value, int | float) and not isinstance(value, bool)
+                        else 0.0,
                         "source": score.get("source") or "API",
                         "comment": score.get("comment"),
                         "data_type": score.get("dataType") or "NUMERIC",

@@ -101,7 +101,11 @@ def placeholder_questions(text: str) -> set[str]:
 
 def source_questions() -> dict[str, set[str]]:
     sources: dict[str, set[str]] = {}
-    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "loop_jupyter/docs").glob("*.md"))]:
+    for path in [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "loop_jupyter/docs").glob("*.md")),
+    ]:
         sources[str(path.relative_to(ROOT))] = markdown_questions(path.read_text())
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         sources[str(path.relative_to(ROOT))] = notebook_questions(path)

@@ -26,7 +26,9 @@ def test_code_runs_only_after_confirmation(tmp_path, monkeypatch):
     ctx = ToolContext(logs=_logs(), workdir=tmp_path)
     executed = []
     real_run = scorers.score_in_child  # scorers run in a child process, never imported in the kernel
-    monkeypatch.setattr(scorers, "score_in_child", lambda source, path, *a: executed.append(path) or real_run(source, path, *a))
+    monkeypatch.setattr(
+        scorers, "score_in_child", lambda source, path, *a: executed.append(path) or real_run(source, path, *a)
+    )
     result = create_scorer(ctx, name="timeouts", pattern=r"timeout")
     pending = result.first(Pending)
     assert "def score(input, output, expected=None, metadata=None)" in pending.preview

@@ -76,7 +76,10 @@ def test_accuracy_on_the_fixtures(tielec: pl.DataFrame, fixtures_dir) -> None:
     ("text", "lang"),
     [
         # Mixed code and prose: the prose decides.
-        ("このテストが失敗します。\n```python\ndef test_add():\n    assert add(1, 2) == 3\n```\n原因を教えてください", "ja"),
+        (
+            "このテストが失敗します。\n```python\ndef test_add():\n    assert add(1, 2) == 3\n```\n原因を教えてください",
+            "ja",
+        ),
         ("Please fix `load_config()` in src/app/config.py, it raises KeyError on startup", "en"),
         ("Warum schlägt `npm run build` mit TS2345 fehl? Die Datei src/index.ts ist unverändert.", "de"),
         ("GitHubのIssue #369 を src/main.py に実装してください", "ja"),

@@ -41,7 +41,9 @@ def test_traces_split_over_files_are_reported(tmp_path_factory, lines: list[byte
     said = {m.group(1) for w in report.warnings if (m := re.match(r"trace (\S+) is in 2 files", w.reason))}
     assert said <= shared and len(said) == min(len(shared), SHARED_LISTED)
     for w in report.warnings:
-        m = re.match(r"trace (\S+) is in 2 files \(part-1.jsonl, part-2.jsonl\): merged into one trace of (\d+) spans", w.reason)
+        m = re.match(
+            r"trace (\S+) is in 2 files \(part-1.jsonl, part-2.jsonl\): merged into one trace of (\d+) spans", w.reason
+        )
         if m:
             spans = sum(orjson.loads(line)["root_span_id"] == m.group(1) for line in lines)
             assert int(m.group(2)) == spans

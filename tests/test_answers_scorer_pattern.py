@@ -25,7 +25,9 @@ def logs() -> pl.DataFrame:
 
 
 def _stated(text: str) -> tuple[int, int, int, int]:
-    m = re.search(r"flags ([\d,]+) of ([\d,]+) traces with these errors .*? and ([\d,]+) of ([\d,]+) other traces", text)
+    m = re.search(
+        r"flags ([\d,]+) of ([\d,]+) traces with these errors .*? and ([\d,]+) of ([\d,]+) other traces", text
+    )
     assert m, text
     return tuple(int(g.replace(",", "")) for g in m.groups())  # type: ignore[return-value]
 

@@ -28,17 +28,17 @@ def test_similar_traces_say_what_they_share() -> None:
         intent=pl.col("metadata").str.json_path_match("$.intent"),
         user=pl.col("metadata").str.json_path_match("$.user"),
     )
-    query = roots.filter(pl.col("root_span_id").is_in(logs.filter(pl.col("error").is_not_null())["root_span_id"].implode()))
+    query = roots.filter(
+        pl.col("root_span_id").is_in(logs.filter(pl.col("error").is_not_null())["root_span_id"].implode())
+    )
     query_id = query["root_span_id"][0]
     result = similar_traces(ToolContext(logs), trace_ids=[query_id], limit=10)
     table = result.first(Table).frame
     assert {"score", "semantic", "user", "intent", "tools", "error_kinds"} <= set(table.columns)
-    tools = (
-        logs.filter(pl.col("type") == "tool")
-        .group_by("root_span_id")
-        .agg(tools=pl.col("name").unique().sort())
+    tools = logs.filter(pl.col("type") == "tool").group_by("root_span_id").agg(tools=pl.col("name").unique().sort())
+    expect = table.select("root_span_id").join(
+        roots.select("root_span_id", "intent", "user"), on="root_span_id", how="left"
     )
-    expect = table.select("root_span_id").join(roots.select("root_span_id", "intent", "user"), on="root_span_id", how="left")
     assert table["intent"].to_list() == expect["intent"].to_list()
     assert table["user"].to_list() == expect["user"].to_list()
     for rid, got in table.select("root_span_id", "tools").iter_rows():

@@ -217,4 +217,3 @@ def test_offline_planner_routes_failure_questions(base: Path, tmp_path: Path, qu
     assert [c["name"] for c in answer.tool_calls] == ["attribute_failure"]
     (table,) = [a for a in answer.artifacts if a.kind == "table"]
     assert table.frame.height == len(attribution.failing_roots(strip_labels(logs))) > 0
-

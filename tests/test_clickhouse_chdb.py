@@ -112,7 +112,7 @@ SQL = [
     "SELECT sum(len(span_parents)) AS parents, sum(length(name)) AS chars FROM logs",
     "SELECT type, len(list(name)) AS n FROM logs GROUP BY type",  # len of a list, not of a string
     "SELECT count(*) FILTER (WHERE type = 'llm') AS llm, count(*) FILTER (WHERE is_root) AS roots FROM logs",
-    "SELECT round(max(epoch(\"end\") - epoch(start)), 3) AS longest FROM logs",
+    'SELECT round(max(epoch("end") - epoch(start)), 3) AS longest FROM logs',
     "SELECT t.root_span_id, count(*) AS n FROM logs l JOIN traces t ON l.root_span_id = t.root_span_id WHERE t.llm_calls > 0 GROUP BY 1",
     "WITH llm AS (SELECT * FROM logs WHERE type = 'llm') SELECT root_span_id, count(*) AS n FROM llm GROUP BY 1",
     "SELECT name, count(*) AS n FROM logs WHERE 'production' IN tags GROUP BY name",
@@ -164,9 +164,23 @@ def test_traces_view_matches(pair) -> None:
     got, expected = db.traces, lj.traces(frame)
     assert tuple(got.columns) == TRACE_COLUMNS
     assert got.height == expected.height
-    same = ["root_span_id", "span_id", "span_count", "error_count", "has_error", "llm_calls", "tool_calls",
-            "total_tokens", "total_prompt_tokens", "total_completion_tokens", "models", "max_depth", "name",
-            "type", "user"]
+    same = [
+        "root_span_id",
+        "span_id",
+        "span_count",
+        "error_count",
+        "has_error",
+        "llm_calls",
+        "tool_calls",
+        "total_tokens",
+        "total_prompt_tokens",
+        "total_completion_tokens",
+        "models",
+        "max_depth",
+        "name",
+        "type",
+        "user",
+    ]
     assert _same(got.select(same), expected.select(same))
     assert _same(got.select("root_span_id", "duration"), expected.select("root_span_id", "duration"))
     assert got.select(same).dtypes == expected.select(same).dtypes  # has_error a Boolean, counts Int64
@@ -186,8 +200,10 @@ def test_logs_have_the_canonical_columns_and_one_trace_reads_in_order(pair) -> N
 def test_count_and_missing_json_key_is_null_not_empty(pair) -> None:
     """The silent one: JSONExtractString gives '' for a missing key; we give NULL as DuckDB does."""
     _schema, db, _frame = pair
-    row = db.sql("SELECT count(*) AS n, count(metadata.no_such_key) AS present, "
-                 "count(*) FILTER (WHERE metadata.no_such_key = '') AS empty FROM logs")
+    row = db.sql(
+        "SELECT count(*) AS n, count(metadata.no_such_key) AS present, "
+        "count(*) FILTER (WHERE metadata.no_such_key = '') AS empty FROM logs"
+    )
     assert row.row(0) == (row["n"][0], 0, 0)
     assert db.count("metadata.no_such_key IS NULL") == row["n"][0] == _frame.height
 
@@ -255,8 +271,11 @@ def test_limits_then_readonly(database) -> None:
 
 
 def test_translation_maps_the_silent_differences() -> None:
-    _, sql = translate("SELECT metadata.user, len(tags), length(name), median(duration) FROM logs "
-                       "WHERE scores.Factuality < 0.5 AND 'beta' IN tags", {"logs", "traces"})
+    _, sql = translate(
+        "SELECT metadata.user, len(tags), length(name), median(duration) FROM logs "
+        "WHERE scores.Factuality < 0.5 AND 'beta' IN tags",
+        {"logs", "traces"},
+    )
     assert "JSONType" in sql and "nullIf" in sql  # NULL for a missing key, not ''
     assert "toFloat64OrNull" in sql  # numeric JSON fields
     assert "length(tags)" in sql.replace("LENGTH", "length") and "lengthUTF8(name)" in sql

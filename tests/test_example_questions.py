@@ -212,7 +212,9 @@ def check_intents(demo: Demo, question: str) -> None:
     assert [c["name"] for c in answer.tool_calls] == ["classify_intents"]
     each = first(answer, Table, "Intent of each trace").frame
     assert set(each["root_span_id"]) == set(demo.roots["root_span_id"])
-    joined = each.select("root_span_id", "intent_name").join(demo.roots.select("root_span_id", "intent"), on="root_span_id")
+    joined = each.select("root_span_id", "intent_name").join(
+        demo.roots.select("root_span_id", "intent"), on="root_span_id"
+    )
     majority = joined.group_by("intent_name", "intent").len().group_by("intent_name").agg(pl.col("len").max())
     purity = majority["len"].sum() / joined.height
     (stated,) = number(answer.text, r"purity ([\d.]+)")
@@ -233,7 +235,9 @@ def check_tool_health(demo: Demo, question: str) -> None:
     health = first(answer, Table, "Tool health").frame
     tools = tool_spans(demo).group_by("name").agg(calls=pl.len(), errors=pl.col("error").is_not_null().sum())
     got = health.select("name", "calls", "errors").sort("name")
-    assert got.to_dicts() == tools.sort("name").with_columns(pl.col("calls", "errors").cast(got["calls"].dtype)).to_dicts()
+    assert (
+        got.to_dicts() == tools.sort("name").with_columns(pl.col("calls", "errors").cast(got["calls"].dtype)).to_dicts()
+    )
     # Ranked by blast radius: the failed calls, most first; the text's first tool fails most.
     assert health["errors"].to_list() == sorted(health["errors"].to_list(), reverse=True)
     worst = tools.sort("errors", descending=True)["name"][0]
@@ -264,7 +268,9 @@ def check_root_causes(demo: Demo, question: str) -> None:
     truth = set(demo.roots.filter(pl.Series(demo.truth["false_claim"]))["root_span_id"])
     assert len(symptom & truth) / len(truth) >= 0.9 and len(symptom & truth) / len(symptom) >= 0.9
     # The version feature, counted here.
-    in_symptom, in_rest = number(answer.text, r"metadata\.app_version: 2\.8\.0 — [\d.]+×; (\d+)/\d+ symptom .* vs (\d+)/\d+ rest")
+    in_symptom, in_rest = number(
+        answer.text, r"metadata\.app_version: 2\.8\.0 — [\d.]+×; (\d+)/\d+ symptom .* vs (\d+)/\d+ rest"
+    )
     v280 = set(demo.roots.filter(meta("app_version") == "2.8.0")["root_span_id"])
     assert (in_symptom, in_rest) == (len(v280 & symptom), len(v280 - symptom))
     assert "deploy_app" in answer.text
@@ -303,7 +309,9 @@ def check_scorer(demo: Demo, question: str) -> Answer:
     # The groups it was built from: each count in the preview is how many error spans it matches.
     errors = demo.logs.filter(pl.col("error").is_not_null())["error"].to_list()
     matched = sum(bool(pattern.search(e)) for e in errors)
-    listed = [int(n) for n in re.findall(r"\((\d+)\)(?:;|\n|$)", answer.text.split("most common errors:")[1].split("\n")[0])]
+    listed = [
+        int(n) for n in re.findall(r"\((\d+)\)(?:;|\n|$)", answer.text.split("most common errors:")[1].split("\n")[0])
+    ]
     assert listed and matched == sum(listed), (matched, listed)
     return answer
 
@@ -334,7 +342,9 @@ def check_run_scorer(demo: Demo, question: str) -> None:
 def check_plot_latency(demo: Demo, question: str) -> None:
     answer = demo.ask(question)
     assert [c["name"] for c in answer.tool_calls] == ["chart"]
-    n, p50, p95, p99, top = number(answer.text, r"([\d,]+) traces: p50 ([\d.]+) s, p95 ([\d.]+) s, p99 ([\d.]+) s, max ([\d.]+) s")
+    n, p50, p95, p99, top = number(
+        answer.text, r"([\d,]+) traces: p50 ([\d.]+) s, p95 ([\d.]+) s, p99 ([\d.]+) s, max ([\d.]+) s"
+    )
     durations = demo.roots["duration"]
     assert n == durations.len()
     for q, stated in ((0.5, p50), (0.95, p95), (0.99, p99), (1.0, top)):
@@ -423,10 +433,13 @@ FILTERS: dict[str, tuple[str, Callable[[Demo, datetime], set[str]]]] = {
     ),
     "slow traces with tool errors": (
         "traces",
-        lambda d, now: set(slow_roots(d)["root_span_id"])
-        & d.trace_ids(d.logs.filter((pl.col("type") == "tool") & pl.col("error").is_not_null())),
+        lambda d, now: (
+            set(slow_roots(d)["root_span_id"])
+            & d.trace_ids(d.logs.filter((pl.col("type") == "tool") & pl.col("error").is_not_null()))
+        ),
     ),
 }
+
 
 def check_attribution(demo: Demo, question: str) -> None:
     answer = demo.ask(question)
@@ -493,7 +506,10 @@ CHECKS: dict[str, Callable[[Demo, str], object]] = {
     "plot latency": check_plot_latency,
     "how did usage change week over week": check_usage_weekly,
     "summarize trace abc": check_summarize_placeholder,
-    **{q: (lambda shape, fn: lambda d, question: check_filter(d, question, shape, fn))(*spec) for q, spec in FILTERS.items()},
+    **{
+        q: (lambda shape, fn: lambda d, question: check_filter(d, question, shape, fn))(*spec)
+        for q, spec in FILTERS.items()
+    },
 }
 
 #: Checked beside the examples, not taken from a source.

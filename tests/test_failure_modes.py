@@ -48,9 +48,12 @@ def test_planted_failure_kinds_are_separate_modes_with_the_right_counts(logs: pl
     assert all(v > 0 for v in expected.values())
     assert {m: counts.get(m) for m in expected} == expected
     assert len(expected) == 9 and table.height == 9  # nothing else, nothing merged
-    failing = len(set(logs.filter(pl.col("error").is_not_null())["root_span_id"]) | (set(claimed["root_span_id"]) - deployed))
+    failing = len(
+        set(logs.filter(pl.col("error").is_not_null())["root_span_id"]) | (set(claimed["root_span_id"]) - deployed)
+    )
     assert table.filter(pl.col("mode") == "model error: rate_limit")["share"].item() == pytest.approx(
-        expected["model error: rate_limit"] / failing)
+        expected["model error: rate_limit"] / failing
+    )
 
 
 def test_first_last_seen_and_examples(logs: pl.DataFrame, table) -> None:

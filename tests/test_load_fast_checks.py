@@ -48,7 +48,9 @@ def _is_number_object(value: Any) -> bool:
         return True
     if not isinstance(value, dict):
         return False
-    return all(item is None or (isinstance(item, int | float) and not isinstance(item, bool)) for item in value.values())
+    return all(
+        item is None or (isinstance(item, int | float) and not isinstance(item, bool)) for item in value.values()
+    )
 
 
 def _checked(tmp_path: Path, values: list[Any], check: str) -> list[bool]:

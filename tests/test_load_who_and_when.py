@@ -113,7 +113,9 @@ def test_terminal_outputs_with_a_nonzero_exit_code_are_errors(
     # Measured on the raw files: 90 terminal outputs in 67 traces. (The "98 in 71" also
     # counted 8 task prompts, step 0 of an expert, that quote an old "exitcode: 1" as the task.)
     assert (len(expected), len({name for name, _ in expected})) == (90, 67)
-    roots = {r["span_id"]: json.loads(r["metadata"])["file"] for r in frame.filter(pl.col("is_root")).iter_rows(named=True)}
+    roots = {
+        r["span_id"]: json.loads(r["metadata"])["file"] for r in frame.filter(pl.col("is_root")).iter_rows(named=True)
+    }
     errors = frame.filter(pl.col("error").is_not_null())
     got = {}
     for row in errors.iter_rows(named=True):
@@ -136,9 +138,22 @@ def test_most_common_errors_on_who_and_when_are_the_exit_codes(base: Path) -> No
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "loop_jupyter", "ask", "--model", "offline", "--logs", str(base), "--json",
-         "What are the most common errors?"],
-        capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1],
+        [
+            sys.executable,
+            "-m",
+            "loop_jupyter",
+            "ask",
+            "--model",
+            "offline",
+            "--logs",
+            str(base),
+            "--json",
+            "What are the most common errors?",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
         env={k: v for k, v in __import__("os").environ.items() if "API_KEY" not in k},
     )
     answer = json.loads(out.stdout)

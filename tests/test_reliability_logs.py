@@ -131,6 +131,8 @@ def test_depth_survives_colliding_id_hashes(monkeypatch: pytest.MonkeyPatch) -> 
     # hash is 0) must take the exact lookup and give the same depths.
     events = [span("r", "r"), span("a", "r", "r"), span("b", "r", "a"), span("c", "r", "b"), span("o", "r", "ghost")]
     expected = frame_of(events).select("span_id", "depth")
-    monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [0] * self.len(), dtype=pl.UInt64))
+    monkeypatch.setattr(
+        pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [0] * self.len(), dtype=pl.UInt64)
+    )
     assert frame_of(events).select("span_id", "depth").equals(expected)
     assert expected.get_column("depth").to_list() == [0, 1, 2, 3, None]

@@ -217,6 +217,6 @@ def test_literal_never_uses_a_subclass_repr() -> None:
             return "__import__('os')"
 
     assert eval(literal(Sneaky("x")), {}) == "x"
-    assert keyword_args({"a": 1, "b": None, "c": "x'"}) == "a=1, c=\"x'\""
+    assert keyword_args({"a": 1, "b": None, "c": "x'"}) == 'a=1, c="x\'"'
     with pytest.raises(ValueError):
         keyword_args({"a=1); import os; (": 1})

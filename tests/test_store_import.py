@@ -42,7 +42,9 @@ def _snapshot(url: str) -> tuple[list[str], list[str]]:
         return rows(store.filter()), rows(store.sql("SELECT * FROM traces"))
 
 
-def test_append_then_reimport_skips_and_reports_duplicates(parts: tuple[Path, Path, pl.DataFrame], tmp_path: Path) -> None:
+def test_append_then_reimport_skips_and_reports_duplicates(
+    parts: tuple[Path, Path, pl.DataFrame], tmp_path: Path
+) -> None:
     first, second, second_frame = parts
     url = f"duckdb:///{tmp_path}/logs.duckdb"
     one = import_logs(first, url, progress=False)

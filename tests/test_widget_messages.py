@@ -61,7 +61,9 @@ def test_every_request_the_js_sends_is_in_the_contract() -> None:
 
 
 def test_card_kinds_have_one_renderer_on_each_side() -> None:
-    subclasses = {cls for cls in vars(artifacts).values() if isinstance(cls, type) and issubclass(cls, artifacts.Artifact)}
+    subclasses = {
+        cls for cls in vars(artifacts).values() if isinstance(cls, type) and issubclass(cls, artifacts.Artifact)
+    }
     subclasses.discard(artifacts.Artifact)
     assert subclasses == set(CARDS)
     source = (JS / "chat_cards.js").read_text()
@@ -159,9 +161,11 @@ def _node_contract(tmp_path: Path, script: str) -> Any:
     if node is None or not esbuild.exists():
         pytest.skip("needs node and js/node_modules (npm ci --prefix js)")
     entry = tmp_path / "entry.js"
-    entry.write_text(f'import * as c from {json.dumps(str(JS / "contract.js"))};\n{script}\n')
+    entry.write_text(f"import * as c from {json.dumps(str(JS / 'contract.js'))};\n{script}\n")
     bundle = tmp_path / "bundle.mjs"
-    subprocess.run([str(esbuild), str(entry), "--bundle", "--format=esm", f"--outfile={bundle}", "--log-level=warning"], check=True)
+    subprocess.run(
+        [str(esbuild), str(entry), "--bundle", "--format=esm", f"--outfile={bundle}", "--log-level=warning"], check=True
+    )
     out = subprocess.run([node, str(bundle)], check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -186,9 +190,9 @@ def test_the_js_side_checks_the_same_contract(tmp_path: Path) -> None:
     )
     assert result["good"] == result["nullable"] == result["replyOk"] == result["pushOk"] == ""
     assert "no request type" in result["unknown"]
-    assert "lacks \"root_span_id\"" in result["missing"]
+    assert 'lacks "root_span_id"' in result["missing"]
     assert "wrong type" in result["wrongType"]
-    assert "no field \"other\"" in result["extra"]
+    assert 'no field "other"' in result["extra"]
     assert "lacks run_id" in result["replyBad"]
     assert "unknown event" in result["pushEvent"]
     assert "unknown card kind" in result["pushCard"]

@@ -405,7 +405,9 @@ class AnthropicClient:
         blocks: dict[int, dict[str, Any]] = {}
         turn = AssistantTurn()
         input_tokens = output_tokens = cache_read = 0
-        with _sdk_errors(anthropic.APIError, "anthropic", self.max_retries, "Anthropic", model=self.model, malformed=True):
+        with _sdk_errors(
+            anthropic.APIError, "anthropic", self.max_retries, "Anthropic", model=self.model, malformed=True
+        ):
             for event in self._client.messages.create(**kwargs, stream=True):
                 if event.type == "message_start":
                     usage = event.message.usage

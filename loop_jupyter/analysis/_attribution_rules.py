@@ -167,9 +167,13 @@ def _before_error(task: str, steps: list[Step]) -> tuple[Step, str, str] | None:
     actor = next((s for s in reversed(steps) if s.position < failed.position and s.kind == "agent"), None)
     if actor is None:
         return None
-    return actor, failed.span_id, (
-        f"acted last before the first failure (step {failed.position}, {failed.name or failed.agent}: "
-        f"{clip(failed.error, 100)})"
+    return (
+        actor,
+        failed.span_id,
+        (
+            f"acted last before the first failure (step {failed.position}, {failed.name or failed.agent}: "
+            f"{clip(failed.error, 100)})"
+        ),
     )
 
 
@@ -212,5 +216,3 @@ def attribute_steps(
             reason = f"{step.agent} at step {step.position} {why}.{_final_check(task, steps, expected)}"
             return Attribution(root_span_id, step.agent, step.position, reason, evidence, name)
     return Attribution(root_span_id, None, None, "no agent step in this trace", None, None)
-
-

@@ -32,7 +32,9 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 # ASCII only: a URL, path or identifier ends where Japanese or Chinese text (written without
 # spaces) begins.
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[!-~]+", re.I | re.A)
-_PATH = re.compile(r"(?:[\w.@~-]*/[\w.@~/-]+|\b[\w-]+\.(?:py|js|ts|tsx|md|json|ya?ml|toml|sh|go|rs|java|txt|csv)\b)", re.A)
+_PATH = re.compile(
+    r"(?:[\w.@~-]*/[\w.@~/-]+|\b[\w-]+\.(?:py|js|ts|tsx|md|json|ya?ml|toml|sh|go|rs|java|txt|csv)\b)", re.A
+)
 _IDENT = re.compile(r"\b\w*[_\d]\w*\b", re.A)  # snake_case, ids, numbers
 _MARKUP = re.compile(r"[#*>|_=\[\]{}()<>~^\\]+")
 

@@ -93,7 +93,7 @@ def describe(ctx: ToolContext, index: TraceIndex, result: pl.DataFrame) -> tuple
 
 
 def shared_text(shared: pl.DataFrame, n: int) -> str:
-    """"error kind Timeout (8/10, 12% of all traces); intent debug_error (7/10, 20%); ..."."""
+    """ "error kind Timeout (8/10, 12% of all traces); intent debug_error (7/10, 20%); ..."."""
     parts = []
     for attribute in ("error kind", "intent", "tool", "user"):
         rows = shared.filter(pl.col("attribute") == attribute).head(3)

@@ -57,7 +57,7 @@ def _clip(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     head = width * 2 // 3
-    return f"{text[:head]} […{len(text) - width:,} chars…] {text[-(width - head):]}"
+    return f"{text[:head]} […{len(text) - width:,} chars…] {text[-(width - head) :]}"
 
 
 def render(task: str, steps: list[Step], budget: int = BUDGET, expected: str | None = None) -> str:

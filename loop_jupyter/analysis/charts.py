@@ -30,7 +30,10 @@ KIND_WORDS: list[tuple[str, str]] = [
     ),
 ]
 #: "by day", "hourly": the bucket asked for, instead of the automatic one.
-EVERY_WORDS = (("1d", r"\b(by|per|each|every|a) day\b|\bdaily\b"), ("1h", r"\b(by|per|each|every|an) hour\b|\bhourly\b"))
+EVERY_WORDS = (
+    ("1d", r"\b(by|per|each|every|a) day\b|\bdaily\b"),
+    ("1h", r"\b(by|per|each|every|an) hour\b|\bhourly\b"),
+)
 
 
 def kind_for(description: str | None) -> ChartKind:

@@ -232,7 +232,11 @@ def create_dataset(
     preview = (
         f"Dataset: {name}\nVersion: v{version}"
         + (f" (v{existing[-1]} exists and is kept)" if existing else "")
-        + (" (after the proposals still waiting for this name)" if version > (existing[-1] if existing else 0) + 1 else "")
+        + (
+            " (after the proposals still waiting for this name)"
+            if version > (existing[-1] if existing else 0) + 1
+            else ""
+        )
         + "\n"
         f"Path: {target}\nRows: {records.height:,}\nFilter: {query}\n"
         f"Columns: {', '.join(DATASET_SCHEMA)}\nFirst rows:\n{_preview(records)}"

@@ -236,9 +236,7 @@ def search_docs(ctx: ToolContext, question: str, limit: int = 3) -> ToolResult:
     )
     parts = []
     if unknown:
-        parts.append(
-            f"The documentation never mentions {', '.join(repr(w) for w in unknown)}; the closest sections:"
-        )
+        parts.append(f"The documentation never mentions {', '.join(repr(w) for w in unknown)}; the closest sections:")
     for i, (section, _) in enumerate(hits):
         body = _excerpt(section.text, 1200 if i == 0 else 400)
         parts.append(f"## {section.page_title} › {section.heading} ({section.link})\n{body}")

@@ -55,17 +55,14 @@ def error_spans(frame: pl.DataFrame) -> pl.DataFrame:
     error_type, message = error_fields()
     errs = frame.filter(pl.col("error").is_not_null())
     models = errs.get_column("model").drop_nulls().unique().to_list() if "model" in errs.columns else []
-    return (
-        errs.with_columns(
-            error_type=error_type,
-            message=message,
-            when=_when_of(frame),
-        )
-        .with_columns(
-            normalized=normalize_message(pl.col("message"), models),
-            kind=failure_kind(),
-            host=pl.col("message").str.extract(URL_HOST, 1).str.to_lowercase(),
-        )
+    return errs.with_columns(
+        error_type=error_type,
+        message=message,
+        when=_when_of(frame),
+    ).with_columns(
+        normalized=normalize_message(pl.col("message"), models),
+        kind=failure_kind(),
+        host=pl.col("message").str.extract(URL_HOST, 1).str.to_lowercase(),
     )
 
 

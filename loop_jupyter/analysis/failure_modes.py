@@ -195,7 +195,9 @@ def failure_modes(ctx: ToolContext, where: str | None = None, limit: int = 20) -
         return ToolResult("No failing traces: no errors, no unbacked claims, no answer that misses its expected one.",
                           [call])  # fmt: skip
     failing = trace_modes(logs).get_column("root_span_id").n_unique()
-    top = "; ".join(f"{m} {t:,} ({fmt_pct(s)})" for m, t, s in table.select("mode", "traces", "share").head(5).iter_rows())
+    top = "; ".join(
+        f"{m} {t:,} ({fmt_pct(s)})" for m, t, s in table.select("mode", "traces", "share").head(5).iter_rows()
+    )
     text = f"{table.height} failure modes over {failing:,} failing traces. Largest: {top}."
     first = table.row(0, named=True)
     ids = trace_modes(logs).filter(pl.col("mode") == first["mode"]).get_column("root_span_id").to_list()

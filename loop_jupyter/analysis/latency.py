@@ -47,9 +47,7 @@ def _slowest_span(logs: pl.DataFrame) -> pl.DataFrame:
         r"\blong[- ]running (traces?|requests?)\b",
     )
 )
-def slow_requests(
-    ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, where: str | None = None
-) -> ToolResult:
+def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, where: str | None = None) -> ToolResult:
     """Traces whose total duration is over a threshold, slowest first, with the slowest span of each.
 
     Args:

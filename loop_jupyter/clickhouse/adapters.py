@@ -71,13 +71,17 @@ def json_text(column: str, keys: list[str]) -> str:
 
 def _as_json_value(text_sql: str) -> str:
     """Attribute text as our loaders keep it: JSON objects/arrays parsed, anything else a string."""
-    return f"if(match({text_sql}, '^\\\\s*[\\\\[{{]') AND isValidJSON({text_sql}), {text_sql}, toJSONString({text_sql}))"
+    return (
+        f"if(match({text_sql}, '^\\\\s*[\\\\[{{]') AND isValidJSON({text_sql}), {text_sql}, toJSONString({text_sql}))"
+    )
 
 
 def _json_object(pairs: list[tuple[str, str]], *, raw_tail: str | list[str] | None = None) -> str:
     """A JSON object from (key, JSON-value SQL) pairs; NULL values leave their key out.
     ``raw_tail`` is SQL for extra ``"k":v`` members (comma-joined text, '' for none)."""
-    members = [f"if(({value}) IS NULL, '', concat({sql_string(_json_key(key) + ':')}, {value}))" for key, value in pairs]
+    members = [
+        f"if(({value}) IS NULL, '', concat({sql_string(_json_key(key) + ':')}, {value}))" for key, value in pairs
+    ]
     if raw_tail is not None:
         members.extend([raw_tail] if isinstance(raw_tail, str) else raw_tail)
     return f"concat('{{', arrayStringConcat(arrayFilter(x -> x != '', [{', '.join(members)}]), ','), '}}')"
@@ -169,7 +173,14 @@ def _mapped_metadata(get: Getter) -> list[tuple[str, str]]:
         ("span_kind", _str(get("openinference.span.kind"))),
         ("operation", _str(get("gen_ai.operation.name"))),
         ("model", _str(_first(get, _MODEL_KEYS))),
-        ("provider", _str(_first(get, ("gen_ai.provider.name", "llm.provider", "ai.model.provider", "gen_ai.system", "llm.system")))),
+        (
+            "provider",
+            _str(
+                _first(
+                    get, ("gen_ai.provider.name", "llm.provider", "ai.model.provider", "gen_ai.system", "llm.system")
+                )
+            ),
+        ),
         ("user", _str(_first(get, ("user.id", "enduser.id")))),
         ("session_id", _str(_first(get, ("session.id", "gen_ai.conversation.id")))),
         ("tool_name", _str(_first(get, ("gen_ai.tool.name", "tool.name", "ai.toolCall.name")))),
@@ -204,7 +215,10 @@ def _otel_base(table: str) -> str:
             ("message", _str("if(StatusCode IN ('Error', 'STATUS_CODE_ERROR'), nullIf(StatusMessage, ''), NULL)")),
         ]
         + [
-            (f"exc_{field}", _str(f"if({exception} > 0, {exc_attr.format(i=exception, k=sql_string('exception.' + field))}, NULL)"))
+            (
+                f"exc_{field}",
+                _str(f"if({exception} > 0, {exc_attr.format(i=exception, k=sql_string('exception.' + field))}, NULL)"),
+            )
             for field in ("type", "message", "stacktrace")
         ]
     ).replace('"exc_', '"')
@@ -222,7 +236,7 @@ def _otel_base(table: str) -> str:
     return f"""
 SELECT SpanId AS span_id, TraceId AS trace_id, nullIf(ParentSpanId, '') AS parent_id,
   {start} AS start, {end} AS `end`, {start} AS created,
-  {_as_json_value(value['input'])} AS input, {_as_json_value(value['output'])} AS output,
+  {_as_json_value(value["input"])} AS input, {_as_json_value(value["output"])} AS output,
   CAST(NULL AS Nullable(String)) AS expected,
   if({has_error}, {error}, NULL) AS error,
   CAST([] AS Array(String)) AS tags, CAST(NULL AS Nullable(String)) AS scores, {metadata} AS metadata,
@@ -310,7 +324,9 @@ def _langfuse_v3(tables: dict[str, str]) -> str:
         return json_text("o.metadata['attributes']", [key])
 
     attr_type = _span_type(get)
-    native = "multiIf(" + ", ".join(f"o.type = {sql_string(k)}, {sql_string(v)}" for k, v in _LF_TYPES.items()) + ", NULL)"
+    native = (
+        "multiIf(" + ", ".join(f"o.type = {sql_string(k)}, {sql_string(v)}" for k, v in _LF_TYPES.items()) + ", NULL)"
+    )
     lf_type = f"if(o.type IN ('SPAN', 'EVENT') AND ({attr_type}) IS NOT NULL, {attr_type}, {native})"
 
     def usage(key: str) -> str:
@@ -340,8 +356,8 @@ def _langfuse_v3(tables: dict[str, str]) -> str:
 SELECT o.id AS span_id, o.trace_id AS trace_id,
   {_lf_parent(obs)} AS parent_id,
   {start_obs} AS start, CAST(toDateTime64(o.end_time, 6, 'UTC') AS {_TS}) AS `end`, {start_obs} AS created,
-  if(o.input IS NULL, NULL, {_content('assumeNotNull(o.input)')}) AS input,
-  if(o.output IS NULL, NULL, {_content('assumeNotNull(o.output)')}) AS output,
+  if(o.input IS NULL, NULL, {_content("assumeNotNull(o.input)")}) AS input,
+  if(o.output IS NULL, NULL, {_content("assumeNotNull(o.output)")}) AS output,
   CAST(NULL AS Nullable(String)) AS expected,
   if(o.level = 'ERROR', {error_json}, NULL) AS error,
   CAST([] AS Array(String)) AS tags, sc.score_json AS scores, {obs_metadata} AS metadata,
@@ -370,8 +386,8 @@ FROM {obs} AS o LEFT JOIN {scores} AS sc ON sc.target = o.id"""
 SELECT t.id AS span_id, t.id AS trace_id, CAST(NULL AS Nullable(String)) AS parent_id,
   CAST(if(s.first_start IS NOT NULL AND s.first_start < {created}, s.first_start, {created}) AS {_TS}) AS start,
   CAST(s.last_end AS {_TS}) AS `end`, {created} AS created,
-  if(t.input IS NULL, NULL, {_content('assumeNotNull(t.input)')}) AS input,
-  if(t.output IS NULL, NULL, {_content('assumeNotNull(t.output)')}) AS output,
+  if(t.input IS NULL, NULL, {_content("assumeNotNull(t.input)")}) AS input,
+  if(t.output IS NULL, NULL, {_content("assumeNotNull(t.output)")}) AS output,
   CAST(NULL AS Nullable(String)) AS expected, CAST(NULL AS Nullable(String)) AS error,
   t.tags AS tags, sc.score_json AS scores, {trace_metadata} AS metadata,
   CAST(NULL AS Nullable(String)) AS context, t.name AS name, 'task' AS type,

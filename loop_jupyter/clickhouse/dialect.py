@@ -96,22 +96,33 @@ class _Rewriter:
         if isinstance(node, exp.TryCast) and node.to.is_type(*exp.DataType.REAL_TYPES, exp.DataType.Type.DOUBLE):
             return _to_float(node.this.copy())
         if isinstance(node, exp.TryCast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
-            return exp.Anonymous(this="toInt64OrNull", expressions=[exp.Anonymous(this="toString", expressions=[node.this.copy()])])
+            return exp.Anonymous(
+                this="toInt64OrNull", expressions=[exp.Anonymous(this="toString", expressions=[node.this.copy()])]
+            )
         if isinstance(node, exp.Length | exp.ArraySize):
             arg = node.this
             is_array = (
                 isinstance(node, exp.ArraySize)
                 or isinstance(arg, exp.Array | exp.ArrayAgg | exp.GenerateSeries | exp.Split)
                 or (isinstance(arg, exp.Column) and arg.name.lower() in ARRAY_COLUMNS)
-                or (isinstance(arg, exp.Func) and (arg.sql_name() or "").lower().startswith(("list", "array_", "string_split")))
+                or (
+                    isinstance(arg, exp.Func)
+                    and (arg.sql_name() or "").lower().startswith(("list", "array_", "string_split"))
+                )
             )
             return exp.Anonymous(this="length" if is_array else "lengthUTF8", expressions=[arg.copy()])
         if isinstance(node, exp.Median):
             return _quantile(0.5, node.this)
-        if isinstance(node, exp.Quantile | exp.PercentileCont) and isinstance(node.args.get("quantile") or node.expression, exp.Literal):
+        if isinstance(node, exp.Quantile | exp.PercentileCont) and isinstance(
+            node.args.get("quantile") or node.expression, exp.Literal
+        ):
             q = node.args.get("quantile") or node.expression
             return _quantile(float(q.name), node.this)
-        if isinstance(node, exp.Anonymous) and node.name.lower() in {"quantile_cont", "quantile"} and len(node.expressions) == 2:
+        if (
+            isinstance(node, exp.Anonymous)
+            and node.name.lower() in {"quantile_cont", "quantile"}
+            and len(node.expressions) == 2
+        ):
             q = node.expressions[1]
             if isinstance(q, exp.Literal):
                 return _quantile(float(q.name), node.expressions[0])
@@ -145,9 +156,14 @@ def _series(table: exp.Table) -> exp.Expression:
 
 
 def _epoch(value: exp.Expression) -> exp.Expression:
-    micros = exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[
-        exp.Anonymous(this="toDateTime64", expressions=[value.copy(), exp.Literal.number(6), exp.Literal.string("UTC")])
-    ])
+    micros = exp.Anonymous(
+        this="toUnixTimestamp64Micro",
+        expressions=[
+            exp.Anonymous(
+                this="toDateTime64", expressions=[value.copy(), exp.Literal.number(6), exp.Literal.string("UTC")]
+            )
+        ],
+    )
     return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1e6")))
 
 
@@ -197,5 +213,10 @@ def _cast_json_compared_to_numbers(tree: exp.Expression) -> None:
         for side, other in (("this", node.expression), ("expression", node.this)):
             value = node.args.get(side)
             inner = value.this if isinstance(value, exp.Paren) else value
-            if inner is not None and inner.meta.get("json_text") and isinstance(other, exp.Literal) and not other.is_string:
+            if (
+                inner is not None
+                and inner.meta.get("json_text")
+                and isinstance(other, exp.Literal)
+                and not other.is_string
+            ):
                 node.set(side, _to_float(value.copy()))

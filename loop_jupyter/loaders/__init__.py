@@ -301,14 +301,18 @@ def _shared_traces(entries: list[Path], frames: list[pl.DataFrame]) -> pl.DataFr
     rows = pl.concat(names)
     traces = rows.group_by("root_span_id").agg(entries=pl.col("entry").unique().sort(), spans=pl.len())
     ids = rows.group_by("id").agg(entries=pl.col("entry").unique().sort(), spans=pl.len())
-    return pl.concat(
-        [
-            traces.filter(pl.col("entries").list.len() > 1).with_columns(id=pl.lit(None, pl.String)),
-            ids.filter(pl.col("entries").list.len() > 1).select(
-                pl.lit(None, pl.String).alias("root_span_id"), "entries", "spans", "id"
-            ),
-        ]
-    ).cast(schema).sort("root_span_id", "id", nulls_last=True)
+    return (
+        pl.concat(
+            [
+                traces.filter(pl.col("entries").list.len() > 1).with_columns(id=pl.lit(None, pl.String)),
+                ids.filter(pl.col("entries").list.len() > 1).select(
+                    pl.lit(None, pl.String).alias("root_span_id"), "entries", "spans", "id"
+                ),
+            ]
+        )
+        .cast(schema)
+        .sort("root_span_id", "id", nulls_last=True)
+    )
 
 
 def _relink(merged: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
@@ -347,7 +351,9 @@ def _report_shared_traces(path: Path, found: pl.DataFrame, report: LoadReport) -
         )
     repeated = found.filter(pl.col("id").is_not_null())
     for row in repeated.head(SHARED_LISTED).iter_rows(named=True):
-        report.warn(None, f"span id {row['id']} is in {', '.join(row['entries'][:4])} (both rows loaded)", source=str(path))
+        report.warn(
+            None, f"span id {row['id']} is in {', '.join(row['entries'][:4])} (both rows loaded)", source=str(path)
+        )
 
 
 def _format_or_none(path: Path) -> str | None:

@@ -135,6 +135,8 @@ def _escaped(link: Path, root: Path, report: LoadReport | None) -> None:
         target = os.readlink(link)
     except OSError:
         target = "?"
-    problem = Problem(None, f"{link.relative_to(root)}: a symbolic link to {target} outside the folder: skipped", str(root))
+    problem = Problem(
+        None, f"{link.relative_to(root)}: a symbolic link to {target} outside the folder: skipped", str(root)
+    )
     if problem not in report.warnings:
         report.warn(problem.line, problem.reason, source=problem.source)

@@ -318,7 +318,5 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load every OpenHands ``.json``/``.jsonl`` file under ``path``, recursively."""
     path = Path(path)
     report.format = report.format or FORMAT
-    files = sorted(
-        p for p in folder_files(path, report) if p.suffix in (".json", ".jsonl") and sniff_json(p, detect)
-    )
+    files = sorted(p for p in folder_files(path, report) if p.suffix in (".json", ".jsonl") and sniff_json(p, detect))
     return load_files(path, files, report, lambda _index, file: _events(file, report))

@@ -269,7 +269,5 @@ def load_dir(path: str | Path, report: LoadReport) -> pl.DataFrame:
     """Load every tau-bench / OpenAI-messages JSON(L) file under ``path``, recursively."""
     path = Path(path)
     report.format = report.format or FORMAT
-    files = sorted(
-        p for p in folder_files(path, report) if p.suffix in (".json", ".jsonl") and sniff_json(p, detect)
-    )
+    files = sorted(p for p in folder_files(path, report) if p.suffix in (".json", ".jsonl") and sniff_json(p, detect))
     return load_files(path, files, report, lambda _index, file: _events(file, report))

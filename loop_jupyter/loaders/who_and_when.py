@@ -107,7 +107,9 @@ def _step(value: object) -> int | None:
 
 
 def _span_type(agent: str, role: str) -> str:
-    lowered = _ROLE_SUFFIX.sub("", agent).lower() or agent.lower()  # "Orchestrator (-> ComputerTerminal)" is the orchestrator
+    lowered = (
+        _ROLE_SUFFIX.sub("", agent).lower() or agent.lower()
+    )  # "Orchestrator (-> ComputerTerminal)" is the orchestrator
     if role == "human" or lowered in ("human", "user_proxy"):
         return "task"
     if "terminal" in lowered:
@@ -125,7 +127,9 @@ def _events(path: Path, report: LoadReport, trace: int) -> Iterator[tuple[int | 
         return
     if not detect(run):
         report.records_read += 1
-        report.skip(None, "not a multi-agent run (no history of messages with a question or mistake labels)", source=source)
+        report.skip(
+            None, "not a multi-agent run (no history of messages with a question or mistake labels)", source=source
+        )
         return
     root_id = f"whowhen-{_file_key(path)}-{path.stem}"
     mistake_step = _step(run.get("mistake_step"))

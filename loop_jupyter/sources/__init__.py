@@ -39,7 +39,12 @@ def connect(target: str | Path | pl.DataFrame | LogSource, *, format: str = "aut
         return target
     if is_store_url(target):
         return DuckDBStore(parse_url(str(target)), **options)
-    if isinstance(target, str) and _SCHEME.match(target) and not Path(target).exists() and len(target.split(":")[0]) > 1:
+    if (
+        isinstance(target, str)
+        and _SCHEME.match(target)
+        and not Path(target).exists()
+        and len(target.split(":")[0]) > 1
+    ):
         scheme = target.split(":", 1)[0]
         raise StoreError(f"unknown connection string scheme {scheme!r}: supported are duckdb:///path and log files")
     from ..loaders import load_logs

@@ -170,5 +170,7 @@ class EngineSource:
                 raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns_of(shape))}")
             order = f"{_ident(order_by)} {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
         body = self._body(where, shape)
-        sql = f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        sql = (
+            f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        )
         return self._finish(self._fetch(sql, where or "TRUE"), shape)

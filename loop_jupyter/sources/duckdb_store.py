@@ -146,7 +146,9 @@ def check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise StoreError(f"{path} is a DuckDB file but not a loop_jupyter store (no spans/traces tables)")
     row = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchall()[0]
     if not row or row[0] != SCHEMA_VERSION:
-        raise StoreError(f"{path} is a store of schema version {row[0] if row else '?'}; this loop_jupyter reads {SCHEMA_VERSION}")
+        raise StoreError(
+            f"{path} is a store of schema version {row[0] if row else '?'}; this loop_jupyter reads {SCHEMA_VERSION}"
+        )
 
 
 class StoreEngine(LogEngine):
@@ -181,7 +183,7 @@ class StoreEngine(LogEngine):
     def traces(self) -> pl.DataFrame:
         """Every trace (loads the whole traces table: prefer ``DuckDBStore.filter(shape='traces')``)."""
         with self._lock:
-            table = self._con.sql("SELECT * FROM traces ORDER BY \"created\" DESC NULLS LAST, root_span_id").arrow()
+            table = self._con.sql('SELECT * FROM traces ORDER BY "created" DESC NULLS LAST, root_span_id').arrow()
         frame = pl.from_arrow(table if isinstance(table, pa.Table) else table.read_all())
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -210,9 +212,7 @@ class DuckDBStore(EngineSource):
         self.path = Path(path)
         self.url = url_of(self.path)
         if not self.path.is_file():
-            raise StoreError(
-                f"no store at {self.path}: create one with `loop-jupyter import LOGS --to {self.url}`"
-            )
+            raise StoreError(f"no store at {self.path}: create one with `loop-jupyter import LOGS --to {self.url}`")
         con = connect_file(self.path, read_only=True, memory_limit=memory_limit)
         try:
             check_version(con, self.path)

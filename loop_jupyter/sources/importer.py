@@ -129,7 +129,9 @@ def iter_batches(
     with progress_bar(total=len(entries), desc=f"importing {path.name}", unit=" entries", disable=not show) as bar:
         for entry in entries:
             try:
-                frame, sub = load_logs_with_report(entry, fmt, strict=report.strict, progress=False if show else progress)
+                frame, sub = load_logs_with_report(
+                    entry, fmt, strict=report.strict, progress=False if show else progress
+                )
             except UnreadableFile as exc:  # one corrupt file: reported, the rest of the folder imports
                 sub = LoadReport(strict=report.strict)
                 sub.records_read += 1
@@ -217,7 +219,11 @@ def import_logs(
         raise
     result = ImportResult(url=to, report=LoadReport(strict=strict))
     try:
-        if not created and not is_store(con) and con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]:
+        if (
+            not created
+            and not is_store(con)
+            and con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]
+        ):
             raise StoreError(f"{path} is a DuckDB database but not a loop_jupyter store: refusing to write into it")
         con.begin()
         try:
@@ -265,7 +271,9 @@ def _update_traces(con: duckdb.DuckDBPyConnection, first_row: int) -> int:
         )
         con.execute(f"INSERT INTO traces BY NAME SELECT * FROM ({_affected_traces_sql()})")
         # Kept in the in-memory view's order, so `SELECT * FROM traces LIMIT n` reads the same rows.
-        con.execute('CREATE OR REPLACE TABLE traces AS SELECT * FROM traces ORDER BY "created" DESC NULLS LAST, root_span_id')
+        con.execute(
+            'CREATE OR REPLACE TABLE traces AS SELECT * FROM traces ORDER BY "created" DESC NULLS LAST, root_span_id'
+        )
     con.execute("DROP TABLE _affected")
     return affected
 

@@ -14,7 +14,9 @@ from ..agent.models import OFFLINE, model_table
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
-def locked_models(names: list[str], *, session_key: str | None = None, injected: str | None = None) -> dict[str, list[str]]:
+def locked_models(
+    names: list[str], *, session_key: str | None = None, injected: str | None = None
+) -> dict[str, list[str]]:
     """The models that cannot run here, by the key variable that would enable them (small: synced).
 
     ``offline`` and OpenAI-compatible servers (the key is optional) always run; so does the client

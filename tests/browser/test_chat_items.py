@@ -221,7 +221,9 @@ def test_charts_follow_their_container_and_keep_labels(page, lab: dict, tmp_path
 
 def test_model_picker_says_which_models_are_usable(page, lab: dict, tmp_path: Path) -> None:
     """Item 8: without keys, cloud models are not offered as if usable: disabled, with their key."""
-    setup = "import os\nfor k in ('ANTHROPIC_API_KEY', 'OPENAI_API_KEY'):\n    os.environ.pop(k, None)\n" + _setup(tmp_path / "m")
+    setup = "import os\nfor k in ('ANTHROPIC_API_KEY', 'OPENAI_API_KEY'):\n    os.environ.pop(k, None)\n" + _setup(
+        tmp_path / "m"
+    )
     name = _notebook(lab, "models.ipynb", [setup, "chat"])
     _open_and_run_all(page, lab, name)
     select = page.locator(".lj-chat .lj-select")

@@ -18,6 +18,7 @@ CONNECT_HINT = (
     "model='claude-4.5-sonnet', or point model='openai-compatible:<model>@<url>' at a local server."
 )
 
+
 # -- the planner ----------------------------------------------------------------------------------------------
 def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
     """The tool calls for a question, or a plain message saying what could not be understood."""
@@ -122,7 +123,9 @@ def _plan(question: str, ctx: ToolContext, scope: str | None, read: list[Slots])
             return Plan(message=_not_understood(slots, words=unknown))
         unused = _unused_words(name, leftover, m, facts)
         if unused:  # never drop part of a question silently: the answer says what it did not use
-            slots.notes.append(f"{UNUSED} {' '.join(repr(w) for w in dict.fromkeys(unused))} ({name} answers without those words)")
+            slots.notes.append(
+                f"{UNUSED} {' '.join(repr(w) for w in dict.fromkeys(unused))} ({name} answers without those words)"
+            )
         understood = [*slots.notes, *slots.labels]
         return Plan([{"name": name, "input": values}], understood=understood, notes=slots.notes)
 
