@@ -20,49 +20,12 @@ import polars as pl
 from ..artifacts import Code, Table, ToolResult
 from ..snippet import literal
 from ..tools import ToolContext, tool
+from ..tools.text import DOCS_STOPWORDS
 
 #: Weight of BM25 (normalised to the best hit) in the blend; the rest is embedding similarity.
 BM25_WEIGHT = 0.6
 _K1, _B = 1.5, 0.75
 _WORD = re.compile(r"[a-z0-9_%]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "to",
-        "of",
-        "in",
-        "on",
-        "for",
-        "and",
-        "or",
-        "is",
-        "are",
-        "be",
-        "it",
-        "i",
-        "do",
-        "how",
-        "can",
-        "my",
-        "me",
-        "with",
-        "from",
-        "by",
-        "this",
-        "that",
-        "what",
-        "as",
-        "at",
-        "you",
-        "your",
-        "we",
-        "our",
-        "use",
-        "using",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -87,7 +50,7 @@ def slug(heading: str) -> str:
 def _tokens(text: str) -> list[str]:
     out = []
     for word in _WORD.findall(text.lower()):
-        if word in _STOP:
+        if word in DOCS_STOPWORDS:
             continue
         # A light stemmer: plurals and -ing/-ed forms meet their stem.
         for suffix in ("ing", "ed", "es", "s"):

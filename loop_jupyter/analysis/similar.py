@@ -18,6 +18,7 @@ from ..artifacts import Code, Table, ToolResult
 from ..embeddings import TraceIndex, embed, trace_index
 from ..snippet import literal
 from ..tools import ToolContext, tool
+from ..tools.text import SIMILARITY_STOPWORDS
 from ._similar_shared import describe, shared_text
 
 #: Weight of the semantic score in the ranking; the rest is structural (Jaccard of span names,
@@ -28,87 +29,6 @@ SEMANTIC_WEIGHT = 0.75
 CANDIDATES = 200
 
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z0-9_'-]{2,}")
-_STOP = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "with",
-        "that",
-        "this",
-        "from",
-        "you",
-        "your",
-        "are",
-        "was",
-        "were",
-        "have",
-        "has",
-        "had",
-        "not",
-        "but",
-        "can",
-        "will",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "how",
-        "why",
-        "all",
-        "any",
-        "its",
-        "into",
-        "out",
-        "our",
-        "about",
-        "there",
-        "their",
-        "them",
-        "they",
-        "then",
-        "than",
-        "been",
-        "being",
-        "also",
-        "just",
-        "more",
-        "most",
-        "some",
-        "such",
-        "only",
-        "over",
-        "very",
-        "please",
-        "would",
-        "could",
-        "should",
-        "does",
-        "did",
-        "doing",
-        "done",
-        "here",
-        "like",
-        "get",
-        "got",
-        "let",
-        "use",
-        "used",
-        "user",
-        "assistant",
-        "system",
-        "content",
-        "message",
-        "messages",
-        "role",
-        "text",
-        "null",
-        "true",
-        "false",
-        "none",
-    ]
-)
 
 
 _REQUEST_WORDS = re.compile(
@@ -140,7 +60,7 @@ def index_for(ctx: ToolContext, *, progress: bool = True) -> TraceIndex:
 
 def terms(text: str) -> set[str]:
     """Content words of a text (lower case, stop words removed)."""
-    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in SIMILARITY_STOPWORDS}
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

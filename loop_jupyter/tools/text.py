@@ -7,7 +7,8 @@
 - the text of JSON fields and chat messages: :func:`json_text`, :func:`user_text`, :func:`message_content`;
 - error masking: :func:`error_kind` (coarse label, :data:`ERROR_KIND_MASKS`) and
   :func:`normalize_message` / :func:`normalize_text` (message kept, ids and numbers masked,
-  :data:`ERROR_MESSAGE_MASKS`).
+  :data:`ERROR_MESSAGE_MASKS`);
+- stop words of the two word searches: :data:`DOCS_STOPWORDS` and :data:`SIMILARITY_STOPWORDS`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,139 @@ MAX_TEXT_CHARS = 2000
 CELL_CHARS = 160
 #: Rows of a table shown to a model.
 PREVIEW_ROWS = 10
+
+
+# -- stop words ------------------------------------------------------------------------------------
+# Two lists, because the two searches see different text. (Language detection keeps its own
+# per-language lists in :mod:`loop_jupyter.analysis.languages`.)
+
+#: Words dropped from documentation search queries and sections (:mod:`loop_jupyter.analysis.docs_search`,
+#: BM25). Its tokens are any run of ``[a-z0-9_%]``, so short function words ("a", "i", "do", "me")
+#: and the words of a "how do I ...?" question are listed; everything else may be a docs term.
+DOCS_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "be",
+        "it",
+        "i",
+        "do",
+        "how",
+        "can",
+        "my",
+        "me",
+        "with",
+        "from",
+        "by",
+        "this",
+        "that",
+        "what",
+        "as",
+        "at",
+        "you",
+        "your",
+        "we",
+        "our",
+        "use",
+        "using",
+    ]
+)
+
+#: Words dropped from trace text before similar traces are compared (:mod:`loop_jupyter.analysis.similar`).
+#: Its tokens have three or more characters, so no short words; the list adds the filler of chat
+#: transcripts and serialised messages ("user", "assistant", "content", "role", "null", "true") that
+#: every trace shares and that would make unrelated traces look alike.
+SIMILARITY_STOPWORDS = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "from",
+        "you",
+        "your",
+        "are",
+        "was",
+        "were",
+        "have",
+        "has",
+        "had",
+        "not",
+        "but",
+        "can",
+        "will",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "how",
+        "why",
+        "all",
+        "any",
+        "its",
+        "into",
+        "out",
+        "our",
+        "about",
+        "there",
+        "their",
+        "them",
+        "they",
+        "then",
+        "than",
+        "been",
+        "being",
+        "also",
+        "just",
+        "more",
+        "most",
+        "some",
+        "such",
+        "only",
+        "over",
+        "very",
+        "please",
+        "would",
+        "could",
+        "should",
+        "does",
+        "did",
+        "doing",
+        "done",
+        "here",
+        "like",
+        "get",
+        "got",
+        "let",
+        "use",
+        "used",
+        "user",
+        "assistant",
+        "system",
+        "content",
+        "message",
+        "messages",
+        "role",
+        "text",
+        "null",
+        "true",
+        "false",
+        "none",
+    ]
+)
 
 
 # -- cutting text ----------------------------------------------------------------------------------
