@@ -24,6 +24,12 @@ NOT_QUESTIONS = {
     "The output is a refusal. Answer: C": "a judge's reply quoted in scorers.md",
     "Apply to explorer": "a button label (quickstart notebook)",
     "let's assume": "a phrase the attributor looks for, quoted in failures.md",
+    "cannot open the store PATH: process N is writing it (an import?) ... open it again when the import has finished": (
+        "an error message quoted in docs/sources.md"
+    ),
+    "cannot write the store PATH: process N has it open ... close the store there (source.close(), or restart the kernel) and import again": (
+        "an error message quoted in docs/sources.md"
+    ),
 }
 #: Values the notebooks and docs give their ``{var}`` placeholders (the quickstart sets threshold = 60;
 #: magic.md's {user} is any user: the demo's first).

@@ -5,6 +5,7 @@ are in tests/data/hostile_sql.txt (run by test_engine.py and test_reliability_sq
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -113,9 +114,10 @@ def test_sql_json_prints_no_traceback_for_deep_input(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "Traceback" not in done.stderr and done.stderr.startswith("error: ")
-    assert "nests 5000 levels" in done.stderr and done.stdout == ""
+    # A refused query: exit 3 (docs/cli.md), and with --json the reason as JSON on stdout.
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert "nests 5000 levels" in json.loads(done.stdout)["error"]
 
 
 def test_includes_rewrite_is_linear(engine: LogEngine) -> None:

@@ -317,8 +317,8 @@ def non_english_traces(ctx: ToolContext, language: str | None = None, limit: int
         chosen = langs.filter(~pl.col("language").is_in(["en", "unknown"]))
         label = "non-English"
     call = code("languages", "non_english_traces", {"language": language, "limit": limit})
-    if chosen.height == 0:
-        return ToolResult(f"No {label} traces among {langs.height:,}.", [call])
+    if chosen.height == 0:  # an empty table still: the snippet (and a script) reads .first(Table)
+        return ToolResult(f"No {label} traces among {langs.height:,}.", [Table(chosen, title=f"{label} traces"), call])
     chosen = chosen.sort(["created", "root_span_id"], descending=[True, False], nulls_last=True)
     dist = _distribution(chosen)
     lines = [
