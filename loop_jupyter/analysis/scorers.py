@@ -19,19 +19,18 @@ import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
 
 from ..artifacts import Code, Pending, Scorer, Table, ToolResult
 from ..engine import QueryError
-from ..frame import loads
 from ..snippet import literal
 from ..tools import ToolContext, called_by_model, tool
 from ._sandbox import NeedsModel, ScorerLoadError, score_in_child
 from ._scorer_files import TRUSTED, latest_scorer, load_scorer, locate_for_model, resolve_scorer, sha256, trust
 from ._versioned import check_name, json_companion, propose_version, write_version
-from .scorer_patterns import errors_pattern, measure_pattern
+from .scorer_patterns import _parse, errors_pattern, measure_pattern
 
 Kind = Literal["code", "llm_judge"]
 
@@ -280,15 +279,6 @@ def create_scorer(
     if check:
         text += "\n" + check
     return ToolResult(text, [pending, Scorer(name, kind, source, title=f"Proposed scorer {name}"), Code(code)])
-
-
-def _parse(value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return loads(value)
-    except ValueError:
-        return value
 
 
 def scorer_rows(ctx: ToolContext, where: str | None, shape: Literal["traces", "spans"]) -> pl.DataFrame:

@@ -11,17 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.browser.lab_server import serve_lab
 
 pytestmark = pytest.mark.browser
 
@@ -42,12 +38,6 @@ if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cell(source: str) -> dict:
@@ -100,7 +90,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     if os.environ.get("LOOP_JUPYTER_TEST_THEME") == "dark":  # to look at the widgets in the dark theme
         (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
-    port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(root / "config"),
@@ -109,42 +98,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
         "PYTHONPATH": str(REPO),
     }
-    log = open(root / "lab.log", "w")  # noqa: SIM115 - closed in the finally below
-    command = [
-        str(Path(sys.executable).parent / "jupyter"),
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={nb_dir}",
-        "--ServerApp.port_retries=0",
-        "--allow-root",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    process = subprocess.Popen(command, cwd=nb_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not answer within 60 s")
-            time.sleep(0.2)  # polling a server that is starting, not waiting on the page
-        yield {"base": f"http://127.0.0.1:{port}", "token": token, "workdir": workdir, "nb_dir": nb_dir}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with serve_lab(root, nb_dir, env) as (base, token):
+        yield {"base": base, "token": token, "workdir": workdir, "nb_dir": nb_dir}
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser.lab_server import serve_lab
 from tests.hostile_logs import FLAG, PAYLOADS, write_hostile_logs
 
 pytestmark = pytest.mark.browser
@@ -86,12 +81,6 @@ MAGIC_CELLS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("xsslab")
@@ -114,7 +103,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     )
     (settings / "notebook-extension").mkdir(parents=True)
     (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    port, token = _free_port(), secrets.token_hex(16)
     keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS")
     env = {k: v for k, v in os.environ.items() if k not in keys}
     env.update(
@@ -125,35 +113,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         LOOP_JUPYTER_CONFIG=str(root / "none.toml"),
         PYTHONPATH=str(REPO),
     )
-    log = open(root / "lab.log", "w")  # noqa: SIM115 - closed in the finally below
-    command = [
-        str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nb_dir}", "--ServerApp.port_retries=0",
-        "--allow-root", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=nb_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not answer within 60 s")
-            time.sleep(0.2)  # polling a server that is starting, not waiting on the page
-        yield {"base": f"http://127.0.0.1:{port}", "token": token, "workdir": workdir, "nb_dir": nb_dir}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with serve_lab(root, nb_dir, env) as (base, token):
+        yield {"base": base, "token": token, "workdir": workdir, "nb_dir": nb_dir}
 
 
 @pytest.fixture(scope="module")
