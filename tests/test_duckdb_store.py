@@ -7,7 +7,6 @@ and from ``DuckDBStore`` (the same logs imported into a DuckDB file).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import polars as pl
@@ -156,15 +155,13 @@ def test_the_sandbox_holds_on_the_store(demo_files: tuple[MemorySource, DuckDBSt
     assert store.sql("SELECT count(*) AS n FROM logs").item() == before.spans
 
 
-def test_reopening_is_quick(demo_files: tuple[MemorySource, DuckDBStore], tmp_path: Path) -> None:
+def test_reopening_beside_an_open_reader(demo_files: tuple[MemorySource, DuckDBStore], tmp_path: Path) -> None:
+    # How quick is bench/bench_store.py's job (a wall-clock bound here is at the mercy of CI load).
     _, store = demo_files
-    started = time.perf_counter()
     again = DuckDBStore(store.path)  # a second read-only open beside the first: readers share the file
     stats = again.stats()
-    elapsed = time.perf_counter() - started
     again.close()
     assert stats == store.stats()
-    assert elapsed < 2.0, elapsed
 
 
 def test_connection_strings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,13 +128,12 @@ def test_selection_is_a_frame_in_python(explorer: TraceExplorer) -> None:
 
 
 # -- explorer: trace tree ------------------------------------------------------------------------------------
-def test_open_big_trace_is_fast_and_small(explorer: TraceExplorer) -> None:
-    started = time.perf_counter()
+def test_open_big_trace_is_small(explorer: TraceExplorer) -> None:
+    # How fast is bench/bench_trace_open.py's job (a wall-clock bound here failed CI under load);
+    # this test checks what makes it fast: the reply stays small and holds the top of the tree only.
     reply = ask(explorer, type="open", root_span_id="bigroot")
-    elapsed = time.perf_counter() - started
     size = len(json.dumps(reply).encode())
     assert reply["ok"] and reply["span_count"] == 100_008
-    assert elapsed < 0.5, f"open took {elapsed:.3f} s"
     assert size < 256_000, f"open sent {size} bytes"
     assert [n["span_id"] for n in reply["top"]["nodes"]] == ["bigroot"]
 
