@@ -10,7 +10,12 @@ UNUSED = "Not used from the question:"
 
 
 def summarize(
-    question: str, calls: list[dict[str, Any]], results: list[dict[str, Any]], notes: list[str] | None = None
+    question: str,
+    calls: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    notes: list[str] | None = None,
+    *,
+    ctx: Any = None,
 ) -> str:
     """The offline answer text from the tool results (the same bounded texts a model would read),
     after the planner's ``notes`` (which trace "the slowest trace" turned out to be, and why)."""
