@@ -205,9 +205,11 @@ def _chart(previous: Turn, since: str) -> Reading:
 
 def _that(previous: Turn, what: str, ctx: ToolContext | None) -> str | None:
     """The user (model) the last answer is about: its table's first row, or its one trace's."""
-    table = previous.table()
-    if table is not None and what in table.columns and table.height:
-        value = table.get_column(what).drop_nulls()
+    # The table that lists the users (models) first ("Frustrated users"), else one that has them.
+    tables = [t for t in previous.tables() if what in t.columns and t.height]
+    tables.sort(key=lambda t: t.columns[0] != what)
+    if tables:
+        value = tables[0].get_column(what).drop_nulls()
         return str(value[0]) if value.len() else None
     root = previous.input.get("root_span_id")
     if root and ctx is not None:

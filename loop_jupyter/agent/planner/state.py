@@ -52,8 +52,11 @@ class Turn:
     def input(self) -> dict[str, Any]:
         return self.calls[0].get("input", {}) if self.calls else {}
 
+    def tables(self) -> list[pl.DataFrame]:
+        return [a.frame for a in self.artifacts if isinstance(a, Table)]
+
     def table(self) -> pl.DataFrame | None:
-        tables = [a.frame for a in self.artifacts if isinstance(a, Table)]
+        tables = self.tables()
         return tables[0] if tables else None
 
     def result_condition(self) -> Condition | None:
