@@ -55,8 +55,17 @@ class OfflineClient:
             return AssistantTurn(tool_calls=calls, stop_reason="tool_use")
         calls = [c for m in after if m["role"] == "assistant" for c in m.get("tool_calls", [])]
         results = [r for m in after if m["role"] == "tool" for r in m["results"]]
-        text = summarize(question, calls, results, self._notes, ctx=self._context()[0])
-        return self._say(f"{self._read_as}.\n\n{text}" if self._read_as else text, stream_callback)
+        ctx = self._context()[0]
+        text = summarize(question, calls, results, self._notes, ctx=ctx, artifacts=self._artifacts(), read_as=self._read_as)
+        return self._say(text, stream_callback)
+
+    def _artifacts(self) -> list[Any]:
+        """The artifacts of this question's tool results (from the session's messages)."""
+        if self._history is None:
+            return []
+        messages = list(self._history())
+        start = max((i for i, m in enumerate(messages) if getattr(m, "kind", "") == "user"), default=-1)
+        return [a for m in messages[start + 1 :] if getattr(m, "kind", "") == "tool_result" for a in m.artifacts]
 
     def _plan(self, question: str, messages: list[dict[str, Any]], ctx: ToolContext, scope: str | None) -> Plan:
         """The question read against the conversation (a follow-up of the earlier ones), then planned."""

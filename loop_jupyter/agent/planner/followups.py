@@ -152,13 +152,27 @@ def read(asked: str, previous: Turn | None, facts: Facts, ctx: ToolContext | Non
         return Reading(rest.strip(), Carry(add=[cond]), f"{since}: {those.group(0).strip()} = {cond.label}")
     pivot = PIVOT.search(text)
     lead = LEAD.match(text)
-    if pivot and (lead or re.search(r"\binstead\b", text, re.I) or not _unknown(_blank(text, pivot), facts)):
+    if pivot and _only_pivot(_blank(text, pivot)):
         return _pivot(previous, text, pivot, facts, since)
     rest = text[lead.end() :] if lead else text
     excluded = EXCLUDE.match(rest.strip())
     if not lead and not excluded:
         return Reading(text, read_as=f"{since}: {said}" if that else "")
     return _narrow(previous, asked, text, rest, bool(excluded), facts, since)
+
+
+def _only_pivot(rest: str) -> bool:
+    """True when nothing but the grouping is asked ("by model instead", "now per user?", "break it
+    down by model"): "average latency by model" is a question of its own."""
+    rest = LEAD.sub(" ", rest)
+    rest = re.sub(FILLER, " ", rest, flags=re.IGNORECASE)
+    words = re.findall(r"[a-z]+", rest.lower())
+    return all(w in PIVOT_WORDS for w in words)
+
+
+#: Words around a bare grouping follow-up.
+PIVOT_WORDS = {"show", "it", "that", "this", "them", "those", "break", "down", "split", "group", "grouped", "me",
+               "what", "about", "how", "can", "you", "do", "same", "the", "results", "and", "now"}  # fmt: skip
 
 
 def conditions_of(turn: Turn, facts: Facts) -> list[Condition]:
