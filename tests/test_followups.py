@@ -151,7 +151,9 @@ def test_just_last_week_replaces_the_window(chat, logs) -> None:
     llm = (pl.col("type") == "llm") & (pl.col("duration") > 20)
     want = [set(logs.filter(llm & (pl.col("created") > t - timedelta(days=7)))["id"]) for t in (before, after)]
     assert rows(answers[1], logs) in want and want[0]
-    assert "created in the last 7 days" in answers[1].text and "2 days" not in answers[1].tool_calls[0]["input"]["where"]
+    assert (
+        "created in the last 7 days" in answers[1].text and "2 days" not in answers[1].tool_calls[0]["input"]["where"]
+    )
 
 
 def test_exclude_a_model_family_from_an_aggregate(chat, logs) -> None:
@@ -208,7 +210,9 @@ def test_a_filter_as_a_chart_counts_its_rows_per_day(chat, logs) -> None:
     answers = chat("errors for John Smith", "as a chart")
     got = table(answers[1])
     user_roots = logs.filter(pl.col("is_root") & pl.col("metadata").str.contains('"user":"John Smith"'))
-    errors = logs.filter(pl.col("error").is_not_null() & pl.col("root_span_id").is_in(user_roots["root_span_id"].implode()))
+    errors = logs.filter(
+        pl.col("error").is_not_null() & pl.col("root_span_id").is_in(user_roots["root_span_id"].implode())
+    )
     want = errors.group_by(pl.col("created").dt.truncate("1d")).len()
     assert got["spans"].sum() == errors.height and got.height == want.height
 

@@ -29,8 +29,10 @@ def anomalies(result) -> pl.DataFrame:
 
 
 def test_a_span_far_over_its_names_p50_is_named(logs: pl.DataFrame) -> None:
-    p50 = logs.filter(pl.col("duration").is_not_null()).group_by("name", "type").agg(
-        p50=pl.col("duration").median(), peers=pl.len()
+    p50 = (
+        logs.filter(pl.col("duration").is_not_null())
+        .group_by("name", "type")
+        .agg(p50=pl.col("duration").median(), peers=pl.len())
     )
     slow = (
         logs.filter(~pl.col("is_root") & (pl.col("duration") >= 1))
@@ -66,7 +68,9 @@ def _runs(frame: pl.DataFrame) -> list[tuple[str, str, int, int]]:
     """(root, name, length, failed) of runs of the same tool/LLM call in a row under one parent."""
     calls = frame.filter(pl.col("type").is_in(["tool", "llm"]) & ~pl.col("is_root")).sort("start", "span_id")
     out = []
-    for (root, _parent), group in itertools.groupby(calls.iter_rows(named=True), lambda r: (r["root_span_id"], r["parent_id"])):
+    for (root, _parent), group in itertools.groupby(
+        calls.iter_rows(named=True), lambda r: (r["root_span_id"], r["parent_id"])
+    ):
         for name, run in itertools.groupby(group, lambda r: r["name"]):
             run = list(run)
             out.append((root, name, len(run), sum(r["error"] is not None for r in run)))
@@ -83,7 +87,9 @@ def test_a_retry_storm_is_named(logs: pl.DataFrame) -> None:
 
 def test_a_swallowed_error_is_named(logs: pl.DataFrame) -> None:
     roots = logs.filter(pl.col("is_root") & pl.col("error").is_null())["root_span_id"]
-    failed = logs.filter(~pl.col("is_root") & pl.col("error").is_not_null() & pl.col("root_span_id").is_in(roots.implode()))
+    failed = logs.filter(
+        ~pl.col("is_root") & pl.col("error").is_not_null() & pl.col("root_span_id").is_in(roots.implode())
+    )
     counts = failed.group_by("root_span_id").len().sort("len", descending=True)
     root, n = counts.row(0)
     text = summarize_trace(logs, root).text

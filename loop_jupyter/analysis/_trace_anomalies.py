@@ -72,7 +72,9 @@ def _slow_trace(ctx: ToolContext, spans: pl.DataFrame) -> list[dict[str, Any]]:
     faster = int((durations < root["duration"]).sum())
     rank = (f"the slowest of {durations.len():,} traces" if faster == durations.len() - 1
             else f"slower than {faster:,} of {durations.len():,} traces")  # fmt: skip
-    detail = f"the trace took {root['duration']:,.1f} s, {root['duration'] / p50:.1f}× the p50 trace ({p50:,.1f} s); {rank}"
+    detail = (
+        f"the trace took {root['duration']:,.1f} s, {root['duration'] / p50:.1f}× the p50 trace ({p50:,.1f} s); {rank}"
+    )
     return [{"kind": "slow trace", "span_id": root["span_id"], "name": root["name"], "detail": detail,
              "ratio": root["duration"] / p50}]  # fmt: skip
 

@@ -71,11 +71,17 @@ def _common_errors(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
         short = re.split(r"\s*(?:<|\(|:\s|\bat\b|…)", top["message"], maxsplit=1)[0].strip(" .:") or top["message"][:60]
         name = f"{name} ({short})" if name else f"“{short}”"
     names = [s.rsplit(": ", 1)[0] for s in (top.get("by_span") or [])] or list(top.get("span_names") or [])
-    where = f", all in {names[0]}" if len(top.get("span_names") or names) == 1 else (f", mostly in {names[0]}" if names else "")
+    where = (
+        f", all in {names[0]}"
+        if len(top.get("span_names") or names) == 1
+        else (f", mostly in {names[0]}" if names else "")
+    )
     since = f", since {_day(top['first_seen'])}" if top.get("first_seen") else ""
     first = (f"{name} is the top failure: {top['spans']:,} spans in {top['traces']:,} traces "
              f"({_share(top['traces'], total)} of traces){where}{since}.")  # fmt: skip
-    overall = ctx.engine.sql(f"SELECT count(*) AS n, count(DISTINCT root_span_id) AS t FROM logs WHERE {sql.sql}").row(0)
+    overall = ctx.engine.sql(f"SELECT count(*) AS n, count(DISTINCT root_span_id) AS t FROM logs WHERE {sql.sql}").row(
+        0
+    )
     kinds = "one kind" if groups.height == 1 else f"{groups.height} groups"
     return first + f" Errors overall: {overall[0]:,} spans in {overall[1]:,} of {total:,} traces, in {kinds}."
 
@@ -99,7 +105,11 @@ def _slow_requests(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     if steps.height:
         step, count = steps.row(0)
         listed = "all" if slow.height == sql.count else f"{slow.height} listed"
-        text += f". {step} is the slowest step in {count} of the {listed}" if listed != "all" else f". {step} is the slowest step in {count} of them"
+        text += (
+            f". {step} is the slowest step in {count} of the {listed}"
+            if listed != "all"
+            else f". {step} is the slowest step in {count} of them"
+        )
     return text + "."
 
 
@@ -145,7 +155,9 @@ def _generate_filter(args: dict[str, Any], artifacts: list[Any], ctx: ToolContex
     row = ctx.engine.sql(f"SELECT count(*), count(DISTINCT root_span_id) FROM logs WHERE {where}").row(0)
     if not row[0]:
         return "No span matches."
-    top = ctx.engine.sql(f"SELECT name, count(*) AS n FROM logs WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1").row(0)
+    top = ctx.engine.sql(
+        f"SELECT name, count(*) AS n FROM logs WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+    ).row(0)
     most = f"all {top[0]}" if top[1] == row[0] else f"most often {top[0]} ({top[1]:,})"
     return f"{row[0]:,} spans match, in {row[1]:,} traces; {most}."
 

@@ -143,9 +143,15 @@ def read(asked: str, previous: Turn | None, facts: Facts, ctx: ToolContext | Non
     if those:
         cond = previous.result_condition()
         if cond is None:
-            return Reading(asked, message=f"{since}: the last answer selected no traces or spans for {those.group(0)!r}.")
+            return Reading(
+                asked, message=f"{since}: the last answer selected no traces or spans for {those.group(0)!r}."
+            )
         noun = (those.group("noun") or "").lower()
-        word = "spans" if noun.startswith("span") or (noun in ("rows", "results", "ones", "") and cond.traces is None) else "traces"
+        word = (
+            "spans"
+            if noun.startswith("span") or (noun in ("rows", "results", "ones", "") and cond.traces is None)
+            else "traces"
+        )
         rest = text[: those.start()] + (f" {word} " if noun else " ") + text[those.end() :]
         if not re.search(r"\b(spans?|traces?|requests?|conversations?)\b", rest, re.IGNORECASE):
             rest += f" {word}"
@@ -307,7 +313,9 @@ def _narrow(previous: Turn, asked: str, text: str, rest: str, excluding: bool, f
         m = EXCLUDE.match(body)
         assert m is not None
         positive = extract(body, facts)  # "without errors" is a condition of its own
-        if positive.conditions and not re.match(r"(?:exclude|excluding|except|not|minus|drop|remove|filter out|ignor)", body, re.I):
+        if positive.conditions and not re.match(
+            r"(?:exclude|excluding|except|not|minus|drop|remove|filter out|ignor)", body, re.I
+        ):
             excluding = False
         else:
             body = m.group("rest")
@@ -350,7 +358,7 @@ def _bare_values(text: str, facts: Facts) -> tuple[list[Condition], str]:
 
 
 def _calendar(cond: Condition, text: str, earlier: list[Condition]) -> Condition:
-    """"and for last week?" after "this week": the calendar week before this one, not the last 7 days."""
+    """ "and for last week?" after "this week": the calendar week before this one, not the last 7 days."""
     unit = re.search(r"\b(?:last|previous|past)\s+(week|month)\b", text, re.IGNORECASE)
     if not unit or not cond.label.startswith("created in the last"):
         return cond
@@ -362,7 +370,9 @@ def _calendar(cond: Condition, text: str, earlier: list[Condition]) -> Condition
     return Condition(f"created last {period} (UTC, the calendar {period} before this one)", sql, sql)
 
 
-def _refuse(since: str, understood: list[str], *, words: list[str] | None = None, problems: list[str] | None = None) -> str:
+def _refuse(
+    since: str, understood: list[str], *, words: list[str] | None = None, problems: list[str] | None = None
+) -> str:
     parts = [f"{since}: I could not read this follow-up offline, so I did not run anything."]
     if understood:
         parts.append("I understood: " + "; ".join(understood) + ".")
