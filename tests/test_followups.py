@@ -344,3 +344,26 @@ def test_tau_bench_the_biggest_of_those(chat, tau) -> None:
     traces = lj.traces(tau).filter(pl.col("tool_calls") > 10)
     biggest = traces.sort(["span_count", "created"], descending=True).row(0, named=True)
     assert answers[1].tool_calls[0]["input"]["root_span_id"] == biggest["root_span_id"]
+
+
+def test_a_question_of_its_own_after_and_is_answered_alone(chat, logs) -> None:
+    answers = chat("errors for John Smith", "and what are the most common errors?")
+    assert names(answers[1]) == ["common_errors"]
+    errors = logs.filter(pl.col("error").is_not_null())
+    assert f"{errors.height:,} error spans in {errors['root_span_id'].n_unique():,} of" in answers[1].text
+
+
+def test_narrow_then_group_in_one_follow_up(chat, roots, logs) -> None:
+    answers = chat("slow requests", "now only errors, by user")
+    error_roots = logs.filter(pl.col("error").is_not_null())["root_span_id"].unique().implode()
+    want = roots.filter((pl.col("duration") > 60) & pl.col("root_span_id").is_in(error_roots)).group_by("user").len()
+    got = table(answers[1])
+    assert dict(zip(got["user"], got["n"], strict=True)) == dict(want.iter_rows())
+
+
+def test_narrowing_a_tool_answer_keeps_the_tool(chat, logs) -> None:
+    answers = chat("what are the most common errors?", "only for gpt models")
+    assert names(answers[1]) == ["common_errors"]
+    gpt_roots = logs.filter(GPT)["root_span_id"].unique().implode()
+    errors = logs.filter(pl.col("error").is_not_null() & pl.col("root_span_id").is_in(gpt_roots))
+    assert f"Errors overall: {errors.height:,} spans in {errors['root_span_id'].n_unique():,} of" in answers[1].text

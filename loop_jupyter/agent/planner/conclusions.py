@@ -210,7 +210,7 @@ def _run_sql(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> st
     value = measures[0] if measures else (counts[0] if counts else None)
     if value is None:
         return ""
-    ranked = frame.drop_nulls(value).sort(value, descending=True)
+    ranked = frame.drop_nulls(value).sort(value, descending=True, maintain_order=True)
     if ranked.height == 0:
         return ""
     top, low = ranked.row(0, named=True), ranked.row(-1, named=True)
@@ -218,6 +218,11 @@ def _run_sql(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> st
     if not measures:
         total = int(frame[value].sum())
         share = "" if cut else f" of {total:,} ({_share(top[value], total)})"
+        tied = ranked.filter(pl.col(value) == top[value]).get_column(group).to_list()
+        if len(tied) > 1:
+            named = ", ".join(label(t) for t in tied[:3]) + (", …" if len(tied) > 3 else "")
+            each = "" if cut else f" of {total:,}"
+            return f"{len(tied)} {group}s tie for the most {unit}, {top[value]:,} each{each}: {named} — {frame.height} {group} groups."
         text = f"{label(top[group])} has the most {unit}: {top[value]:,}{share}"
         if ranked.height > 1:
             second = ranked.row(1, named=True)
@@ -239,7 +244,7 @@ def _summarize_trace(args: dict[str, Any], artifacts: list[Any], ctx: ToolContex
     if anomalies.height == 0:
         return "Nothing in this trace stands out against the rest of the logs."
     details = anomalies.get_column("detail").to_list()
-    first = details[0][0].upper() + details[0][1:]
+    first = details[0]
     also = f" Also: {'; '.join(details[1:3])}." if len(details) > 1 else ""
     return f"What stands out in this trace: {first}.{also}"
 

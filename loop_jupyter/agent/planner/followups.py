@@ -27,6 +27,8 @@ from .aggregates import GROUPS, _group_match
 from .conditions import Condition, _lit
 from .extraction import _unknown, extract
 from .facts import Facts
+from .planning import plan
+from .routing import AGGREGATE_WORDS, _route
 from .slot_builders import _reach_trace
 from .state import Carry, Turn, kind_of, negate, traces_where
 
@@ -164,7 +166,20 @@ def read(asked: str, previous: Turn | None, facts: Facts, ctx: ToolContext | Non
     excluded = EXCLUDE.match(rest.strip())
     if not lead and not excluded:
         return Reading(text, read_as=f"{since}: {said}" if that else "")
-    return _narrow(previous, asked, text, rest, bool(excluded), facts, since)
+    if pivot:  # "now only gpt models, by user": narrowed, then grouped
+        narrowed = _narrow(previous, asked, _blank(text, pivot), _blank(text, pivot)[len(text) - len(rest) :],
+                           bool(excluded), facts, since, ctx)  # fmt: skip
+        if narrowed.message or narrowed.question != previous.question:
+            return narrowed
+        changed = Turn(previous.asked, previous.question, narrowed.carry, previous.calls, previous.artifacts)
+        regrouped = _pivot(changed, text, pivot, facts, since)
+        new = [c for c in narrowed.carry.add if c not in previous.carry.add]
+        if not regrouped.message and previous.tool not in ("run_sql", "generate_filter"):
+            regrouped.carry = Carry([*regrouped.carry.add, *new])
+        labels = ", ".join(c.label for c in new)
+        regrouped.read_as = f"{since}: the same question, {labels}, by {pivot.group('g').lower()}"
+        return regrouped
+    return _narrow(previous, asked, text, rest, bool(excluded), facts, since, ctx)
 
 
 def _only_pivot(rest: str) -> bool:
@@ -307,7 +322,16 @@ def _pivot(previous: Turn, text: str, pivot: re.Match[str], facts: Facts, since:
     return Reading(f"count by {group}", Carry(add=[cond]), f"{since}: {cond.label}, counted by {group}")
 
 
-def _narrow(previous: Turn, asked: str, text: str, rest: str, excluding: bool, facts: Facts, since: str) -> Reading:
+def _narrow(
+    previous: Turn,
+    asked: str,
+    text: str,
+    rest: str,
+    excluding: bool,
+    facts: Facts,
+    since: str,
+    ctx: ToolContext | None,
+) -> Reading:
     body = rest.strip()
     if excluding:
         m = EXCLUDE.match(body)
@@ -329,7 +353,13 @@ def _narrow(previous: Turn, asked: str, text: str, rest: str, excluding: bool, f
     if slots.problems:
         return Reading(asked, message=_refuse(since, understood, problems=slots.problems))
     unknown = [w for w in _unknown(leftover, facts) if w.lower() not in ("for", "in", "from", "on", "with")]
-    if not conds or unknown or slots.root_span_id or slots.trace_ref:
+    asks = _route(body, leftover) is not None or AGGREGATE_WORDS.search(body) or _group_match(body.lower())
+    if not conds or unknown or asks or slots.root_span_id or slots.trace_ref:
+        # "and what are the most common errors?": more than conditions, so a question of its own
+        # when the planner answers it alone; else refused as a follow-up, saying what was understood.
+        alone = rest.strip()
+        if ctx is not None and not excluding and alone and plan(alone, ctx).tool_calls:
+            return Reading(alone)
         return Reading(asked, message=_refuse(since, understood, words=unknown))
     earlier = conditions_of(previous, facts)
     conds = [_calendar(c, body, earlier) for c in conds]
