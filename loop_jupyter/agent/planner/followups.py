@@ -94,11 +94,6 @@ PIVOT = re.compile(
 FILLER = r"\b(?:instead|too|as well|please|then|only|just|now|again|the same|same|thing|question|but|also|rather)\b"
 
 
-def followup_of(turns: list[Turn]) -> Turn | None:
-    """The earlier question a follow-up refers to: the last one answered with a tool."""
-    return next((t for t in reversed(turns) if t.calls), None)
-
-
 def replay(turns: list[Turn], facts: Facts, ctx: ToolContext | None) -> Turn | None:
     """Read every earlier question in order (a follow-up of a follow-up builds on the first), filling
     each turn's ``question`` and ``carry``; returns the turn the next question follows."""
@@ -119,7 +114,8 @@ def read(asked: str, previous: Turn | None, facts: Facts, ctx: ToolContext | Non
     since = f"Follow-up to {previous.asked!r}"
     if WHY.match(asked):
         return _why(previous, since)
-    if CHART.search(asked):
+    chart = CHART.search(asked)
+    if chart and _only_pivot(_blank(asked, chart)):  # "plot errors per day as a chart" is its own question
         return _chart(previous, since)
     text = asked
     that = THAT.search(text)
@@ -193,7 +189,8 @@ def _only_pivot(rest: str) -> bool:
 
 #: Words around a bare grouping follow-up.
 PIVOT_WORDS = {"show", "it", "that", "this", "them", "those", "break", "down", "split", "group", "grouped", "me",
-               "what", "about", "how", "can", "you", "do", "same", "the", "results", "and", "now"}  # fmt: skip
+               "what", "about", "how", "can", "you", "do", "same", "the", "results", "and", "now", "as", "a", "an", "bar",
+               "line", "please", "could", "make", "draw", "plot", "chart", "graph", "one", "instead"}  # fmt: skip
 
 
 def conditions_of(turn: Turn, facts: Facts) -> list[Condition]:
