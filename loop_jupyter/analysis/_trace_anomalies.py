@@ -2,8 +2,8 @@
 
 - a **slow span**: at least :data:`SLOW_FACTOR` × the p50 duration of the spans of the same name
   (and type) across the logs, and at least :data:`MIN_SECONDS` long;
-- a **retry storm**: the same tool (or model call) called :data:`RETRY_RUN` or more times in a row
-  under one parent, or called again right after it failed;
+- a **retry storm**: the same tool called :data:`RETRY_RUN` or more times in a row under one parent
+  (a model call: when at least two of them failed), or a call made again right after it failed;
 - a **swallowed error**: spans below the root failed while the root reports no error;
 - a **slow trace**: the whole trace slower than 95% of the traces.
 """
@@ -114,8 +114,11 @@ def _retries(spans: pl.DataFrame) -> list[dict[str, Any]]:
                 continue
             failed = sum(r["error"] is not None for r in run)
             retried = len(run) >= 2 and all(r["error"] is not None for r in run[:-1])
-            if len(run) >= RETRY_RUN or retried:
-                kind = "retry storm" if len(run) >= RETRY_RUN else "retry"
+            # Model calls in a row are an agent's loop when its tools hang below them: a storm only
+            # when they fail and are called again.
+            storm = len(run) >= RETRY_RUN and (run[0]["type"] == "tool" or failed >= 2)
+            if storm or retried:
+                kind = "retry storm" if storm else "retry"
                 what = f"{run[0]['name']} called {len(run)} times in a row"
                 what += f" ({failed} failed)" if failed else ""
                 out.append({"kind": kind, "span_id": run[0]["span_id"], "name": run[0]["name"],

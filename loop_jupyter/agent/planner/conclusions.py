@@ -159,7 +159,8 @@ def _generate_filter(args: dict[str, Any], artifacts: list[Any], ctx: ToolContex
         f"SELECT name, count(*) AS n FROM logs WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
     ).row(0)
     most = f"all {top[0]}" if top[1] == row[0] else f"most often {top[0]} ({top[1]:,})"
-    return f"{row[0]:,} spans match, in {row[1]:,} traces; {most}."
+    spans = f"{row[0]:,} spans match" if row[0] > 1 else "1 span matches"
+    return f"{spans}, in {row[1]:,} trace{'s' if row[1] > 1 else ''}; {most}."
 
 
 def _measure(column: str) -> tuple[str, Callable[[float], str]]:
