@@ -367,3 +367,13 @@ def test_narrowing_a_tool_answer_keeps_the_tool(chat, logs) -> None:
     gpt_roots = logs.filter(GPT)["root_span_id"].unique().implode()
     errors = logs.filter(pl.col("error").is_not_null() & pl.col("root_span_id").is_in(gpt_roots))
     assert f"Errors overall: {errors.height:,} spans in {errors['root_span_id'].n_unique():,} of" in answers[1].text
+
+
+def test_openhands_narrow_by_duration_then_the_slowest(chat, fixtures_dir) -> None:
+    logs = lj.load_logs(fixtures_dir / "openhands" / "multi_swe_bench_output.jsonl")
+    answers = chat("LLM spans", "now only longer than 10 seconds", "show the slowest one", frame=logs)
+    slow = logs.filter((pl.col("type") == "llm") & (pl.col("duration") > 10))
+    assert slow.height and rows(answers[1], logs) == set(slow["id"])
+    traces = lj.traces(logs).filter(pl.col("root_span_id").is_in(slow["root_span_id"].implode()))
+    slowest = traces.sort(["duration", "created"], descending=True, nulls_last=True)["root_span_id"][0]
+    assert answers[2].tool_calls[0]["input"]["root_span_id"] == slowest
