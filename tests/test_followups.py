@@ -377,3 +377,9 @@ def test_openhands_narrow_by_duration_then_the_slowest(chat, fixtures_dir) -> No
     traces = lj.traces(logs).filter(pl.col("root_span_id").is_in(slow["root_span_id"].implode()))
     slowest = traces.sort(["duration", "created"], descending=True, nulls_last=True)["root_span_id"][0]
     assert answers[2].tool_calls[0]["input"]["root_span_id"] == slowest
+
+
+def test_a_row_of_common_errors_is_refused_saying_why(chat) -> None:
+    answers = chat("what are the most common errors?", "the second group")
+    assert answers[1].tool_calls == []
+    assert "I cannot turn a row of common_errors's table into a filter offline" in answers[1].text

@@ -256,10 +256,11 @@ def _ordinal(previous: Turn, m: re.Match[str], facts: Facts, since: str) -> Read
     n = ORDINALS.get(word) or int(re.sub(r"\D", "", word))
     table = previous.table()
     query = str(previous.input.get("query", ""))
-    group = _group_match(query.lower()) if previous.tool == "run_sql" else None
     if table is None or previous.tool != "run_sql" or " GROUP BY " not in query or table.width < 2:
+        why = ("that answer has no groups I can select by" if previous.tool in ("run_sql", "generate_filter", "")
+               else f"I cannot turn a row of {previous.tool}'s table into a filter offline")  # fmt: skip
         return Reading(previous.asked, message=f"{since}: I read {m.group(0).strip()!r} as a row of the last answer's "
-                       "groups, but that answer has no groups I can select by (ask e.g. 'errors by model' first).")  # fmt: skip
+                       f"groups, but {why} (ask e.g. 'errors by model' first, then 'the second group').")  # fmt: skip
     if not -table.height <= (n - 1 if n > 0 else n) < table.height:
         return Reading(previous.asked, message=f"{since}: the last answer has {table.height} groups, no {word}.")
     column = table.columns[0]
@@ -267,7 +268,6 @@ def _ordinal(previous: Turn, m: re.Match[str], facts: Facts, since: str) -> Read
     cond = _group_condition(column, value, query)
     if cond is None:
         return Reading(previous.asked, message=f"{since}: I cannot select the {column} group {value!r} as a filter.")
-    del group
     shape = "traces" if re.search(r"\bFROM traces\b", query) else "spans"
     conds = [c for c in conditions_of(previous, facts) if kind_of(c) != kind_of(cond)]
     return Reading(shape, Carry(add=[*conds, cond]), f"{since}: the {word} group, {cond.label}")
