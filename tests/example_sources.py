@@ -132,12 +132,17 @@ class Demo:
     roots: pl.DataFrame  # one row per trace, from the root spans, in generation order
     truth: dict
     workdir: Path
-    loop: Loop  # one session for the module (the offline planner reads only the question asked)
+    loop: Loop  # one session for the module; each example starts its own conversation (see ask)
 
     def ask(self, question: str, *, scope: str | None = None, selection: list[str] | None = None) -> Answer:
+        """Ask as the first question of a conversation: the planner reads follow-ups against the
+        earlier questions ("Only LLM spans" after another question narrows it), so each example
+        rewinds the session to its start (the earlier turns become a branch) instead."""
         loop = self.loop
         loop.scope_trace(scope)
         loop.selection = list(selection or [])
+        if loop.history:
+            return loop.wait(loop.edit(0, question))
         return loop.ask(question)
 
     def trace_ids(self, spans: pl.DataFrame) -> set[str]:

@@ -393,7 +393,9 @@ class Loop(ToolCalls):
             if client is None:
                 from .planner import OfflineClient
 
-                client = OfflineClient(lambda: (self.context(), self.scope))
+                client = OfflineClient(
+                    lambda: (self.context(), self.scope), history=lambda: self._conversation.messages
+                )
             # Tools that need a model (LLM-as-judge, naming clusters) get the session's; None offline.
             ctx.llm = None if client.name == "offline" else self._llm_for(client)
             specs = load_tools()

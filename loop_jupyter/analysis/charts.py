@@ -12,6 +12,7 @@ from ..artifacts import Table, ToolResult
 from ..tools import ToolContext, tool
 from ._across import COLORS, code
 from ._across import chart as chart_artifact
+from .query_chart import query_chart
 
 QUANTILE = "linear"
 ChartKind = Literal["latency_histogram", "latency_percentiles", "tokens_by_model", "error_rate", "cost"]
@@ -134,8 +135,10 @@ def _by_model(data: pl.DataFrame, column: str, label: str, unit: str) -> tuple[A
         r"\b(tokens?|cost|spend|error rate) over time\b",
     )
 )
-def chart(ctx: ToolContext, kind: ChartKind | None = None, description: str | None = None) -> ToolResult:
-    """A standard chart over the logs, with the numbers behind it.
+def chart(
+    ctx: ToolContext, kind: ChartKind | None = None, description: str | None = None, query: str | None = None
+) -> ToolResult:
+    """A standard chart over the logs, with the numbers behind it; or a chart of a query's rows.
 
     Args:
         kind: "latency_histogram" (trace durations), "latency_percentiles" (p50/p95/p99 trace
@@ -143,7 +146,11 @@ def chart(ctx: ToolContext, kind: ChartKind | None = None, description: str | No
             (share of traces with an error over time) or "cost" (estimated cost over time per model).
         description: the chart asked for in words ("latency by day"); picks the kind when none is
             given, and "by day" / "hourly" picks the time bucket.
+        query: instead of a standard chart, a read-only SQL query whose rows to chart (first column
+            on the x axis, first numeric column after it as the value): e.g. an earlier answer's query.
     """
+    if query:
+        return query_chart(ctx, query, description)
     kind = kind or kind_for(description)
     asked_every = every_for(description)
     call = code("charts", "chart", {"kind": kind, "description": description})

@@ -21,6 +21,7 @@ from ..artifacts import Code, Table, ToolResult, TraceView
 from ..snippet import literal
 from ..tools import ToolContext, tool
 from ..tools.text import error_kind, user_text
+from ._trace_anomalies import anomaly_lines, trace_anomalies
 from ._trace_parts import (
     WHICH_TRACE,
     _excerpt,
@@ -91,9 +92,10 @@ def _asked(root: dict, spans: pl.DataFrame) -> str:
     )
 )
 def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolResult:
-    """Summarize one trace: what happened in order, errors, total latency and where it went (self
-    time and critical path), tokens per LLM call, and each tool call with its arguments and result
-    or error.
+    """Summarize one trace: what is anomalous in it against the rest of the logs (a span many times
+    its name's p50, a retry storm, an error swallowed below a root without one), what happened in
+    order, errors, total latency and where it went (self time and critical path), tokens per LLM
+    call, and each tool call with its arguments and result or error.
 
     Args:
         root_span_id: the trace's root span id (defaults to the first selected trace).
@@ -121,9 +123,11 @@ def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolRe
         .sort(["self_s", "name"], descending=[True, False])
     )
     root = spans.filter(pl.col("span_id") == tree["span_id"]).row(0, named=True)
+    anomalies = trace_anomalies(ctx, spans)
     lines = [
         f"Trace {root_span_id}: {spans.height} spans, {total:.2f} s, {llm.height} LLM calls "
         f"({int(llm.get_column('tokens').sum() or 0):,} tokens), {tools.height} tool calls, {errors.height} errors.",
+        *anomaly_lines(anomalies),
         f"Asked: {_short(_asked(root, spans), 200)}",
         f"Answered: {_excerpt(root['output'], 200) or '(no output)'}",
         "In order:",
@@ -160,6 +164,7 @@ def summarize_trace(ctx: ToolContext, root_span_id: str | None = None) -> ToolRe
     )
     artifacts = [
         view,
+        Table(anomalies, title="Anomalies against the rest of the logs"),
         Table(steps, title="Spans in order"),
         Table(by_name, title="Where the time went (self time by span name)"),
     ]

@@ -28,6 +28,11 @@ The package follows those steps, one module per job, each importing only from th
 - :mod:`.extraction`: :class:`Plan` and :func:`extract` (slots, then known values named bare).
 - :mod:`.routing`: routing to registered tools and filling their parameters.
 - :mod:`.planning`: :func:`plan`, the planner itself.
+- :mod:`.state`: the conversation's state (earlier questions, what answered them, their results),
+  rebuilt from the session's messages.
+- :mod:`.followups`: follow-ups read against it (narrowing, "by model instead", "as a chart",
+  "why?", "those traces", "that user", "the second group").
+- :mod:`.conclusions`: the sentence an answer opens with, figures from the tool's artifacts.
 - :mod:`.summary`: :func:`summarize`, the offline answer text.
 - :mod:`.client`: :class:`OfflineClient`.
 """

@@ -11,6 +11,7 @@ from .conditions import Condition, Slots, _lit
 from .extraction import Plan, _shape, _unknown, _unknown_words, extract
 from .facts import Facts, facts_for
 from .routing import AGGREGATE_WORDS, _fill, _resolve_trace_ref, _route, _takes_trace, _word_end, _word_start
+from .state import Carry
 from .summary import UNUSED
 
 CONNECT_HINT = (
@@ -20,10 +21,11 @@ CONNECT_HINT = (
 
 
 # -- the planner ----------------------------------------------------------------------------------------------
-def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
-    """The tool calls for a question, or a plain message saying what could not be understood."""
+def plan(question: str, ctx: ToolContext, *, scope: str | None = None, carry: Carry | None = None) -> Plan:
+    """The tool calls for a question, or a plain message saying what could not be understood.
+    ``carry``: conditions a follow-up adds to the question, and kinds of its own it replaces."""
     read: list[Slots] = []
-    planned = _plan(question, ctx, scope, read)
+    planned = _plan(question, ctx, scope, read, carry)
     if planned.tool_calls and read:
         # Say where a span filter reached the whole trace ("LLM spans from John Smith": the user
         # is on the root span only, so the filter takes the LLM spans of John Smith's traces).
@@ -35,10 +37,12 @@ def plan(question: str, ctx: ToolContext, *, scope: str | None = None) -> Plan:
     return planned
 
 
-def _plan(question: str, ctx: ToolContext, scope: str | None, read: list[Slots]) -> Plan:
+def _plan(question: str, ctx: ToolContext, scope: str | None, read: list[Slots], carry: Carry | None = None) -> Plan:
     facts = facts_for(ctx)
     question = question.strip()
     slots = extract(question, facts)
+    if carry is not None:
+        slots.conditions = carry.apply(slots.conditions)
     read.append(slots)
     shape = _shape(question)
     leftover: str = slots.leftover  # type: ignore[attr-defined]
