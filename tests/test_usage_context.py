@@ -235,3 +235,34 @@ def test_prices_and_windows_from_the_config(tmp_path, monkeypatch: pytest.Monkey
     assert usage.cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6) and usage.context_percent == pytest.approx(
         1500 / 320
     )
+
+
+def test_ask_json_carries_the_usage(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from loop_jupyter.cli import main
+
+    path = tmp_path / "logs.jsonl"
+    demo.write_demo_jsonl(path, 20, seed=0, now=NOW)
+    assert main(["ask", "What are the most common errors?", "--logs", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["usage"]["requests"] == 0 and out["usage"]["line"] == "no model calls (offline planner)"
+    assert out["tokens_sent"] > 0 and {"text", "tool_calls", "artifacts", "model", "error"} <= set(out)
+
+
+@pytest.mark.slow
+def test_bench_tokens_meets_the_goal(tmp_path) -> None:
+    """bench/bench_tokens.py at its small scale: the first request is ≤ 4k tokens with tool search
+    and was over it with every schema; the offline answers are the same either way."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, BENCH_RESULTS=str(tmp_path), PYTHONPATH=str(root))
+    script = str(root / "bench" / "bench_tokens.py")
+    subprocess.run([sys.executable, script, "--scale", "small"], check=True, cwd=root, env=env, timeout=600)
+    result = json.loads((tmp_path / "tokens.json").read_text())
+    rows = [row for size in result["sizes"] for row in size["questions"]]
+    assert rows and all(row["after"]["total"] <= 4000 < row["before"]["total"] for row in rows)
+    assert all(row["offline_same"] for row in rows)
+    assert len({row["after"]["tool_count"] for row in rows}) == 1
