@@ -266,3 +266,19 @@ def test_bench_tokens_meets_the_goal(tmp_path) -> None:
     assert rows and all(row["after"]["total"] <= 4000 < row["before"]["total"] for row in rows)
     assert all(row["offline_same"] for row in rows)
     assert len({row["after"]["tool_count"] for row in rows}) == 1
+
+
+def test_tools_called_earlier_in_the_conversation_stay_offered(logs: pl.DataFrame, fake: FakeLLM) -> None:
+    fake.script(
+        reply("", call(SEARCH_TOOL, query="tool_health")),
+        reply("", call("tool_health")),
+        reply("Tools listed."),
+        reply("Follow-up answered."),
+    )
+    loop = Loop(logs, "claude-4.5-sonnet", base_url=fake.url, api_key="test", max_retries=0)
+    loop.ask("which tools fail?")
+    loop.ask("and how often?")
+    follow_up = fake.bodies[3]
+    # The history holds a tool_use of tool_health: the follow-up's first request still offers it.
+    assert "tool_health" in _names(follow_up["tools"]) and SEARCH_TOOL in _names(follow_up["tools"])
+    assert "common_errors" not in _names(follow_up["tools"])

@@ -406,6 +406,7 @@ class Loop(ToolCalls):
             specs = load_tools()
             # The always-on tools and what the model enables with search_tools (see tool_choice).
             choice = ToolChoice(specs, search=self.tool_search)
+            choice.keep_used(self._conversation.model_messages())
             system = self.system_prompt(ctx) + choice.note()
             offline = client.name == "offline"
             api_id = str(getattr(client, "model", "") or "")

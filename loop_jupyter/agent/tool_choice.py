@@ -4,7 +4,8 @@ Sending every tool's schema with every request cost ~4.8k tokens a turn (28 tool
 question's prompt. A run starts with :data:`ALWAYS_ON` (SQL, filters, the schema, reading inside
 big fields, and ``search_tools``) and one line naming the other tools; the model enables more by
 calling ``search_tools`` (the tools it finds join the tool list from the next request on, for the
-rest of the run) or by calling one by name (it runs, and joins the list). Every registered tool
+rest of the run) or by calling one by name (it runs, and joins the list). Tools called in earlier
+questions of the conversation stay in the list (a follow-up uses them again). Every registered tool
 stays reachable; the prompt does not grow with the logs (it holds names, not data).
 ``Loop.tool_search = False`` sends every tool, as before.
 """
@@ -57,6 +58,12 @@ class ToolChoice:
         added = [n for n in names if n in self.specs and n not in self.enabled]
         self.enabled.extend(added)
         return added
+
+    def keep_used(self, messages: list[dict[str, Any]]) -> list[str]:
+        """Enable the tools called earlier in the conversation (neutral messages): a follow-up
+        may use them again, and a provider sees no earlier call to a tool it is not offered."""
+        names = [c.get("name", "") for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls", [])]
+        return self.enable(names) if self.search else []
 
     def after(self, calls: list[ToolCall]) -> list[str]:
         """Enable what the model's calls found (``search_tools``) or used by name; returns the added."""
