@@ -16,7 +16,8 @@ from loop_jupyter.agent.session import Loop
 from loop_jupyter.agent.tool_choice import ALWAYS_ON, ToolChoice
 from loop_jupyter.agent.usage import AnswerUsage, cost
 from loop_jupyter.analysis.errors import common_errors
-from loop_jupyter.tools import load_all_tools
+from loop_jupyter.artifacts import ToolResult
+from loop_jupyter.tools import REGISTRY, ToolContext, load_all_tools, tool
 from loop_jupyter.tools.catalog import SEARCH_TOOL, find_tools
 from tests.fake_llm import FakeLLM, reply
 from tests.fake_llm import tool as call
@@ -282,3 +283,40 @@ def test_tools_called_earlier_in_the_conversation_stay_offered(logs: pl.DataFram
     # The history holds a tool_use of tool_health: the follow-up's first request still offers it.
     assert "tool_health" in _names(follow_up["tools"]) and SEARCH_TOOL in _names(follow_up["tools"])
     assert "common_errors" not in _names(follow_up["tools"])
+
+
+def test_judge_calls_report_their_usage(fake: FakeLLM) -> None:
+    from loop_jupyter.agent.judge import SessionModel
+    from loop_jupyter.agent.models import AnthropicClient, OpenAIClient
+
+    seen: list[Usage] = []
+    fake.script(
+        reply("", call("select_choice", reasons="x", choice="B"), input_tokens=50, cache_read=10, output_tokens=7),
+        reply("", call("select_choice", reasons="x", choice="A"), input_tokens=80, cache_read=64, output_tokens=9),
+        reply("A name", input_tokens=30, output_tokens=4),
+    )
+    claude = SessionModel(AnthropicClient("claude-x", api_key="test", base_url=fake.url, max_retries=0), seen.append)
+    gpt = SessionModel(OpenAIClient("gpt-x", api_key="test", base_url=fake.openai_url, max_retries=0), seen.append)
+    assert claude.choose("grade", ["A", "B"]) == "B" and gpt.choose("grade", ["A", "B"]) == "A"
+    assert claude("name this cluster") == "A name"
+    assert seen == [Usage(60, 7, 10, 0), Usage(80, 9, 64, 0), Usage(30, 4, 0, 0)]
+
+
+def test_a_tools_judge_calls_count_in_the_answer(logs: pl.DataFrame, fake: FakeLLM) -> None:
+    @tool(name="zz_asks_the_model")
+    def zz_asks_the_model(ctx: ToolContext) -> ToolResult:
+        """Ask the session's model once."""
+        return ToolResult(ctx.llm("say hi") if ctx.llm else "offline")
+
+    try:
+        fake.script(
+            reply("", call("zz_asks_the_model"), input_tokens=1000),
+            reply("hi", input_tokens=40, output_tokens=3),  # the tool's own call to the model
+            reply("It said hi.", input_tokens=1100),
+        )
+        loop = Loop(logs, "claude-4.5-sonnet", base_url=fake.url, api_key="test", max_retries=0)
+        answer = loop.ask("ask it")
+        assert answer.usage.requests == 3
+        assert (answer.usage.input_tokens, answer.usage.output_tokens) == (1000 + 40 + 1100, 20 + 3 + 20)
+    finally:
+        REGISTRY.pop("zz_asks_the_model", None)

@@ -401,16 +401,19 @@ class Loop(ToolCalls):
                 from .planner import OfflineClient
 
                 client = OfflineClient(lambda: (self.context(), self.scope))
+            offline = client.name == "offline"
+            api_id = str(getattr(client, "model", "") or "")
+            answer.usage = AnswerUsage.for_model(model, api_id, offline=offline)
             # Tools that need a model (LLM-as-judge, naming clusters) get the session's; None offline.
-            ctx.llm = None if client.name == "offline" else self._llm_for(client)
+            # Their calls count in the answer's usage too.
+            ctx.llm = None if offline else self._llm_for(client)
+            if isinstance(ctx.llm, SessionModel):
+                ctx.llm.on_usage = lambda reported: answer.usage.add(reported, api_id=api_id)
             specs = load_tools()
             # The always-on tools and what the model enables with search_tools (see tool_choice).
             choice = ToolChoice(specs, search=self.tool_search)
             choice.keep_used(self._conversation.model_messages())
             system = self.system_prompt(ctx) + choice.note()
-            offline = client.name == "offline"
-            api_id = str(getattr(client, "model", "") or "")
-            answer.usage = AnswerUsage.for_model(model, api_id, offline=offline)
 
             streamed = [0]
 
