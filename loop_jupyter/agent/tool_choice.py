@@ -45,8 +45,10 @@ class ToolChoice:
             self.enabled = [name for name in specs if name != SEARCH_TOOL]
 
     def note(self) -> str:
-        """What to append to the system prompt (empty when every tool is sent)."""
-        return catalogue_note(self.specs, set(self.enabled)) if self.search else ""
+        """What to append to the system prompt (empty when every tool is sent). It names every tool
+        outside :data:`ALWAYS_ON`, enabled or not, so it stays the same all session (a stable,
+        cacheable prompt prefix)."""
+        return catalogue_note(self.specs) if self.search else ""
 
     def schemas(self) -> list[dict[str, Any]]:
         """The tool definitions for the next request, in registry order."""
