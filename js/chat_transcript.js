@@ -45,6 +45,23 @@ function finish(run, note) {
   for (const s of run.steps.querySelectorAll(".lj-step-running")) s.classList.remove("lj-step-running");
 }
 
+/** The context line under an answer: tokens in, out and cached, the window's share, the cost
+ * (the text is formatted by Python, AnswerUsage.line; the tooltip spells the figures out).
+ * @param {any} usage */
+function contextLine(usage) {
+  const n = (/** @type {number} */ v) => Number(v).toLocaleString();
+  const details = usage.requests
+    ? [
+        `${usage.model}: ${n(usage.requests)} model call${usage.requests === 1 ? "" : "s"}`,
+        `input ${n(usage.input_tokens)} tokens (${n(usage.cache_read_tokens)} read from cache, ${n(usage.cache_creation_tokens)} written to it)`,
+        `output ${n(usage.output_tokens)} tokens`,
+        usage.context_window ? `largest request ${n(usage.context_tokens)} of a ${n(usage.context_window)}-token window` : "context window unknown",
+        usage.cost_usd != null ? `$${Number(usage.cost_usd).toFixed(4)} at list price` : "price unknown",
+      ].join("\n")
+    : usage.line;
+  return h("div", { class: "lj-context-line lj-muted lj-small", title: details }, usage.line);
+}
+
 /** @param {Run} run @param {any} data */
 function toolFinished(run, data) {
   run.afterTool = true;
@@ -115,6 +132,7 @@ export function chatTranscript(model, rpc) {
       case "done":
         if (!run.raw && data.text) { run.raw = data.text; run.text.replaceChildren(markdownFragment(displayText(run.raw))); }
         finish(run, data.tokens_sent != null ? `${Number(data.tokens_sent).toLocaleString()} tokens sent` : "");
+        if (data.usage) run.status.append(contextLine(data.usage));
         break;
       case "error":
         run.text.append(h("div", { class: "lj-error" }, data.message || "error"));

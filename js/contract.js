@@ -53,6 +53,24 @@ export function pushProblem(widget, msg) {
     if (!contract.events.includes(msg.event)) return `unknown event "${msg.event}"`;
     const artifact = msg.data && msg.data.artifact;
     if (artifact && !contract.card_kinds.includes(artifact.kind)) return `unknown card kind "${artifact.kind}"`;
+    const usage = msg.data && msg.data.usage;
+    if (usage != null) {
+      const problem = usageProblem(usage);
+      if (problem) return problem;
+    }
+  }
+  return "";
+}
+
+/** Why a done event's usage (the context line's numbers) breaks the contract, or "".
+ * @param {any} usage */
+export function usageProblem(usage) {
+  if (usage === null || typeof usage !== "object") return "usage is not an object";
+  for (const name of contract.usage.required) if (!(name in usage)) return `usage lacks "${name}"`;
+  for (const [name, value] of Object.entries(usage)) {
+    const field = contract.usage.properties[name];
+    if (!field) return `usage has no field "${name}"`;
+    if (!matches(value, field)) return `usage: "${name}" has the wrong type`;
   }
   return "";
 }

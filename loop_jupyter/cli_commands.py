@@ -3,7 +3,7 @@
 
 ``ask QUESTION [--logs PATH] [--model NAME] [--yes] [--json]`` prints the answer (streamed), or with
 ``--json`` one object: ``{"text", "tool_calls": [{"name", "input"}], "artifacts": [...], "model",
-"tokens_sent", "error"}``. Without ``--yes``, actions with side effects are only proposed.
+"tokens_sent", "error", "usage"}`` (``usage``: the provider's token counts, window and cost). Without ``--yes``, actions with side effects are only proposed.
 
 ``filter DESCRIPTION [--logs PATH] [--model NAME] [--json]`` prints the WHERE clause, or with
 ``--json`` ``{"sql", "shape": "spans"|"traces", "count", "ids"}`` (span ``id``s, or trace

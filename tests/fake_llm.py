@@ -8,6 +8,8 @@ completions, streaming or not, for tests through the real ``anthropic`` and ``op
 A reply is a dict: ``{"text", "tool_calls": [{"name", "input"} | {"name", "raw": "<json text>"}]}``;
 faults: ``{"status": 429, "retry_after_ms": 10}``, ``{"status": 529}``, ``{"status": 500}``,
 ``{"hang": seconds}``, ``{"delay": seconds, ...reply}`` (answer late), ``{"reset_after": n}`` (close the socket after n stream events).
+Reported usage per reply: ``input_tokens`` (default 100), ``output_tokens`` (20), ``cache_read``
+(0; OpenAI's ``prompt_tokens_details.cached_tokens``) and ``cache_creation`` (0, Anthropic only).
 Every request body is recorded in ``fake.requests``. When the script runs out the server answers
 500 with "script exhausted", so a test never silently passes on an unexpected call.
 """
@@ -190,8 +192,9 @@ class FakeLLM:
             "stop_sequence": None,
             "usage": {
                 "input_tokens": step.get("input_tokens", 100),
-                "output_tokens": 20,
+                "output_tokens": step.get("output_tokens", 20),
                 "cache_read_input_tokens": step.get("cache_read", 0),
+                "cache_creation_input_tokens": step.get("cache_creation", 0),
             },
         }
 
@@ -240,7 +243,7 @@ class FakeLLM:
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                    "usage": {"output_tokens": 20},
+                    "usage": {"output_tokens": step.get("output_tokens", 20)},
                 },
             )
         )
@@ -258,6 +261,15 @@ class FakeLLM:
             for i, c in enumerate(step.get("tool_calls", []))
         ]
 
+    @staticmethod
+    def _openai_usage(step: dict[str, Any]) -> dict[str, Any]:
+        prompt, completion = step.get("input_tokens", 100), step.get("output_tokens", 20)
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion}
+        usage["total_tokens"] = prompt + completion
+        if step.get("cache_read"):
+            usage["prompt_tokens_details"] = {"cached_tokens": step["cache_read"]}
+        return usage
+
     def _openai_message(self, step: dict[str, Any], model: str) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": step.get("text") or None}
         if step.get("tool_calls"):
@@ -270,7 +282,7 @@ class FakeLLM:
             "choices": [
                 {"index": 0, "message": message, "finish_reason": "tool_calls" if step.get("tool_calls") else "stop"}
             ],
-            "usage": {"prompt_tokens": step.get("input_tokens", 100), "completion_tokens": 20, "total_tokens": 120},
+            "usage": self._openai_usage(step),
         }
 
     def _openai_chunks(self, step: dict[str, Any], model: str) -> list[str]:
@@ -302,7 +314,6 @@ class FakeLLM:
             for piece in [args[i : i + 5] for i in range(0, len(args), 5)]:
                 out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
         out.append(chunk({}, "tool_calls" if step.get("tool_calls") else "stop"))
-        usage = {"prompt_tokens": step.get("input_tokens", 100), "completion_tokens": 20, "total_tokens": 120}
-        out.append(chunk({}, usage=usage))
+        out.append(chunk({}, usage=self._openai_usage(step)))
         out.append("data: [DONE]\n\n")
         return out

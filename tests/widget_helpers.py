@@ -28,20 +28,27 @@ class ScriptedClient:
 
     def complete(self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], stream_callback=None):
         self.calls += 1
-        last = messages[-1]
-        if last["role"] == "user":
-            question = str(last["content"]).lower()
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        question = str(messages[last_user]["content"]).lower()
+        after = messages[last_user + 1 :]
+        called = [c["name"] for m in after if m["role"] == "assistant" for c in m.get("tool_calls", [])]
+        plan = next((calls for key, calls in PLANS.items() if key in question), [])
+        known = {t["name"] for t in tools}
+        if not after:
             if self.gate is not None and "wait" in question:
                 self.gate.wait(30)
             for piece in ["Looking ", "at the ", "logs…"]:
                 if stream_callback:
                     stream_callback(piece)
-            plan = next((calls for key, calls in PLANS.items() if key in question), [])
-            known = {t["name"] for t in tools}
+            # Like a model sent the small tool set: it enables the tools it lacks with search_tools.
+            missing = [n for n, _ in plan if n not in known]
+            if missing and "search_tools" in known:
+                search = ToolCall(f"c{self.calls}_s", "search_tools", {"query": " ".join(missing)})
+                return AssistantTurn("Looking at the logs…", [search], Usage(10, 5), "tool_use")
+        if not after or called == ["search_tools"]:
             tool_calls = [ToolCall(f"c{self.calls}_{i}", n, dict(a)) for i, (n, a) in enumerate(plan) if n in known]
-            return AssistantTurn(
-                "Looking at the logs…", tool_calls, Usage(10, 5), "tool_use" if tool_calls else "end_turn"
-            )
+            text = "Looking at the logs…" if not after else ""
+            return AssistantTurn(text, tool_calls, Usage(10, 5), "tool_use" if tool_calls else "end_turn")
         text = "Here is what I found."
         if stream_callback:
             stream_callback(text)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..artifacts import Artifact
+from .usage import AnswerUsage
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Answer:
     error: str | None = None
     interrupted: bool = False
     tokens: dict[str, Any] = field(default_factory=dict)
+    #: Provider-reported tokens, context window and cost, summed over the run's model calls.
+    usage: AnswerUsage = field(default_factory=AnswerUsage)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -30,6 +33,7 @@ class Answer:
             "model": self.model,
             "tokens_sent": self.tokens_sent,
             "error": self.error,
+            "usage": self.usage.to_json(),
         }
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:

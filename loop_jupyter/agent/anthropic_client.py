@@ -108,7 +108,7 @@ class AnthropicClient:
         # a tool error it can fix (as on the OpenAI path). The raw JSON text is kept per block.
         blocks: dict[int, dict[str, Any]] = {}
         turn = AssistantTurn()
-        input_tokens = output_tokens = cache_read = 0
+        input_tokens = output_tokens = cache_read = cache_creation = 0
         with _sdk_errors(
             anthropic.APIError, "anthropic", self.max_retries, "Anthropic", model=self.model, malformed=True
         ):
@@ -122,6 +122,7 @@ class AnthropicClient:
                         + (getattr(usage, "cache_creation_input_tokens", None) or 0)
                     )
                     cache_read = getattr(usage, "cache_read_input_tokens", None) or 0
+                    cache_creation = getattr(usage, "cache_creation_input_tokens", None) or 0
                 elif event.type == "content_block_start":
                     block = event.content_block
                     if block.type == "tool_use":
@@ -149,5 +150,5 @@ class AnthropicClient:
                 arguments, error = _parse_arguments(entry["json"])
                 turn.tool_calls.append(ToolCall(entry["id"], entry["name"], arguments, error))
         turn.text = "".join(texts)
-        turn.usage = Usage(input_tokens, output_tokens, cache_read)
+        turn.usage = Usage(input_tokens, output_tokens, cache_read, cache_creation)
         return turn

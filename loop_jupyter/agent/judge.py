@@ -11,11 +11,11 @@ structured choice. Other clients get the tool offered and must call it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .models import AnthropicClient, ChatClient, ModelError, OpenAIClient
+from .models import AnthropicClient, ChatClient, ModelError, OpenAIClient, Usage
 
 SYSTEM = "You are a careful assistant."
 JUDGE_SYSTEM = (
@@ -71,22 +71,31 @@ class SessionModel:
     """``ctx.llm`` for a session's chat client: ``llm(prompt)`` is the model's text;
     ``llm.choose(prompt, choices)`` the letter it picked through the ``select_choice`` tool."""
 
-    def __init__(self, client: ChatClient) -> None:
+    def __init__(self, client: ChatClient, on_usage: Callable[[Usage], None] | None = None) -> None:
         self.client = client
+        #: Told each call's reported usage (the session counts the judge's calls into answer.usage).
+        self.on_usage = on_usage
+
+    def _report(self, usage: Usage) -> None:
+        if self.on_usage is not None:
+            self.on_usage(usage)
 
     def __call__(self, prompt: str) -> str:
-        return self.client.complete(SYSTEM, [{"role": "user", "content": prompt}], []).text
+        turn = self.client.complete(SYSTEM, [{"role": "user", "content": prompt}], [])
+        self._report(turn.usage)
+        return turn.text
 
     def choose(self, prompt: str, choices: list[str]) -> str:
         tool = choice_tool(choices)
         client = self.client
         # The SDK clients are called directly, to force the tool call (tool_choice).
         if isinstance(client, AnthropicClient) and getattr(client, "_client", None) is not None:
-            return self._anthropic(client, prompt, tool, choices)
+            return self._anthropic(client, prompt, tool, choices, self._report)
         if isinstance(client, OpenAIClient) and getattr(client, "_client", None) is not None:
-            return self._openai(client, prompt, tool, choices)
+            return self._openai(client, prompt, tool, choices, self._report)
         # Any other chat client: offer the one tool; a reply without the call is no choice.
         turn = client.complete(JUDGE_SYSTEM, [{"role": "user", "content": prompt}], [tool])
+        self._report(turn.usage)
         calls = [c for c in turn.tool_calls if c.name == TOOL_NAME]
         if not calls:
             raise JudgeError(f"the judge answered without calling {TOOL_NAME}: {turn.text[:200]!r}")
@@ -95,7 +104,9 @@ class SessionModel:
         return _checked(calls[0].input, choices, TOOL_NAME)
 
     @staticmethod
-    def _anthropic(client: AnthropicClient, prompt: str, tool: dict[str, Any], choices: list[str]) -> str:
+    def _anthropic(
+        client: AnthropicClient, prompt: str, tool: dict[str, Any], choices: list[str], report: Callable[[Usage], None]
+    ) -> str:
         import anthropic
 
         with _sdk_errors(anthropic.APIError, "Anthropic"):
@@ -107,13 +118,16 @@ class SessionModel:
                 tools=[tool],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
             )
+        report(_anthropic_usage(getattr(message, "usage", None)))
         for block in message.content:
             if block.type == "tool_use" and block.name == TOOL_NAME:
                 return _checked(block.input, choices, TOOL_NAME)
         raise JudgeError(f"the judge answered without calling {TOOL_NAME}")
 
     @staticmethod
-    def _openai(client: OpenAIClient, prompt: str, tool: dict[str, Any], choices: list[str]) -> str:
+    def _openai(
+        client: OpenAIClient, prompt: str, tool: dict[str, Any], choices: list[str], report: Callable[[Usage], None]
+    ) -> str:
         import openai
 
         label = "OpenAI" if getattr(client, "provider", "openai") == "openai" else "The model server"
@@ -124,6 +138,11 @@ class SessionModel:
                 tools=OpenAIClient.to_tools([tool]),
                 tool_choice={"type": "function", "function": {"name": TOOL_NAME}},
             )
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            details = getattr(usage, "prompt_tokens_details", None)
+            cached = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
+            report(Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, cached))
         message = response.choices[0].message if response.choices else None
         for call in (message.tool_calls if message is not None else None) or []:
             if call.function.name == TOOL_NAME:
@@ -133,6 +152,15 @@ class SessionModel:
                     raise JudgeError(f"the judge's {TOOL_NAME} arguments are not JSON: {exc.msg}") from exc
                 return _checked(arguments, choices, TOOL_NAME)
         raise JudgeError(f"the judge answered without calling {TOOL_NAME}")
+
+
+def _anthropic_usage(usage: Any) -> Usage:
+    """A Messages API usage as a :class:`Usage` (cached prefix tokens counted in the input)."""
+    if usage is None:
+        return Usage()
+    read = getattr(usage, "cache_read_input_tokens", None) or 0
+    write = getattr(usage, "cache_creation_input_tokens", None) or 0
+    return Usage((usage.input_tokens or 0) + read + write, usage.output_tokens or 0, read, write)
 
 
 __all__ = ["JudgeError", "SessionModel", "choice_tool"]

@@ -22,10 +22,16 @@ class ToolCall:
 
 @dataclass
 class Usage:
+    """What the provider reported for one model request. ``input_tokens`` counts every input token
+    sent (cached ones included); the cache fields say how many of them were read from, or written
+    to, the provider's prompt cache (0 when the provider reports nothing)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     #: Of input_tokens, how many the provider read from its prompt cache.
     cache_read_tokens: int = 0
+    #: Of input_tokens, how many the provider wrote to its prompt cache (Anthropic reports it).
+    cache_creation_tokens: int = 0
 
 
 @dataclass

@@ -102,7 +102,10 @@ class OpenAIClient:
         with _sdk_errors(openai.APIError, self.provider, self.max_retries, label, model=self.model):
             for chunk in self._client.chat.completions.create(**kwargs):
                 if getattr(chunk, "usage", None):
-                    turn.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                    # prompt_tokens counts the cached prefix too; its share is in prompt_tokens_details.
+                    details = getattr(chunk.usage, "prompt_tokens_details", None)
+                    cached = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
+                    turn.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0, cached)
                 for choice in chunk.choices or []:
                     delta = choice.delta
                     if delta is not None and delta.content:

@@ -39,6 +39,8 @@ from .judge import SessionModel
 from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
 from .prompt import SYSTEM_PROMPT, system_prompt
 from .tool_calls import ToolCalls
+from .tool_choice import ToolChoice
+from .usage import AnswerUsage
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ def _close_live_sessions() -> None:
 
 class Loop(ToolCalls):
     """One assistant session over named data sources. See the module docstring."""
+
+    #: Send a model the always-on tools plus search_tools (True), or every tool's schema (False);
+    #: see :mod:`.tool_choice`.
+    tool_search: bool = True
 
     def __init__(
         self,
@@ -161,6 +167,7 @@ class Loop(ToolCalls):
         )
         other._initial_model = self._initial_model  # the key follows the same server as here
         other.enabled_sources = set(self.enabled_sources)
+        other.tool_search = self.tool_search
         return other
 
     def __enter__(self) -> Loop:
@@ -385,7 +392,7 @@ class Loop(ToolCalls):
         self._conversation.append(Message("user", question, run_id, model=model))
         self._emit(Event("started", run_id, {"question": question, "model": model}))
         ledger = TokenLedger()
-        answer = Answer("", run_id=run_id, model=model)
+        answer = Answer("", run_id=run_id, model=model, usage=AnswerUsage(model=model))
         texts: list[str] = []
         try:
             ctx = self.context()
@@ -396,11 +403,19 @@ class Loop(ToolCalls):
                 client = OfflineClient(
                     lambda: (self.context(), self.scope), history=lambda: self._conversation.messages
                 )
+            offline = client.name == "offline"
+            api_id = str(getattr(client, "model", "") or "")
+            answer.usage = AnswerUsage.for_model(model, api_id, offline=offline)
             # Tools that need a model (LLM-as-judge, naming clusters) get the session's; None offline.
-            ctx.llm = None if client.name == "offline" else self._llm_for(client)
+            # Their calls count in the answer's usage too.
+            ctx.llm = None if offline else self._llm_for(client)
+            if isinstance(ctx.llm, SessionModel):
+                ctx.llm.on_usage = lambda reported: answer.usage.add(reported, api_id=api_id)
             specs = load_tools()
-            tools = [spec.json_schema() for spec in specs.values()]
-            system = self.system_prompt(ctx)
+            # The always-on tools and what the model enables with search_tools (see tool_choice).
+            choice = ToolChoice(specs, search=self.tool_search)
+            choice.keep_used(self._conversation.model_messages())
+            system = self.system_prompt(ctx) + choice.note()
 
             streamed = [0]
 
@@ -412,6 +427,7 @@ class Loop(ToolCalls):
             def complete(messages: list[dict[str, Any]]) -> Any:
                 # The SDKs retry failed requests; a stream that drops before any text is shown is
                 # retried here once (after text was shown, a retry would repeat it: report instead).
+                tools = choice.schemas()
                 for attempt in range(2):
                     streamed[0] = 0
                     ledger.record({"system": system, "messages": messages, "tools": tools})
@@ -429,6 +445,8 @@ class Loop(ToolCalls):
                 ledger.reported_input += turn.usage.input_tokens
                 ledger.reported_output += turn.usage.output_tokens
                 ledger.reported_cache_read += turn.usage.cache_read_tokens
+                if not offline:
+                    answer.usage.add(turn.usage, api_id=api_id)
                 calls = [{"id": c.id, "name": c.name, "input": c.input} for c in turn.tool_calls]
                 self._conversation.append(Message("assistant", turn.text, run_id, {"tool_calls": calls}, model=model))
                 if turn.text:
@@ -436,6 +454,7 @@ class Loop(ToolCalls):
                 if not turn.tool_calls:
                     break
                 self._run_tools(run_id, turn.tool_calls, ctx, specs, answer)
+                choice.after(turn.tool_calls)
                 self._check_interrupt()
             else:
                 note = f"(Stopped after {self.max_turns} model turns without a final answer.)"
@@ -457,7 +476,8 @@ class Loop(ToolCalls):
             return answer
         answer.text = "\n\n".join(texts)
         self._finish_tokens(run_id, question, ledger, answer)
-        self._emit(Event("done", run_id, {"answer": answer, "text": answer.text, "tokens_sent": answer.tokens_sent}))
+        done = {"answer": answer, "text": answer.text, "tokens_sent": answer.tokens_sent}
+        self._emit(Event("done", run_id, {**done, "usage": answer.usage.to_json()}))
         return answer
 
     def _finish_tokens(self, run_id: str, question: str, ledger: TokenLedger, answer: Answer) -> None:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 #: Every module whose import registers tools, in the order their tools are listed to a model.
 TOOL_MODULES: tuple[str, ...] = (
     "loop_jupyter.tools.core",
+    "loop_jupyter.tools.catalog",
     "loop_jupyter.analysis.attribution",
     "loop_jupyter.analysis.charts",
     "loop_jupyter.analysis.datasets",

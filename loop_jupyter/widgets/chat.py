@@ -28,6 +28,7 @@ from .messages import (
     InterruptRequest,
     PageRequest,
     ScopeRequest,
+    usage_message,
 )
 from .model_choices import locked_models
 from .session import ChatSession
@@ -175,6 +176,8 @@ class ChatWidget(RequestWidget):
         data = dict(event.data or {})
         data.pop("json", None)  # the card below replaces it (a table's JSON holds 50 rows)
         data.pop("answer", None)  # done carries text and tokens_sent already
+        if event.type == "done" and data.get("usage") is not None:
+            data["usage"] = usage_message(data["usage"])  # the context line's numbers, typed
         artifact = data.pop("artifact", None)
         if event.type == "confirmation" and artifact is None:
             artifact = self._find_pending(str(data.get("action_id", "")))

@@ -221,6 +221,31 @@ PUSHES: dict[str, dict[str, tuple[str, ...]]] = {
     "explorer": {"selection": ("ids",)},
 }
 
+class ContextUsage(BaseModel):
+    """``data.usage`` of the chat's ``done`` event: the answer's tokens, window and cost
+    (:class:`loop_jupyter.agent.usage.AnswerUsage`), and the context line the chat shows under it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    context_tokens: int
+    context_window: int | None
+    context_percent: float | None
+    cost_usd: float | None
+    line: str
+
+
+def usage_message(usage: Any) -> dict[str, Any]:
+    """The ``usage`` of a ``done`` event, checked against :class:`ContextUsage`."""
+    data = usage.to_json() if hasattr(usage, "to_json") else dict(usage)
+    return ContextUsage.model_validate(data).model_dump()
+
+
 #: ``event`` of the chat's event pushes: the Loop's event types.
 EVENTS: tuple[str, ...] = EVENT_TYPES
 #: ``kind`` of an artifact card inside an event's ``data.artifact``.
@@ -279,7 +304,16 @@ def contract() -> dict[str, Any]:
         "events": list(EVENTS),
         "card_kinds": list(CARD_KINDS),
         "model_notes": list(MODEL_NOTES),
+        "usage": _usage_schema(),
     }
+
+
+def _usage_schema() -> dict[str, Any]:
+    schema = ContextUsage.model_json_schema()
+    properties = schema.get("properties", {})
+    for spec in properties.values():
+        spec.pop("title", None)
+    return {"properties": properties, "required": schema.get("required", [])}
 
 
 def contract_json() -> str:

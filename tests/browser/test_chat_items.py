@@ -69,6 +69,8 @@ def _ask(chat, question: str):
     answer = chat.locator(".lj-assistant").last
     expect(answer).not_to_have_class(re.compile(r"lj-running"), timeout=60_000)
     expect(answer.locator(".lj-status")).to_contain_text("tokens sent", timeout=60_000)
+    # The context line (issue 16): the offline planner calls no model and says so, no estimate.
+    expect(answer.locator(".lj-context-line")).to_have_text("no model calls (offline planner)")
     return answer
 
 
@@ -236,3 +238,32 @@ def test_model_picker_says_which_models_are_usable(page, lab: dict, tmp_path: Pa
     expect(locked.filter(has_text="claude").first).to_contain_text("ANTHROPIC_API_KEY")
     expect(locked.filter(has_text="gpt").first).to_contain_text("OPENAI_API_KEY")
     assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_context_line_shows_a_models_usage(page, lab: dict, tmp_path: Path) -> None:
+    """Issue 16: under a model's answer, tokens in/out/cached, the window's share and the cost."""
+    from loop_jupyter.agent.model_turn import Usage
+    from loop_jupyter.agent.usage import AnswerUsage
+
+    client = """
+from loop_jupyter.agent.model_turn import AssistantTurn, Usage
+class Reporting:
+    name = "claude-4.5-sonnet"
+    def complete(self, system, messages, tools, stream_callback=None):
+        return AssistantTurn("Counted.", [], Usage(12_300, 800, 9_000), "end_turn")
+loop = Loop(logs, client=Reporting(), workdir=WORKDIR)
+chat = ChatWidget(loop)
+chat""".replace("WORKDIR", repr(str(tmp_path)))
+    name = _notebook(lab, "context_line.ipynb", [_setup(tmp_path), client])
+    _open_and_run_all(page, lab, name)
+    chat = page.locator(".lj-chat").last
+    chat.locator(".lj-ask").fill("How many spans?")
+    chat.locator(".lj-ask").press("Enter")
+    answer = chat.locator(".lj-assistant").last
+    expected = AnswerUsage.for_model("claude-4.5-sonnet")
+    expected.add(Usage(12_300, 800, 9_000))
+    line = answer.locator(".lj-context-line")
+    expect(line).to_have_text(expected.line(), timeout=60_000)
+    assert re.fullmatch(r"12\.3k in · 0\.8k out · 9k cached · 7% of 200k · \$0\.02", expected.line())
+    assert "12,300" in (line.get_attribute("title") or "")
+    _shot(page, "chat-context-line")
