@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 #: Every module whose import registers tools, in the order their tools are listed to a model.
 TOOL_MODULES: tuple[str, ...] = (
     "loop_jupyter.tools.core",
+    "loop_jupyter.analysis.annotating",
     "loop_jupyter.analysis.attribution",
     "loop_jupyter.analysis.charts",
     "loop_jupyter.analysis.datasets",
     "loop_jupyter.analysis.docs_search",
     "loop_jupyter.analysis.errors",
+    "loop_jupyter.analysis.failure_mode_actions",
     "loop_jupyter.analysis.failure_modes",
     "loop_jupyter.analysis.frustration",
     "loop_jupyter.analysis.intents",
