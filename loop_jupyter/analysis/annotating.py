@@ -88,10 +88,7 @@ def remove_annotation(
     """Remove ``label`` (every label when None) from spans or traces. Saved as a new version: the
     earlier versions stay, so the history keeps what was removed, by whom and when."""
     ids = _ids(span_ids)
-    if logs is not None:
-        targets = list(resolve_targets(logs, ids).iter_rows())
-    else:
-        targets = [(i, None) for i in ids]
+    targets = list(resolve_targets(logs, ids).iter_rows()) if logs is not None else [(i, None) for i in ids]
     rows = [{"span_id": s, "root_span_id": r, "label": label, "action": "remove"} for s, r in targets]
     frame = store.change(rows, author=author, source=source)
     version, _ = store.write_change(store.default_folder(workdir), frame)

@@ -88,14 +88,14 @@ def claims(logs: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def error_modes(logs: pl.DataFrame) -> pl.DataFrame:
-    """One row per (trace, error mode): root_span_id, mode, definition, when."""
+def error_span_modes(logs: pl.DataFrame) -> pl.DataFrame:
+    """One row per error span: span_id, root_span_id, mode, signal, definition, when."""
     from .errors import error_category, error_spans
 
     spans = error_spans(logs).with_columns(category=error_category())
     rows = []
-    for root, name, span_type, category, error_type, normalized, when in spans.select(
-        "root_span_id", "name", "type", "category", "error_type", "normalized", "when"
+    for span, root, name, span_type, category, error_type, normalized, when in spans.select(
+        "span_id", "root_span_id", "name", "type", "category", "error_type", "normalized", "when"
     ).iter_rows():
         if span_type == "llm" and category:
             mode, definition = f"model error: {category}", f"a model call (type llm) fails with a {category} error"
@@ -103,10 +103,15 @@ def error_modes(logs: pl.DataFrame) -> pl.DataFrame:
             head = _head(normalized, error_type)
             mode = f"{name}: {head}"
             definition = f"a span named {name!r} fails with an error starting {head!r}"
-        rows.append((root, mode, "error", definition, when))
-    schema = {"root_span_id": pl.String, "mode": pl.String, "signal": pl.String, "definition": pl.String,
-              "when": pl.Datetime("us", "UTC")}  # fmt: skip
+        rows.append((span, root, mode, "error", definition, when))
+    schema = {"span_id": pl.String, "root_span_id": pl.String, "mode": pl.String, "signal": pl.String,
+              "definition": pl.String, "when": pl.Datetime("us", "UTC")}  # fmt: skip
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def error_modes(logs: pl.DataFrame) -> pl.DataFrame:
+    """One row per (trace, error mode): root_span_id, mode, definition, when."""
+    return error_span_modes(logs).drop("span_id")
 
 
 def _annotated(pairs: pl.DataFrame, logs: pl.DataFrame, annotations: pl.DataFrame) -> pl.DataFrame:
