@@ -168,3 +168,35 @@ def test_annotate_tool_targets(logs: pl.DataFrame, tmp_path: Path) -> None:
     assert not (tmp_path / "loop_annotations").exists()
     targets = resolve_targets(logs, [_roots(logs)[0]])
     assert targets["root_span_id"].to_list() == [_roots(logs)[0]]
+
+
+def test_explorer_annotation_requests(logs: pl.DataFrame, tmp_path: Path) -> None:
+    from loop_jupyter.widgets.explorer import TraceExplorer
+    from tests.widget_helpers import make_loop
+
+    loop = make_loop(logs, workdir=tmp_path)
+    try:
+        explorer = TraceExplorer(logs, loop=loop)
+
+        def ask(**content: object) -> dict:
+            reply, _ = explorer.handle({"id": 3, **content})
+            assert reply is not None and reply["id"] == 3
+            return reply
+
+        root = _roots(logs)[2]
+        assert ask(type="annotate", span_id="x")["ok"] is False  # no trace open
+        ask(type="open", root_span_id=root)
+        span = logs.filter(pl.col("root_span_id") == root).row(1, named=True)["span_id"]
+        assert ask(type="annotate", span_id=span)["annotations"] == []
+        added = ask(type="annotate", span_id=span, action="add", label=HOSTILE, note="why")
+        (one,) = added["annotations"]
+        assert one["label"] == store.clean_label(HOSTILE) and one["note"] == "why"
+        assert lj.list_annotations(tmp_path)["source"].to_list() == ["explorer"]  # beside the session's logs
+        other = logs.filter(pl.col("root_span_id") != root)["span_id"][0]
+        assert ask(type="annotate", span_id=other, action="add", label="x")["ok"] is False  # not in the open trace
+        assert ask(type="annotate", span_id=span, action="add", label="  ")["ok"] is False
+        assert ask(type="annotate", span_id=span, action="add", label="x", extra=1)["ok"] is False  # schema
+        removed = ask(type="annotate", span_id=span, action="remove", label=one["label"])
+        assert removed["annotations"] == [] and store.versions(tmp_path / "loop_annotations") == [1, 2]
+    finally:
+        loop.close()
