@@ -200,3 +200,38 @@ def test_explorer_annotation_requests(logs: pl.DataFrame, tmp_path: Path) -> Non
         assert removed["annotations"] == [] and store.versions(tmp_path / "loop_annotations") == [1, 2]
     finally:
         loop.close()
+
+
+def test_near_duplicate_modes_merge_with_the_embeddings() -> None:
+    from loop_jupyter.analysis._mode_merge import merge_near_duplicates
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        *[(f"a{i}", "query_database: SQL syntax error", "error") for i in range(3)],
+        ("b0", "query_database: syntax error in SQL", "error"),
+        ("c0", "query_database: SQL permission error", "error"),
+        ("d0", "model error: timeout", "error"),
+        ("e0", "fetch_url: Timeout", "error"),
+        *[(f"f{i}", "wrong final answer", "annotation") for i in range(2)],
+        ("g0", "Incorrect final answer", "annotation"),
+        ("h0", "right final answer", "annotation"),
+        ("i0", "claims an action no tool performed: deploy", "claim"),
+        ("i1", "claims an action no tool performed: send", "claim"),
+    ]
+    schema = {"root_span_id": pl.String, "mode": pl.String, "signal": pl.String, "definition": pl.String,
+              "when": pl.Datetime("us", "UTC")}  # fmt: skip
+    pairs = pl.DataFrame([(r, m, s, f"def of {m}", when) for r, m, s in rows], schema=schema, orient="row")
+    merged = merge_near_duplicates(pairs)
+    counts = dict(merged.group_by("mode").agg(pl.len()).iter_rows())
+    assert counts == {
+        "query_database: SQL syntax error": 4,  # the larger name wins
+        "query_database: SQL permission error": 1,
+        "model error: timeout": 1,
+        "fetch_url: Timeout": 1,
+        "wrong final answer": 3,
+        "right final answer": 1,
+        "claims an action no tool performed: deploy": 1,
+        "claims an action no tool performed: send": 1,
+    }
+    definition = merged.filter(pl.col("root_span_id") == "b0")["definition"].item()
+    assert "near-duplicate modes query_database: syntax error in SQL" in definition

@@ -17,6 +17,9 @@ to more than 100%:
   mode most of whose traces (more than half) carry one label is renamed to that label and merged
   into its mode: annotations name and merge modes.
 
+Near-duplicate modes (error heads of the same span name, labels) are merged with the offline
+embeddings (:mod:`._mode_merge`).
+
 Each mode has its traces, share, first and last seen, example traces and a codebook entry.
 """
 
@@ -202,7 +205,9 @@ def trace_modes(logs: pl.DataFrame, annotations: pl.DataFrame | None = None) -> 
     )
     if annotations is not None and annotations.height:
         pairs = _annotated(pairs, logs, annotations)
-    return pairs
+    from ._mode_merge import merge_near_duplicates
+
+    return merge_near_duplicates(pairs)
 
 
 def modes_table(logs: pl.DataFrame, annotations: pl.DataFrame | None = None) -> pl.DataFrame:
