@@ -98,14 +98,15 @@ def author_name() -> str:
         return "user"
 
 
-def _files(folder: Path) -> list[tuple[int, Path]]:
+def _files(folder: str | Path) -> list[tuple[int, Path]]:
     """(version, path) of every version file in ``folder``, ascending."""
+    folder = Path(folder)
     if not folder.is_dir():
         return []
     return sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _VERSION.match(p.name)))
 
 
-def versions(folder: Path) -> list[int]:
+def versions(folder: str | Path) -> list[int]:
     return [v for v, _ in _files(folder)]
 
 
@@ -152,14 +153,14 @@ def change(
     return pl.DataFrame(out, schema=FILE_SCHEMA, orient="row")
 
 
-def write_change(folder: Path, frame: pl.DataFrame) -> tuple[int, Path]:
+def write_change(folder: str | Path, frame: pl.DataFrame) -> tuple[int, Path]:
     """Save a change as a new version; returns (version, path)."""
     if frame.height == 0:
         raise ValueError("nothing to annotate")
-    return _write(folder, frame.select([pl.col(c).cast(t) for c, t in FILE_SCHEMA.items()]))
+    return _write(Path(folder), frame.select([pl.col(c).cast(t) for c, t in FILE_SCHEMA.items()]))
 
 
-def history(folder: Path) -> pl.DataFrame:
+def history(folder: str | Path) -> pl.DataFrame:
     """Every change in every version, in order, with its ``version``."""
     parts = [
         pl.read_parquet(path).select(list(FILE_SCHEMA)).cast(FILE_SCHEMA).with_columns(version=pl.lit(v, pl.Int64))
@@ -188,7 +189,7 @@ def fold(changes: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(list(state.values()), schema=CURRENT_SCHEMA, orient="row")
 
 
-def current(folder: Path) -> pl.DataFrame:
+def current(folder: str | Path) -> pl.DataFrame:
     """The current annotations under ``folder`` (empty when there are none)."""
     return fold(history(folder))
 
