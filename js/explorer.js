@@ -1,6 +1,7 @@
 // TraceExplorer front end: traces table (pages from Python), SQL filter / Generate, selection,
 // and an open trace: lazy span tree with waterfall bars, span detail with fields loaded in pieces.
 import { formatMs, h, suppressShortcuts } from "./dom.js";
+import { annotationBlock } from "./explorer_annotate.js";
 import { makeRpc } from "./rpc.js";
 import { pagedTable } from "./table.js";
 
@@ -285,6 +286,7 @@ function render({ model, el }) {
     detail.replaceChildren(
       h("div", { class: "lj-detail-title" }, h("span", { class: `lj-badge lj-type-${s.type || "other"}` }, s.type || "span"), " ", s.name || s.span_id),
       h("dl", { class: "lj-facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, String(v))])),
+      annotationBlock(rpc, spanId),
       ...Object.entries(reply.fields).map(([name, f]) => fieldBlock(spanId, name, /** @type {any} */ (f))),
     );
   }

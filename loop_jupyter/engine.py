@@ -28,6 +28,8 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from .annotations import VIEW_SCHEMA as _ANNOTATION_VIEW
+from .annotations import ViewSource
 from .schema import JSON_FIELDS, SCHEMA
 from .sql_guard import QueryError, check_tree, guard_sizes, max_query_chars, parse_query
 
@@ -215,7 +217,9 @@ def _arrow_view(frame: pl.DataFrame, *, row_index: bool = False) -> pa.Table:
 
 
 class LogEngine:
-    """DuckDB views ``logs`` (spans) and ``traces`` over one frame, plus any named sources.
+    """DuckDB views ``logs`` (spans) and ``traces`` over one frame, plus any named sources, plus
+    ``annotations`` (the labels and notes saved under ``annotations_dir``, default
+    ``./loop_annotations``; see :mod:`loop_jupyter.annotations`) unless a source has that name.
 
     Thread-safe: one query at a time per engine.
     """
@@ -228,6 +232,7 @@ class LogEngine:
         row_limit: int = DEFAULT_ROW_LIMIT,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        annotations_dir: Path | None = None,
     ) -> None:
         self.logs = logs
         self.row_limit = row_limit
@@ -255,6 +260,11 @@ class LogEngine:
                 raise ValueError(f"source name {name!r} must be an identifier other than logs/traces")
             self._con.register(name, _arrow_view(frame) if isinstance(frame, pl.DataFrame) else frame)
             self.source_names.add(name)
+        self._annotations: ViewSource | None = None
+        if "annotations" not in self.source_names:
+            self._annotations = ViewSource(annotations_dir)
+            self._con.register("annotations", _arrow_view(pl.DataFrame(schema=_ANNOTATION_VIEW)))
+            self.source_names.add("annotations")
         self._con.execute("SET lock_configuration = true")
 
     # -- the traces view -------------------------------------------------------------------------
@@ -270,8 +280,18 @@ class LogEngine:
     def _prepare(self, sql: str) -> None:
         """Make the views ``sql`` reads ready before it runs (the traces view is built on first use).
         Engines over a persisted store (loop_jupyter.sources) have every view already."""
-        if "traces" in sql.lower():
+        lowered = sql.lower()
+        if "traces" in lowered:
             _ = self.traces
+        if self._annotations is not None and "annotations" in lowered:
+            self.refresh_annotations()
+
+    def refresh_annotations(self) -> None:
+        """Re-read the ``annotations`` view when its folder has a new version (cheap otherwise)."""
+        with self._lock:
+            rows = self._annotations.refresh() if self._annotations is not None else None
+            if rows is not None:
+                self._con.register("annotations", _arrow_view(rows))
 
     # -- checking --------------------------------------------------------------------------------
     def check(self, query: str) -> str:

@@ -482,12 +482,49 @@ def check_follow_up_last_week(demo: Demo, question: str) -> None:
     assert "the calendar week before this one" in answer.text
 
 
+def check_annotate(demo: Demo, question: str) -> None:
+    root = demo.roots["root_span_id"][1]
+    answer = demo.ask(question, scope=root)
+    assert [c["name"] for c in answer.tool_calls] == ["annotate"]
+    assert answer.tool_calls[0]["input"]["label"] == "wrong tool arguments"
+    pending = first(answer, Pending)
+    assert pending.description == "Annotate 1 span(s) as 'wrong tool arguments'" and root in pending.preview
+    assert not (demo.workdir / "loop_annotations").exists()  # asked, not written
+
+
+def _rate_limited_first(demo: Demo) -> pl.DataFrame:
+    """Traces with a rate-limit error and when the first one happened, from the raw errors."""
+    spans = demo.logs.filter(pl.col("error").str.contains("rate_limit_error", literal=True))
+    return spans.group_by("root_span_id").agg(when=pl.coalesce("start", "created").min())
+
+
+def check_mode_dataset_scorer(demo: Demo, question: str) -> None:
+    answer = demo.ask(question)
+    assert [c["name"] for c in answer.tool_calls] == ["mode_to_dataset_and_scorer"]
+    want = _rate_limited_first(demo).height
+    (traces,) = number(answer.text, r"failure mode 'model error: rate_limit' \(([\d,]+) traces\)")
+    caught, total = number(answer.text, r"flags ([\d,]+) of the mode's ([\d,]+) traces")
+    assert traces == total == caught == want > 0
+    assert first(answer, Pending).description.startswith(f"Save {want:,} rows as dataset")
+
+
+def check_modes_over_time(demo: Demo, question: str) -> None:
+    answer = demo.ask(question)
+    assert [c["name"] for c in answer.tool_calls] == ["failure_modes_over_time"]
+    data = first(answer, Table).frame.filter(pl.col("mode") == "model error: rate_limit")
+    expected = _rate_limited_first(demo).group_by(time=pl.col("when").dt.truncate("1d")).len().sort("time")
+    assert data.sort("time").select("time", "traces").rows() == expected.rows()
+
+
 CHECKS: dict[str, Callable[[Demo, str], object]] = {
     "Which agent caused the failure and at which step?": check_attribution,
     "Which agent made the mistake?": check_attribution,
     "Why did this task fail?": check_attribution,
     "How do my agents fail?": check_failure_modes,
     "Build a failure taxonomy": check_failure_modes,
+    "save the top failure mode as a dataset and scorer": check_mode_dataset_scorer,
+    "show failure modes over time": check_modes_over_time,
+    "annotate this trace as wrong tool arguments": check_annotate,
     "the most common failure modes": check_common_errors,
     "What are the most common errors?": check_common_errors,
     "Find requests that took longer than 60 seconds.": check_slow_requests,

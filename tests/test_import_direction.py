@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "frame": DATA,
     "loaders": DATA,
     "engine": DATA,
+    "annotations": DATA,  # the annotation store (versioned Parquet) the engine's annotations view reads
     "sql_guard": DATA,
     "sql_sizes": DATA,
     "sources": DATA,

@@ -92,6 +92,7 @@ def _benign(logs: pl.DataFrame) -> dict[str, dict[str, Any]]:
         "create_scorer": {"name": "s2", "pattern": "timeout"},
         "run_scorer": {"name_or_path": "s1"},
         "root_causes": {"where": "has_error"},
+        "annotate": {"label": "needs review", "span_id": root},
     }
 
 

@@ -30,6 +30,7 @@ JS_FILES = {
     "chat_transcript.js": ("chat",),
     "chat_cards.js": ("chat",),
     "explorer.js": ("explorer",),
+    "explorer_annotate.js": ("explorer",),
     "plotly.js": ("chat", "explorer"),
 }
 

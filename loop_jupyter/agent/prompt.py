@@ -18,6 +18,8 @@ application's production logs by calling tools. Answer from tool results only; s
 Data: DuckDB views `logs` (one row per span) and `traces` (one row per trace){sources}.
 logs columns: {columns}
 traces columns: {trace_columns}
+annotations (labels people put on spans; join on span_id): span_id, annotation_label, annotation_note, \
+annotation_author, annotated_at, annotation_version
 Braintrust-style access works in SQL and filters: scores.<key>, metadata.<key>, \
 span_attributes.type, metrics.tokens, 'tag' IN tags, created > now() - interval 5 day. \
 duration is in seconds; type is one of llm, tool, task, function, ...

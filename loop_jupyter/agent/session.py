@@ -213,6 +213,19 @@ class Loop(ToolCalls):
         if enabled:
             self.enabled_sources.add(name)
 
+    def annotate(self, span_id: str | list[str], label: str, note: str | None = None) -> pl.DataFrame:
+        """Label (and note) spans or traces of the logs; saved at once under ``workdir/loop_annotations``
+        (the person acts: no confirmation). See :func:`loop_jupyter.analysis.annotating.annotate`."""
+        from ..analysis.annotating import annotate
+
+        return annotate(self.sources["logs"], span_id, label, note, workdir=self.workdir)
+
+    def annotations(self) -> pl.DataFrame:
+        """The current annotations (one row per span and label)."""
+        from ..analysis.annotating import list_annotations
+
+        return list_annotations(self.workdir)
+
     def scope_trace(self, root_span_id: str | None) -> None:
         """Focus questions on one trace (the explorer's Loop button); None clears the scope."""
         self.scope = root_span_id

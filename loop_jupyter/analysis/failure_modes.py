@@ -12,6 +12,13 @@ to more than 100%:
   performed (:func:`.root_cause.claimed_without_tool`, plus the same claim in Chinese).
 - ``attribution``: a trace whose final answer misses its expected answer and has neither of the
   above, by what the offline attributor found (invented data, or no failure signal at all).
+- ``annotation``: a label a person put on a span or trace (:mod:`loop_jupyter.annotations`). Every
+  annotated trace is in the mode of its label (labels compared without case), and an automatic
+  mode most of whose traces (more than half) carry one label is renamed to that label and merged
+  into its mode: annotations name and merge modes.
+
+Near-duplicate modes (error heads of the same span name, labels) are merged with the offline
+embeddings (:mod:`._mode_merge`).
 
 Each mode has its traces, share, first and last seen, example traces and a codebook entry.
 """
@@ -19,10 +26,12 @@ Each mode has its traces, share, first and last seen, example traces and a codeb
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import polars as pl
 
-from ..artifacts import SqlFilter, Table, ToolResult
+from ..artifacts import Code, SqlFilter, Table, ToolResult
+from ..snippet import literal
 from ..tools import ToolContext, tool
 from ._across import code, fmt_pct, ids_condition, restrict, selected_roots
 
@@ -82,14 +91,14 @@ def claims(logs: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def error_modes(logs: pl.DataFrame) -> pl.DataFrame:
-    """One row per (trace, error mode): root_span_id, mode, definition, when."""
+def error_span_modes(logs: pl.DataFrame) -> pl.DataFrame:
+    """One row per error span: span_id, root_span_id, mode, signal, definition, when."""
     from .errors import error_category, error_spans
 
     spans = error_spans(logs).with_columns(category=error_category())
     rows = []
-    for root, name, span_type, category, error_type, normalized, when in spans.select(
-        "root_span_id", "name", "type", "category", "error_type", "normalized", "when"
+    for span, root, name, span_type, category, error_type, normalized, when in spans.select(
+        "span_id", "root_span_id", "name", "type", "category", "error_type", "normalized", "when"
     ).iter_rows():
         if span_type == "llm" and category:
             mode, definition = f"model error: {category}", f"a model call (type llm) fails with a {category} error"
@@ -97,14 +106,78 @@ def error_modes(logs: pl.DataFrame) -> pl.DataFrame:
             head = _head(normalized, error_type)
             mode = f"{name}: {head}"
             definition = f"a span named {name!r} fails with an error starting {head!r}"
-        rows.append((root, mode, "error", definition, when))
-    schema = {"root_span_id": pl.String, "mode": pl.String, "signal": pl.String, "definition": pl.String,
-              "when": pl.Datetime("us", "UTC")}  # fmt: skip
+        rows.append((span, root, mode, "error", definition, when))
+    schema = {"span_id": pl.String, "root_span_id": pl.String, "mode": pl.String, "signal": pl.String,
+              "definition": pl.String, "when": pl.Datetime("us", "UTC")}  # fmt: skip
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def trace_modes(logs: pl.DataFrame) -> pl.DataFrame:
-    """Every (trace, mode) pair with the signal and the mode's definition."""
+def error_modes(logs: pl.DataFrame) -> pl.DataFrame:
+    """One row per (trace, error mode): root_span_id, mode, definition, when."""
+    return error_span_modes(logs).drop("span_id")
+
+
+def _annotated(pairs: pl.DataFrame, logs: pl.DataFrame, annotations: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` with annotation labels as modes: each annotated trace in its label's mode, and an
+    automatic mode renamed to (merged into) the label most of its traces carry."""
+    ann = (
+        annotations.select("span_id", "label", "note")
+        .join(logs.select("span_id", "root_span_id").unique("span_id"), on="span_id")
+        .with_columns(key=pl.col("label").str.to_lowercase())
+    )
+    if ann.height == 0:
+        return pairs
+    spelling = dict(ann.unique("key", keep="first", maintain_order=True).select("key", "label").iter_rows())
+    root_keys: dict[str, set[str]] = {}
+    for root, key in ann.select("root_span_id", "key").iter_rows():
+        root_keys.setdefault(root, set()).add(key)
+    renamed: dict[str, str] = {}
+    for mode, roots in pairs.group_by("mode", maintain_order=True).agg("root_span_id").iter_rows():
+        seen = Counter(k for r in set(roots) for k in root_keys.get(r, ()))
+        if seen:
+            key, n = min(seen.items(), key=lambda kv: (-kv[1], kv[0]))
+            if 2 * n > len(set(roots)):
+                renamed[mode] = key
+    definitions = {}
+    for key, label in spelling.items():
+        traces = sum(key in keys for keys in root_keys.values())
+        note = next((n for n in ann.filter(pl.col("key") == key).get_column("note") if n), None)
+        merged = sorted(m for m, k in renamed.items() if k == key)
+        definitions[key] = (
+            f"labelled {label!r} by a person on {traces:,} traces"
+            + (f" (note: {note[:160]!r})" if note else "")
+            + (f"; merges the modes {'; '.join(merged)}" if merged else "")
+        )
+    keys = pl.col("mode").replace_strict(renamed, default=None, return_dtype=pl.String)
+    merged_pairs = pairs.with_columns(
+        mode=pl.coalesce(keys.replace_strict(spelling, default=None, return_dtype=pl.String), pl.col("mode")),
+        signal=pl.when(keys.is_not_null()).then(pl.lit("annotation")).otherwise(pl.col("signal")),
+        definition=pl.coalesce(keys.replace_strict(definitions, default=None, return_dtype=pl.String),
+                               pl.col("definition")),
+    )  # fmt: skip
+    roots = logs.filter(pl.col("is_root")).unique("root_span_id", keep="first").select(
+        "root_span_id", when=pl.coalesce("start", "created")
+    )
+    labelled = (
+        ann.select("root_span_id", "key").unique()
+        .join(roots, on="root_span_id", how="left")
+        .sort("when", "root_span_id", nulls_last=True)
+        .select(
+            "root_span_id",
+            mode=pl.col("key").replace_strict(spelling, return_dtype=pl.String),
+            signal=pl.lit("annotation"),
+            definition=pl.col("key").replace_strict(definitions, return_dtype=pl.String),
+            when="when",
+        )
+    )  # fmt: skip
+    return pl.concat([merged_pairs, labelled.cast(pairs.schema)]).unique(
+        ["root_span_id", "mode"], keep="first", maintain_order=True
+    )
+
+
+def trace_modes(logs: pl.DataFrame, annotations: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every (trace, mode) pair with the signal and the mode's definition; ``annotations`` (the
+    current annotations, :func:`loop_jupyter.annotations.current`) name and merge modes."""
     from .attribution import attributions, failing_roots, strip_labels
 
     parts = [error_modes(logs)]
@@ -127,14 +200,23 @@ def trace_modes(logs: pl.DataFrame) -> pl.DataFrame:
                 for a in found if a.agent is not None]  # fmt: skip
         parts.append(pl.DataFrame(
             [(r, m, "attribution", d, w) for r, m, d, w in rows], schema=parts[0].schema, orient="row"))  # fmt: skip
-    return pl.concat([p.select(parts[0].columns).cast(parts[0].schema) for p in parts]).unique(
+    pairs = pl.concat([p.select(parts[0].columns).cast(parts[0].schema) for p in parts]).unique(
         ["root_span_id", "mode"], keep="first", maintain_order=True
     )
+    if annotations is not None and annotations.height:
+        pairs = _annotated(pairs, logs, annotations)
+    from ._mode_merge import merge_near_duplicates
+
+    return merge_near_duplicates(pairs)
 
 
-def modes_table(logs: pl.DataFrame) -> pl.DataFrame:
+def modes_table(logs: pl.DataFrame, annotations: pl.DataFrame | None = None) -> pl.DataFrame:
     """mode, signal, traces, share (of failing traces), first_seen, last_seen, examples, definition."""
-    pairs = trace_modes(logs)
+    return table_of(trace_modes(logs, annotations))
+
+
+def table_of(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The modes table of :func:`trace_modes` pairs."""
     failing = pairs.get_column("root_span_id").n_unique()
     if failing == 0:
         return pl.DataFrame(schema={"mode": pl.String, "signal": pl.String, "traces": pl.UInt32, "share": pl.Float64})
@@ -188,19 +270,36 @@ def failure_modes(ctx: ToolContext, where: str | None = None, limit: int = 20) -
         where: optional WHERE on the traces view restricting the traces looked at.
         limit: how many modes to list.
     """
+    from ..annotations import current
+
     logs = restrict(ctx.logs, selected_roots(ctx, where))
-    table = modes_table(logs)
+    annotations = current(ctx.annotations_dir)
+    pairs = trace_modes(logs, annotations)
+    table = table_of(pairs)
     call = code("failure_modes", "modes_table", {}, tail="")
+    if annotations.height:
+        folder = literal(str(ctx.annotations_dir))
+        call = Code(
+            "from loop_jupyter.analysis.failure_modes import modes_table\n"
+            f"from loop_jupyter.annotations import current\n\nmodes_table(logs, current({folder}))",
+            title="Reproduce in a cell",
+        )
     if table.height == 0:
         return ToolResult("No failing traces: no errors, no unbacked claims, no answer that misses its expected one.",
                           [call])  # fmt: skip
-    failing = trace_modes(logs).get_column("root_span_id").n_unique()
+    failing = pairs.get_column("root_span_id").n_unique()
     top = "; ".join(
         f"{m} {t:,} ({fmt_pct(s)})" for m, t, s in table.select("mode", "traces", "share").head(5).iter_rows()
     )
     text = f"{table.height} failure modes over {failing:,} failing traces. Largest: {top}."
+    if annotations.height:
+        text += f" {annotations.height:,} annotations name or merge modes (signal 'annotation')."
+    text += (
+        " Any mode can be saved as a dataset and a scorer in one step (mode_to_dataset_and_scorer, "
+        "with the person's confirmation), and charted over time (failure_modes_over_time)."
+    )
     first = table.row(0, named=True)
-    ids = trace_modes(logs).filter(pl.col("mode") == first["mode"]).get_column("root_span_id").to_list()
+    ids = pairs.filter(pl.col("mode") == first["mode"]).get_column("root_span_id").to_list()
     artifacts = [
         Table(table.head(limit), title="Failure modes"),
         SqlFilter(ids_condition(ids), "traces", len(ids), ids, title=f"Traces in: {first['mode']}"),

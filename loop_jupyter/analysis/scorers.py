@@ -171,6 +171,67 @@ def generate_source(
     )
 
 
+def scorer_proposal(
+    ctx: ToolContext,
+    name: str,
+    kind: Kind,
+    source: str,
+    *,
+    pattern: str | None,
+    description: str,
+    check: str = "",
+) -> tuple[Pending, str, int]:
+    """The confirmation that saves ``source`` as the next version of scorer ``name`` (the file is
+    written, and trusted for this session, only when the person confirms), the code to run it, and
+    the version it previews."""
+    folder = ctx.scorers_dir / name
+    proposals = ctx.cache.setdefault("versioned_proposals", [])
+    version = propose_version(proposals, folder, "py")
+    preview = f"Scorer: {name} ({kind})\nWill be saved as: {folder / f'v{version}.py'}\n"
+    preview += (f"{check}\n" if check else "") + f"\n{source}"
+    code = (
+        "from loop_jupyter.analysis.scorers import run_scorer\n\n"
+        f"result = run_scorer(logs, {literal(name)})  # runs the saved scorer over the traces\n"
+        "result.frames[0]"
+    )
+
+    def action() -> list:
+        def meta(v: int) -> dict:
+            return {
+                "name": name,
+                "version": v,
+                "kind": kind,
+                "pattern": pattern if kind == "code" else None,
+                "description": description,
+                "created_at": datetime.now(UTC).isoformat(),
+                "file": f"v{v}.py",
+            }
+
+        new_version, path = write_version(
+            folder,
+            "py",
+            lambda p: p.write_text(source, encoding="utf-8", newline=""),  # these exact bytes, on Windows too
+            {"json": json_companion(meta)},
+            preferred=version,
+        )
+        # The person confirmed these bytes: the model may run this file while it holds them.
+        trust(ctx, path, sha256(source.encode("utf-8")))
+        return [
+            Scorer(name, kind, source, str(path), title=f"Scorer {name} v{new_version}"),
+            Code(code, title="Run it"),
+        ]
+
+    pending = Pending(
+        action_id=uuid.uuid4().hex,
+        description=f"Save scorer {name} v{version} ({kind})",
+        preview=preview,
+        action=action,
+        title=f"Create scorer {name}",
+    )
+    proposals.append((folder, version, pending))
+    return pending, code, version
+
+
 @tool(
     side_effects=True,
     phrases=(
@@ -228,51 +289,7 @@ def create_scorer(
             check = _pattern_check(ctx, pattern, learned_from)
     except (ValueError, re.error, QueryError) as exc:
         return ToolResult(f"Cannot create the scorer: {exc}", is_error=True)
-    folder = ctx.scorers_dir / name
-    proposals = ctx.cache.setdefault("versioned_proposals", [])
-    version = propose_version(proposals, folder, "py")
-    preview = f"Scorer: {name} ({kind})\nWill be saved as: {folder / f'v{version}.py'}\n"
-    preview += (f"{check}\n" if check else "") + f"\n{source}"
-    code = (
-        "from loop_jupyter.analysis.scorers import run_scorer\n\n"
-        f"result = run_scorer(logs, {literal(name)})  # runs the saved scorer over the traces\n"
-        "result.frames[0]"
-    )
-
-    def action() -> list:
-        def meta(v: int) -> dict:
-            return {
-                "name": name,
-                "version": v,
-                "kind": kind,
-                "pattern": pattern if kind == "code" else None,
-                "description": description,
-                "created_at": datetime.now(UTC).isoformat(),
-                "file": f"v{v}.py",
-            }
-
-        new_version, path = write_version(
-            folder,
-            "py",
-            lambda p: p.write_text(source, encoding="utf-8", newline=""),  # these exact bytes, on Windows too
-            {"json": json_companion(meta)},
-            preferred=version,
-        )
-        # The person confirmed these bytes: the model may run this file while it holds them.
-        trust(ctx, path, sha256(source.encode("utf-8")))
-        return [
-            Scorer(name, kind, source, str(path), title=f"Scorer {name} v{new_version}"),
-            Code(code, title="Run it"),
-        ]
-
-    pending = Pending(
-        action_id=uuid.uuid4().hex,
-        description=f"Save scorer {name} v{version} ({kind})",
-        preview=preview,
-        action=action,
-        title=f"Create scorer {name}",
-    )
-    proposals.append((folder, version, pending))
+    pending, code, version = scorer_proposal(ctx, name, kind, source, pattern=pattern, description=description, check=check)
     text = f"Ready to save {kind} scorer '{name}' v{version}. Waiting for the user to confirm the code."
     if note:
         text += "\n" + note

@@ -20,11 +20,13 @@ log = logging.getLogger(__name__)
 TOOL_MODULES: tuple[str, ...] = (
     "loop_jupyter.tools.core",
     "loop_jupyter.tools.catalog",
+    "loop_jupyter.analysis.annotating",
     "loop_jupyter.analysis.attribution",
     "loop_jupyter.analysis.charts",
     "loop_jupyter.analysis.datasets",
     "loop_jupyter.analysis.docs_search",
     "loop_jupyter.analysis.errors",
+    "loop_jupyter.analysis.failure_mode_actions",
     "loop_jupyter.analysis.failure_modes",
     "loop_jupyter.analysis.frustration",
     "loop_jupyter.analysis.intents",

@@ -73,7 +73,7 @@ class ToolContext:
         if self._engine is None:
             from ..engine import LogEngine
 
-            self._engine = LogEngine(self.logs, sources=self.sources)
+            self._engine = LogEngine(self.logs, sources=self.sources, annotations_dir=self.annotations_dir)
         return self._engine
 
     @property
@@ -83,6 +83,11 @@ class ToolContext:
     @property
     def scorers_dir(self) -> Path:
         return self.workdir / "loop_scorers"
+
+    @property
+    def annotations_dir(self) -> Path:
+        """Where annotations (labels and notes on spans) are saved: see :mod:`loop_jupyter.annotations`."""
+        return self.workdir / "loop_annotations"
 
 
 #: Who is calling a tool right now (per thread): "model" inside the agent loop, "user" otherwise.

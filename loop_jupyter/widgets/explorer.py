@@ -17,6 +17,7 @@ import traitlets
 
 from ..engine import TRACE_COLUMNS, LogEngine, QueryError, engine_for
 from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
+from .explorer_annotate import AnnotationHandlers
 from .messages import (
     ChildrenRequest,
     FieldRequest,
@@ -140,8 +141,9 @@ class _OpenTrace:
         }
 
 
-class TraceExplorer(RequestWidget):
-    """Browse traces: filter with SQL (sandboxed), sort, page, select, and open a lazy span tree.
+class TraceExplorer(AnnotationHandlers, RequestWidget):
+    """Browse traces: filter with SQL (sandboxed), sort, page, select, open a lazy span tree, and
+    label (and note) a span of it (saved as annotations: :mod:`.explorer_annotate`).
 
     ``explorer.selection`` is the selected traces as a Polars frame (rows of the traces view).
     Pass ``loop=`` (a ``Loop``) to generate filters from descriptions and summarize traces, and

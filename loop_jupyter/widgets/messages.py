@@ -181,6 +181,17 @@ class LoopRequest(Request):
     REPLY = ("sent_to_chat",)
 
 
+class AnnotateRequest(Request):
+    """List, add or remove the labels (and notes) of a span of the open trace."""
+
+    type: Literal["annotate"]
+    span_id: str
+    action: Literal["list", "add", "remove"] = "list"
+    label: str | None = None
+    note: str | None = None
+    REPLY = ("span_id", "annotations")
+
+
 def _by_type(*models: type[Request]) -> dict[str, type[Request]]:
     return {model.model_fields["type"].annotation.__args__[0]: model for model in models}  # type: ignore[union-attr]
 
@@ -212,6 +223,7 @@ REQUESTS: dict[str, dict[str, type[Request]]] = {
         SpanRequest,
         FieldRequest,
         LoopRequest,
+        AnnotateRequest,
     ),
 }
 

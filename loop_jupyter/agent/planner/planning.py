@@ -126,6 +126,8 @@ def _plan(question: str, ctx: ToolContext, scope: str | None, read: list[Slots],
         if unknown:
             return Plan(message=_not_understood(slots, words=unknown))
         unused = _unused_words(name, leftover, m, facts)
+        if isinstance(values.get("label"), str):  # "annotate this trace as wrong tool arguments": the label's words
+            unused = [w for w in unused if w.lower() not in values["label"].lower()]
         if unused:  # never drop part of a question silently: the answer says what it did not use
             slots.notes.append(
                 f"{UNUSED} {' '.join(repr(w) for w in dict.fromkeys(unused))} ({name} answers without those words)"

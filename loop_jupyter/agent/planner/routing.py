@@ -175,6 +175,15 @@ def _language(question: str) -> str | None:
     return found.pop().capitalize() if len(found) == 1 else None
 
 
+def _label(question: str, slots: Slots) -> str | None:
+    """The label an annotation asks for: quoted, else what follows "as" / "with the label" at the end
+    ("annotate this trace as wrong tool arguments")."""
+    if slots.quoted:
+        return slots.quoted[0]
+    m = re.search(r"\b(?:as|with (?:the )?label|labell?ed)\s+(.+?)[\s.?!]*$", question, re.IGNORECASE)
+    return m.group(1).strip("\"' ") or None if m else None
+
+
 def _period(question: str) -> str | None:
     return next((p for p, pattern in PERIOD_PATTERNS if re.search(pattern, question, re.IGNORECASE)), None)
 
@@ -203,6 +212,7 @@ def _fill(name: str, question: str, slots: Slots, shape: str, scope: str | None)
         "root_span_ids": [slots.root_span_id or scope] if (slots.root_span_id or scope) else None,
         "period": _period(question) or slots.period,
         "language": _language(question),
+        "label": _label(question, slots) if "label" in spec.parameters.get("required", []) else None,
     }
     for param in properties:
         if param in values:
