@@ -30,7 +30,7 @@ import polars as pl
 
 from ..artifacts import Pending
 from ..schema import empty_frame
-from ..tools import ToolContext, ToolSpec, load_tools, tool_load_errors
+from ..tools import ToolContext, load_tools, tool_load_errors
 from .answer import Answer
 from .budget import TokenLedger
 from .conversation import Branch, Conversation, Message
@@ -38,6 +38,7 @@ from .events import FINAL_TYPES, Event
 from .judge import SessionModel
 from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
 from .prompt import SYSTEM_PROMPT, system_prompt
+from .session_sources import SessionSources
 from .tool_calls import ToolCalls
 from .tool_choice import ToolChoice
 from .usage import AnswerUsage
@@ -64,7 +65,7 @@ def _close_live_sessions() -> None:
         loop.close()
 
 
-class Loop(ToolCalls):
+class Loop(ToolCalls, SessionSources):
     """One assistant session over named data sources. See the module docstring."""
 
     #: Send a model the always-on tools plus search_tools (True), or every tool's schema (False);
@@ -208,31 +209,6 @@ class Loop(ToolCalls):
         return self._clients[name]
 
     # -- sources, scope ----------------------------------------------------------------------------
-    def add_source(self, name: str, frame: pl.DataFrame, *, enabled: bool = True) -> None:
-        self.sources[name] = frame
-        if enabled:
-            self.enabled_sources.add(name)
-
-    def annotate(self, span_id: str | list[str], label: str, note: str | None = None) -> pl.DataFrame:
-        """Label (and note) spans or traces of the logs; saved at once under ``workdir/loop_annotations``
-        (the person acts: no confirmation). See :func:`loop_jupyter.analysis.annotating.annotate`."""
-        from ..analysis.annotating import annotate
-
-        return annotate(self.sources["logs"], span_id, label, note, workdir=self.workdir)
-
-    def annotations(self) -> pl.DataFrame:
-        """The current annotations (one row per span and label)."""
-        from ..analysis.annotating import list_annotations
-
-        return list_annotations(self.workdir)
-
-    def scope_trace(self, root_span_id: str | None) -> None:
-        """Focus questions on one trace (the explorer's Loop button); None clears the scope."""
-        self.scope = root_span_id
-
-    def tools(self) -> dict[str, ToolSpec]:
-        return dict(load_tools())
-
     def context(self) -> ToolContext:
         """The ToolContext for the enabled sources (reused while they do not change)."""
         enabled = tuple(sorted(n for n in self.enabled_sources if n in self.sources))
