@@ -38,6 +38,8 @@ from .events import FINAL_TYPES, Event
 from .judge import SessionModel
 from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
 from .prompt import SYSTEM_PROMPT, system_prompt
+from .runlog import RunLog
+from .runlog import attach as attach_run_log
 from .tool_calls import ToolCalls
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class Loop(ToolCalls):
         api_key: str | None = None,
         max_retries: int | None = None,
         timeout_s: float | None = None,
+        log_runs: bool | None = None,
     ) -> None:
         self.sources: dict[str, pl.DataFrame] = {"logs": logs, **(sources or {})}
         self.enabled_sources: set[str] = set(self.sources)
@@ -116,6 +119,8 @@ class Loop(ToolCalls):
         self.last_answer: Answer | None = None
         self._closed = False
         load_tools()
+        # Every run written as spans under workdir/.loop/runs (None: off; see agent/runlog.py).
+        self.run_log: RunLog | None = attach_run_log(self, log_runs)
         _LIVE.add(self)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -158,6 +163,7 @@ class Loop(ToolCalls):
             api_key=self._api_key,
             max_retries=self._max_retries,
             timeout_s=self._timeout_s,
+            log_runs=self.run_log is not None,
         )
         other._initial_model = self._initial_model  # the key follows the same server as here
         other.enabled_sources = set(self.enabled_sources)
@@ -394,6 +400,8 @@ class Loop(ToolCalls):
                 from .planner import OfflineClient
 
                 client = OfflineClient(lambda: (self.context(), self.scope))
+            if self.run_log is not None:
+                client = self.run_log.client(run_id, client)
             # Tools that need a model (LLM-as-judge, naming clusters) get the session's; None offline.
             ctx.llm = None if client.name == "offline" else self._llm_for(client)
             specs = load_tools()
