@@ -59,10 +59,9 @@ def failed_question_rows(logs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
             .then(pl.lit("(the run)"))
             .otherwise(pl.col("first_error_span")),
         )
-        .sort(["outcome", "created"], descending=[False, True], nulls_last=True)
+        .sort([pl.col("outcome") == "failed", "created"], descending=[True, True], nulls_last=True)
         .select("root_span_id", "created", "question", "outcome", "errors", "first_error_span", "first_error")
     )
-    # "errors inside" sorts after "failed": failed runs are listed first.
     return rows, roots.height
 
 

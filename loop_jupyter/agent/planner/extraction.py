@@ -148,7 +148,8 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
         word = m.group("w").lower()
         stems = {word[:-1], word[:-2]} if word.endswith("es") else {word[:-1]}
         tools = [n for n in facts.tool_names if re.split(r"[_.-]", n.lower())[0] in stems and re.search(r"[_.-]", n)]
-        if len(tools) == 1 and word not in VOCABULARY:
+        # "tools", "models": the span type itself, not a tool named tool_health or model_router.
+        if len(tools) == 1 and word not in VOCABULARY and not stems & set(SPAN_TYPE_WORDS):
             sql = f"name = {_lit(tools[0])}" + (" AND error IS NOT NULL" if m.group("fail") else "")
             label = f"named {tools[0]}" + (" with errors" if m.group("fail") else "")
             slots.conditions.append(Condition(label, sql, None, span_level=True))
