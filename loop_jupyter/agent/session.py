@@ -33,6 +33,9 @@ from ..schema import empty_frame
 from ..tools import ToolContext, ToolSpec, load_tools, tool_load_errors
 from .answer import Answer
 from .budget import TokenLedger
+from .compaction import COMMAND as COMPACT_COMMAND
+from .compaction import CompactionSettings, is_command, maybe_compact, run_command
+from .compaction import model_messages as compacted_messages
 from .conversation import Branch, Conversation, Message
 from .events import FINAL_TYPES, Event
 from .judge import SessionModel
@@ -121,6 +124,8 @@ class Loop(ToolCalls):
         load_tools()
         # Every run written as spans under workdir/.loop/runs (None: off; see agent/runlog.py).
         self.run_log: RunLog | None = attach_run_log(self, log_runs)
+        #: When and how long chats are compacted (see agent/compaction.py).
+        self.compaction = CompactionSettings()
         _LIVE.add(self)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -348,6 +353,11 @@ class Loop(ToolCalls):
             if self._current is not None:
                 self._interrupt.set()
 
+    def compact(self) -> Answer:
+        """Summarize the conversation so far for the model now (as typing ``/compact``); the full
+        transcript stays in :attr:`history`. Returns the answer naming what was summarized."""
+        return self.ask(COMPACT_COMMAND)
+
     def edit(self, message_index: int, new_text: str) -> str:
         """Replace user message ``message_index`` and re-run from there; later turns become a branch."""
         message = self._conversation.messages[message_index]
@@ -385,6 +395,8 @@ class Loop(ToolCalls):
 
     def _run(self, item: dict[str, Any]) -> Answer:
         run_id, question = item["run_id"], item["question"]
+        if is_command(question):
+            return run_command(self, item)
         model = self._model
         if item.get("edit_index") is not None:
             self._conversation.branch_at(item["edit_index"], run_id)
@@ -431,7 +443,8 @@ class Loop(ToolCalls):
 
             for _ in range(self.max_turns):
                 self._check_interrupt()
-                turn = complete(self._conversation.model_messages())
+                maybe_compact(self, run_id, client, system, tools)
+                turn = complete(compacted_messages(self._conversation))
                 ledger.reported_input += turn.usage.input_tokens
                 ledger.reported_output += turn.usage.output_tokens
                 ledger.reported_cache_read += turn.usage.cache_read_tokens
