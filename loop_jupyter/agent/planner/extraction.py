@@ -109,6 +109,8 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
     for meta_key in sorted(facts.meta_keys, key=len, reverse=True):
         if meta_key in (*USER_KEYS, "model") or not re.fullmatch(r"[A-Za-z_]\w*", meta_key):
             continue
+        if meta_key.lower() in ("tool", "tools") and facts.tool_names:
+            continue  # "which tools are slowest": the tool spans by name, not a metadata key named tools
         key_words = r"[\s_-]?".join(re.escape(part) for part in meta_key.split("_"))
         m = re.search(
             rf"\b(?:(?:by|per|for each|each|broken down by|grouped by)\s+|(?:which|what)\s+)(?:the\s+)?{key_words}s?\b",
