@@ -9,6 +9,7 @@ call failed and the run went on).
 
 from __future__ import annotations
 
+import orjson
 import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
@@ -23,6 +24,15 @@ def _question(input_json: str | None) -> str:
     if messages:
         return messages[-1]
     return input_json or ""
+
+
+def _error_text(error_json: str | None) -> str:
+    """An error as text: a JSON string decoded, anything else (an object) as its JSON."""
+    try:
+        value = orjson.loads(error_json or "null")
+    except orjson.JSONDecodeError:
+        return error_json or ""
+    return value if isinstance(value, str) else (error_json or "")
 
 
 def failed_question_rows(logs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -54,7 +64,7 @@ def failed_question_rows(logs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
             .otherwise(pl.lit("errors inside")),
         )
         .with_columns(
-            first_error=pl.coalesce("root_error", "first_error"),
+            first_error=pl.coalesce("root_error", "first_error").map_elements(_error_text, return_dtype=pl.String),
             first_error_span=pl.when(pl.col("root_error").is_not_null())
             .then(pl.lit("(the run)"))
             .otherwise(pl.col("first_error_span")),
