@@ -26,6 +26,7 @@ from common import NOW, SCALES, demo_frame, machine, save, scale_arg
 import loop_jupyter as lj
 from loop_jupyter.agent.model_turn import AssistantTurn, ToolCall
 from loop_jupyter.agent.models import ModelError
+from loop_jupyter.agent.runlog import RunLog
 from loop_jupyter.agent.session import Loop
 from loop_jupyter.artifacts import Table
 
@@ -52,16 +53,38 @@ class FailingModel:
 FAILING = ["count the no_such_column values", "and now?"]
 
 
-def ask_all(frame, workdir: Path, rounds: int, *, log_runs: bool) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {q: [] for q in QUESTIONS}
-    with Loop(frame, model="offline", workdir=workdir, log_runs=log_runs) as loop:
-        loop.ask(QUESTIONS[0])  # warm-up: indexes and caches built once, as in a session
+WRITES: list[float] = []
+
+
+def _timed_write(write):
+    def timed_write(self: RunLog, span: dict) -> None:
+        start = time.perf_counter()
+        write(self, span)
+        WRITES.append(time.perf_counter() - start)
+
+    return timed_write
+
+
+def ask_all(frame, workdir: Path, rounds: int) -> dict[bool, dict[str, list[float]]]:
+    """Each bench question ``rounds`` times in two sessions, run log on and off, interleaved (the
+    machine is shared: both see the same load)."""
+    times: dict[bool, dict[str, list[float]]] = {on: {q: [] for q in QUESTIONS} for on in (True, False)}
+    loops = {
+        on: Loop(frame, model="offline", workdir=workdir / ("on" if on else "off"), log_runs=on) for on in (True, False)
+    }
+    try:
+        for loop in loops.values():
+            loop.ask(QUESTIONS[0])  # warm-up: indexes and caches built once, as in a session
         for _ in range(rounds):
             for question in QUESTIONS:
-                start = time.perf_counter()
-                answer = loop.ask(question)
-                times[question].append(time.perf_counter() - start)
-                assert answer.error is None, answer.text
+                for on, loop in loops.items():
+                    start = time.perf_counter()
+                    answer = loop.ask(question)
+                    times[on][question].append(time.perf_counter() - start)
+                    assert answer.error is None, answer.text
+    finally:
+        for loop in loops.values():
+            loop.close()
     return times
 
 
@@ -72,11 +95,12 @@ def main() -> None:
     args = parser.parse_args()
     spans = SCALES[args.scale]["spans"]
     frame = demo_frame(spans, now=NOW)
+    RunLog.write = _timed_write(RunLog.write)  # the cost of logging, measured where it is paid
     out: dict = {"spans": frame.height, "rounds": args.rounds, "machine": machine(), "questions": {}}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        off = ask_all(frame, workdir / "off", args.rounds, log_runs=False)
-        on = ask_all(frame, workdir / "on", args.rounds, log_runs=True)
+        timings = ask_all(frame, workdir, args.rounds)
+        on, off = timings[True], timings[False]
         for question in QUESTIONS:
             row = {"off_s": statistics.median(off[question]), "on_s": statistics.median(on[question])}
             out["questions"][question] = row
@@ -84,6 +108,9 @@ def main() -> None:
         with Loop(frame, workdir=workdir / "on", client=FailingModel(), log_runs=True) as failing:
             for question in FAILING:
                 failing.ask(question)
+        per_span = statistics.median(WRITES)
+        print(f"run log writes: {len(WRITES)} spans, p50 {per_span * 1e3:.2f} ms, total {sum(WRITES) * 1e3:,.1f} ms")
+        out["writes"] = {"spans": len(WRITES), "p50_s": per_span, "total_s": sum(WRITES)}
         runs_dir = workdir / "on" / ".loop" / "runs"
         files = sorted(runs_dir.glob("*.jsonl"))
         size = sum(f.stat().st_size for f in files)
