@@ -269,7 +269,11 @@ def run_command(loop: Any, item: dict[str, Any]) -> Answer:
     run_id = item["run_id"]
     model = loop.model
     loop._emit(Event("started", run_id, {"question": item["question"], "model": model}))
-    client = loop._client(model)
+    try:
+        client = loop._client(model)
+    except ModelError as exc:  # no key for the model: the extractive summary still works
+        log.warning("no model for the summary (%s); using the extractive summary", exc)
+        client = None
     if client is not None and loop.run_log is not None:
         client = loop.run_log.client(run_id, client)
     marker = compact(loop, run_id, client=client, force=True)
