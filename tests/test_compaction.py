@@ -180,3 +180,26 @@ def test_summary_model_failure_falls_back_and_edits_drop_the_marker(logs: pl.Dat
         assert not [m for m in loop.history if m.kind == "compaction"]
         assert "<conversation_summary>" not in json.dumps(fake.requests[-1]["body"])
         loop.close()
+
+
+def test_compact_typed_in_the_chat_widget(logs: pl.DataFrame) -> None:
+    from loop_jupyter.widgets.chat import ChatWidget
+
+    loop = Loop(logs, "offline", log_runs=False)
+    widget = ChatWidget(loop)
+    widget.threaded = False
+    sent: list[dict] = []
+    widget.send = sent.append  # type: ignore[method-assign]
+    try:
+        loop.wait(widget.ask("What are the most common errors?"))
+        run_id = widget.ask("/compact")
+        answer = loop.wait(run_id)
+        events = [m for m in sent if m.get("type") == "event" and m["run_id"] == run_id]
+        kinds = [e["event"] for e in events]
+        assert kinds[0] == "queued" and "started" in kinds and kinds[-1] == "done"
+        shown = "".join(e["data"].get("text", "") for e in events if e["event"] == "text_delta")
+        assert MARKER in shown and answer.text.startswith(MARKER)
+        assert widget.busy == ""
+    finally:
+        widget.close()
+        loop.close()
