@@ -13,7 +13,8 @@ import pytest
 
 import loop_jupyter as lj
 from loop_jupyter.agent.session import Loop
-from loop_jupyter.artifacts import Table
+from loop_jupyter.artifacts import Pending, Table, ToolResult
+from loop_jupyter.tools import REGISTRY, ToolContext, tool
 from tests.agent_fixtures import build_logs
 from tests.fake_llm import FakeLLM, reply
 from tests.fake_llm import tool as call
@@ -191,7 +192,7 @@ def test_no_secret_reaches_the_run_log(
     assert "what is" in text and "example.com" in text  # the rest of the question is kept
 
 
-def test_confirmations_and_offline_runs_are_logged(logs: pl.DataFrame, tmp_path: Path) -> None:
+def test_offline_runs_are_logged(logs: pl.DataFrame, tmp_path: Path) -> None:
     loop = Loop(logs, "offline", workdir=tmp_path, log_runs=True)
     answer = loop.ask("What are the most common errors?")
     loop.ask("what is the meaning of life")
@@ -204,10 +205,48 @@ def test_confirmations_and_offline_runs_are_logged(logs: pl.DataFrame, tmp_path:
     tools = [s["span_attributes"]["name"] for s in spans if s["span_attributes"]["type"] == "tool"]
     assert tools == [c["name"] for c in answer.tool_calls]
     assert {s["metadata"]["model"] for s in spans if s["span_attributes"]["type"] == "llm"} == {"offline"}
-    # A confirmation decided after the run is a span of that run's trace.
-    loop.run_log.action(answer.run_id, "a1", "save dataset x", "confirmed", 1)
-    later = spans_in(tmp_path)[-1]
-    assert later["root_span_id"] == roots[0]["span_id"] and later["output"] == {"status": "confirmed", "artifacts": 1}
+
+
+@pytest.fixture
+def note_tool():
+    @tool(name="zz_runlog_note", side_effects=True)
+    def zz_runlog_note(ctx: ToolContext, name: str) -> ToolResult:
+        """Save a note file.
+
+        Args:
+            name: file name.
+        """
+        path = ctx.workdir / f"{name}.txt"
+
+        def act() -> list:
+            path.write_text(name)
+            return []
+
+        return ToolResult(f"Would write {path}", [Pending(f"note-{name}", f"save note {name}", name, act)])
+
+    yield
+    REGISTRY.pop("zz_runlog_note", None)
+
+
+def test_confirmations_are_logged_in_their_run(
+    logs: pl.DataFrame, fake: FakeLLM, tmp_path: Path, note_tool: None
+) -> None:
+    fake.script(
+        reply("", call("zz_runlog_note", name="a"), call("zz_runlog_note", name="b")), reply("Two notes proposed.")
+    )
+    loop = claude(logs, fake, tmp_path)
+    answer = loop.ask("save two notes")
+    loop.confirm("note-a")
+    loop.cancel("note-b")
+    loop.close()
+    spans = spans_in(tmp_path)
+    root = next(s for s in spans if not s["span_parents"])
+    assert root["metadata"]["run_id"] == answer.run_id
+    confirmations = [s for s in spans if s["span_attributes"]["name"] == "confirmation"]
+    assert all(s["root_span_id"] == root["span_id"] for s in confirmations)
+    outcomes = sorted((s["input"]["action_id"], s["output"]["status"]) for s in confirmations)
+    assert outcomes == [("note-a", "confirmed"), ("note-a", "pending"), ("note-b", "cancelled"), ("note-b", "pending")]
+    assert (tmp_path / "a.txt").exists() and not (tmp_path / "b.txt").exists()
 
 
 def test_log_runs_off_and_unwritable_folder(logs: pl.DataFrame, tmp_path: Path) -> None:
