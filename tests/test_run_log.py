@@ -283,3 +283,16 @@ def test_log_text_stays_data_when_the_assistant_reads_its_runs(
     assert "&lt;/tool_output" in sent  # ... with its closing tag neutralised inside the data block
     assert sent.count("</tool_output>") == 1  # only the block's own end
     assert not loop.pending() and not (tmp_path / "me").exists()
+
+
+def test_odd_values_in_a_span_are_written_as_json(tmp_path: Path) -> None:
+    from loop_jupyter.agent.runlog import RunLog
+
+    runlog = RunLog(tmp_path)
+    runlog.span("r1", "run_sql", "tool", 1.0, 2.0, input={"x": float("nan"), "when": Path("/p"), 3: (1, 2)})
+    (span,) = spans_in_dir(tmp_path)
+    assert span["input"] == {"x": None, "when": "/p", "3": [1, 2]} and runlog.enabled
+
+
+def spans_in_dir(directory: Path) -> list[dict]:
+    return [json.loads(line) for f in sorted(directory.glob("*.jsonl")) for line in f.read_text().splitlines()]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -82,6 +83,8 @@ def redact(value: Any, secrets: list[str]) -> Any:
         return {redact(str(k), secrets): redact(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v, secrets) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinities are not JSON
     if value is None or isinstance(value, bool | int | float):
         return value
     return redact(str(value), secrets)
@@ -130,9 +133,11 @@ class RunLog:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 with self.path_for(span["metrics"]["start"]).open("a", encoding="utf-8") as f:
                     f.write(line + "\n")
-        except (OSError, ValueError, TypeError) as exc:
+        except OSError as exc:
             log.warning("run log turned off: could not write %s (%s)", self.directory, exc)
             self.enabled = False
+        except (ValueError, TypeError, RecursionError) as exc:  # one span that cannot be JSON: skipped
+            log.warning("run log: span %s not written (%s)", span.get("span_attributes"), exc)
 
     def span(
         self,
