@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Loops write their runs under <workdir>/.loop/runs (workdir defaults to the current folder: the
+# checkout). Off for the suite; tests of the run log turn it on with Loop(..., log_runs=True).
+os.environ.setdefault("LOOP_JUPYTER_LOG_RUNS", "0")
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 

@@ -257,6 +257,27 @@ def check_tool_health(demo: Demo, question: str) -> None:
                 assert abs(row[column] - want[0]) < 1e-9, (row["name"], column)
 
 
+def check_slowest_tools(demo: Demo, question: str) -> None:
+    answer = demo.ask(question)
+    table = first(answer, Table).frame
+    want = tool_spans(demo).group_by("name").agg(avg=pl.col("duration").mean()).sort("avg", descending=True)
+    assert table[table.columns[0]].to_list() == want["name"].to_list()
+    assert np.allclose(table["avg_duration"].to_numpy(), want["avg"].to_numpy())
+
+
+def check_failed_questions(demo: Demo, question: str) -> None:
+    answer = demo.ask(question)
+    assert [c["name"] for c in answer.tool_calls] == ["failed_questions"]
+    table = first(answer, Table, "Questions with errors").frame
+    assert set(table["root_span_id"]) == error_roots(demo)
+    failed = set(demo.roots.filter(pl.col("error").is_not_null())["root_span_id"])
+    assert set(table.filter(pl.col("outcome") == "failed")["root_span_id"]) == failed
+    # The question is the user's message of the root input (the demo logs a list of chat messages).
+    asked = {r: json.loads(i)[-1]["content"] for r, i in zip(demo.roots["root_span_id"], demo.roots["input"], strict=True)}
+    assert all(asked[r] == q for r, q in zip(table["root_span_id"], table["question"], strict=True))
+    assert f"{len(error_roots(demo)):,} of {demo.roots.height:,} questions" in answer.text
+
+
 def check_root_causes(demo: Demo, question: str) -> None:
     answer = demo.ask(question)
     assert [c["name"] for c in answer.tool_calls] == ["root_causes"]
@@ -547,6 +568,8 @@ CHECKS: dict[str, Callable[[Demo, str], object]] = {
     "blast radius of tools": check_tool_health,
     "which tools fail most?": check_tool_health,
     "success rate of tools week over week": check_tool_health,
+    "which tools are slowest": check_slowest_tools,
+    "which of my questions failed": check_failed_questions,
     "agent claims success but didn't do it — why?": check_root_causes,
     "agent claims success but didn't do it": check_root_causes,
     "Create a dataset from logs with errors": lambda d, q: check_dataset(d, q, lambda d: len(error_roots(d))),

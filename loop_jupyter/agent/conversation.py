@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from ..artifacts import Artifact
 
-MessageKind = Literal["user", "assistant", "tool_call", "tool_result", "artifact", "error", "interrupted"]
+MessageKind = Literal[
+    "user", "assistant", "tool_call", "tool_result", "artifact", "error", "interrupted", "compaction"
+]
 
 
 @dataclass
@@ -21,7 +23,8 @@ class Message:
 
     ``kind``: user, assistant, tool_call (data: id, name, input), tool_result (data: id, name,
     is_error, model_text: the bounded text the model saw), artifact (an artifact produced later,
-    e.g. by a confirmed action), error, interrupted.
+    e.g. by a confirmed action), error, interrupted, compaction (earlier messages were summarized
+    for the model; data: upto, summary, by; see :mod:`.compaction`).
     """
 
     kind: MessageKind

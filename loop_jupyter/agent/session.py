@@ -33,11 +33,16 @@ from ..schema import empty_frame
 from ..tools import ToolContext, load_tools, tool_load_errors
 from .answer import Answer
 from .budget import TokenLedger
+from .compaction import COMMAND as COMPACT_COMMAND
+from .compaction import CompactionSettings, is_command, maybe_compact, run_command
+from .compaction import model_messages as compacted_messages
 from .conversation import Branch, Conversation, Message
 from .events import FINAL_TYPES, Event
 from .judge import SessionModel
 from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
 from .prompt import SYSTEM_PROMPT, system_prompt
+from .runlog import RunLog
+from .runlog import attach as attach_run_log
 from .session_sources import SessionSources
 from .tool_calls import ToolCalls
 from .tool_choice import ToolChoice
@@ -86,6 +91,7 @@ class Loop(ToolCalls, SessionSources):
         api_key: str | None = None,
         max_retries: int | None = None,
         timeout_s: float | None = None,
+        log_runs: bool | None = None,
     ) -> None:
         self.sources: dict[str, pl.DataFrame] = {"logs": logs, **(sources or {})}
         self.enabled_sources: set[str] = set(self.sources)
@@ -123,6 +129,10 @@ class Loop(ToolCalls, SessionSources):
         self.last_answer: Answer | None = None
         self._closed = False
         load_tools()
+        # Every run written as spans under workdir/.loop/runs (None: off; see agent/runlog.py).
+        self.run_log: RunLog | None = attach_run_log(self, log_runs)
+        #: When and how long chats are compacted (see agent/compaction.py).
+        self.compaction = CompactionSettings()
         _LIVE.add(self)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -165,6 +175,7 @@ class Loop(ToolCalls, SessionSources):
             api_key=self._api_key,
             max_retries=self._max_retries,
             timeout_s=self._timeout_s,
+            log_runs=self.run_log is not None,
         )
         other._initial_model = self._initial_model  # the key follows the same server as here
         other.enabled_sources = set(self.enabled_sources)
@@ -338,6 +349,11 @@ class Loop(ToolCalls, SessionSources):
             if self._current is not None:
                 self._interrupt.set()
 
+    def compact(self) -> Answer:
+        """Summarize the conversation so far for the model now (as typing ``/compact``); the full
+        transcript stays in :attr:`history`. Returns the answer naming what was summarized."""
+        return self.ask(COMPACT_COMMAND)
+
     def edit(self, message_index: int, new_text: str) -> str:
         """Replace user message ``message_index`` and re-run from there; later turns become a branch."""
         message = self._conversation.messages[message_index]
@@ -375,6 +391,8 @@ class Loop(ToolCalls, SessionSources):
 
     def _run(self, item: dict[str, Any]) -> Answer:
         run_id, question = item["run_id"], item["question"]
+        if is_command(question):
+            return run_command(self, item)
         model = self._model
         if item.get("edit_index") is not None:
             self._conversation.branch_at(item["edit_index"], run_id)
@@ -395,6 +413,8 @@ class Loop(ToolCalls, SessionSources):
             offline = client.name == "offline"
             api_id = str(getattr(client, "model", "") or "")
             answer.usage = AnswerUsage.for_model(model, api_id, offline=offline)
+            if self.run_log is not None:
+                client = self.run_log.client(run_id, client)
             # Tools that need a model (LLM-as-judge, naming clusters) get the session's; None offline.
             # Their calls count in the answer's usage too.
             ctx.llm = None if offline else self._llm_for(client)
@@ -430,7 +450,8 @@ class Loop(ToolCalls, SessionSources):
 
             for _ in range(self.max_turns):
                 self._check_interrupt()
-                turn = complete(self._conversation.model_messages())
+                maybe_compact(self, run_id, client, system, choice.schemas())
+                turn = complete(compacted_messages(self._conversation))
                 ledger.reported_input += turn.usage.input_tokens
                 ledger.reported_output += turn.usage.output_tokens
                 ledger.reported_cache_read += turn.usage.cache_read_tokens

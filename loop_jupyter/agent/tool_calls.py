@@ -20,6 +20,7 @@ from .budget import tool_result_for_model
 from .conversation import Conversation, Message
 from .events import Event
 from .models import ToolCall
+from .runlog import RunLog
 
 log = logging.getLogger("loop_jupyter.agent.session")
 
@@ -32,6 +33,7 @@ class ToolCalls:
     _conversation: Conversation
     _interrupt: threading.Event
     _pending: dict[str, tuple[str, Pending]]
+    run_log: RunLog | None
 
     def _emit(self, event: Event) -> None:  # pragma: no cover - Loop provides it
         raise NotImplementedError
@@ -49,6 +51,8 @@ class ToolCalls:
             return []
         artifacts = list(pending.action() or [])
         pending.status = "confirmed"
+        if self.run_log is not None:
+            self.run_log.action(run_id, action_id, pending.description, "confirmed", len(artifacts))
         self._conversation.append(
             Message("artifact", f"confirmed: {pending.description}", run_id, {"action_id": action_id}, artifacts)
         )
@@ -57,9 +61,11 @@ class ToolCalls:
         return artifacts
 
     def cancel(self, action_id: str) -> None:
-        _, pending = self._pending[action_id]
+        run_id, pending = self._pending[action_id]
         if pending.status == "pending":
             pending.status = "cancelled"
+            if self.run_log is not None:
+                self.run_log.action(run_id, action_id, pending.description, "cancelled")
 
     # -- running tool calls ------------------------------------------------------------------------
     def _run_tools(

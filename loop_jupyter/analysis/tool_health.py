@@ -26,7 +26,7 @@ def tool_calls(logs: pl.DataFrame) -> pl.DataFrame:
     phrases=(
         r"\btool (health|reliability|error rates?|failures?|errors?|success rates?|latency)\b",
         r"\bblast radius\b",
-        r"\bwhich tools? (fail|break|error|are (failing|broken|slow|unreliable))",
+        r"\bwhich tools? (fail|break|error|are (failing|broken|slow|unreliable)\b)",
         r"\b(failing|broken|flaky|unreliable) tools?\b",
         r"\bhow (are|is) (the |my )?tools? (doing|performing)\b",
         r"\b(success|error|failure) rates? (of|for|by|per) (the |each |my )?tools?\b",

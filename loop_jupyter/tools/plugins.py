@@ -26,6 +26,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "loop_jupyter.analysis.datasets",
     "loop_jupyter.analysis.docs_search",
     "loop_jupyter.analysis.errors",
+    "loop_jupyter.analysis.failed_questions",
     "loop_jupyter.analysis.failure_mode_actions",
     "loop_jupyter.analysis.failure_modes",
     "loop_jupyter.analysis.frustration",

@@ -109,6 +109,8 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
     for meta_key in sorted(facts.meta_keys, key=len, reverse=True):
         if meta_key in (*USER_KEYS, "model") or not re.fullmatch(r"[A-Za-z_]\w*", meta_key):
             continue
+        if meta_key.lower() in ("tool", "tools") and facts.tool_names:
+            continue  # "which tools are slowest": the tool spans by name, not a metadata key named tools
         key_words = r"[\s_-]?".join(re.escape(part) for part in meta_key.split("_"))
         m = re.search(
             rf"\b(?:(?:by|per|for each|each|broken down by|grouped by)\s+|(?:which|what)\s+)(?:the\s+)?{key_words}s?\b",
@@ -148,7 +150,8 @@ def _bare_vocabulary(slots: Slots, facts: Facts) -> None:
         word = m.group("w").lower()
         stems = {word[:-1], word[:-2]} if word.endswith("es") else {word[:-1]}
         tools = [n for n in facts.tool_names if re.split(r"[_.-]", n.lower())[0] in stems and re.search(r"[_.-]", n)]
-        if len(tools) == 1 and word not in VOCABULARY:
+        # "tools", "models": the span type itself, not a tool named tool_health or model_router.
+        if len(tools) == 1 and word not in VOCABULARY and not stems & set(SPAN_TYPE_WORDS):
             sql = f"name = {_lit(tools[0])}" + (" AND error IS NOT NULL" if m.group("fail") else "")
             label = f"named {tools[0]}" + (" with errors" if m.group("fail") else "")
             slots.conditions.append(Condition(label, sql, None, span_level=True))
