@@ -52,10 +52,12 @@ def logs() -> pl.DataFrame:
 
 
 def fixed_tokens(loop: Loop) -> int:
+    from loop_jupyter.agent.tool_choice import ToolChoice
     from loop_jupyter.tools import load_tools
 
-    tools = [spec.json_schema() for spec in load_tools().values()]
-    return estimate_tokens({"system": loop.system_prompt(), "tools": tools})
+    # What the first request sends: the always-on tools (tool search), not every schema.
+    choice = ToolChoice(load_tools(), search=loop.tool_search)
+    return estimate_tokens({"system": loop.system_prompt() + choice.note(), "tools": choice.schemas()})
 
 
 def ask_many(loop: Loop, fake: FakeLLM, n: int) -> list[str]:
