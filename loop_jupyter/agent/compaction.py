@@ -28,13 +28,13 @@ from .conversation import Conversation, Message
 from .events import Event
 from .model_errors import ModelError
 from .model_turn import ChatClient
+from .usage import context_window_of
 
 log = logging.getLogger(__name__)
 
 MARKER = "Earlier messages were summarized"
 COMMAND = "/compact"
-#: Context windows by model-name prefix (tokens); others get DEFAULT_WINDOW.
-WINDOWS = {"claude": 200_000, "gpt-5": 400_000}
+#: The window assumed for a model whose window is unknown (a local server's model, say).
 DEFAULT_WINDOW = 128_000
 SUMMARY_SYSTEM = (
     "You summarize the earlier part of a conversation between a person and Loop, an assistant that "
@@ -46,8 +46,8 @@ SUMMARY_SYSTEM = (
 
 
 def context_window(model: str) -> int:
-    name = model.split(":", 1)[-1].lower()
-    return next((size for prefix, size in WINDOWS.items() if name.startswith(prefix)), DEFAULT_WINDOW)
+    """The model's window from usage's table (and the config), else :data:`DEFAULT_WINDOW`."""
+    return context_window_of(model) or DEFAULT_WINDOW
 
 
 @dataclass
