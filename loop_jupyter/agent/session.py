@@ -32,12 +32,15 @@ from ..artifacts import Pending
 from ..schema import empty_frame
 from ..tools import ToolContext, ToolSpec, load_tools, tool_load_errors
 from .answer import Answer
+from .branches import open_conversation
 from .budget import TokenLedger
-from .conversation import Branch, Conversation, Message
+from .conversation import Branch, Message
 from .events import FINAL_TYPES, Event
 from .judge import SessionModel
 from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
+from .persist import SessionFile
 from .prompt import SYSTEM_PROMPT, system_prompt
+from .saved import SavedSessions
 from .tool_calls import ToolCalls
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ def _close_live_sessions() -> None:
         loop.close()
 
 
-class Loop(ToolCalls):
+class Loop(ToolCalls, SavedSessions):
     """One assistant session over named data sources. See the module docstring."""
 
     def __init__(
@@ -79,6 +82,7 @@ class Loop(ToolCalls):
         api_key: str | None = None,
         max_retries: int | None = None,
         timeout_s: float | None = None,
+        session: str | None = None,
     ) -> None:
         self.sources: dict[str, pl.DataFrame] = {"logs": logs, **(sources or {})}
         self.enabled_sources: set[str] = set(self.sources)
@@ -97,7 +101,8 @@ class Loop(ToolCalls):
         if client is None:
             resolve(self._model, base_url=base_url)  # unknown or disallowed names fail here, not mid-run
         self._clients: dict[str, ChatClient | None] = {}
-        self._conversation = Conversation()
+        # session="name": saved as it goes in <workdir>/.loop/sessions/name.jsonl, resumed if it exists.
+        self._conversation = open_conversation(SessionFile(self.workdir, session) if session else None)
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._queue: deque[dict[str, Any]] = deque()
