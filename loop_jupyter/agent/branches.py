@@ -13,6 +13,7 @@ messages, the widgets) reads one list as before.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from .persist import (
     read_records,
     sessions_dir,
 )
+
+log = logging.getLogger(__name__)
 
 _KINDS = ("user", "assistant", "tool_call", "tool_result", "artifact", "error", "interrupted")
 
@@ -94,8 +97,14 @@ class BranchedConversation(Conversation):
 
     # -- writing -------------------------------------------------------------------------------------
     def _save(self, record: dict[str, Any]) -> None:
-        if self.store is not None:
+        if self.store is None:
+            return
+        try:
             self.store.append(record)
+        except OSError as exc:  # a full disk must not end the answer: say so and stop saving
+            log.error("session %s is no longer saved: %s", self.store.name, exc)
+            self.warnings.append(f"not saved from here on: {exc}")
+            self.store = None
 
     def _add(self, message: Message) -> int:
         mid = len(self._by_mid)
@@ -217,6 +226,8 @@ def replay(records: list[dict[str, Any]], warnings: list[str] | None = None) -> 
 
 def open_conversation(store: SessionFile | None) -> BranchedConversation:
     """A new conversation, or the saved one ``store`` holds (then written to as it goes)."""
+    if store is not None:
+        store.check_link()
     if store is None or not store.exists():
         return BranchedConversation(store)
     read = store.read()

@@ -122,15 +122,19 @@ class SessionFile:
     def exists(self) -> bool:
         return self.path.is_file()
 
+    def check_link(self) -> None:
+        if self.path.is_symlink() or self.folder.is_symlink():
+            raise OSError(f"{self.path} is a symbolic link: not reading or writing a session through it")
+
     def read(self) -> ReadResult:
+        self.check_link()
         return read_records(self.path) if self.exists() else ReadResult()
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record: one write of one whole line, then fsync."""
         record = {"type": record.pop("type"), "at": now(), **record}
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self.path.is_symlink():
-            raise OSError(f"{self.path} is a symbolic link: not writing a session through it")
+        self.check_link()
         new = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         try:
@@ -217,14 +221,39 @@ class SavedTable(Table):
     total_rows: int = 0
 
 
+_DATETIME = re.compile(r"Datetime\(time_unit='(ns|us|ms)', time_zone=(?:'([^']*)'|None)\)")
+_SIMPLE = {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Float32", "Float64", "Boolean"}
+
+
+def _cast(column: pl.Series, dtype: str) -> pl.Series:
+    """The column back in its saved type (JSON holds times as ISO text): best effort, else as read."""
+    try:
+        match = _DATETIME.fullmatch(dtype)
+        if match and column.dtype == pl.String:
+            return column.str.to_datetime(time_unit=match[1], time_zone=match[2]) if match[2] else column.str.to_datetime(
+                time_unit=match[1]
+            ).dt.replace_time_zone(None)
+        if dtype == "Date" and column.dtype == pl.String:
+            return column.str.to_date()
+        if dtype in _SIMPLE:
+            return column.cast(getattr(pl, dtype))
+    except Exception:
+        pass
+    return column
+
+
 def _frame(ref: dict[str, Any]) -> pl.DataFrame:
     columns = [str(c) for c in ref.get("columns") or []]
     rows = [r for r in ref.get("rows") or [] if isinstance(r, list) and len(r) == len(columns)]
     try:
-        return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+        frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
     except Exception:  # mixed types in a column: keep it as text
         text = [[None if v is None else str(v) for v in row] for row in rows]
         return pl.DataFrame(text, schema={c: pl.String for c in columns}, orient="row")
+    dtypes = ref.get("dtypes") if isinstance(ref.get("dtypes"), list) else []
+    if len(dtypes) == len(columns):
+        frame = pl.DataFrame([_cast(frame.get_column(c), str(t)) for c, t in zip(columns, dtypes, strict=True)])
+    return frame
 
 
 def _figure(text: Any) -> Any:

@@ -102,7 +102,7 @@ class Loop(ToolCalls, SavedSessions):
             resolve(self._model, base_url=base_url)  # unknown or disallowed names fail here, not mid-run
         self._clients: dict[str, ChatClient | None] = {}
         # session="name": saved as it goes in <workdir>/.loop/sessions/name.jsonl, resumed if it exists.
-        self._conversation = open_conversation(SessionFile(self.workdir, session) if session else None)
+        self._conversation = open_conversation(SessionFile(self.workdir, session) if session is not None else None)
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._queue: deque[dict[str, Any]] = deque()
