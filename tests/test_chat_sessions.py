@@ -93,3 +93,21 @@ def test_session_list_open_save_and_delete(logs: pl.DataFrame, tmp_path: Path) -
     assert sorted(p.name for p in (tmp_path / ".loop" / "sessions").iterdir()) == ["mine.jsonl"]
     chat.loop.close()
     fresh.loop.close()
+
+
+def test_actions_read_back_say_what_became_of_them(logs: pl.DataFrame, tmp_path: Path) -> None:
+    first = Loop(logs, model="offline", workdir=tmp_path, session="acts")
+    first.ask("save the error traces as a dataset")
+    confirmed = first.pending()[0]
+    first.confirm(confirmed.action_id)
+    first.ask("build a dataset of the slow traces and save it")
+    waiting = first.pending()[0]
+    first.close()
+    chat = _chat(Loop(logs, model="offline", workdir=tmp_path, session="acts"))
+    cards = [c for r in _request(chat, type="transcript")["runs"] for c in r["artifacts"]]
+    status = {c["action_id"]: c["status"] for c in cards if c["kind"] == "confirmation"}
+    assert status == {confirmed.action_id: "confirmed", waiting.action_id: "expired"}
+    assert [c["kind"] for c in cards].count("dataset") == 1  # what the confirmed one made, once
+    reply, _ = chat.handle({"id": 5, "type": "confirm", "action_id": waiting.action_id})
+    assert reply is not None and not reply["ok"]  # a proposal from before the restart cannot run
+    chat.loop.close()
