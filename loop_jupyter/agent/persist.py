@@ -150,7 +150,9 @@ class SessionFile:
                         existing.seek(-1, os.SEEK_END)
                         prefix = b"" if existing.read(1) == b"\n" else b"\n"
             self._checked_tail = True
-            os.write(fd, prefix + dumps_line(record))
+            data = memoryview(prefix + dumps_line(record))
+            while data:  # one write for a whole line in practice; a short write is continued
+                data = data[os.write(fd, data) :]
             os.fsync(fd)
         finally:
             os.close(fd)
