@@ -269,3 +269,40 @@ def test_a_cut_off_last_line_is_reported_and_skipped(logs: pl.DataFrame, tmp_pat
     third = Loop(logs, "offline", session="torn", workdir=tmp_path)
     assert _users(third) == ["LLM spans longer than 60 seconds", "tool calls with errors"]
     assert Loop.sessions(tmp_path)[0]["warnings"] == 1
+
+
+def test_any_file_content_reads_without_crashing(tmp_path: Path) -> None:
+    """A session file is data anyone could have written: records of every shape are read or
+    reported, never a crash, and what is read still gives a well-formed model conversation."""
+    import random
+
+    rng = random.Random(16)
+    values: list[object] = [None, 0, 1, 2, -1, 99, True, "x", "", [], [1], {}, {"a": 1}, 1.5, [[1, 2]], ["a", "a"]]
+    keys = ["type", "id", "branch", "parent", "fork", "kind", "text", "data", "artifacts", "run_id", "model"]
+    kinds = ["message", "branch", "switch", "session", "other"]
+    msg_kinds = ["user", "assistant", "tool_result", "artifact", "error", "interrupted", "bogus"]
+    art_kinds = ["table", "sql", "chart", "trace", "dataset", "scorer", "code", "confirmation", "?"]
+    folder = tmp_path / ".loop" / "sessions"
+    folder.mkdir(parents=True)
+    for round_ in range(30):
+        lines = []
+        for _ in range(40):
+            record: dict[str, object] = {k: rng.choice(values) for k in keys if rng.random() < 0.6}
+            record["type"] = rng.choice(kinds)
+            if rng.random() < 0.7:
+                record["kind"] = rng.choice(msg_kinds)
+                record["branch"] = rng.choice([1, 1, 2, 3, "1", [1]])
+            if rng.random() < 0.4:
+                record["artifacts"] = [
+                    {"kind": rng.choice(art_kinds), **{k: rng.choice(values) for k in ("columns", "rows", "ids", "figure", "sql", "status")}}
+                ]
+            if rng.random() < 0.3:
+                record["data"] = {"id": rng.choice(values), "name": rng.choice(values), "tool_calls": rng.choice(values)}
+            lines.append(json.dumps(record))
+        (folder / f"f{round_}.jsonl").write_text("\n".join(lines) + "\n")
+        conv = open_conversation(SessionFile(tmp_path, f"f{round_}"))
+        conv.model_messages()
+        for index in range(len(conv.messages)):
+            conv.alternatives(index)
+        conv.list_branches()
+    assert len(Loop.sessions(tmp_path)) == 30

@@ -66,12 +66,24 @@ def message_from_record(record: dict[str, Any]) -> Message | None:
     if kind == "assistant":
         calls = data.get("tool_calls")
         data["tool_calls"] = [
-            c for c in (calls if isinstance(calls, list) else []) if isinstance(c, dict) and isinstance(c.get("id"), str)
+            c
+            for c in (calls if isinstance(calls, list) else [])
+            if isinstance(c, dict)
+            and isinstance(c.get("id"), str)
+            and isinstance(c.get("name"), str)
+            and isinstance(c.get("input"), dict)
         ]
     if kind == "tool_result" and not (isinstance(data.get("id"), str) and isinstance(data.get("name"), str)):
         return None
     refs = record.get("artifacts") if isinstance(record.get("artifacts"), list) else []
-    artifacts = [a for a in (artifact_from_ref(r) for r in refs if isinstance(r, dict)) if a is not None]
+    artifacts = []
+    for ref in refs:
+        try:
+            artifact = artifact_from_ref(ref) if isinstance(ref, dict) else None
+        except Exception:  # a reference this version cannot read: the message is kept without it
+            artifact = None
+        if artifact is not None:
+            artifacts.append(artifact)
     text = record.get("text")
     return Message(
         kind,
@@ -191,27 +203,26 @@ def replay(records: list[dict[str, Any]], warnings: list[str] | None = None) -> 
     """The conversation a session file's records describe (records that do not fit are reported)."""
     conv = BranchedConversation()
     conv.warnings = warnings if warnings is not None else []
-    mids: dict[Any, int] = {}
     for number, record in enumerate(records, 1):
         kind = record.get("type")
         if kind == "message":
             branch = record.get("branch")
             message = message_from_record(record)
-            if message is None or branch not in conv.tree:
+            if message is None or not isinstance(branch, int) or branch not in conv.tree:
                 conv.warnings.append(f"record {number}: a message that does not fit the conversation: skipped")
                 continue
-            mids[record.get("id")] = conv._add(message)
-            conv.tree[branch].mids.append(mids[record.get("id")])
+            conv.tree[branch].mids.append(conv._add(message))
             conv.live = branch
         elif kind == "branch":
             parent, fork, bid = record.get("parent"), record.get("fork"), record.get("id")
-            ok = isinstance(bid, int) and bid not in conv.tree and parent in conv.tree and isinstance(fork, int)
+            ok = isinstance(bid, int) and bid not in conv.tree and isinstance(parent, int) and parent in conv.tree
+            ok = ok and isinstance(fork, int)
             if not ok or not 0 <= fork <= len(conv.tree[parent].mids):  # type: ignore[index]
                 conv.warnings.append(f"record {number}: a branch that does not fit the conversation: skipped")
                 continue
             conv.tree[bid] = BranchNode(bid, parent, fork, conv.tree[parent].mids[:fork])  # type: ignore[index]
             conv.live = bid
-        elif kind == "switch" and record.get("branch") in conv.tree:
+        elif kind == "switch" and isinstance(record.get("branch"), int) and record["branch"] in conv.tree:
             conv.live = record["branch"]
         if isinstance(record.get("at"), str) and kind in ("message", "branch", "switch"):
             conv.tree[conv.live].updated = record["at"]

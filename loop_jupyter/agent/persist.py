@@ -245,8 +245,11 @@ def _cast(column: pl.Series, dtype: str) -> pl.Series:
 
 
 def _frame(ref: dict[str, Any]) -> pl.DataFrame:
-    columns = [str(c) for c in ref.get("columns") or []]
-    rows = [r for r in ref.get("rows") or [] if isinstance(r, list) and len(r) == len(columns)]
+    columns = [str(c) for c in ref["columns"]] if isinstance(ref.get("columns"), list) else []
+    if len(set(columns)) != len(columns):
+        columns = [f"{c}_{i}" for i, c in enumerate(columns)]
+    rows = ref["rows"] if isinstance(ref.get("rows"), list) else []
+    rows = [r for r in rows if isinstance(r, list) and len(r) == len(columns)]
     try:
         frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
     except Exception:  # mixed types in a column: keep it as text
