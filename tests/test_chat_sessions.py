@@ -111,3 +111,15 @@ def test_actions_read_back_say_what_became_of_them(logs: pl.DataFrame, tmp_path:
     reply, _ = chat.handle({"id": 5, "type": "confirm", "action_id": waiting.action_id})
     assert reply is not None and not reply["ok"]  # a proposal from before the restart cannot run
     chat.loop.close()
+
+
+def test_a_table_read_back_says_it_is_a_preview(logs: pl.DataFrame, tmp_path: Path) -> None:
+    first = Loop(logs, model="offline", workdir=tmp_path, session="big")
+    answer = first.ask("tool calls with errors")
+    total = next(a for a in answer.artifacts if a.kind == "table").frame.height
+    first.close()
+    assert total > 20  # the demo has more matching spans than a preview keeps
+    chat = _chat(Loop(logs, model="offline", workdir=tmp_path, session="big"))
+    table = next(c for r in _request(chat, type="transcript")["runs"] for c in r["artifacts"] if c["kind"] == "table")
+    assert f"first 20 of {total:,} rows" in table["title"] and len(table["rows"]) == 10
+    chat.loop.close()

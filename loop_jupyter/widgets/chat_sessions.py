@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..agent.persist import SavedTable
 from ..artifacts import Artifact, Code
 from ._base import RequestError
 from .messages import (
@@ -102,7 +103,14 @@ class ChatSessions:
                         if artifact.source in shown:
                             continue
                         shown.add(artifact.source)
-                    current["artifacts"].append(self.artifact_json(artifact))
+                    card = self.artifact_json(artifact)
+                    if isinstance(artifact, SavedTable) and artifact.total_rows > artifact.frame.height:
+                        # A table read back from a session file holds its first rows only: say so.
+                        card["title"] = (
+                            f"{card.get('title') or 'Table'} (saved preview: first {artifact.frame.height} of "
+                            f"{artifact.total_rows:,} rows; ask again for all)"
+                        )
+                    current["artifacts"].append(card)
         self.sync_session()
         hidden = max(len(runs) - MAX_RUNS, 0)
         return {"runs": runs[hidden:], "hidden": hidden, "session": self.session, "branch": dict(self.branch)}
