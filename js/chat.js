@@ -7,6 +7,7 @@
 import { h, suppressShortcuts } from "./dom.js";
 import { chatHeader } from "./chat_header.js";
 import { chatTranscript } from "./chat_transcript.js";
+import { chatSessions } from "./chat_sessions.js";
 import { makeRpc } from "./rpc.js";
 
 /** The question box: Enter sends (and, while a run is going, queues it and interrupts the run).
@@ -73,20 +74,27 @@ function render({ model, el }) {
   const transcript = chatTranscript(model, rpc);
   const queue = queueBox(model);
   const input = composer(model, rpc);
-  root.append(header.header, header.contextPop, header.settingsPop, transcript.el, queue.el, input.error, input.el);
+  const sessions = chatSessions(model, rpc, transcript);
+  const spacer = header.header.querySelector(".lj-spacer");
+  if (spacer) { spacer.before(sessions.chip); spacer.after(sessions.button); }
+  root.append(header.header, header.contextPop, header.settingsPop, sessions.pop, transcript.el, queue.el, input.error, input.el);
 
   function sync() {
     header.sync();
     input.sync();
     queue.sync();
+    sessions.sync();
     root.classList.toggle("lj-busy", !!model.get("busy"));
   }
-  const traits = ["models", "locked_models", "model", "sources", "enabled_sources", "auto_accept", "scope", "busy", "queue"];
+  const traits = ["models", "locked_models", "model", "sources", "enabled_sources", "auto_accept", "scope", "busy", "queue", ...sessions.traits];
   for (const t of traits) model.on(`change:${t}`, sync);
   sync();
 
   const offEvent = rpc.on("event", transcript.onEvent);
-  rpc.request("history").then((r) => transcript.showHistory(r.messages)).catch(() => null);
+  // A reloaded page (or a second view) shows the live branch as it was: cards, switchers and all.
+  rpc.request("transcript")
+    .then((r) => { if (!transcript.hasRuns()) transcript.render(r); })
+    .catch(() => rpc.request("history").then((r) => transcript.showHistory(r.messages)).catch(() => null));
 
   return () => {
     for (const t of traits) model.off(`change:${t}`, sync);

@@ -118,6 +118,8 @@ const ACTION_NOTES = {
   pending: (/** @type {any} */ a) => `Nothing has been written yet: ${a.description || "this action"} runs when you confirm.`,
   confirmed: (/** @type {any} */ a) => `Done: ${a.description || "the action ran"}. What it made is shown below.`,
   cancelled: () => "Cancelled: nothing was written.",
+  // A proposal read back from a saved session: its action did not survive the restart.
+  expired: () => "Expired: proposed before this session was reopened, so it can no longer run; nothing was written. Ask again to propose it anew.",
 };
 
 /** @type {CardRenderer} */
@@ -126,7 +128,7 @@ function confirmationCard(a, { rpc }, card) {
   const note = h("div", { class: "lj-action-note lj-small" });
   const confirm = /** @type {HTMLButtonElement} */ (h("button", { class: "lj-btn lj-btn-primary lj-confirm" }, "Confirm"));
   const cancel = /** @type {HTMLButtonElement} */ (h("button", { class: "lj-btn lj-cancel" }, "Cancel"));
-  /** @param {"pending" | "confirmed" | "cancelled"} state */
+  /** @param {"pending" | "confirmed" | "cancelled" | "expired"} state */
   const show = (state) => {
     confirm.disabled = cancel.disabled = state !== "pending";
     confirm.hidden = cancel.hidden = state !== "pending";

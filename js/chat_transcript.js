@@ -7,16 +7,48 @@ import { markdownFragment } from "./safe_html.js";
 
 /**
  * @typedef {{el: HTMLElement, text: HTMLElement, raw: string, steps: HTMLElement, artifacts: HTMLElement,
- *   user?: HTMLElement, status: HTMLElement, afterTool: boolean}} Run
+ *   user?: HTMLElement, status: HTMLElement, afterTool: boolean, setAlternatives: (alt: any) => void}} Run
  */
 
-/** @param {{request: Function}} rpc @param {string} runId @param {string} question @param {string} scope */
-function userMessage(rpc, runId, question, scope) {
+/** The "‹ 1/2 ›" switcher of an edited question: each version is a branch kept by the Loop.
+ * @param {{request: Function}} rpc @param {(reply: any) => void} render */
+function branchSwitch(rpc, render) {
+  const prev = h("button", { class: "lj-btn lj-btn-small lj-branch-prev", title: "Previous version of this question" }, "‹");
+  const next = h("button", { class: "lj-btn lj-btn-small lj-branch-next", title: "Next version of this question" }, "›");
+  const label = h("span", { class: "lj-branch-label lj-muted lj-small" });
+  const el = h("span", { class: "lj-branch-switch", hidden: true }, prev, label, next);
+  /** @type {any} */ let alt = null;
+  /** @param {number} step */
+  async function go(step) {
+    const target = alt && alt.branches[alt.position - 1 + step];
+    if (target == null) return;
+    prev.disabled = next.disabled = true;
+    try { render(await rpc.request("switch_branch", { branch: target })); }
+    catch (err) { label.textContent = /** @type {Error} */ (err).message; prev.disabled = next.disabled = false; }
+  }
+  prev.addEventListener("click", () => go(-1));
+  next.addEventListener("click", () => go(1));
+  /** @param {any} value */
+  function set(value) {
+    alt = value && value.count ? value : null;
+    el.hidden = !alt || alt.count < 2;
+    if (!alt) return;
+    label.textContent = `${alt.position}/${alt.count}`;
+    prev.disabled = alt.position <= 1;
+    next.disabled = alt.position >= alt.count;
+  }
+  return { el, set };
+}
+
+/** @param {{request: Function}} rpc @param {string} runId @param {string} question @param {string} scope
+ * @param {{edited: (el: HTMLElement, runId: string) => void, render: (reply: any) => void}} hooks */
+function userMessage(rpc, runId, question, scope, hooks) {
   const textEl = h("div", { class: "lj-user-text" }, question);
   const editBtn = h("button", { class: "lj-btn lj-btn-small lj-edit", title: "Edit and re-run" }, "Edit");
+  const switcher = branchSwitch(rpc, hooks.render);
   // A question asked while the chat is scoped to a trace says so: its answer is about that trace only.
   const scopeTag = scope ? h("div", { class: "lj-scope-tag lj-muted lj-small", title: scope }, `about trace ${scope.slice(0, 12)}`) : null;
-  const msg = h("div", { class: "lj-msg lj-user", "data-run": runId, "data-scope": scope || null }, scopeTag, textEl, editBtn);
+  const msg = h("div", { class: "lj-msg lj-user", "data-run": runId, "data-scope": scope || null }, scopeTag, textEl, h("div", { class: "lj-user-tools" }, switcher.el, editBtn));
   editBtn.addEventListener("click", () => {
     const area = /** @type {HTMLTextAreaElement} */ (h("textarea", { class: "lj-input lj-edit-area", rows: 2 }));
     area.value = textEl.textContent || "";
@@ -24,9 +56,9 @@ function userMessage(rpc, runId, question, scope) {
     const close = () => { form.replaceWith(textEl); editBtn.hidden = false; };
     const save = h("button", { class: "lj-btn lj-btn-primary lj-btn-small", onclick: async () => {
       try {
-        await rpc.request("edit", { run_id: runId, text: area.value });
-        textEl.textContent = area.value;
-        close();
+        const reply = await rpc.request("edit", { run_id: runId, text: area.value });
+        // The new version takes this question's place; the old one stays a branch ("‹ 1/2 ›").
+        hooks.edited(msg, reply.run_id);
       } catch (err) { errorLine.textContent = /** @type {Error} */ (err).message; }
     } }, "Save & re-run");
     const form = h("div", { class: "lj-edit-form" }, area, h("div", null, save, h("button", { class: "lj-btn lj-btn-small", onclick: close }, "Cancel"), errorLine));
@@ -35,7 +67,7 @@ function userMessage(rpc, runId, question, scope) {
     editBtn.hidden = true;
     area.focus();
   });
-  return msg;
+  return { msg, setAlternatives: switcher.set };
 }
 
 /** @param {Run} run @param {string} note */
@@ -89,6 +121,24 @@ export function chatTranscript(model, rpc) {
   /** @type {Map<string, Run>} */
   const runs = new Map();
 
+  /** Drop the transcript from an edited question on (its old answer and what followed): the new
+   * version's run, already there or still to come, then stands where the question was.
+   * @param {HTMLElement} from @param {string} keepRun */
+  function edited(from, keepRun) {
+    if (!from.isConnected) return;
+    const doomed = [];
+    for (let node = /** @type {Element | null} */ (from); node; node = node.nextElementSibling) {
+      if (node.getAttribute("data-run") !== keepRun) doomed.push(node);
+    }
+    for (const node of doomed) {
+      const id = node.getAttribute("data-run");
+      if (id && id !== keepRun) runs.delete(id);
+      node.remove();
+    }
+  }
+
+  const hooks = { edited, render: (/** @type {any} */ reply) => render(reply) };
+
   /** @param {string} runId @param {string} [question] @param {string} [scope] @returns {Run} */
   function ensureRun(runId, question, scope) {
     let run = runs.get(runId);
@@ -99,11 +149,33 @@ export function chatTranscript(model, rpc) {
     const artifacts = h("div", { class: "lj-artifacts" });
     const status = h("div", { class: "lj-status" });
     const answer = h("div", { class: "lj-msg lj-assistant", "data-run": runId }, steps, text, artifacts, status);
-    const user = userMessage(rpc, runId, question || "", scope || "");
-    el.append(user, answer);
-    run = { el: answer, text, raw: "", steps, artifacts, user, status, afterTool: false };
+    const user = userMessage(rpc, runId, question || "", scope || "", hooks);
+    el.append(user.msg, answer);
+    run = { el: answer, text, raw: "", steps, artifacts, user: user.msg, status, afterTool: false, setAlternatives: user.setAlternatives };
     runs.set(runId, run);
     return run;
+  }
+
+  /** Rebuild the transcript from the Loop's live branch (a reload, a branch switch, an opened
+   * session): questions, answers, tool steps and the artifacts' cards, as they were.
+   * @param {{runs: any[], hidden?: number}} reply */
+  function render(reply) {
+    runs.clear();
+    el.replaceChildren();
+    if (!reply.runs.length) { el.append(empty); return; }
+    if (reply.hidden) el.append(h("div", { class: "lj-muted lj-small lj-hidden-runs" }, `${reply.hidden} earlier question${reply.hidden === 1 ? "" : "s"} not shown`));
+    for (const r of reply.runs) {
+      const run = ensureRun(r.run_id, r.question, "");
+      run.setAlternatives(r.alternatives);
+      for (const step of r.steps) {
+        run.steps.append(h("div", { class: `lj-step ${step.is_error ? "lj-step-error" : "lj-step-done"}`, "data-tool": step.name }, h("span", { class: "lj-step-icon" }, step.is_error ? "✕" : "✓"), ` ${step.name}`));
+      }
+      if (r.text) { run.raw = r.text; run.text.replaceChildren(markdownFragment(displayText(r.text))); }
+      for (const card of r.artifacts) run.artifacts.append(artifactCard(card, { model, rpc }));
+      if (r.error) run.text.append(h("div", { class: "lj-error" }, r.error));
+      if (r.status === "interrupted") { run.el.classList.add("lj-interrupted"); run.status.replaceChildren(h("span", { class: "lj-muted lj-small" }, "interrupted")); }
+    }
+    el.scrollTop = el.scrollHeight;
   }
 
   /** @param {any} msg */
@@ -113,6 +185,7 @@ export function chatTranscript(model, rpc) {
     const run = ensureRun(runId, data.question, data.scope);
     switch (event) {
       case "started":
+        if (data.alternatives) run.setAlternatives(data.alternatives);
         run.el.classList.add("lj-running");
         run.status.replaceChildren(h("span", { class: "lj-spinner" }), " thinking…");
         break;
@@ -158,5 +231,5 @@ export function chatTranscript(model, rpc) {
     }
   }
 
-  return { el, onEvent, showHistory };
+  return { el, onEvent, showHistory, render, hasRuns: () => runs.size > 0 };
 }

@@ -1,7 +1,7 @@
 """The logs a command works on (``--logs``/``--format``, one loader: :func:`open_logs`) and the
 ``ask`` and ``filter``-by-description subcommands (wired into ``python -m loop_jupyter`` by cli.py).
 
-``ask QUESTION [--logs PATH] [--model NAME] [--yes] [--json]`` prints the answer (streamed), or with
+``ask QUESTION [--logs PATH] [--model NAME] [--yes] [--session NAME] [--json]`` prints the answer (streamed), or with
 ``--json`` one object: ``{"text", "tool_calls": [{"name", "input"}], "artifacts": [...], "model",
 "tokens_sent", "error", "usage"}`` (``usage``: the provider's token counts, window and cost). Without ``--yes``, actions with side effects are only proposed.
 
@@ -58,6 +58,11 @@ def add_ask(subparsers: Any, add_logs_option: Any) -> None:
     ask.add_argument("--model", metavar="NAME", help="model display name, openai-compatible:<m>@<url>, or offline")
     ask.add_argument("--yes", action="store_true", help="run actions with side effects without asking")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument(
+        "--session",
+        metavar="NAME",
+        help="continue (or start) saved session NAME in ./.loop/sessions: follow-up questions see the earlier ones",
+    )
     add_logs_option(ask)
     ask.set_defaults(run=_run_ask_cli)
 
@@ -79,11 +84,13 @@ def _loop(args: argparse.Namespace, logs: pl.DataFrame | None, *, auto_accept: b
 
     if logs is None:
         logs = open_logs(args)
-    return Loop(logs, model=getattr(args, "model", None), auto_accept=auto_accept)
+    session = getattr(args, "session", None)
+    return Loop(logs, model=getattr(args, "model", None), auto_accept=auto_accept, session=session)
 
 
 def _model_refused(args: argparse.Namespace, exc: Exception) -> int:
-    """A model spec the CLI cannot use (unknown, malformed, not on the allow-list): usage error."""
+    """A model spec (unknown, malformed, not on the allow-list) or a session name or file the CLI
+    cannot use: usage error."""
     if getattr(args, "json", False):
         echo_json({"error": str(exc)})
     else:
@@ -93,11 +100,16 @@ def _model_refused(args: argparse.Namespace, exc: Exception) -> int:
 
 def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> int:
     from .agent.models import ModelError
+    from .agent.persist import SessionNameError
 
     try:
         loop = _loop(args, logs, auto_accept=bool(getattr(args, "yes", False)))
-    except ModelError as exc:
+    except (ModelError, SessionNameError) as exc:
         return _model_refused(args, exc)
+    except OSError as exc:  # a session file that cannot be read (a symbolic link, no permission)
+        return _model_refused(args, exc)
+    for warning in loop.session_warnings:  # lines of the session file skipped on reading
+        echo(f"warning: {warning}", err=True)
     try:
         return _ask(loop, args)
     finally:

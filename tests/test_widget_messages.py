@@ -29,6 +29,7 @@ JS_FILES = {
     "chat_header.js": ("chat",),
     "chat_transcript.js": ("chat",),
     "chat_cards.js": ("chat",),
+    "chat_sessions.js": ("chat",),
     "explorer.js": ("explorer",),
     "explorer_annotate.js": ("explorer",),
     "plotly.js": ("chat", "explorer"),

@@ -32,17 +32,20 @@ from ..artifacts import Pending
 from ..schema import empty_frame
 from ..tools import ToolContext, load_tools, tool_load_errors
 from .answer import Answer
+from .branches import open_conversation
 from .budget import TokenLedger
 from .compaction import COMMAND as COMPACT_COMMAND
 from .compaction import CompactionSettings, is_command, maybe_compact, run_command
 from .compaction import model_messages as compacted_messages
-from .conversation import Branch, Conversation, Message
+from .conversation import Branch, Message
 from .events import FINAL_TYPES, Event
 from .judge import SessionModel
 from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
+from .persist import SessionFile
 from .prompt import SYSTEM_PROMPT, system_prompt
 from .runlog import RunLog
 from .runlog import attach as attach_run_log
+from .saved import SavedSessions
 from .session_sources import SessionSources
 from .tool_calls import ToolCalls
 from .tool_choice import ToolChoice
@@ -70,7 +73,7 @@ def _close_live_sessions() -> None:
         loop.close()
 
 
-class Loop(ToolCalls, SessionSources):
+class Loop(ToolCalls, SessionSources, SavedSessions):
     """One assistant session over named data sources. See the module docstring."""
 
     #: Send a model the always-on tools plus search_tools (True), or every tool's schema (False);
@@ -92,6 +95,7 @@ class Loop(ToolCalls, SessionSources):
         max_retries: int | None = None,
         timeout_s: float | None = None,
         log_runs: bool | None = None,
+        session: str | None = None,
     ) -> None:
         self.sources: dict[str, pl.DataFrame] = {"logs": logs, **(sources or {})}
         self.enabled_sources: set[str] = set(self.sources)
@@ -110,7 +114,8 @@ class Loop(ToolCalls, SessionSources):
         if client is None:
             resolve(self._model, base_url=base_url)  # unknown or disallowed names fail here, not mid-run
         self._clients: dict[str, ChatClient | None] = {}
-        self._conversation = Conversation()
+        # session="name": saved as it goes in <workdir>/.loop/sessions/name.jsonl, resumed if it exists.
+        self._conversation = open_conversation(SessionFile(self.workdir, session) if session is not None else None)
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._queue: deque[dict[str, Any]] = deque()

@@ -17,6 +17,7 @@ import traitlets
 from ..artifacts import Artifact, Code, Pending, SqlFilter, Table
 from ._base import STATIC, RequestError, RequestWidget, frame_rows
 from .cards import card, cell_code
+from .chat_sessions import ChatSessions
 from .messages import (
     ApplyFilterRequest,
     AskRequest,
@@ -37,7 +38,7 @@ from .session import ChatSession
 KEEP_ARTIFACTS = 200
 
 
-class ChatWidget(RequestWidget):
+class ChatWidget(ChatSessions, RequestWidget):
     """Chat with a :class:`~loop_jupyter.agent.session.Loop` in the notebook.
 
     ``ChatWidget(loop)``; ``chat.explorer = explorer`` makes "Apply to explorer" on SQL filters
@@ -61,6 +62,9 @@ class ChatWidget(RequestWidget):
     scope = traitlets.Unicode("").tag(sync=True)
     has_explorer = traitlets.Bool(False).tag(sync=True)
     title = traitlets.Unicode("Loop").tag(sync=True)
+    #: The saved session this chat writes to ("" when not saved) and the live branch (id, count).
+    session = traitlets.Unicode("").tag(sync=True)
+    branch = traitlets.Dict({"id": 1, "count": 1}).tag(sync=True)
 
     def __init__(self, loop: ChatSession, *, explorer: Any = None, title: str = "Loop") -> None:
         self.loop = loop
@@ -80,6 +84,7 @@ class ChatWidget(RequestWidget):
             title=title,
         )
         self.explorer = explorer
+        self.sync_session()
         self._unsubscribe = loop.subscribe(self._on_event)
 
     # -- links ---------------------------------------------------------------------------------------
@@ -187,6 +192,8 @@ class ChatWidget(RequestWidget):
             data["artifact"] = {"kind": "confirmation", "artifact_id": "", "status": "pending", **data}
         if event.type == "started":
             data["scope"] = str(getattr(self.loop, "scope", None) or "")  # shown on the question
+            data["alternatives"] = self.alternatives_of(str(event.run_id))  # the edit's "‹ 2/2 ›"
+            self.sync_session()
         if event.type == "tool_started":
             data["summary"] = json.dumps(data.pop("input", {}), default=str)[:160]
         if event.type == "tool_finished":

@@ -111,6 +111,42 @@ class HistoryRequest(Request):
     REPLY = ("messages",)
 
 
+class TranscriptRequest(Request):
+    """The live branch as runs with their cards (a reload, a second view)."""
+
+    type: Literal["transcript"]
+    REPLY = ("runs", "hidden", "session", "branch")
+
+
+class SessionsRequest(Request):
+    type: Literal["sessions"]
+    REPLY = ("sessions", "current")
+
+
+class OpenSessionRequest(Request):
+    type: Literal["open_session"]
+    name: str
+    REPLY = ("runs", "hidden", "session", "branch")
+
+
+class SaveSessionRequest(Request):
+    type: Literal["save_session"]
+    name: str
+    REPLY = ("sessions", "current")
+
+
+class DeleteSessionRequest(Request):
+    type: Literal["delete_session"]
+    name: str
+    REPLY = ("sessions", "current")
+
+
+class SwitchBranchRequest(Request):
+    type: Literal["switch_branch"]
+    branch: int
+    REPLY = ("runs", "hidden", "session", "branch")
+
+
 # -- explorer ------------------------------------------------------------------------------------------------
 class RowsRequest(Request):
     type: Literal["rows"]
@@ -210,6 +246,12 @@ REQUESTS: dict[str, dict[str, type[Request]]] = {
         InsertCodeRequest,
         ScopeRequest,
         HistoryRequest,
+        TranscriptRequest,
+        SessionsRequest,
+        OpenSessionRequest,
+        SaveSessionRequest,
+        DeleteSessionRequest,
+        SwitchBranchRequest,
     ),
     "explorer": _by_type(
         PlotlyRequest,
