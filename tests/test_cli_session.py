@@ -21,7 +21,8 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-ASK_KEYS = {"text", "tool_calls", "artifacts", "model", "tokens_sent", "error"}
+# The keys of `ask --json` (docs/cli.md): a session adds none.
+ASK_KEYS = {"text", "tool_calls", "artifacts", "model", "tokens_sent", "usage", "error"}
 
 
 @pytest.fixture(scope="module")

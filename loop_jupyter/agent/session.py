@@ -40,12 +40,13 @@ from .compaction import model_messages as compacted_messages
 from .conversation import Branch, Message
 from .events import FINAL_TYPES, Event
 from .judge import SessionModel
-from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
+from .models import ChatClient, ModelError, default_model, resolve
 from .persist import SessionFile
 from .prompt import SYSTEM_PROMPT, system_prompt
 from .runlog import RunLog
 from .runlog import attach as attach_run_log
 from .saved import SavedSessions
+from .session_models import SessionModels
 from .session_sources import SessionSources
 from .tool_calls import ToolCalls
 from .tool_choice import ToolChoice
@@ -73,7 +74,7 @@ def _close_live_sessions() -> None:
         loop.close()
 
 
-class Loop(ToolCalls, SessionSources, SavedSessions):
+class Loop(ToolCalls, SessionModels, SessionSources, SavedSessions):
     """One assistant session over named data sources. See the module docstring."""
 
     #: Send a model the always-on tools plus search_tools (True), or every tool's schema (False);
@@ -192,37 +193,6 @@ class Loop(ToolCalls, SessionSources, SavedSessions):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- models -------------------------------------------------------------------------------------
-    def models(self) -> list[str]:
-        """Display names the admin allows, ``offline`` last."""
-        return available_models()
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @model.setter
-    def model(self, name: str) -> None:
-        resolve(name, base_url=self._base_url)
-        self._model = name
-
-    def _client(self, name: str) -> ChatClient | None:
-        if self._injected_client is not None and name == self._injected_client.name:
-            return self._injected_client
-        if name not in self._clients:
-            # The session's api_key= goes to first-party models, and to an OpenAI-compatible server
-            # only when that server is the model the session was opened with: picking another
-            # server in the menu never hands it a key meant for someone else.
-            compatible = name.startswith("openai-compatible:")
-            self._clients[name] = make_client(
-                name,
-                base_url=self._base_url,
-                api_key=self._api_key if not compatible or name == self._initial_model else None,
-                max_retries=self._max_retries,
-                timeout_s=self._timeout_s,
-            )
-        return self._clients[name]
 
     # -- sources, scope ----------------------------------------------------------------------------
     def context(self) -> ToolContext:
@@ -499,7 +469,3 @@ class Loop(ToolCalls, SessionSources, SavedSessions):
         answer.tokens_sent = ledger.sent
         answer.tokens = ledger.to_json()
         self.token_log.append({"run_id": run_id, "question": question, **ledger.to_json()})
-
-    def _llm_for(self, client: ChatClient) -> Callable[[str], str]:
-        # Callable with a prompt (text back); its .choose(prompt, choices) asks for a structured choice.
-        return SessionModel(client)
