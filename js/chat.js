@@ -85,8 +85,24 @@ function render({ model, el }) {
   for (const t of traits) model.on(`change:${t}`, sync);
   sync();
 
-  const offEvent = rpc.on("event", transcript.onEvent);
-  rpc.request("history").then((r) => transcript.showHistory(r.messages)).catch(() => null);
+  // A view rendered later (a reloaded page) replays what the kernel kept of the transcript through
+  // the same renderers (tables, charts, cards, pending actions); events that arrive meanwhile wait
+  // and are shown once, after it (by their seq).
+  /** @type {any[] | null} */
+  let early = [];
+  const offEvent = rpc.on("event", (/** @type {any} */ msg) => { if (early) early.push(msg); else transcript.onEvent(msg); });
+  rpc.request("history")
+    .then((r) => {
+      if (r.events && r.events.length) for (const m of r.events) transcript.onEvent(m);
+      else transcript.showHistory(r.messages);
+      return Number(r.seq) || 0;
+    })
+    .catch(() => 0)
+    .then((last) => {
+      const waiting = early || [];
+      early = null;
+      for (const m of waiting) if (!(Number(m.seq) <= last)) transcript.onEvent(m);
+    });
 
   return () => {
     for (const t of traits) model.off(`change:${t}`, sync);

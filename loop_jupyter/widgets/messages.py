@@ -107,8 +107,11 @@ class ScopeRequest(Request):
 
 
 class HistoryRequest(Request):
+    """The transcript for a view rendered later: ``events`` are the event pushes it was shown (each
+    with its ``seq``; ``seq`` is the last one's), ``messages`` the question and answer text."""
+
     type: Literal["history"]
-    REPLY = ("messages",)
+    REPLY = ("messages", "events", "seq")
 
 
 # -- explorer ------------------------------------------------------------------------------------------------
