@@ -144,9 +144,17 @@ class SelectRequest(Request):
     REPLY = ("count",)
 
 
+class RawRequest(Request):
+    """The raw JSON fields of a trace's root span (the table shows their text)."""
+
+    type: Literal["raw"]
+    root_span_id: str
+    REPLY = ("root_span_id", "fields")
+
+
 class SimilarRequest(Request):
     type: Literal["similar"]
-    REPLY = ("where", "total", "found")
+    REPLY = ("where", "total", "found", "results", "shared")
 
 
 class OpenRequest(Request):
@@ -206,6 +214,7 @@ REQUESTS: dict[str, dict[str, type[Request]]] = {
     "explorer": _by_type(
         PlotlyRequest,
         RowsRequest,
+        RawRequest,
         FilterRequest,
         GenerateRequest,
         SelectRequest,
