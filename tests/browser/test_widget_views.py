@@ -1,0 +1,160 @@
+"""Issue 14 items 4, 7, 9 and 15 in JupyterLab + chromium, with the offline planner: a reloaded page
+keeps the rich transcript and its pending action, "Insert as cell" inserts a real cell (the lab
+extension shipped in the wheel), the explorer reads like a person would read the traces, and "Find
+similar traces" shows scores and what the traces share.
+
+The lab, browser and page fixtures are test_lab.py's; notebooks and questions are test_chat_items'.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser import test_lab as _lab
+from tests.browser.test_chat_items import _ask, _notebook, _open_and_run_all, _setup
+from tests.browser.test_lab import expect
+
+pytestmark = pytest.mark.browser
+
+lab = _lab.lab
+browser = _lab.browser
+page = _lab.page
+
+
+def _save_notebook(page, lab: dict, name: str) -> None:
+    """Save (Ctrl+S) and wait until the file on disk holds the widget outputs: a reloaded page
+    shows what was saved, and its widgets come back from the kernel."""
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    path = lab["nb_dir"] / name
+    deadline = time.monotonic() + 30
+    while "application/vnd.jupyter.widget-view+json" not in path.read_text():
+        assert time.monotonic() < deadline, "the notebook was not saved with its widget outputs"
+        time.sleep(0.2)  # polling a file the server writes, not the page
+
+
+def test_reload_keeps_the_rich_transcript_and_the_pending_action(page, lab: dict, tmp_path: Path) -> None:
+    """Item 4: after a reload the table, the chart and the pending dataset are back, and Confirm works."""
+    workdir = tmp_path / "reload"
+    name = _notebook(lab, "reload.ipynb", [_setup(workdir), "chat"])
+    _open_and_run_all(page, lab, name)
+    chat = page.locator(".lj-chat")
+    first = _ask(chat, "What are users trying to do?")
+    expect(first.locator(".lj-card-chart .js-plotly-plot").first).to_be_visible(timeout=60_000)
+    rows_before = first.locator(".lj-card-table tbody tr").count()
+    second = _ask(chat, "save a dataset of slow traces")
+    expect(second.locator(".lj-card-confirmation .lj-confirm")).to_be_enabled()
+    answer_text = second.locator(".lj-answer-text").inner_text()
+    _save_notebook(page, lab, name)
+
+    page.reload()
+    chat = page.locator(".lj-chat")
+    expect(chat).to_be_visible(timeout=90_000)
+    answers = chat.locator(".lj-assistant")
+    expect(answers).to_have_count(2, timeout=60_000)
+    expect(chat.locator(".lj-user")).to_have_count(2)
+    expect(chat.locator(".lj-user").first).to_contain_text("What are users trying to do?")
+    first, second = answers.nth(0), answers.nth(1)
+    expect(first.locator(".lj-card-chart .js-plotly-plot").first).to_be_visible(timeout=60_000)
+    expect(first.locator(".lj-card-table tbody tr")).to_have_count(rows_before)
+    expect(second.locator(".lj-answer-text")).to_have_text(answer_text)
+    # The table still pages from Python after the reload.
+    table = first.locator(".lj-card-table").first
+    if table.locator("button[title='Next page']").is_enabled():
+        table.locator("button[title='Next page']").click()
+        expect(table.locator(".lj-table-status")).to_contain_text("11–")
+    card = second.locator(".lj-card-confirmation")
+    expect(card).to_have_count(1)
+    expect(card.locator(".lj-action-note")).to_contain_text("Nothing has been written yet")
+    assert not list(workdir.rglob("*.parquet"))
+    card.locator(".lj-confirm").click()
+    expect(card.locator(".lj-pending-status")).to_have_text("confirmed")
+    expect(second.locator(".lj-card-dataset")).to_have_count(1)
+    assert list(workdir.rglob("*.parquet"))
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_insert_as_cell_inserts_a_real_cell(page, lab: dict, tmp_path: Path) -> None:
+    """Item 7: with the lab extension (as the wheel installs it), "Insert as cell" adds a code cell
+    below the chat's cell holding the card's code; nothing goes through the clipboard."""
+    name = _notebook(lab, "insert.ipynb", [_setup(tmp_path / "insert"), "chat", "1 + 1"])
+    _open_and_run_all(page, lab, name)
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(3)
+    chat = page.locator(".lj-chat")
+    answer = _ask(chat, "save a dataset of slow traces")
+    code_card = answer.locator(".lj-card-code").first
+    code = code_card.locator(".lj-pre").inner_text()
+    assert "import" in code
+    code_card.locator(".lj-insert").click()
+    expect(code_card.locator(".lj-note")).to_contain_text("Inserted as a new cell below")
+    expect(cells).to_have_count(4)
+    inserted = cells.nth(2)  # right below the chat's cell (index 1), above "1 + 1"
+    expect(inserted.locator(".jp-InputArea-editor")).to_contain_text(code.splitlines()[0])
+    expect(cells.nth(3).locator(".jp-InputArea-editor")).to_contain_text("1 + 1")
+    # In the notebook itself (saved to disk): a code cell holding exactly the card's code, not run.
+    _save_notebook(page, lab, name)
+    saved = json.loads((lab["nb_dir"] / name).read_text())["cells"]
+    assert [c["cell_type"] for c in saved] == ["code"] * 4
+    assert "".join(saved[2]["source"]).strip() == code.strip()
+    assert saved[2]["outputs"] == [] and saved[2]["execution_count"] is None
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_explorer_reads_like_a_person_and_finds_similar(page, lab: dict, tmp_path: Path) -> None:
+    """Items 9 and 15: the table shows the user's message, the reply and the error as text with
+    the raw JSON one click away; "Find similar traces" shows scores and what the traces share."""
+    name = _notebook(lab, "explorer.ipynb", [_setup(tmp_path / "explorer"), "explorer"])
+    _open_and_run_all(page, lab, name)
+    explorer = page.locator(".lj-explorer")
+    rows = explorer.locator(".lj-table-holder .lj-table tbody tr:not(.lj-raw-row)")
+    expect(rows).to_have_count(10)
+    headers = explorer.locator(".lj-table-holder .lj-table th").all_inner_texts()
+    for wanted in ("trace (first user message)", "reply", "error", "duration", "tokens", "cost", "scores", "user", "tags"):
+        assert any(h.strip().startswith(wanted) for h in headers), (wanted, headers)
+    assert not any(h.strip().startswith("root_span_id") for h in headers), headers
+    # The first shown column is a message a person wrote, not an id or JSON.
+    first_cell = rows.nth(0).locator("td").nth(2)
+    text = first_cell.inner_text()
+    assert text and not text.startswith(("[", "{")) and not re.fullmatch(r"[0-9a-f-]{20,}", text), text
+    reply_cell = rows.nth(0).locator("td").nth(4)
+    assert not reply_cell.inner_text().startswith("{"), reply_cell.inner_text()
+
+    # Raw JSON, one click away, as text.
+    rows.nth(0).locator(".lj-row-btn").click()
+    raw = explorer.locator(".lj-raw-row").first
+    expect(raw.locator(".lj-raw-field[data-field=input] pre")).to_be_visible()
+    messages = json.loads(raw.locator(".lj-raw-field[data-field=input] pre").inner_text())
+    first_user = next(m["content"] for m in messages if m["role"] == "user")
+    assert first_user.startswith(text.rstrip("…"))
+    assert raw.locator(".lj-raw-field pre *").count() == 0  # text only, no markup made from the logs
+    rows.nth(0).locator(".lj-row-btn").click()
+    expect(explorer.locator(".lj-raw-row")).to_have_count(0)
+
+    # Find similar: scores, why, and what they share.
+    rows.nth(0).locator("input[type=checkbox]").check()
+    explorer.locator("button", has_text="Find similar traces").click()
+    panel = explorer.locator(".lj-similar-panel")
+    expect(panel).to_be_visible(timeout=90_000)
+    expect(panel.locator(".lj-title")).to_contain_text("traces similar to the selected trace")
+    results = panel.locator(".lj-similar-results .lj-table")
+    result_headers = results.locator("th").all_inner_texts()
+    for wanted in ("score", "why similar", "intent", "user", "tools", "error kinds"):
+        assert any(h.strip().startswith(wanted) for h in result_headers), (wanted, result_headers)
+    expect(results.locator("tbody tr").first).to_be_visible()
+    score_index = [h.strip().split(" ")[0] for h in result_headers].index("score")
+    scores = [float(r.locator("td").nth(score_index).inner_text()) for r in results.locator("tbody tr").all()]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores), scores
+    shared = panel.locator(".lj-similar-shared .lj-table tbody tr")
+    expect(shared.first).to_be_visible()
+    assert shared.first.locator("td").first.inner_text() in ("error kind", "intent", "tool", "user")
+    # A similar trace opens from its row.
+    results.locator("tbody tr").first.click()
+    expect(explorer.locator(".lj-trace-panel .lj-count")).to_contain_text("spans")
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
