@@ -8,6 +8,7 @@ The lab, browser and page fixtures are test_lab.py's; notebooks and questions ar
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -157,4 +158,125 @@ def test_explorer_reads_like_a_person_and_finds_similar(page, lab: dict, tmp_pat
     # A similar trace opens from its row.
     results.locator("tbody tr").first.click()
     expect(explorer.locator(".lj-trace-panel .lj-count")).to_contain_text("spans")
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+
+#: Computed text and background colours of what a person reads, and WCAG contrast between them.
+COLOURS_JS = """(selectors) => {
+  const rgba = (s) => { const m = s.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const lum = ([r, g, b]) => { const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (el) => { // the first opaque background up the tree
+    for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0.99) return c; }
+    return [255, 255, 255, 1];
+  };
+  const out = {};
+  for (const [name, selector] of Object.entries(selectors)) {
+    const el = document.querySelector(selector);
+    if (!el) { out[name] = null; continue; }
+    const bg = background(el), fg = rgba(getComputedStyle(el).color);
+    const text = fg.slice(0, 3).map((c, i) => c * fg[3] + bg[i] * (1 - fg[3]));  // text colour over its background
+    const [a, b] = [lum(text), lum(bg)].sort((x, y) => y - x);
+    out[name] = { bg: lum(bg), fg: lum(text), contrast: (a + 0.05) / (b + 0.05) };
+  }
+  return out;
+}"""
+
+#: Luminance statistics of a PNG (decoded by the browser): is the picture more than one flat colour?
+PIXELS_JS = """async (b64) => {
+  const img = new Image(); img.src = "data:image/png;base64," + b64; await img.decode();
+  const canvas = document.createElement("canvas"); canvas.width = img.width; canvas.height = img.height;
+  const ctx = canvas.getContext("2d"); ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, img.width, img.height).data;
+  let sum = 0, sq = 0; const counts = new Map(); const n = d.length / 4;
+  for (let i = 0; i < d.length; i += 4) { const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]; sum += y; sq += y * y;
+    const k = (d[i] >> 4) << 8 | (d[i + 1] >> 4) << 4 | (d[i + 2] >> 4); counts.set(k, (counts.get(k) || 0) + 1); }
+  const mean = sum / n; const top = Math.max(...counts.values());
+  return { width: img.width, height: img.height, mean, std: Math.sqrt(sq / n - mean * mean), notBackground: 1 - top / n };
+}"""
+
+READ = {
+    "question": ".lj-chat .lj-user-text",
+    "answer": ".lj-chat .lj-answer-text",
+    "table cell": ".lj-chat .lj-card-table td",
+    "explorer cell": ".lj-explorer .lj-table-holder td.lj-wide",
+    "span name": ".lj-explorer .lj-node-name",
+    "span field": ".lj-explorer .lj-detail .lj-pre",
+}
+
+
+def _set_theme(page, lab: dict, theme: str) -> None:
+    url = f"{lab['base']}/lab/api/settings/@jupyterlab/apputils-extension:themes"
+    response = page.request.put(
+        url,
+        data=json.dumps({"raw": json.dumps({"theme": theme})}),
+        headers={"Authorization": f"token {lab['token']}", "Content-Type": "application/json"},
+    )
+    assert response.ok, response.text()
+
+
+def _open_a_trace(page) -> None:
+    explorer = page.locator(".lj-explorer")
+    explorer.locator(".lj-table-holder tbody tr").first.locator("td").nth(2).click()
+    tree = explorer.locator(".lj-tree")
+    expect(tree.locator(".lj-node").nth(1)).to_be_visible()
+    tree.locator(".lj-node").nth(1).click()
+    expect(explorer.locator(".lj-detail .lj-field").first).to_be_visible()
+
+
+def _shoot(page, theme: str) -> dict:
+    """Screenshots of the chat, the explorer and the open trace, with their pixel statistics."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    stats = {}
+    for name, selector in (("chat", ".lj-chat"), ("explorer", ".lj-explorer"), ("trace", ".lj-trace-panel")):
+        element = page.locator(selector).first
+        element.scroll_into_view_if_needed()
+        png = element.screenshot(path=str(SCREENSHOTS / f"{name}-{theme}.png"), animations="disabled")
+        stats[name] = page.evaluate(PIXELS_JS, base64.b64encode(png).decode())
+    return stats
+
+
+def test_screenshots_in_light_and_dark_are_readable(page, lab: dict, tmp_path: Path) -> None:
+    """Screenshots of the chat, the explorer and a trace in the light and the dark theme
+    (tests/browser/screenshots/, gitignored), checked: not blank, the themes differ, and the text a
+    person reads contrasts with its background (WCAG AA, 4.5:1) in both."""
+    name = _notebook(lab, "themes.ipynb", [_setup(tmp_path / "themes"), "chat", "explorer"])
+    _open_and_run_all(page, lab, name)
+    chat = page.locator(".lj-chat")
+    answer = _ask(chat, "What are users trying to do?")
+    expect(answer.locator(".lj-card-chart .js-plotly-plot").first).to_be_visible(timeout=60_000)
+    _open_a_trace(page)
+    _save_notebook(page, lab, name)
+    results = {}
+    try:
+        for theme, setting in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
+            if theme == "dark":
+                _set_theme(page, lab, setting)
+                page.reload()
+                expect(page.locator("body[data-jp-theme-name='JupyterLab Dark']")).to_have_count(1, timeout=90_000)
+                # The chat comes back from the kernel with its cards (item 4); reopen the trace.
+                expect(page.locator(".lj-chat .lj-card-chart .js-plotly-plot").first).to_be_visible(timeout=90_000)
+                expect(page.locator(".lj-explorer .lj-table-holder tbody tr").first).to_be_visible()
+                _open_a_trace(page)
+            else:
+                expect(page.locator("body[data-jp-theme-name='JupyterLab Light']")).to_have_count(1)
+            colours = page.evaluate(COLOURS_JS, READ)
+            results[theme] = {"colours": colours, "pixels": _shoot(page, theme)}
+    finally:
+        _set_theme(page, lab, "JupyterLab Light")
+    for theme, result in results.items():
+        for what, c in result["colours"].items():
+            assert c is not None, (theme, what)
+            assert c["contrast"] >= 4.5, (theme, what, c)
+        for what, p in result["pixels"].items():
+            assert p["width"] > 300 and p["height"] > 100, (theme, what, p)
+            assert p["std"] > 15 and p["notBackground"] > 0.03, (theme, what, p)  # not a blank picture
+    light, dark = results["light"], results["dark"]
+    for what in READ:
+        assert light["colours"][what]["bg"] > 0.6 > 0.1 > dark["colours"][what]["bg"], what
+        assert light["colours"][what]["fg"] < dark["colours"][what]["fg"], what  # dark text on light, light on dark
+    for what in ("chat", "explorer", "trace"):
+        assert light["pixels"][what]["mean"] > 150 > 90 > dark["pixels"][what]["mean"], (what, light, dark)
     assert not page.errors, page.errors  # type: ignore[attr-defined]
