@@ -86,25 +86,32 @@ function render({ model, el }) {
   sync();
 
   // A view rendered later (a reloaded page) replays what the kernel kept of the transcript through
-  // the same renderers (tables, charts, cards, pending actions); events that arrive meanwhile wait
-  // and are shown once, after it (by their seq).
+  // the same renderers (tables, charts, cards, pending actions). Events that arrive meanwhile wait
+  // and are shown once, after it (by their seq); if the kernel is slow to answer (a cell running),
+  // they are shown after a moment anyway and the replay adds only what was not shown.
   /** @type {any[] | null} */
   let early = [];
-  const offEvent = rpc.on("event", (/** @type {any} */ msg) => { if (early) early.push(msg); else transcript.onEvent(msg); });
+  const shownSeqs = new Set();
+  const liveRuns = new Set();  // runs shown live before the replay: their (merged) text is not replayed again
+  const show = (/** @type {any} */ m) => { if (m.seq != null) shownSeqs.add(Number(m.seq)); transcript.onEvent(m); };
+  const goLive = () => { const waiting = early || []; early = null; for (const m of waiting) { liveRuns.add(m.run_id); show(m); } };
+  const timer = setTimeout(goLive, 3000);
+  const offEvent = rpc.on("event", (/** @type {any} */ msg) => { if (early) early.push(msg); else { liveRuns.add(msg.run_id); show(msg); } });
   rpc.request("history")
     .then((r) => {
-      if (r.events && r.events.length) for (const m of r.events) transcript.onEvent(m);
-      else transcript.showHistory(r.messages);
-      return Number(r.seq) || 0;
-    })
-    .catch(() => 0)
-    .then((last) => {
+      clearTimeout(timer);
+      const last = Number(r.seq) || 0;
       const waiting = early || [];
       early = null;
-      for (const m of waiting) if (!(Number(m.seq) <= last)) transcript.onEvent(m);
-    });
+      const replayed = (/** @type {any} */ m) => !shownSeqs.has(Number(m.seq)) && !(m.event === "text_delta" && liveRuns.has(m.run_id));
+      if (r.events && r.events.length) { for (const m of r.events) if (replayed(m)) show(m); }
+      else if (!shownSeqs.size) transcript.showHistory(r.messages);
+      for (const m of waiting) if (!(Number(m.seq) <= last)) show(m);
+    })
+    .catch(() => { clearTimeout(timer); goLive(); });
 
   return () => {
+    clearTimeout(timer);
     for (const t of traits) model.off(`change:${t}`, sync);
     offEvent();
     rpc.dispose();
