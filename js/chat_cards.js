@@ -15,17 +15,22 @@ function titleOf(a, fallback) {
   return h("div", { class: "lj-card-title" }, a.title || fallback);
 }
 
-/** @param {string} source @param {HTMLElement} note @param {CardContext} ctx */
+/** "Insert as cell": the loop-jupyter lab extension (shipped in the wheel; JupyterLab 4 and Notebook 7)
+ * inserts the code as a new cell below this widget's cell when it sees this event. Without it (another
+ * front end, or the extension disabled) the code goes to the clipboard, and the note says so.
+ * @param {string} source @param {HTMLElement} note @param {CardContext} ctx */
 async function insertCell(source, note, { rpc }) {
-  const app = /** @type {any} */ (window).jupyterapp;
-  if (app && app.commands && app.commands.hasCommand("notebook:insert-cell-below")) {
-    await app.commands.execute("notebook:insert-cell-below");
-    const cell = app.shell.currentWidget && app.shell.currentWidget.content && app.shell.currentWidget.content.activeCell;
-    if (cell) { cell.model.sharedModel.setSource(source); note.textContent = "Inserted below the active cell."; return; }
+  const detail = { source, handled: false, index: -1 };
+  note.dispatchEvent(new CustomEvent("loop-jupyter:insert-cell", { detail, bubbles: true, composed: true }));
+  if (detail.handled) {
+    note.textContent = "Inserted as a new cell below this output (not run).";
+    return;
   }
   const ok = await copyText(source);
   await rpc.request("insert_code", { source }).catch(() => null);
-  note.textContent = ok ? "Copied: paste into a new cell (Esc B, then Ctrl+V)." : "Copy failed: select the code and copy it.";
+  note.textContent = ok
+    ? "Copied to the clipboard instead: this page has no loop-jupyter extension to insert cells (JupyterLab 4 and Notebook 7 get it with the loop_jupyter package). Paste into a new cell: Esc B, then Ctrl+V."
+    : "Could not insert or copy here: select the code above and copy it.";
 }
 
 /** @param {string} source @param {CardContext} ctx */

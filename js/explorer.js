@@ -5,7 +5,8 @@ import { annotationBlock } from "./explorer_annotate.js";
 import { makeRpc } from "./rpc.js";
 import { pagedTable } from "./table.js";
 
-const WIDE = ["input", "output", "name"];
+const WIDE = ["trace", "output", "error", "text", "why"];
+const KEY = "root_span_id";
 
 /** @param {{model: any, el: HTMLElement}} ctx */
 function render({ model, el }) {
@@ -39,8 +40,9 @@ function render({ model, el }) {
   const filterBar = h("div", { class: "lj-filterbar" }, whereInput, applyBtn, clearBtn);
   const describeBar = h("div", { class: "lj-filterbar" }, describe, generateBtn);
   const tableHolder = h("div", { class: "lj-table-holder" });
+  const similarPanel = h("div", { class: "lj-similar-panel", hidden: true });
   const tracePanel = h("div", { class: "lj-trace-panel", hidden: true });
-  root.append(header, filterBar, describeBar, filterError, tableHolder, tracePanel);
+  root.append(header, filterBar, describeBar, filterError, tableHolder, similarPanel, tracePanel);
 
   function updateCount() {
     const total = model.get("total");
@@ -73,10 +75,13 @@ function render({ model, el }) {
       pageSize: model.get("page_size"),
       sort: model.get("sort"),
       descending: model.get("descending"),
-      keyColumn: "root_span_id",
+      keyColumn: KEY,
+      hidden: [KEY],
+      labels: first.labels,
       selectable: true,
       selected,
       wide: WIDE,
+      rowAction: { label: "{ }", title: "Show the raw JSON of this trace (input, output, error, metadata)", onClick: toggleRaw },
       fetchPage: async (offset, limit, sort, descending) => {
         const page = await rpc.request("rows", { offset, limit, sort, descending });
         return { rows: page.rows, total: page.total };
@@ -113,12 +118,63 @@ function render({ model, el }) {
     }
   }
 
+  /** The raw JSON of a trace's root span, in a row under its own (text only, never HTML).
+   * @param {string} key @param {HTMLElement} tr @param {number} span */
+  async function toggleRaw(key, tr, span) {
+    const next = tr.nextElementSibling;
+    if (next && next.classList.contains("lj-raw-row")) { next.remove(); tr.classList.remove("lj-raw-open"); return; }
+    const cell = h("td", { colspan: String(span) }, h("span", { class: "lj-muted" }, "Loading…"));
+    tr.after(h("tr", { class: "lj-raw-row", "data-key": key }, cell));
+    tr.classList.add("lj-raw-open");
+    try {
+      const reply = await rpc.request("raw", { root_span_id: key });
+      const fields = Object.entries(reply.fields);
+      cell.replaceChildren(...(fields.length ? fields.map(([name, f]) => {
+        const field = /** @type {{text: string, length: number}} */ (f);
+        const cut = field.length > field.text.length ? ` (first ${field.text.length.toLocaleString()} of ${field.length.toLocaleString()} chars: open the trace for all)` : "";
+        return h("details", { class: "lj-field lj-raw-field", "data-field": name, open: name === "input" || name === "output" || name === "error" },
+          h("summary", null, name, h("span", { class: "lj-muted lj-small" }, ` raw JSON${cut}`)), h("pre", { class: "lj-pre" }, field.text));
+      }) : [h("span", { class: "lj-muted" }, "This trace's root span has no input, output or error.")]));
+    } catch (err) {
+      cell.replaceChildren(h("span", { class: "lj-error-inline" }, /** @type {Error} */ (err).message));
+    }
+  }
+
+  /** A small table whose rows are all here (sorted and paged in the browser).
+   * @param {{columns: string[], types: string[], rows: any[][], labels?: Record<string, string>}} t @param {Partial<import("./table.js").TableOptions>} more */
+  function localTable(t, more) {
+    return pagedTable({
+      columns: t.columns, types: t.types, rows: t.rows.slice(0, 10), total: t.rows.length, pageSize: 10, labels: t.labels, wide: WIDE,
+      fetchPage: async (offset, limit, sort, descending) => {
+        const i = sort ? t.columns.indexOf(sort) : -1;
+        const rows = i < 0 ? t.rows : [...t.rows].sort((a, b) => (a[i] === b[i] ? 0 : (a[i] == null ? 1 : b[i] == null ? -1 : a[i] < b[i] ? -1 : 1)) * (descending ? -1 : 1));
+        return { rows: rows.slice(offset, offset + limit), total: t.rows.length };
+      },
+      ...more,
+    });
+  }
+
   async function findSimilar() {
     showError("");
     similarBtn.disabled = true;
     similarBtn.textContent = "Searching…";
     try {
-      await rpc.request("similar");
+      const r = await rpc.request("similar");
+      const results = localTable(r.results, { keyColumn: KEY, hidden: [KEY], onOpen: (/** @type {string} */ key) => openTrace(key) });
+      const shared = r.shared.rows.length
+        ? localTable(r.shared, {}).el
+        : h("div", { class: "lj-muted lj-small" }, "Nothing beyond the text: no tool, error kind, intent or user is shared by most of them.");
+      similarPanel.hidden = false;
+      similarPanel.replaceChildren(
+        h("div", { class: "lj-toolbar" },
+          h("span", { class: "lj-title" }, `${r.found} traces similar to the ${r.of === 1 ? "selected trace" : `${r.of} selected traces`}`),
+          h("span", { class: "lj-muted lj-small" }, `${r.note || ""} · the table above is filtered to them`),
+          h("span", { class: "lj-spacer" }),
+          h("button", { class: "lj-btn", title: "Close", onclick: () => { similarPanel.hidden = true; } }, "✕")),
+        h("div", { class: "lj-similar-body" },
+          h("div", { class: "lj-subtitle" }, "What they share"), h("div", { class: "lj-similar-shared" }, shared),
+          h("div", { class: "lj-subtitle" }, "Similar traces, most similar first (click one to open it)"), h("div", { class: "lj-similar-results" }, results.el)),
+      );
     } catch (err) {
       showError(/** @type {Error} */ (err).message);
     } finally {

@@ -7,7 +7,8 @@ import { formatCell, h } from "./dom.js";
  *   fetchPage: (offset: number, limit: number, sort: string | null, descending: boolean) => Promise<{rows: any[][], total: number}>,
  *   sort?: string | null, descending?: boolean, keyColumn?: string, selectable?: boolean,
  *   selected?: Set<string>, onSelect?: (ids: string[], on: boolean) => void, onOpen?: (key: string) => void,
- *   hidden?: string[], wide?: string[]
+ *   hidden?: string[], wide?: string[], labels?: Record<string, string>,
+ *   rowAction?: {label: string, title: string, onClick: (key: string, tr: HTMLElement, span: number) => void}
  * }} TableOptions
  */
 
@@ -44,6 +45,7 @@ export function pagedTable(opts) {
         "tr",
         null,
         opts.selectable ? h("th", { class: "lj-check" }) : null,
+        opts.rowAction ? h("th", { class: "lj-row-action" }) : null,
         opts.columns.map((name, i) =>
           opts.hidden && opts.hidden.includes(name)
             ? null
@@ -51,7 +53,7 @@ export function pagedTable(opts) {
                 "th",
                 {
                   class: `lj-sortable lj-${types[i]}` + (sort === name ? " lj-sorted" : ""),
-                  title: `Sort by ${name}`,
+                  title: `Sort by ${(opts.labels && opts.labels[name]) || name}`,
                   "data-column": name,
                   onclick: () => {
                     if (sort === name) descending = !descending;
@@ -59,7 +61,7 @@ export function pagedTable(opts) {
                     go(0);
                   },
                 },
-                name,
+                (opts.labels && opts.labels[name]) || name,
                 sort === name ? h("span", { class: "lj-sort-arrow" }, descending ? " ▾" : " ▴") : null,
               ),
         ),
@@ -68,6 +70,7 @@ export function pagedTable(opts) {
   }
 
   function body() {
+    const span = opts.columns.filter((c) => !(opts.hidden && opts.hidden.includes(c))).length + (opts.selectable ? 1 : 0) + (opts.rowAction ? 1 : 0);
     tbody.replaceChildren(
       ...rows.map((row) => {
         const key = keyIndex >= 0 ? String(row[keyIndex]) : "";
@@ -93,6 +96,10 @@ export function pagedTable(opts) {
             onclick: opts.onOpen ? () => opts.onOpen && opts.onOpen(key) : null,
           },
           opts.selectable ? h("td", { class: "lj-check" }, check) : null,
+          opts.rowAction ? h("td", { class: "lj-row-action" }, h("button", {
+            class: "lj-btn lj-btn-small lj-row-btn", title: opts.rowAction.title,
+            onclick: (/** @type {Event} */ e) => { e.stopPropagation(); opts.rowAction && opts.rowAction.onClick(key, tr, span); },
+          }, opts.rowAction.label)) : null,
           row.map((value, i) =>
             opts.hidden && opts.hidden.includes(opts.columns[i])
               ? null

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -127,6 +128,10 @@ def test_lab_extra_serves_and_runs_the_packaged_quickstart(installed: tuple[Inst
     packaged = box.run("python", "-c", "import loop_jupyter.paths as p; print(p.shipped_notebooks())").stdout.strip()
     assert Path(packaged).is_relative_to(box.tmp / "venv")
     assert (notebooks / "quickstart.ipynb").read_bytes() == (ROOT / "notebooks" / "quickstart.ipynb").read_bytes()
+    # The prebuilt lab extension behind "Insert as cell" is installed and enabled, no build step.
+    extensions = box.run("jupyter", "labextension", "list")
+    listed = re.sub(r"\x1b\[[0-9;]*m", "", extensions.stdout + extensions.stderr)  # it colours even into a pipe
+    assert re.search(r"loop-jupyter v\S+ enabled\s+OK", listed), listed
     box.run(
         "jupyter",
         "nbconvert",

@@ -18,6 +18,8 @@ import traitlets
 from ..engine import TRACE_COLUMNS, LogEngine, QueryError, engine_for
 from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
 from .explorer_annotate import AnnotationHandlers
+from .explorer_rows import LABELS, SORT_BY, TABLE_COLUMNS, page_frame, raw_fields
+from .explorer_similar import RESULT_LABELS, SHARED_LABELS, find_similar, score_note, table_json
 from .messages import (
     ChildrenRequest,
     FieldRequest,
@@ -25,6 +27,7 @@ from .messages import (
     GenerateRequest,
     LoopRequest,
     OpenRequest,
+    RawRequest,
     RowsRequest,
     SelectRequest,
     SimilarRequest,
@@ -35,25 +38,6 @@ from .session import ChatSession
 if TYPE_CHECKING:
     from .chat import ChatWidget
 
-#: Columns of the traces table, in order; ``input``/``output`` are cut short in SQL.
-TABLE_COLUMNS: tuple[str, ...] = (
-    "root_span_id",
-    "created",
-    "name",
-    "input",
-    "output",
-    "duration",
-    "span_count",
-    "error_count",
-    "llm_calls",
-    "tool_calls",
-    "total_tokens",
-    "total_cost",
-    "models",
-    "user",
-    "tags",
-)
-_SHORT = {"input", "output"}
 MAX_PAGE = 500
 #: Children sent per tree request; a node with more shows "load more".
 CHILD_PAGE = 200
@@ -183,6 +167,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         self._selected: list[str] = []
         self._trace: _OpenTrace | None = None
         self._fields: dict[tuple[str, str], str] = {}
+        self.last_similar: tuple[pl.DataFrame, pl.DataFrame] = (pl.DataFrame(), pl.DataFrame())
         super().__init__(
             columns=list(TABLE_COLUMNS),
             page_size=page_size,
@@ -238,37 +223,33 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         frame = self.engine.sql(f"SELECT count(*) AS n FROM traces WHERE {condition}")
         return int(frame.item())
 
-    def _select_list(self) -> str:
-        parts = []
-        for name in TABLE_COLUMNS:
-            quoted = f'"{name}"'
-            parts.append(f"left({quoted}, 200) AS {quoted}" if name in _SHORT else quoted)
-        return ", ".join(parts)
-
     # -- request handlers ----------------------------------------------------------------------------
     def _on_rows(self, request: RowsRequest) -> dict[str, Any]:
         offset = max(request.offset, 0)
         limit = min(max(request.limit if request.limit is not None else self.page_size, 1), MAX_PAGE)
         sort = request.sort or self.sort
-        if sort not in TRACE_COLUMNS:
+        by = SORT_BY.get(sort, sort)
+        if by not in TRACE_COLUMNS:
             raise RequestError(f"cannot sort by {sort!r}: not a column of the traces view")
         descending = request.descending if request.descending is not None else self.descending
-        where = f" WHERE {self.where}" if self.where else ""
-        direction = "DESC" if descending else "ASC"
-        query = (
-            f"SELECT {self._select_list()} FROM traces{where} "
-            f'ORDER BY "{sort}" {direction} NULLS LAST, root_span_id LIMIT {limit} OFFSET {offset}'
-        )
-        frame = self.engine.sql(query, limit=limit)
+        frame = page_frame(self.engine, self.where, by, descending, limit, offset)
         self.sort, self.descending = sort, descending
         return {
             "columns": frame.columns,
             "types": column_types(frame),
+            "labels": LABELS,
             "rows": frame_rows(frame),
             "offset": offset,
             "total": self.total,
             "selected": [r for r in frame.get_column("root_span_id").to_list() if r in set(self._selected)],
         }
+
+    def _on_raw(self, request: RawRequest) -> dict[str, Any]:
+        """The raw JSON of a trace's root span (input, output, error, ...), for the row's "raw" view."""
+        fields = raw_fields(self.engine, request.root_span_id)
+        if not fields and request.root_span_id not in set(self.engine.traces.get_column("root_span_id").to_list()):
+            raise RequestError(f"no trace with root_span_id {request.root_span_id!r}")
+        return {"root_span_id": request.root_span_id, "fields": fields}
 
     def _on_filter(self, request: FilterRequest) -> dict[str, Any]:
         count = self.set_filter(request.where)
@@ -338,25 +319,25 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
 
         def work() -> dict[str, Any]:
             found = self.similar(ids)
-            return {"where": self.where, "total": self.total, "found": len(found)}
+            results, shared = self.last_similar
+            return {
+                "where": self.where,
+                "total": self.total,
+                "found": len(found),
+                "of": len(ids),
+                "results": table_json(results, RESULT_LABELS),
+                "shared": table_json(shared, SHARED_LABELS),
+                "note": score_note(),
+            }
 
         return self.reply_later(request, work)
 
     def similar(self, root_span_ids: list[str], limit: int = 10) -> list[str]:
-        """Filter the table to the traces most similar to ``root_span_ids`` (the analysis tool)."""
-        try:
-            from ..analysis.similar import similar_traces
-        except ImportError as exc:
-            raise RequestError(f"similar traces are not available: {exc}") from None
-        from ..artifacts import Table
-        from ..tools import ToolContext
-
-        ctx = ToolContext(logs=self.logs, selection=list(root_span_ids))
-        result = similar_traces(ctx, trace_ids=list(root_span_ids), limit=limit)
-        table = result.first(Table)
-        if table is None or "root_span_id" not in table.frame.columns:
-            raise RequestError(result.text[:300] or "no similar traces found")
-        found = [i for i in table.frame.get_column("root_span_id").to_list() if i not in set(root_span_ids)]
+        """Filter the table to the traces most similar to ``root_span_ids`` (the analysis tool);
+        ``last_similar`` keeps its tables: scores and why per trace, and what they share."""
+        results, shared = find_similar(self.logs, root_span_ids, limit)
+        self.last_similar = (results, shared)
+        found = results.get_column("root_span_id").to_list()
         ids = list(dict.fromkeys([*root_span_ids, *found]))
         self.set_filter("root_span_id IN (" + ", ".join(_quote(i) for i in ids) + ")")
         return found

@@ -107,8 +107,11 @@ class ScopeRequest(Request):
 
 
 class HistoryRequest(Request):
+    """The transcript for a view rendered later: ``events`` are the event pushes it was shown (each
+    with its ``seq``; ``seq`` is the last one's), ``messages`` the question and answer text."""
+
     type: Literal["history"]
-    REPLY = ("messages",)
+    REPLY = ("messages", "events", "seq")
 
 
 class TranscriptRequest(Request):
@@ -177,9 +180,17 @@ class SelectRequest(Request):
     REPLY = ("count",)
 
 
+class RawRequest(Request):
+    """The raw JSON fields of a trace's root span (the table shows their text)."""
+
+    type: Literal["raw"]
+    root_span_id: str
+    REPLY = ("root_span_id", "fields")
+
+
 class SimilarRequest(Request):
     type: Literal["similar"]
-    REPLY = ("where", "total", "found")
+    REPLY = ("where", "total", "found", "results", "shared")
 
 
 class OpenRequest(Request):
@@ -256,6 +267,7 @@ REQUESTS: dict[str, dict[str, type[Request]]] = {
     "explorer": _by_type(
         PlotlyRequest,
         RowsRequest,
+        RawRequest,
         FilterRequest,
         GenerateRequest,
         SelectRequest,

@@ -23,13 +23,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_lab(root: Path, nb_dir: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]:
-    """Run ``jupyter lab`` on ``nb_dir`` until the block ends; yields (base URL, token). Its log is
-    ``root/lab.log``."""
+def serve_lab(root: Path, nb_dir: Path, env: dict[str, str], app: str = "lab") -> Iterator[tuple[str, str]]:
+    """Run ``jupyter lab`` (or ``app="notebook"``: Notebook 7) on ``nb_dir`` until the block ends;
+    yields (base URL, token). Its log is ``root/lab.log``."""
     port, token = free_port(), secrets.token_hex(16)
     log = open(root / "lab.log", "w")  # noqa: SIM115 - closed in the finally below
     command = [
-        str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        str(Path(sys.executable).parent / "jupyter"), app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nb_dir}", "--ServerApp.port_retries=0",
         "--allow-root", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip

@@ -90,8 +90,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     if os.environ.get("LOOP_JUPYTER_TEST_THEME") == "dark":  # to look at the widgets in the dark theme
         (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
+    # The lab extension as the wheel installs it (share/jupyter/labextensions/loop-jupyter), found
+    # through JUPYTER_PATH: "Insert as cell" inserts a real cell.
+    (root / "data" / "labextensions").mkdir(parents=True)
+    (root / "data" / "labextensions" / "loop-jupyter").symlink_to(REPO / "loop_jupyter" / "labextension")
     env = {
         **os.environ,
+        "JUPYTER_PATH": str(root / "data"),
         "JUPYTER_CONFIG_DIR": str(root / "config"),
         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),

@@ -189,7 +189,7 @@ def test_explorer_and_chat_widget_do_not_run_log_script(page, lab: dict) -> None
 def _use_explorer(page) -> None:
     explorer = page.locator(".lj-explorer")
     explorer.scroll_into_view_if_needed()
-    rows = explorer.locator(".lj-table tbody tr")
+    rows = explorer.locator(".lj-table-holder .lj-table tbody tr:not(.lj-raw-row)")
     expect(rows).to_have_count(10)
     for i in (1, 2):
         rows.nth(i).locator("input[type=checkbox]").check()
@@ -199,7 +199,11 @@ def _use_explorer(page) -> None:
     expect(explorer.locator(".lj-traces-count")).to_contain_text(" of 14 traces")  # the similar ones
     expect(similar).to_have_text("Find similar traces")
     expect(similar).to_be_enabled()
-    explorer.locator(".lj-table th", has_text="name").first.click()  # sort by a column of payloads
+    # The similar traces' table and what they share show the payloads too (as text).
+    expect(explorer.locator(".lj-similar-results tbody tr").first).to_be_visible()
+    explorer.locator(".lj-table-holder .lj-table th", has_text="trace").first.click()  # sort by a column of payloads
+    rows.first.locator(".lj-row-btn").click()  # the raw JSON of a payload trace
+    expect(explorer.locator(".lj-raw-row .lj-pre").first).to_be_visible()
     expect(rows.first).to_be_visible()
     rows.first.locator("td").nth(2).click()
     tree = explorer.locator(".lj-tree")
