@@ -30,6 +30,7 @@ import polars as pl
 
 from ..artifacts import Pending
 from ..schema import empty_frame
+from ..sources import LogSource, MemorySource, connect
 from ..tools import ToolContext, ToolSpec, load_tools, tool_load_errors
 from .answer import Answer
 from .budget import TokenLedger
@@ -67,7 +68,7 @@ class Loop(ToolCalls):
 
     def __init__(
         self,
-        logs: pl.DataFrame,
+        logs: pl.DataFrame | LogSource | str | Path,
         model: str | None = None,
         *,
         sources: dict[str, pl.DataFrame] | None = None,
@@ -80,7 +81,17 @@ class Loop(ToolCalls):
         max_retries: int | None = None,
         timeout_s: float | None = None,
     ) -> None:
-        self.sources: dict[str, pl.DataFrame] = {"logs": logs, **(sources or {})}
+        # A frame stays a frame (today's path, unchanged); a store ("duckdb:///...", or a LogSource
+        # from lj.connect) stays where it is: tools push SQL into it or read a bounded sample.
+        self._owns_source = False
+        if not isinstance(logs, pl.DataFrame):
+            if isinstance(logs, str | Path):
+                logs = connect(logs)
+                self._owns_source = True
+            if isinstance(logs, MemorySource):
+                logs = logs.frame
+        #: ``sources["logs"]`` is the span frame, or the LogSource (a store) the session reads.
+        self.sources: dict[str, Any] = {"logs": logs, **(sources or {})}
         self.enabled_sources: set[str] = set(self.sources)
         self.auto_accept = auto_accept
         self.workdir = Path(workdir) if workdir is not None else Path.cwd()
@@ -143,6 +154,8 @@ class Loop(ToolCalls):
             self._ctx_key = None
             self._cache.clear()
             self._clients.clear()
+            if self._owns_source:  # opened here from a connection string: release its file
+                self.sources["logs"].close()
 
     def fork(self) -> Loop:
         """A new session over the same sources, model and connection, with an empty conversation:
@@ -218,6 +231,8 @@ class Loop(ToolCalls):
         enabled = tuple(sorted(n for n in self.enabled_sources if n in self.sources))
         logs = self.sources["logs"] if "logs" in enabled else empty_frame()
         others = {n: self.sources[n] for n in enabled if n != "logs"}
+        if not isinstance(logs, pl.DataFrame):
+            return self._store_context(logs, others)
         scope = self.scope
         key = (id(logs), tuple((n, id(f)) for n, f in others.items()), scope)
         if self._ctx is None or self._ctx_key != key:
@@ -235,6 +250,28 @@ class Loop(ToolCalls):
         self._ctx.workdir = self.workdir
         self._ctx.selection = list(self.selection)
         return self._ctx
+
+    def _store_context(self, source: LogSource, others: dict[str, Any]) -> ToolContext:
+        """The ToolContext over a store: SQL pushed into it, spans read on demand (tools/working_set.py)."""
+        scope = self.scope
+        key = (id(source), tuple((n, id(f)) for n, f in others.items()), scope)
+        if self._ctx is None or self._ctx_key != key:
+            ctx = ToolContext(source=source, sources=others, workdir=self.workdir, cache=self._cache)
+            if scope:  # one trace: read alone from the store; the whole store stays reachable
+                spans = source.trace(scope)
+                cache = self._cache.setdefault(f"scope:{scope}", {})
+                ctx = ToolContext(logs=spans, sources=others, workdir=self.workdir, cache=cache, unscoped=ctx)
+            self._ctx = ctx
+            self._ctx_key = key
+        self._ctx.workdir = self.workdir
+        self._ctx.selection = list(self.selection)
+        return self._ctx
+
+    @property
+    def source(self) -> LogSource:
+        """The logs as a LogSource: the store the session reads, or a MemorySource over the frame."""
+        logs = self.sources["logs"]
+        return MemorySource(logs) if isinstance(logs, pl.DataFrame) else logs
 
     def system_prompt(self, ctx: ToolContext | None = None) -> str:
         """Schema, facts and rules; its size does not depend on the number of spans."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 import polars as pl
+import pyarrow as pa
 
 from ..engine import TRACE_COLUMNS, LogEngine
 from ..schema import SCHEMA
@@ -174,3 +175,24 @@ class EngineSource:
             f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
         )
         return self._finish(self._fetch(sql, where or "TRUE"), shape)
+
+    def sample_spans(
+        self, n: int, *, where: str | None = None, stratify_by_day: bool = False, seed: int = 0
+    ) -> tuple[pl.DataFrame, int]:
+        """The spans (in load order) of the traces ``sample(n, shape="traces", ...)`` draws, and how many traces."""
+        picked = self.sample(n, where=where, shape="traces", stratify_by_day=stratify_by_day, seed=seed)
+        ids = picked.select("root_span_id")
+        with self.engine._lock:
+            con = self.engine._con
+            con.register("_loop_jupyter_sample_ids", ids.to_arrow())
+            try:
+                table = con.sql(
+                    "SELECT * FROM logs_rows WHERE root_span_id IN (SELECT root_span_id FROM _loop_jupyter_sample_ids) "
+                    "ORDER BY _row"
+                ).arrow()
+                table = table if isinstance(table, pa.Table) else table.read_all()
+            finally:
+                con.unregister("_loop_jupyter_sample_ids")
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return self._finish(frame, "spans"), picked.height
