@@ -196,3 +196,17 @@ class EngineSource:
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return self._finish(frame, "spans"), picked.height
+
+    def select_columns(self, columns: tuple[str, ...], where: str | None = None, *, shape: Shape = "spans") -> pl.DataFrame:
+        """Only ``columns`` of the rows matching ``where``, in the source's order (narrow reads for tools)."""
+        known = columns_of(shape)
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f"no column {', '.join(unknown)} in {shape}")
+        body = self._body(where, shape)
+        listed = ", ".join(_ident(c) for c in columns)
+        sql = f"SELECT {listed} FROM {self._table(shape)} WHERE {body} ORDER BY {SOURCE_ORDER[shape]}"
+        frame = self._fetch(sql, where or "TRUE")
+        if shape == "spans":
+            frame = frame.cast({c: SCHEMA[c] for c in columns if frame.schema[c] != SCHEMA[c]})
+        return frame

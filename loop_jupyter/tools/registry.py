@@ -117,6 +117,22 @@ class ToolContext:
             return self.logs.height if shape == "spans" else self.engine.traces.height
         return self.engine.count(where, shape=shape)
 
+    def trace_columns(self, *columns: str, where: str | None = None) -> pl.DataFrame:
+        """Some columns of every trace (matching ``where``), in the traces view's order: from a store,
+        only those columns are read (a few numbers per trace, whatever the spans hold)."""
+        if self.pushdown:
+            return self.source.select_columns(columns, where, shape="traces")
+        traces = self.engine.filter(where, shape="traces") if where else self.engine.traces
+        return traces.select(columns)
+
+    def span_columns(self, *columns: str, where: str | None = None) -> pl.DataFrame:
+        """Some columns of the spans matching ``where`` (all spans for None), in load order; from a
+        store only those columns are read."""
+        if self.pushdown:
+            return self.source.select_columns(columns, where, shape="spans")
+        spans = self.engine.filter(where, shape="spans") if where else self.logs
+        return spans.select(columns)
+
     def trace_spans(self, root_span_id: str) -> pl.DataFrame:
         """Every span of one trace (read alone from a store)."""
         if self.pushdown:

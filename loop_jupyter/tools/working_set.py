@@ -23,6 +23,8 @@ from ..sources._sql import literal
 
 #: Traces a store may hold and still be read whole into the working frame; above, a sample this big.
 SAMPLE_TRACES = 20_000
+#: The row limit of the narrow reads (a few columns per trace or span): no limit.
+ALL_ROWS = 10**12
 #: Rows of a filter fetched from a store for the person's table and the filter's id list (the count is exact).
 FILTER_ROWS = 10_000
 
@@ -30,6 +32,10 @@ FILTER_ROWS = 10_000
 def pushes_down(source: Any) -> bool:
     """True for a source whose SQL runs outside this process's frame (a store)."""
     return source is not None and not isinstance(source, MemorySource)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def human_count(n: int) -> str:
@@ -66,4 +72,4 @@ def working_set(source: Any, sample_traces: int = SAMPLE_TRACES) -> WorkingSet:
     return WorkingSet(source.filter(f"root_span_id IN ({ids})"), total, picked.height)
 
 
-__all__ = ["FILTER_ROWS", "SAMPLE_TRACES", "WorkingSet", "human_count", "pushes_down", "working_set"]
+__all__ = ["ALL_ROWS", "FILTER_ROWS", "SAMPLE_TRACES", "WorkingSet", "human_count", "pushes_down", "quote_ident", "working_set"]
