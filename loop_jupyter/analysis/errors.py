@@ -232,17 +232,22 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
     return ToolResult("\n".join(lines), artifacts)
 
 
+#: The span columns the error tools read (from a store, only these, of the error spans only).
+_ERROR_COLUMNS = ("id", "span_id", "root_span_id", "is_root", "created", "start", "name", "type", "model", "error",
+                  "prompt_tokens", "tokens")  # fmt: skip
+
+
 def error_scope(ctx: ToolContext, where: str | None = None) -> tuple[pl.DataFrame, int]:
     """Spans holding every error span (of the traces matching ``where``), and how many traces.
 
-    From a store only the error spans are read (the filter runs in its SQL) and the traces are
-    counted there; in memory, the frame itself.
+    From a store only the error spans' ``_ERROR_COLUMNS`` are read (the filter runs in its SQL)
+    and the traces are counted there; in memory, the frame itself.
     """
     if ctx.pushdown:
         condition = "error IS NOT NULL"
         if where:
             condition += f" AND root_span_id IN (SELECT root_span_id FROM traces WHERE {where})"
-        return ctx.rows(condition), ctx.count(where, shape="traces")
+        return ctx.span_columns(*_ERROR_COLUMNS, where=condition), ctx.count(where, shape="traces")
     spans = restrict(ctx.logs, selected_roots(ctx, where))
     return spans, spans.get_column("root_span_id").n_unique()
 
