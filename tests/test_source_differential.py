@@ -232,3 +232,15 @@ def test_single_trace_tools_read_that_trace_only(logs: pl.DataFrame, store: Any,
     assert read == [root]
     assert got.text == expected.text
     assert ctx._working is None  # no sample was drawn for it
+
+
+def test_similar_traces_of_a_trace_outside_the_sample(logs: pl.DataFrame, store: Any) -> None:
+    """The asked-for trace joins a store's sample, so its neighbours are found (among the sample)."""
+    ctx = ToolContext(source=store, sample_traces=50)
+    sampled = set(ctx.logs.get_column("root_span_id").unique().to_list())
+    outside = next(r for r in logs.get_column("root_span_id").unique(maintain_order=True).to_list() if r not in sampled)
+    result = TOOLS["similar_traces"].function(ctx, trace_ids=[outside])
+    assert not result.is_error, result.text
+    assert result.text.startswith("(sampled 51 of 600 traces, stratified by day.)")
+    found = result.first(Table).frame.get_column("root_span_id").to_list()
+    assert found and set(found) <= sampled

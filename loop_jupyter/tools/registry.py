@@ -42,6 +42,7 @@ import polars as pl
 import pydantic
 
 from ..artifacts import ToolResult
+from ..sqltext import sql_literal
 from .working_set import SAMPLE_TRACES, WorkingSet, pushes_down, working_set
 
 if typing.TYPE_CHECKING:
@@ -158,6 +159,22 @@ class ToolContext:
             self._working = working_set(self.source, self.sample_traces)
             self._logs = self._working.frame
         return self._working
+
+    def include_traces(self, root_span_ids: list[str]) -> None:
+        """Add these traces to a store's sampled working frame (a tool comparing them with the others)."""
+        working = self.working()
+        if working is None or not working.sampled or not root_span_ids:
+            return
+        have = set(working.frame.get_column("root_span_id").unique().to_list())
+        wanted = [i for i in dict.fromkeys(root_span_ids) if i not in have]
+        if not wanted:
+            return
+        listed = ", ".join(sql_literal(str(i)) for i in wanted)
+        extra = self.source.filter(f"root_span_id IN ({listed})")
+        if extra.height:
+            working.frame = pl.concat([working.frame, extra], how="vertical_relaxed")
+            working.traces_read += extra.get_column("root_span_id").n_unique()
+            self._logs, self._engine = working.frame, None
 
     def sample_note(self) -> str | None:
         """"sampled 20,000 of 3.1M traces, stratified by day" when ``logs`` is a sample, else None."""
