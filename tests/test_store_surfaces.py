@@ -193,3 +193,23 @@ def test_loop_frame_path_unchanged(files: dict[str, Any]) -> None:
         assert isinstance(loop.sources["logs"], pl.DataFrame)
     finally:
         loop.close()
+
+
+def test_chat_scoped_to_one_trace_of_a_store(files: dict[str, Any]) -> None:
+    """The explorer's Loop button on a store: the session reads that trace alone, answers as on the frame."""
+    from loop_jupyter.agent.session import Loop
+
+    root = files["frame"].get_column("root_span_id")[0]
+    store = DuckDBStore(files["store"])
+    on_store, on_frame = Loop(store, model="offline"), Loop(files["frame"], model="offline")
+    try:
+        for loop in (on_store, on_frame):
+            loop.scope_trace(root)
+        ctx = on_store.context()
+        assert not ctx.pushdown and ctx.logs.get_column("root_span_id").unique().to_list() == [root]
+        assert ctx.unscoped is not None and ctx.unscoped.pushdown
+        assert on_store.ask("Summarize this trace").text == on_frame.ask("Summarize this trace").text
+    finally:
+        on_store.close()
+        on_frame.close()
+        store.close()

@@ -30,7 +30,7 @@ import polars as pl
 
 from ..artifacts import Pending
 from ..schema import empty_frame
-from ..sources import LogSource, MemorySource, connect
+from ..sources import LogSource
 from ..tools import ToolContext, ToolSpec, load_tools, tool_load_errors
 from .answer import Answer
 from .budget import TokenLedger
@@ -39,6 +39,7 @@ from .events import FINAL_TYPES, Event
 from .judge import SessionModel
 from .models import ChatClient, ModelError, available_models, default_model, make_client, resolve
 from .prompt import SYSTEM_PROMPT, system_prompt
+from .store_context import as_source, open_logs, store_context
 from .tool_calls import ToolCalls
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,8 @@ class Loop(ToolCalls):
         max_retries: int | None = None,
         timeout_s: float | None = None,
     ) -> None:
-        # A frame stays a frame (today's path, unchanged); a store ("duckdb:///...", or a LogSource
-        # from lj.connect) stays where it is: tools push SQL into it or read a bounded sample.
-        self._owns_source = False
-        if not isinstance(logs, pl.DataFrame):
-            if isinstance(logs, str | Path):
-                logs = connect(logs)
-                self._owns_source = True
-            if isinstance(logs, MemorySource):
-                logs = logs.frame
+        # A frame stays a frame (today's path, unchanged); a store stays where it is (store_context.py).
+        logs, self._owns_source = open_logs(logs)
         #: ``sources["logs"]`` is the span frame, or the LogSource (a store) the session reads.
         self.sources: dict[str, Any] = {"logs": logs, **(sources or {})}
         self.enabled_sources: set[str] = set(self.sources)
@@ -252,16 +246,9 @@ class Loop(ToolCalls):
         return self._ctx
 
     def _store_context(self, source: LogSource, others: dict[str, Any]) -> ToolContext:
-        """The ToolContext over a store: SQL pushed into it, spans read on demand (tools/working_set.py)."""
-        scope = self.scope
-        key = (id(source), tuple((n, id(f)) for n, f in others.items()), scope)
+        key = (id(source), tuple((n, id(f)) for n, f in others.items()), self.scope)
         if self._ctx is None or self._ctx_key != key:
-            ctx = ToolContext(source=source, sources=others, workdir=self.workdir, cache=self._cache)
-            if scope:  # one trace: read alone from the store; the whole store stays reachable
-                spans = source.trace(scope)
-                cache = self._cache.setdefault(f"scope:{scope}", {})
-                ctx = ToolContext(logs=spans, sources=others, workdir=self.workdir, cache=cache, unscoped=ctx)
-            self._ctx = ctx
+            self._ctx = store_context(source, others, self.workdir, self._cache, self.scope)
             self._ctx_key = key
         self._ctx.workdir = self.workdir
         self._ctx.selection = list(self.selection)
@@ -270,8 +257,7 @@ class Loop(ToolCalls):
     @property
     def source(self) -> LogSource:
         """The logs as a LogSource: the store the session reads, or a MemorySource over the frame."""
-        logs = self.sources["logs"]
-        return MemorySource(logs) if isinstance(logs, pl.DataFrame) else logs
+        return as_source(self.sources["logs"])
 
     def system_prompt(self, ctx: ToolContext | None = None) -> str:
         """Schema, facts and rules; its size does not depend on the number of spans."""
