@@ -244,3 +244,24 @@ def test_similar_traces_of_a_trace_outside_the_sample(logs: pl.DataFrame, store:
     assert result.text.startswith("(sampled 51 of 600 traces, stratified by day.)")
     found = result.first(Table).frame.get_column("root_span_id").to_list()
     assert found and set(found) <= sampled
+
+
+#: Tools that read a store without the working frame (docs/sources.md): exact on a store of any size.
+PUSHED_DOWN = ("run_sql", "generate_filter", "read_field", "common_errors", "model_errors", "context_overflows",
+               "slow_requests", "chart", "usage_trends", "summarize_trace", "trace_view", "attribute_failure")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PUSHED_DOWN)
+def test_pushed_down_tools_are_exact_past_the_sampling_threshold(
+    name: str, logs: pl.DataFrame, store: Any, tmp_path: Path
+) -> None:
+    """With a threshold below the store's size, these tools still read every trace (no sample drawn)."""
+    arguments_sets = _arguments(_ids(logs))[name]
+    if name == "attribute_failure":
+        arguments_sets = [a for a in arguments_sets if "root_span_id" in a]
+    for arguments in arguments_sets:
+        stored = ToolContext(source=store, workdir=tmp_path, sample_traces=10)
+        got = TOOLS[name].function(stored, **arguments)
+        expected = TOOLS[name].function(ToolContext(logs=logs, workdir=tmp_path), **arguments)
+        assert stored._working is None, (name, arguments)  # the sample was never drawn
+        assert _comparable(got) == _comparable(expected), (name, arguments)
