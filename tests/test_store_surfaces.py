@@ -142,44 +142,41 @@ def test_explorer_pages_filters_and_opens_through_the_store(files: dict[str, Any
 
 
 # -- the magic -------------------------------------------------------------------------------------
-def test_magic_reads_a_store(files: dict[str, Any], tmp_path: Path) -> None:
-    from IPython.testing.globalipapp import start_ipython
+class _Shell:
+    """What the magic uses of IPython's shell (the global test shell belongs to tests/test_magic.py,
+    whose fixture must be the first to start it)."""
 
+    def __init__(self) -> None:
+        self.user_ns: dict[str, Any] = {}
+        self.configurables: list[Any] = []
+
+
+def test_magic_reads_a_store(files: dict[str, Any], tmp_path: Path, monkeypatch: Any) -> None:
     from loop_jupyter import magic
 
-    ip = start_ipython()
-    magic.load_ipython_extension(ip)
-    magics = ip.magics_manager.registry["LoopMagics"]
-    magics._loops.clear()
-    magics._logs_name = ""
+    monkeypatch.setattr(magic, "display", lambda *a, **k: None)
+    shell = _Shell()
+    magics = magic.LoopMagics(shell=shell)
     magics.workdir = str(tmp_path)
     magics.model = "offline"
-    saved = dict(ip.user_ns)
+    store = DuckDBStore(files["store"])
     try:
-        ip.user_ns.clear()
-        ip.run_line_magic("loop", f"--logs {files['url']} What are the most common errors?")
-        by_url = ip.user_ns["_loop"].text
-        store = DuckDBStore(files["store"])
-        ip.user_ns["prod"] = store
-        ip.run_line_magic("loop", "--logs prod What are the most common errors?")
-        by_variable = ip.user_ns["_loop"].text
-        ip.user_ns["frame"] = files["frame"]
-        ip.run_line_magic("loop", "--logs frame What are the most common errors?")
-        assert by_url == by_variable == ip.user_ns["_loop"].text
+        magics.loop(f"--logs {files['url']} What are the most common errors?")
+        by_url = shell.user_ns["_loop"].text
+        shell.user_ns["prod"] = store
+        magics.loop("--logs prod What are the most common errors?")
+        by_variable = shell.user_ns["_loop"].text
+        shell.user_ns["frame"] = files["frame"]
+        magics.loop("--logs frame What are the most common errors?")
+        assert by_url == by_variable == shell.user_ns["_loop"].text
         assert "error spans" in by_url
+        assert isinstance(magics._stores[files["url"]], DuckDBStore)
     finally:
-        for loop in [entry[1] for entry in magics._loops.values()]:
+        for _, loop in magics._loops.values():
             loop.close()
         for opened in magics._stores.values():
             opened.close()
-        magics._stores.clear()
-        magics._loops.clear()
-        magics._logs_name = ""
-        magics.model = ""
-        ip.user_ns.clear()
-        ip.user_ns.update(saved)
-        if "store" in locals():
-            store.close()
+        store.close()
 
 
 def test_loop_frame_path_unchanged(files: dict[str, Any]) -> None:
