@@ -265,3 +265,18 @@ def test_pushed_down_tools_are_exact_past_the_sampling_threshold(
         expected = TOOLS[name].function(ToolContext(logs=logs, workdir=tmp_path), **arguments)
         assert stored._working is None, (name, arguments)  # the sample was never drawn
         assert _comparable(got) == _comparable(expected), (name, arguments)
+
+
+def test_drawing_the_sample_is_not_held_to_one_query_time_limit(store: Any) -> None:
+    """At 10M spans ranking every trace for the sample took longer than a query's 20 s limit and the
+    text tools failed; the draw gets its own budget, and the query limit is back afterwards."""
+    limit = store.engine.timeout_s
+    store.engine.timeout_s = 1e-9
+    try:
+        with pytest.raises(Exception, match="time limit"):
+            store.count()
+        ctx = ToolContext(source=store, sample_traces=100)
+        assert ctx.logs.get_column("root_span_id").n_unique() == 100
+        assert store.engine.timeout_s == 1e-9
+    finally:
+        store.engine.timeout_s = limit

@@ -10,7 +10,9 @@ literals and column names checked against the schema.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 import polars as pl
 import pyarrow as pa
@@ -22,6 +24,8 @@ from .base import MAX_PAGE_ROWS, Shape, SourceStats
 #: The order rows come in: spans as loaded, traces newest first (engine.py's traces view order).
 SOURCE_ORDER = {"spans": "_row", "traces": '"created" DESC NULLS LAST, root_span_id'}
 _UNBOUNDED = 10**12
+#: Time allowed to draw a tool's working sample (once per session), against a query's 20 s.
+SAMPLE_TIMEOUT_S = 300.0
 
 
 def literal(text: str) -> str:
@@ -175,6 +179,19 @@ class EngineSource:
             f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
         )
         return self._finish(self._fetch(sql, where or "TRUE"), shape)
+
+    @contextlib.contextmanager
+    def longer_limit(self, timeout_s: float = SAMPLE_TIMEOUT_S) -> Iterator[None]:
+        """Queries in this block (on this thread; others wait) get ``timeout_s``, at least the
+        engine's limit: a tool's working sample is drawn once per session, and ranking every trace
+        of a 10M-span store takes longer than one query may."""
+        with self.engine._lock:
+            limit = self.engine.timeout_s
+            self.engine.timeout_s = max(limit, timeout_s)
+            try:
+                yield
+            finally:
+                self.engine.timeout_s = limit
 
     def sample_spans(
         self, n: int, *, where: str | None = None, stratify_by_day: bool = False, seed: int = 0

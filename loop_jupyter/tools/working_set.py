@@ -13,6 +13,7 @@ Tools ask the context for two kinds of data:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,14 @@ class WorkingSet:
 
 
 def working_set(source: Any, sample_traces: int = SAMPLE_TRACES) -> WorkingSet:
-    """Every span of a small store; the spans of a day-stratified sample of traces of a large one."""
+    """Every span of a small store; the spans of a day-stratified sample of traces of a large one
+    (drawn once per session, under the source's longer time limit when it has one)."""
+    budget = getattr(source, "longer_limit", None)
+    with budget() if budget is not None else contextlib.nullcontext():
+        return _draw(source, sample_traces)
+
+
+def _draw(source: Any, sample_traces: int) -> WorkingSet:
     total = int(source.stats().traces)
     if total <= sample_traces:
         return WorkingSet(source.filter(), total, total)
