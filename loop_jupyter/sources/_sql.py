@@ -214,7 +214,9 @@ class EngineSource:
         assert isinstance(frame, pl.DataFrame)
         return self._finish(frame, "spans"), picked.height
 
-    def select_columns(self, columns: tuple[str, ...], where: str | None = None, *, shape: Shape = "spans") -> pl.DataFrame:
+    def select_columns(
+        self, columns: tuple[str, ...], where: str | None = None, *, shape: Shape = "spans"
+    ) -> pl.DataFrame:
         """Only ``columns`` of the rows matching ``where``, in the source's order (narrow reads for tools)."""
         known = columns_of(shape)
         unknown = [c for c in columns if c not in known]

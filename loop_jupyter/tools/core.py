@@ -148,9 +148,7 @@ def schema_summary(ctx: ToolContext, *, keys: int = 40) -> dict[str, Any]:
     facts["traces"] = traces
     facts["score_keys"] = _json_keys(ctx, "scores", keys)
     facts["metadata_keys"] = _json_keys(ctx, "metadata", keys)
-    facts["types"] = ctx.sql(
-        "SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC LIMIT 20"
-    ).rows()
+    facts["types"] = ctx.sql("SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC LIMIT 20").rows()
     facts["models"] = ctx.sql(
         "SELECT model, count(*) AS n FROM logs WHERE model IS NOT NULL GROUP BY model ORDER BY n DESC LIMIT 20"
     ).rows()

@@ -103,7 +103,9 @@ class ToolContext:
             return self.source.sql(query, limit=limit)
         return self.engine.sql(query) if limit is None else self.engine.sql(query, limit=limit)
 
-    def rows(self, where: str, *, shape: Literal["spans", "traces"] = "spans", limit: int | None = None) -> pl.DataFrame:
+    def rows(
+        self, where: str, *, shape: Literal["spans", "traces"] = "spans", limit: int | None = None
+    ) -> pl.DataFrame:
         """Spans (or traces) matching a WHERE condition, in the source's order; at most ``limit``."""
         if self.pushdown:
             return self.source.filter(where, shape=shape, limit=limit)
@@ -177,7 +179,7 @@ class ToolContext:
             self._logs, self._engine = working.frame, None
 
     def sample_note(self) -> str | None:
-        """"sampled 20,000 of 3.1M traces, stratified by day" when ``logs`` is a sample, else None."""
+        """ "sampled 20,000 of 3.1M traces, stratified by day" when ``logs`` is a sample, else None."""
         working = self._working
         return working.note() if working is not None and working.sampled else None
 

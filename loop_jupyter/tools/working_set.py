@@ -80,4 +80,13 @@ def _draw(source: Any, sample_traces: int) -> WorkingSet:
     return WorkingSet(source.filter(f"root_span_id IN ({ids})"), total, picked.height)
 
 
-__all__ = ["ALL_ROWS", "FILTER_ROWS", "SAMPLE_TRACES", "WorkingSet", "human_count", "pushes_down", "quote_ident", "working_set"]
+__all__ = [
+    "ALL_ROWS",
+    "FILTER_ROWS",
+    "SAMPLE_TRACES",
+    "WorkingSet",
+    "human_count",
+    "pushes_down",
+    "quote_ident",
+    "working_set",
+]

@@ -61,6 +61,8 @@ CHILD_PAGE = 200
 PIECE_CHARS = 16_000
 #: Fields shown in the span detail, in order.
 DETAIL_FIELDS = ("input", "output", "expected", "error", "metadata", "scores", "metrics", "span_attributes")
+
+
 def _ids_condition(ids: list[str]) -> str:
     return "root_span_id IN (" + ", ".join(_quote(i) for i in ids) + ")" if ids else "FALSE"
 

@@ -75,8 +75,7 @@ def _sql_facts(ctx: ToolContext, facts: Facts) -> None:
     )["k"].to_list()
     meta_keys = set(
         engine.sql(
-            "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM logs "
-            "WHERE json_type(metadata) = 'OBJECT' LIMIT 2000"
+            "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM logs WHERE json_type(metadata) = 'OBJECT' LIMIT 2000"
         )["k"].to_list()
     )
     for user_key in (k for k in USER_KEYS if k in meta_keys):
@@ -100,9 +99,7 @@ def _sql_facts(ctx: ToolContext, facts: Facts) -> None:
         )["k"].to_list()
     )
     facts.root_only_keys = facts.root_meta_keys - child_keys
-    for meta_key in sorted(
-        k for k in meta_keys if k not in (*USER_KEYS, "model") and re.fullmatch(r"[A-Za-z_]\w*", k)
-    ):
+    for meta_key in sorted(k for k in meta_keys if k not in (*USER_KEYS, "model") and re.fullmatch(r"[A-Za-z_]\w*", k)):
         values = engine.sql(
             f"SELECT DISTINCT json_extract_string(metadata, '$.{meta_key}') AS v FROM logs "
             f"WHERE json_type(metadata, '$.{meta_key}') = 'VARCHAR' LIMIT 31"
@@ -123,12 +120,7 @@ def _frame_facts(logs: pl.DataFrame, facts: Facts) -> None:
     facts.names = logs.get_column("name").drop_nulls().unique().sort().to_list()[:2000]
     facts.types = logs.get_column("type").drop_nulls().unique().sort().to_list()
     facts.tool_names = (
-        logs.filter(logs.get_column("type") == "tool")
-        .get_column("name")
-        .drop_nulls()
-        .unique()
-        .sort()
-        .to_list()[:2000]
+        logs.filter(logs.get_column("type") == "tool").get_column("name").drop_nulls().unique().sort().to_list()[:2000]
     )
     roots = logs.get_column("root_span_id")
     facts.trace_ids = lambda ids: set(roots.filter(roots.is_in(ids)).to_list()) if ids else set()
