@@ -280,3 +280,27 @@ def test_drawing_the_sample_is_not_held_to_one_query_time_limit(store: Any) -> N
         assert store.engine.timeout_s == 1e-9
     finally:
         store.engine.timeout_s = limit
+
+
+class _ProtocolOnly:
+    """A LogSource with the protocol's methods only (as another backend may be: no narrow reads,
+    no sample_spans, no longer_limit), delegating to a store."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.url = "protocol-only:"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("schema", "stats", "sql", "filter", "count", "trace", "sample", "page", "close"):
+            return getattr(self._store, name)
+        raise AttributeError(name)
+
+
+@pytest.mark.parametrize("name", ["slow_requests", "chart", "usage_trends", "common_errors", "frustrated_users"])
+def test_tools_on_a_source_with_the_protocol_only(name: str, logs: pl.DataFrame, store: Any, tmp_path: Path) -> None:
+    source = _ProtocolOnly(store)
+    got = TOOLS[name].function(ToolContext(source=source, workdir=tmp_path))
+    expected = TOOLS[name].function(ToolContext(logs=logs, workdir=tmp_path))
+    assert _comparable(got) == _comparable(expected)
+    sampled = ToolContext(source=source, sample_traces=50)
+    assert sampled.logs.get_column("root_span_id").n_unique() == 50

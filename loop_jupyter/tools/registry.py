@@ -124,7 +124,7 @@ class ToolContext:
         """Some columns of every trace (matching ``where``), in the traces view's order: from a store,
         only those columns are read (a few numbers per trace, whatever the spans hold)."""
         if self.pushdown:
-            return self.source.select_columns(columns, where, shape="traces")
+            return _select_columns(self.source, columns, where, "traces")
         traces = self.engine.filter(where, shape="traces") if where else self.engine.traces
         return traces.select(columns)
 
@@ -132,7 +132,7 @@ class ToolContext:
         """Some columns of the spans matching ``where`` (all spans for None), in load order; from a
         store only those columns are read."""
         if self.pushdown:
-            return self.source.select_columns(columns, where, shape="spans")
+            return _select_columns(self.source, columns, where, "spans")
         spans = self.engine.filter(where, shape="spans") if where else self.logs
         return spans.select(columns)
 
@@ -190,6 +190,14 @@ class ToolContext:
     @property
     def scorers_dir(self) -> Path:
         return self.workdir / "loop_scorers"
+
+
+def _select_columns(source: Any, columns: tuple[str, ...], where: str | None, shape: Any) -> pl.DataFrame:
+    """Narrow reads where the backend offers them (``select_columns``, sources/_sql.py); any other
+    ``LogSource`` filters whole rows and keeps the columns."""
+    if hasattr(source, "select_columns"):
+        return source.select_columns(columns, where, shape=shape)
+    return source.filter(where, shape=shape).select(columns)
 
 
 def _get_logs(self: ToolContext) -> pl.DataFrame:
