@@ -100,8 +100,10 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 def cmd_attribute(args: argparse.Namespace) -> int:
     from .analysis.attribution import attributions
+    from .cli_store import attribution_logs, uses_store
 
-    found = [a.to_json() for a in attributions(open_logs(args), args.trace)]
+    logs = attribution_logs(args) if uses_store(args) else open_logs(args)
+    found = [a.to_json() for a in attributions(logs, args.trace)]
     if args.json:
         echo_json({"traces": found})
     else:  # reasons quote log text: through echo, like every terminal write

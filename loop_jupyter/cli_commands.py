@@ -32,7 +32,7 @@ def add_logs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--logs",
         metavar="PATH",
-        help="log file or folder, or a duckdb:///path store for sql and filter (default: the built-in demo logs)",
+        help="log file or folder, or a duckdb:///path store (default: the built-in demo logs)",
     )
     parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
 
@@ -49,6 +49,16 @@ def open_logs(args: argparse.Namespace) -> pl.DataFrame:
     if report.skipped or report.warnings:
         echo(report.summary(), err=True)
     return frame
+
+
+def open_source(args: argparse.Namespace) -> pl.DataFrame | str:
+    """``open_logs``, except that a ``--logs duckdb:///...`` store stays where it is: its URL,
+    which the session opens read-only (and closes), loading nothing."""
+    from .sources import is_store_url
+
+    if is_store_url(getattr(args, "logs", None)):
+        return str(args.logs)
+    return open_logs(args)
 
 
 def add_ask(subparsers: Any, add_logs_option: Any) -> None:
@@ -68,22 +78,22 @@ def add_ask(subparsers: Any, add_logs_option: Any) -> None:
 
 
 def _run_ask_cli(args: argparse.Namespace) -> int:
-    return run_ask(args, logs=open_logs(args))
+    return run_ask(args, logs=open_source(args))
 
 
 def run_filter_description(
-    args: argparse.Namespace, logs: pl.DataFrame, *, first_error: Exception | None = None
+    args: argparse.Namespace, logs: pl.DataFrame | str, *, first_error: Exception | None = None
 ) -> int:
     """``filter`` when the condition is not SQL: a description for the planner or the model."""
     args.description = args.condition
     return run_filter(args, logs=logs, first_error=first_error)
 
 
-def _loop(args: argparse.Namespace, logs: pl.DataFrame | None, *, auto_accept: bool = False) -> Any:
+def _loop(args: argparse.Namespace, logs: pl.DataFrame | str | None, *, auto_accept: bool = False) -> Any:
     from .agent.session import Loop
 
     if logs is None:
-        logs = open_logs(args)
+        logs = open_source(args)
     session = getattr(args, "session", None)
     return Loop(logs, model=getattr(args, "model", None), auto_accept=auto_accept, session=session)
 
@@ -98,7 +108,7 @@ def _model_refused(args: argparse.Namespace, exc: Exception) -> int:
     return 2
 
 
-def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | None = None) -> int:
+def run_ask(args: argparse.Namespace, *, logs: pl.DataFrame | str | None = None) -> int:
     from .agent.models import ModelError
     from .agent.persist import SessionNameError
 
@@ -143,7 +153,7 @@ def _ask(loop: Any, args: argparse.Namespace) -> int:
 
 
 def run_filter(
-    args: argparse.Namespace, *, logs: pl.DataFrame | None = None, first_error: Exception | None = None
+    args: argparse.Namespace, *, logs: pl.DataFrame | str | None = None, first_error: Exception | None = None
 ) -> int:
     from .agent.models import ModelError
 

@@ -7,6 +7,7 @@ where the logs live.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .terminal import echo, echo_json
 
@@ -45,25 +46,55 @@ def store_sql(args: argparse.Namespace) -> int:
 
 
 def store_filter(args: argparse.Namespace) -> int:
-    """A WHERE condition over a store (descriptions need the planner over a frame: not yet)."""
-    from .cli_output import print_frame as _print_frame
+    """A WHERE condition over a store, or a description turned into one by the planner or the model."""
+    from .engine import QueryError
     from .sources import connect
 
     with connect(args.logs) as store:  # type: ignore[attr-defined]
-        select = store.engine.where(args.condition, shape=args.shape)
-        key = "root_span_id" if args.shape == "traces" else "id"
-        if args.json:
-            ids = store.filter(args.condition, shape=args.shape).get_column(key).to_list()
-            echo_json({"sql": args.condition, "shape": args.shape, "count": len(ids), "ids": ids})
-            return 0
-        count = store.count(args.condition, shape=args.shape)
-        rows = store.filter(args.condition, shape=args.shape, limit=args.limit)
+        try:
+            select = store.engine.where(args.condition, shape=args.shape)
+        except QueryError as exc:
+            if args.sql_only:
+                raise
+            first_error = exc
+        else:
+            return _store_rows(args, store, select)
+    # Not SQL: a description for the planner (or the model), over the store (the session opens it again).
+    from .cli_commands import run_filter_description
+
+    return run_filter_description(args, args.logs, first_error=first_error)
+
+
+def _store_rows(args: argparse.Namespace, store: Any, select: str) -> int:
+    from .cli_output import print_frame as _print_frame
+
+    key = "root_span_id" if args.shape == "traces" else "id"
+    if args.json:
+        ids = store.filter(args.condition, shape=args.shape).get_column(key).to_list()
+        echo_json({"sql": args.condition, "shape": args.shape, "count": len(ids), "ids": ids})
+        return 0
+    count = store.count(args.condition, shape=args.shape)
+    rows = store.filter(args.condition, shape=args.shape, limit=args.limit)
     echo(f"-- {select}\n-- {count:,} {args.shape}")
     columns = ["root_span_id", "name", "user", "duration", "span_count", "error_count", "total_tokens"]
     if args.shape == "spans":
         columns = ["id", "name", "type", "model", "duration", "tokens", "error"]
     _print_frame(rows.select(columns), max_rows=args.limit)
     return 0
+
+
+def attribution_logs(args: argparse.Namespace) -> Any:
+    """The spans ``attribute`` needs from a store: the one trace of ``--trace``, else the traces
+    with a failure signal (an error, or a root with an expected answer), read alone."""
+    from .sources import connect
+
+    with connect(args.logs) as store:  # type: ignore[attr-defined]
+        if args.trace:
+            return store.trace(args.trace)
+        return store.filter(
+            "root_span_id IN (SELECT root_span_id FROM traces WHERE has_error) OR root_span_id IN "
+            "(SELECT root_span_id FROM logs WHERE is_root AND expected IS NOT NULL)"
+        )
 
 
 def add_import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

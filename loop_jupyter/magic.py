@@ -92,7 +92,7 @@ def last_answer() -> AnswerView | None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="%loop", add_help=False, exit_on_error=False)
-    parser.add_argument("--logs", help="name of the logs frame in the namespace")
+    parser.add_argument("--logs", help="name of the logs frame (or LogSource) in the namespace, or duckdb:///path")
     parser.add_argument("--model", help="model to use")
     parser.add_argument("--yes", "-y", action="store_true", help="auto-accept actions (save without asking)")
     parser.add_argument("--confirm", metavar="ACTION_ID", help="confirm a pending action")
@@ -169,19 +169,32 @@ class LoopMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self._loops: dict[int, tuple[pl.DataFrame, Any]] = {}
         self._logs_name = ""
+        self._stores: dict[str, Any] = {}
 
     # -- finding the logs and the Loop ----------------------------------------------------------------
-    def _find_logs(self, name: str | None) -> tuple[str, pl.DataFrame]:
+    def _find_logs(self, name: str | None) -> tuple[str, Any]:
+        """The logs a question is about: a frame, or a store (a LogSource variable, or ``--logs duckdb:///...``)."""
+        from .sources import LogSource, connect, is_store_url
+
         ns = self.shell.user_ns
         wanted = name or self.logs or self._logs_name
+        if wanted and is_store_url(wanted):  # opened once (read-only), kept for the session
+            if wanted not in self._stores:
+                try:
+                    self._stores[wanted] = connect(wanted)
+                except Exception as exc:  # a missing or locked store: say why, no traceback
+                    raise UsageError(f"--logs {wanted}: {exc}") from None
+            return wanted, self._stores[wanted]
         if wanted:
             if wanted not in ns:
                 raise UsageError(f"--logs {wanted}: no variable {wanted!r} in the notebook")
             frame = ns[wanted]
-            if not isinstance(frame, pl.DataFrame):
-                raise UsageError(f"--logs {wanted}: {wanted!r} is a {type(frame).__name__}, not a Polars DataFrame")
+            if not isinstance(frame, pl.DataFrame | LogSource):
+                raise UsageError(
+                    f"--logs {wanted}: {wanted!r} is a {type(frame).__name__}, not a Polars DataFrame or a LogSource"
+                )
             return wanted, frame
-        if isinstance(ns.get("logs"), pl.DataFrame):
+        if isinstance(ns.get("logs"), pl.DataFrame | LogSource):
             return "logs", ns["logs"]
         found = [
             (k, v) for k, v in ns.items() if not k.startswith("_") and isinstance(v, pl.DataFrame) and is_canonical(v)

@@ -74,7 +74,8 @@ def scope_text(scope: str | None, selection: Sequence[str]) -> str:
 
 def system_prompt(ctx: ToolContext, *, scope: str | None = None, selection: Sequence[str] = ()) -> str:
     """The system prompt for the sources in ``ctx`` (see the module docstring)."""
-    columns = ", ".join(f"{n} ({d})" for n, d in ctx.logs.schema.items())
+    schema = ctx.source.schema if ctx.pushdown else ctx.logs.schema  # a store: no spans read
+    columns = ", ".join(f"{n} ({d})" for n, d in schema.items())
     extra = "".join(f", `{n}` ({f.height:,} rows: {', '.join(f.columns[:30])})" for n, f in ctx.sources.items())
     return SYSTEM_PROMPT.format(
         sources=extra,

@@ -30,6 +30,7 @@ import polars as pl
 
 from ..artifacts import Pending
 from ..schema import empty_frame
+from ..sources import LogSource
 from ..tools import ToolContext, load_tools, tool_load_errors
 from .answer import Answer
 from .branches import open_conversation
@@ -48,6 +49,7 @@ from .runlog import attach as attach_run_log
 from .saved import SavedSessions
 from .session_models import SessionModels
 from .session_sources import SessionSources
+from .store_context import as_source, open_logs, store_context
 from .tool_calls import ToolCalls
 from .tool_choice import ToolChoice
 from .usage import AnswerUsage
@@ -83,7 +85,7 @@ class Loop(ToolCalls, SessionModels, SessionSources, SavedSessions):
 
     def __init__(
         self,
-        logs: pl.DataFrame,
+        logs: pl.DataFrame | LogSource | str | Path,
         model: str | None = None,
         *,
         sources: dict[str, pl.DataFrame] | None = None,
@@ -98,7 +100,10 @@ class Loop(ToolCalls, SessionModels, SessionSources, SavedSessions):
         log_runs: bool | None = None,
         session: str | None = None,
     ) -> None:
-        self.sources: dict[str, pl.DataFrame] = {"logs": logs, **(sources or {})}
+        # A frame stays a frame (today's path, unchanged); a store stays where it is (store_context.py).
+        logs, self._owns_source = open_logs(logs)
+        #: ``sources["logs"]`` is the span frame, or the LogSource (a store) the session reads.
+        self.sources: dict[str, Any] = {"logs": logs, **(sources or {})}
         self.enabled_sources: set[str] = set(self.sources)
         self.auto_accept = auto_accept
         self.workdir = Path(workdir) if workdir is not None else Path.cwd()
@@ -166,6 +171,8 @@ class Loop(ToolCalls, SessionModels, SessionSources, SavedSessions):
             self._ctx_key = None
             self._cache.clear()
             self._clients.clear()
+            if self._owns_source:  # opened here from a connection string: release its file
+                self.sources["logs"].close()
 
     def fork(self) -> Loop:
         """A new session over the same sources, model and connection, with an empty conversation:
@@ -200,6 +207,8 @@ class Loop(ToolCalls, SessionModels, SessionSources, SavedSessions):
         enabled = tuple(sorted(n for n in self.enabled_sources if n in self.sources))
         logs = self.sources["logs"] if "logs" in enabled else empty_frame()
         others = {n: self.sources[n] for n in enabled if n != "logs"}
+        if not isinstance(logs, pl.DataFrame):
+            return self._store_context(logs, others)
         scope = self.scope
         key = (id(logs), tuple((n, id(f)) for n, f in others.items()), scope)
         if self._ctx is None or self._ctx_key != key:
@@ -217,6 +226,20 @@ class Loop(ToolCalls, SessionModels, SessionSources, SavedSessions):
         self._ctx.workdir = self.workdir
         self._ctx.selection = list(self.selection)
         return self._ctx
+
+    def _store_context(self, source: LogSource, others: dict[str, Any]) -> ToolContext:
+        key = (id(source), tuple((n, id(f)) for n, f in others.items()), self.scope)
+        if self._ctx is None or self._ctx_key != key:
+            self._ctx = store_context(source, others, self.workdir, self._cache, self.scope)
+            self._ctx_key = key
+        self._ctx.workdir = self.workdir
+        self._ctx.selection = list(self.selection)
+        return self._ctx
+
+    @property
+    def source(self) -> LogSource:
+        """The logs as a LogSource: the store the session reads, or a MemorySource over the frame."""
+        return as_source(self.sources["logs"])
 
     def system_prompt(self, ctx: ToolContext | None = None) -> str:
         """Schema, facts and rules; its size does not depend on the number of spans."""

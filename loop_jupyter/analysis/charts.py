@@ -62,7 +62,9 @@ def _bucket(frame: pl.DataFrame, column: str = "created", every: str | None = No
 
 def chart_data(ctx: ToolContext, kind: str, every: str | None = None) -> tuple[pl.DataFrame, str]:
     """The numbers behind a chart, and the bucket used ("1h" or "1d"; "" for the histogram)."""
-    traces = ctx.engine.traces
+    if kind in ("latency_histogram", "latency_percentiles", "error_rate"):
+        # Four trace columns (from a store, only these are read).
+        traces = ctx.trace_columns("root_span_id", "created", "duration", "has_error")
     if kind == "latency_histogram":
         return traces.filter(pl.col("duration").is_not_null()).select("root_span_id", "created", "duration"), ""
     if kind == "latency_percentiles":
@@ -88,8 +90,19 @@ def chart_data(ctx: ToolContext, kind: str, every: str | None = None) -> tuple[p
             .sort("time"),
             every,
         )
-    logs = ctx.logs.with_columns(time=pl.coalesce("start", "created"))
-    every = _bucket(logs, "time", every)
+    wanted = ("start", "created", "model", "tokens", "prompt_tokens", "completion_tokens", "cost")
+    measure = "tokens" if kind == "tokens_by_model" else "cost"
+    # From a store: the spans that carry the measure, these columns only.
+    spans = ctx.span_columns(*wanted, where=f"{measure} IS NOT NULL") if ctx.pushdown else ctx.logs
+    logs = spans.with_columns(time=pl.coalesce("start", "created"))
+    if ctx.pushdown:  # the bucket follows the time range of all the spans, as in memory
+        bounds = ctx.sql(
+            "SELECT min(coalesce(start, created)) AS time FROM logs UNION ALL "
+            "SELECT max(coalesce(start, created)) AS time FROM logs"
+        )
+        every = _bucket(bounds, "time", every)
+    else:
+        every = _bucket(logs, "time", every)
     if kind == "tokens_by_model":
         return (
             logs.filter(pl.col("tokens").is_not_null())

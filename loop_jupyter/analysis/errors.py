@@ -137,9 +137,7 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
             e.g. "metadata.app_version = '1.4.0'".
         limit: how many error groups to return (most traces affected first).
     """
-    roots = selected_roots(ctx, where)
-    spans = restrict(ctx.logs, roots)
-    total_traces = spans.get_column("root_span_id").n_unique()
+    spans, total_traces = error_scope(ctx, where)
     errs = error_spans(spans)
     call = code("errors", "common_errors", {"where": where, "limit": limit})
     if errs.height == 0:
@@ -234,8 +232,28 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
     return ToolResult("\n".join(lines), artifacts)
 
 
-def _model_error_frame(ctx: ToolContext) -> pl.DataFrame:
-    errs = error_spans(ctx.logs).with_columns(category=error_category())
+#: The span columns the error tools read (from a store, only these, of the error spans only).
+_ERROR_COLUMNS = ("id", "span_id", "root_span_id", "is_root", "created", "start", "name", "type", "model", "error",
+                  "prompt_tokens", "tokens")  # fmt: skip
+
+
+def error_scope(ctx: ToolContext, where: str | None = None) -> tuple[pl.DataFrame, int]:
+    """Spans holding every error span (of the traces matching ``where``), and how many traces.
+
+    From a store only the error spans' ``_ERROR_COLUMNS`` are read (the filter runs in its SQL)
+    and the traces are counted there; in memory, the frame itself.
+    """
+    if ctx.pushdown:
+        condition = "error IS NOT NULL"
+        if where:
+            condition += f" AND root_span_id IN (SELECT root_span_id FROM traces WHERE {where})"
+        return ctx.span_columns(*_ERROR_COLUMNS, where=condition), ctx.count(where, shape="traces")
+    spans = restrict(ctx.logs, selected_roots(ctx, where))
+    return spans, spans.get_column("root_span_id").n_unique()
+
+
+def _model_error_frame(ctx: ToolContext, spans: pl.DataFrame) -> pl.DataFrame:
+    errs = error_spans(spans).with_columns(category=error_category())
     # A model error is one on an LLM call, or one whose text says rate limit/overloaded wherever logged.
     llm_like = (pl.col("type") == "llm") | pl.col("model").is_not_null()
     return errs.filter(llm_like.fill_null(False) | pl.col("category").is_in(["rate_limit", "overloaded"])).with_columns(
@@ -259,15 +277,22 @@ def model_errors(ctx: ToolContext) -> ToolResult:
     timeouts and context overflows on LLM calls, by category and model, with the error rate per
     model (errors / LLM calls) and a daily chart.
     """
-    logs = ctx.logs
-    total_traces = logs.get_column("root_span_id").n_unique()
-    errs = _model_error_frame(ctx)
+    spans, total_traces = error_scope(ctx)
+    errs = _model_error_frame(ctx, spans)
     call = code("errors", "model_errors", {})
     if errs.height == 0:
         return ToolResult(f"No model-level errors in {total_traces:,} traces.", [call])
-    calls = (
-        logs.filter((pl.col("type") == "llm") | pl.col("model").is_not_null()).group_by("model").agg(llm_calls=pl.len())
-    )
+    if ctx.pushdown:  # LLM calls per model, counted in the store
+        calls = ctx.sql(
+            "SELECT model, count(*) AS llm_calls FROM logs WHERE type = 'llm' OR model IS NOT NULL GROUP BY model"
+        ).with_columns(pl.col("llm_calls").cast(pl.UInt32))
+    else:
+        logs = ctx.logs
+        calls = (
+            logs.filter((pl.col("type") == "llm") | pl.col("model").is_not_null())
+            .group_by("model")
+            .agg(llm_calls=pl.len())
+        )
     by_category = (
         errs.group_by("category")
         .agg(
@@ -342,10 +367,8 @@ def context_overflows(ctx: ToolContext) -> ToolResult:
     """Context-window overflow incidents: spans whose error says the prompt exceeded the model's
     context, with the trace, span, model, prompt tokens at the time, and a summary per model.
     """
-    errs = (
-        error_spans(ctx.logs).with_columns(category=error_category()).filter(pl.col("category") == "context_overflow")
-    )
-    total_traces = ctx.logs.get_column("root_span_id").n_unique()
+    spans, total_traces = error_scope(ctx)
+    errs = error_spans(spans).with_columns(category=error_category()).filter(pl.col("category") == "context_overflow")
     call = code("errors", "context_overflows", {})
     if errs.height == 0:
         return ToolResult(f"No context-window overflows in {total_traces:,} traces.", [call])

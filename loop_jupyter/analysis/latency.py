@@ -7,7 +7,7 @@ import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
-from ._across import COLORS, capped_title, chart, clip, code, fmt_pct
+from ._across import COLORS, capped_title, chart, clip, code, fmt_pct, ids_condition
 
 #: Percentiles use linear interpolation (numpy's default) so they can be checked independently.
 QUANTILE = "linear"
@@ -39,6 +39,21 @@ def _slowest_span(logs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_SLOW_COLUMNS = (
+    "root_span_id",
+    "created",
+    "duration",
+    "name",
+    "user",
+    "span_count",
+    "llm_calls",
+    "tool_calls",
+    "total_tokens",
+    "models",
+    "has_error",
+)
+
+
 @tool(
     phrases=(
         r"\bslow(est)? (requests?|traces?|calls?|runs?|responses?|conversations?)\b",
@@ -56,7 +71,8 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, 
         where: optional WHERE condition on the traces view restricting which traces are considered,
             e.g. "list_has_any(models, ['gpt-5.1'])".
     """
-    traces = ctx.engine.filter(where, shape="traces") if where else ctx.engine.traces
+    # The few trace columns the answer shows (from a store, only these are read).
+    traces = ctx.trace_columns(*_SLOW_COLUMNS, where=where)
     durations = traces.get_column("duration").drop_nulls()
     slow = traces.filter(pl.col("duration") > threshold_s).sort("duration", descending=True)
     call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit, "where": where})
@@ -69,9 +85,14 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, 
             f"No trace takes over {threshold_s:g} s (of {traces.height:,}; p95 {p95 or 0:.1f} s).",
             [SqlFilter(condition, "traces", 0, title="Slow traces"), call],
         )
+    if ctx.pushdown:  # the spans of the listed traces only
+        listed = slow.head(limit).get_column("root_span_id").to_list()
+        spans = ctx.span_columns("root_span_id", "is_root", "duration", "name", where=ids_condition(listed))
+    else:
+        spans = ctx.logs
     table = (
         slow.head(limit)
-        .join(_slowest_span(ctx.logs), on="root_span_id", how="left")
+        .join(_slowest_span(spans), on="root_span_id", how="left")
         .select(
             "root_span_id",
             "created",

@@ -187,6 +187,8 @@ def similar_traces(
     description = topic(description)
     ids = list(trace_ids or []) or (list(ctx.selection) if not description else [])
     limit = max(1, min(int(limit), 1000))
+    if ids:  # from a store's sample: the asked-for traces join it (neighbours come from the sample)
+        ctx.include_traces(ids)
     index = index_for(ctx)
     if len(index) == 0:
         return ToolResult("There are no traces in these logs.", is_error=True)

@@ -79,7 +79,8 @@ def usage_trends(ctx: ToolContext, period: Literal["day", "week"] = "day") -> To
     """
     if period not in _EVERY:
         return ToolResult(f"period must be 'day' or 'week', not {period!r}", is_error=True)
-    traces = ctx.engine.traces
+    # The trace columns the table needs (from a store, only these are read).
+    traces = ctx.trace_columns("root_span_id", "created", "user", "has_error", "error_count")
     table = usage_table(traces, period)
     call = code("trends", "usage_trends", {"period": period})
     if table.height == 0:

@@ -10,9 +10,12 @@ literals and column names checked against the schema.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 import polars as pl
+import pyarrow as pa
 
 from ..engine import TRACE_COLUMNS, LogEngine
 from ..schema import SCHEMA
@@ -21,6 +24,8 @@ from .base import MAX_PAGE_ROWS, Shape, SourceStats
 #: The order rows come in: spans as loaded, traces newest first (engine.py's traces view order).
 SOURCE_ORDER = {"spans": "_row", "traces": '"created" DESC NULLS LAST, root_span_id'}
 _UNBOUNDED = 10**12
+#: Time allowed to draw a tool's working sample (once per session), against a query's 20 s.
+SAMPLE_TIMEOUT_S = 300.0
 
 
 def literal(text: str) -> str:
@@ -174,3 +179,53 @@ class EngineSource:
             f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
         )
         return self._finish(self._fetch(sql, where or "TRUE"), shape)
+
+    @contextlib.contextmanager
+    def longer_limit(self, timeout_s: float = SAMPLE_TIMEOUT_S) -> Iterator[None]:
+        """Queries in this block (on this thread; others wait) get ``timeout_s``, at least the
+        engine's limit: a tool's working sample is drawn once per session, and ranking every trace
+        of a 10M-span store takes longer than one query may."""
+        with self.engine._lock:
+            limit = self.engine.timeout_s
+            self.engine.timeout_s = max(limit, timeout_s)
+            try:
+                yield
+            finally:
+                self.engine.timeout_s = limit
+
+    def sample_spans(
+        self, n: int, *, where: str | None = None, stratify_by_day: bool = False, seed: int = 0
+    ) -> tuple[pl.DataFrame, int]:
+        """The spans (in load order) of the traces ``sample(n, shape="traces", ...)`` draws, and how many traces."""
+        picked = self.sample(n, where=where, shape="traces", stratify_by_day=stratify_by_day, seed=seed)
+        ids = picked.select("root_span_id")
+        with self.engine._lock:
+            con = self.engine._con
+            con.register("_loop_jupyter_sample_ids", ids.to_arrow())
+            try:
+                table = con.sql(
+                    "SELECT * FROM logs_rows WHERE root_span_id IN (SELECT root_span_id FROM _loop_jupyter_sample_ids) "
+                    "ORDER BY _row"
+                ).arrow()
+                table = table if isinstance(table, pa.Table) else table.read_all()
+            finally:
+                con.unregister("_loop_jupyter_sample_ids")
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return self._finish(frame, "spans"), picked.height
+
+    def select_columns(
+        self, columns: tuple[str, ...], where: str | None = None, *, shape: Shape = "spans"
+    ) -> pl.DataFrame:
+        """Only ``columns`` of the rows matching ``where``, in the source's order (narrow reads for tools)."""
+        known = columns_of(shape)
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f"no column {', '.join(unknown)} in {shape}")
+        body = self._body(where, shape)
+        listed = ", ".join(_ident(c) for c in columns)
+        sql = f"SELECT {listed} FROM {self._table(shape)} WHERE {body} ORDER BY {SOURCE_ORDER[shape]}"
+        frame = self._fetch(sql, where or "TRUE")
+        if shape == "spans":
+            frame = frame.cast({c: SCHEMA[c] for c in columns if frame.schema[c] != SCHEMA[c]})
+        return frame

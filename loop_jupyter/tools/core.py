@@ -19,8 +19,11 @@ from ..engine import TRACE_COLUMNS, QueryError
 from ..schema import JSON_FIELDS, SCHEMA
 from ..snippet import literal
 from .registry import ToolContext, tool
-from .text import cell_text, clip, frame_preview
+from .text import cell_text, clip, frame_preview, sql_literal
+from .working_set import FILTER_ROWS
 
+#: Rows of a store read for describe_schema's example values.
+EXAMPLE_ROWS = 2_000
 #: Upper bound of one read_field slice.
 MAX_SLICE = 16_000
 
@@ -58,7 +61,7 @@ def run_sql(ctx: ToolContext, query: str) -> ToolResult:
     """
     code = Code(f"import loop_jupyter as lj\n\nresult = lj.sql(logs, {_q(query)})\nresult", title="Reproduce")
     try:
-        frame = ctx.engine.sql(query)
+        frame = ctx.sql(query)
     except QueryError as exc:
         return ToolResult(f"Query error: {exc.reason}", [code], is_error=True)
     return ToolResult(frame_preview(frame), [Table(frame, title="Query result"), code])
@@ -87,17 +90,21 @@ def generate_filter(
         title="Reproduce",
     )
     try:
-        rows = ctx.engine.filter(where, shape=shape)
+        # From a store: the exact count, and the first FILTER_ROWS rows (ids and table) only.
+        rows = ctx.rows(where, shape=shape, limit=FILTER_ROWS if ctx.pushdown else None)
+        matched = ctx.count(where, shape=shape) if ctx.pushdown else rows.height
     except QueryError as exc:
         return ToolResult(f"Filter error: {exc.reason}\nWHERE {where}", [code], is_error=True)
     id_column = "root_span_id" if shape == "traces" else "id"
     ids = rows.get_column(id_column).to_list()
     wanted = SAMPLE_TRACE_COLUMNS if shape == "traces" else SAMPLE_SPAN_COLUMNS
     sample = rows.select([c for c in wanted if c in rows.columns]).head(20)
-    noun = shape if rows.height != 1 else shape[:-1]
-    text = f"{rows.height:,} {noun} match ({description}).\nWHERE {where}\nSample:\n{frame_preview(sample.head(5))}"
+    noun = shape if matched != 1 else shape[:-1]
+    text = f"{matched:,} {noun} match ({description}).\nWHERE {where}\nSample:\n{frame_preview(sample.head(5))}"
+    if matched > rows.height:
+        text += f"\n(ids and table: the first {rows.height:,} of {matched:,} {shape})"
     artifacts = [
-        SqlFilter(where, shape, rows.height, ids, title=description),
+        SqlFilter(where, shape, matched, ids, title=description),
         Table(rows.select([c for c in wanted if c in rows.columns]), title=f"Matching {shape}"),
         code,
     ]
@@ -106,7 +113,7 @@ def generate_filter(
 
 # -- describe_schema ---------------------------------------------------------------------------------
 def _json_keys(ctx: ToolContext, field: str, limit: int = 40) -> list[tuple[str, int]]:
-    frame = ctx.engine.sql(
+    frame = ctx.sql(
         f"SELECT k, count(*) AS n FROM (SELECT unnest(json_keys({field})) AS k FROM logs "
         f"WHERE {field} IS NOT NULL AND json_type({field}) = 'OBJECT') GROUP BY k ORDER BY n DESC, k LIMIT {limit}"
     )
@@ -124,25 +131,31 @@ def _example(series: pl.Series, limit: int = 60) -> str:
 
 def schema_summary(ctx: ToolContext, *, keys: int = 40) -> dict[str, Any]:
     """Facts about the logs that stay small whatever their size (used by the system prompt too)."""
-    logs = ctx.logs
-    facts: dict[str, Any] = {"spans": logs.height}
-    if logs.height == 0:
+    if ctx.pushdown:  # counts and the time range from the store, not from a sample
+        stats = ctx.source.stats()
+        spans, traces = stats.spans, stats.traces
+        time_range = (str(stats.first), str(stats.last)) if stats.first is not None else None
+    else:
+        logs = ctx.logs
+        spans = logs.height
+        traces = logs.get_column("root_span_id").n_unique() if spans else 0
+        created = logs.get_column("created").drop_nulls()
+        time_range = (str(created.min()), str(created.max())) if created.len() else None
+    facts: dict[str, Any] = {"spans": spans}
+    if spans == 0:
         facts.update(traces=0, score_keys=[], metadata_keys=[], types=[], models=[], tags=[], time_range=None)
         return facts
-    facts["traces"] = logs.get_column("root_span_id").n_unique()
+    facts["traces"] = traces
     facts["score_keys"] = _json_keys(ctx, "scores", keys)
     facts["metadata_keys"] = _json_keys(ctx, "metadata", keys)
-    facts["types"] = ctx.engine.sql(
-        "SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC LIMIT 20"
-    ).rows()
-    facts["models"] = ctx.engine.sql(
+    facts["types"] = ctx.sql("SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC LIMIT 20").rows()
+    facts["models"] = ctx.sql(
         "SELECT model, count(*) AS n FROM logs WHERE model IS NOT NULL GROUP BY model ORDER BY n DESC LIMIT 20"
     ).rows()
-    facts["tags"] = ctx.engine.sql(
+    facts["tags"] = ctx.sql(
         "SELECT t, count(*) AS n FROM (SELECT unnest(tags) AS t FROM logs) GROUP BY t ORDER BY n DESC LIMIT 20"
     ).rows()
-    created = logs.get_column("created").drop_nulls()
-    facts["time_range"] = (str(created.min()), str(created.max())) if created.len() else None
+    facts["time_range"] = time_range
     return facts
 
 
@@ -151,8 +164,10 @@ def describe_schema(ctx: ToolContext) -> ToolResult:
     """Describe the logs: columns with types and example values, the score and metadata keys
     present, span types, models, tags, counts and time range. Call this first when unsure which
     fields exist."""
-    logs = ctx.logs
     facts = schema_summary(ctx)
+    # Example values: from a large store, its first rows (not a sample: no sampling note).
+    large = ctx.pushdown and facts["traces"] > ctx.sample_traces
+    logs = ctx.source.filter(limit=EXAMPLE_ROWS) if large else ctx.logs
     rows = [
         {"column": name, "type": str(dtype), "example": _example(logs.get_column(name))}
         for name, dtype in logs.schema.items()
@@ -181,6 +196,12 @@ _FIELDS = tuple(SCHEMA)
 
 
 def _find_span(ctx: ToolContext, span_id: str) -> dict[str, Any] | None:
+    if ctx.pushdown:  # read that span alone from the store
+        key = sql_literal(span_id)
+        match = ctx.sql(f"SELECT * FROM logs WHERE span_id = {key} OR id = {key} LIMIT 1")
+        if match.height == 0:
+            match = ctx.sql(f"SELECT * FROM logs WHERE root_span_id = {key} AND is_root LIMIT 1")
+        return match.row(0, named=True) if match.height else None
     logs = ctx.logs
     match = logs.filter((pl.col("span_id") == span_id) | (pl.col("id") == span_id))
     if match.height == 0:

@@ -42,6 +42,8 @@ import polars as pl
 import pydantic
 
 from ..artifacts import ToolResult
+from ..sqltext import sql_literal
+from .working_set import SAMPLE_TRACES, WorkingSet, pushes_down, working_set
 
 if typing.TYPE_CHECKING:
     from ..engine import LogEngine
@@ -49,9 +51,16 @@ if typing.TYPE_CHECKING:
 
 @dataclass
 class ToolContext:
-    """What a tool may use: the data sources the user allowed, the SQL engine, where files go."""
+    """What a tool may use: the data sources the user allowed, the SQL engine, where files go.
 
-    logs: pl.DataFrame
+    ``logs`` is the span frame tools read in memory. With ``source`` (a ``LogSource``, e.g. a
+    DuckDB store) and no frame, ``logs`` is built on first use: every span of a small store, or the
+    spans of a day-stratified sample of traces of a large one (see
+    :mod:`loop_jupyter.tools.working_set`). ``sql``, ``rows``, ``count`` and ``trace_spans`` push
+    their work into the source's SQL instead and read all the logs whatever their size.
+    """
+
+    logs: pl.DataFrame = None  # type: ignore[assignment]  # a property: see below the class
     sources: dict[str, pl.DataFrame] = field(default_factory=dict)
     workdir: Path = field(default_factory=Path.cwd)
     #: Completes a prompt with the session's model (LLM-as-judge, naming clusters); None offline.
@@ -64,9 +73,15 @@ class ToolContext:
     #: logs, for tools that compare the trace with the others (similar traces).
     unscoped: ToolContext | None = None
     _engine: LogEngine | None = None
+    #: Where the logs live (a ``LogSource``); None when ``logs`` is the whole logs in memory.
+    source: Any = None
+    #: A store with more traces than this gives tools that read spans a sample of this many traces.
+    sample_traces: int = SAMPLE_TRACES
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)  # a str from a notebook works too
+        if self._logs is None and self.source is not None and not pushes_down(self.source):
+            self._logs = self.source.frame  # a MemorySource: its frame, as before
 
     @property
     def engine(self) -> LogEngine:
@@ -75,6 +90,98 @@ class ToolContext:
 
             self._engine = LogEngine(self.logs, sources=self.sources, annotations_dir=self.annotations_dir)
         return self._engine
+
+    # -- pushed down: SQL runs in the source (a store), bounded results come back ------------------
+    @property
+    def pushdown(self) -> bool:
+        """True when the logs live in a store: the methods below run there, not on ``logs``."""
+        return pushes_down(self.source)
+
+    def sql(self, query: str, *, limit: int | None = None) -> pl.DataFrame:
+        """One sandboxed SELECT over all the logs (the store's, or the frame's with the other sources)."""
+        if self.pushdown:
+            return self.source.sql(query, limit=limit)
+        return self.engine.sql(query) if limit is None else self.engine.sql(query, limit=limit)
+
+    def rows(
+        self, where: str, *, shape: Literal["spans", "traces"] = "spans", limit: int | None = None
+    ) -> pl.DataFrame:
+        """Spans (or traces) matching a WHERE condition, in the source's order; at most ``limit``."""
+        if self.pushdown:
+            return self.source.filter(where, shape=shape, limit=limit)
+        found = self.engine.filter(where, shape=shape)
+        return found if limit is None else found.head(limit)
+
+    def count(self, where: str | None = None, *, shape: Literal["spans", "traces"] = "spans") -> int:
+        """How many spans (or traces) match ``where`` (all of them for None)."""
+        if self.pushdown:
+            return self.source.count(where, shape=shape)
+        if not where:
+            return self.logs.height if shape == "spans" else self.engine.traces.height
+        return self.engine.count(where, shape=shape)
+
+    def trace_columns(self, *columns: str, where: str | None = None) -> pl.DataFrame:
+        """Some columns of every trace (matching ``where``), in the traces view's order: from a store,
+        only those columns are read (a few numbers per trace, whatever the spans hold)."""
+        if self.pushdown:
+            return _select_columns(self.source, columns, where, "traces")
+        traces = self.engine.filter(where, shape="traces") if where else self.engine.traces
+        return traces.select(columns)
+
+    def span_columns(self, *columns: str, where: str | None = None) -> pl.DataFrame:
+        """Some columns of the spans matching ``where`` (all spans for None), in load order; from a
+        store only those columns are read."""
+        if self.pushdown:
+            return _select_columns(self.source, columns, where, "spans")
+        spans = self.engine.filter(where, shape="spans") if where else self.logs
+        return spans.select(columns)
+
+    def trace_spans(self, root_span_id: str) -> pl.DataFrame:
+        """Every span of one trace (read alone from a store)."""
+        if self.pushdown:
+            return self.source.trace(root_span_id)
+        return self.logs.filter(pl.col("root_span_id") == root_span_id)
+
+    def for_trace(self, root_span_id: str) -> ToolContext:
+        """A context over one trace's spans, read from the store alone (single-trace tools)."""
+        return ToolContext(
+            logs=self.trace_spans(root_span_id),
+            sources=self.sources,
+            workdir=self.workdir,
+            llm=self.llm,
+            selection=list(self.selection),
+            cache=self.cache.setdefault(f"trace:{root_span_id}", {}),
+            unscoped=self,
+        )
+
+    # -- the working frame of a store --------------------------------------------------------------
+    def working(self) -> WorkingSet | None:
+        """How the working frame of a store was drawn (None for logs in memory)."""
+        if self.pushdown and self._working is None:
+            self._working = working_set(self.source, self.sample_traces)
+            self._logs = self._working.frame
+        return self._working
+
+    def include_traces(self, root_span_ids: list[str]) -> None:
+        """Add these traces to a store's sampled working frame (a tool comparing them with the others)."""
+        working = self.working()
+        if working is None or not working.sampled or not root_span_ids:
+            return
+        have = set(working.frame.get_column("root_span_id").unique().to_list())
+        wanted = [i for i in dict.fromkeys(root_span_ids) if i not in have]
+        if not wanted:
+            return
+        listed = ", ".join(sql_literal(str(i)) for i in wanted)
+        extra = self.source.filter(f"root_span_id IN ({listed})")
+        if extra.height:
+            working.frame = pl.concat([working.frame, extra], how="vertical_relaxed")
+            working.traces_read += extra.get_column("root_span_id").n_unique()
+            self._logs, self._engine = working.frame, None
+
+    def sample_note(self) -> str | None:
+        """ "sampled 20,000 of 3.1M traces, stratified by day" when ``logs`` is a sample, else None."""
+        working = self._working
+        return working.note() if working is not None and working.sampled else None
 
     @property
     def datasets_dir(self) -> Path:
@@ -88,6 +195,38 @@ class ToolContext:
     def annotations_dir(self) -> Path:
         """Where annotations (labels and notes on spans) are saved: see :mod:`loop_jupyter.annotations`."""
         return self.workdir / "loop_annotations"
+
+
+def _select_columns(source: Any, columns: tuple[str, ...], where: str | None, shape: Any) -> pl.DataFrame:
+    """Narrow reads where the backend offers them (``select_columns``, sources/_sql.py); any other
+    ``LogSource`` filters whole rows and keeps the columns."""
+    if hasattr(source, "select_columns"):
+        return source.select_columns(columns, where, shape=shape)
+    return source.filter(where, shape=shape).select(columns)
+
+
+def _get_logs(self: ToolContext) -> pl.DataFrame:
+    if self._logs is None:
+        if self.pushdown:
+            self.working()
+        else:
+            from ..schema import empty_frame
+
+            self._logs = empty_frame()
+    if self._working is not None and self._working.sampled:
+        self._read_sample = True  # the tool reading it says its answer is on a sample
+    return self._logs
+
+
+def _set_logs(self: ToolContext, frame: pl.DataFrame | None) -> None:
+    self._logs = frame
+    self._working = None
+    self._read_sample = False
+
+
+# ``logs`` stays the dataclass's first field (``ToolContext(frame)``, ``ToolContext(logs=frame)``)
+# and becomes a property: a store's working frame is drawn on first use, not when the context is made.
+ToolContext.logs = property(_get_logs, _set_logs)  # type: ignore[assignment,method-assign]
 
 
 #: Who is calling a tool right now (per thread): "model" inside the agent loop, "user" otherwise.
@@ -293,11 +432,15 @@ def tool(
     def register(fn: Callable[..., ToolResult]) -> Callable[..., ToolResult]:
         description, parameters = schema_of(fn)
 
+        signature = inspect.signature(fn)
+
         @functools.wraps(fn)
-        def call(ctx: ToolContext | pl.DataFrame, *args: Any, **kwargs: Any) -> ToolResult:
+        def call(ctx: Any, *args: Any, **kwargs: Any) -> ToolResult:
             if isinstance(ctx, pl.DataFrame):
                 ctx = ToolContext(logs=ctx)
-            return fn(ctx, *args, **kwargs)
+            elif not isinstance(ctx, ToolContext):  # a LogSource: lj.connect(...)
+                ctx = ToolContext(source=ctx)
+            return run_on(ctx, fn, signature, args, kwargs)
 
         spec = ToolSpec(name or fn.__name__, description, parameters, call, side_effects, tuple(phrases))
         REGISTRY[spec.name] = spec
@@ -305,3 +448,29 @@ def tool(
         return call
 
     return register(function) if function is not None else register
+
+
+#: Parameters naming the one trace a tool reads: from a store, that trace is read alone.
+_TRACE_PARAMETERS = ("root_span_id",)
+
+
+def run_on(
+    ctx: ToolContext, fn: Callable[..., ToolResult], signature: inspect.Signature, args: Any, kwargs: Any
+) -> ToolResult:
+    """Run a tool; from a store, a single-trace tool on that trace's spans, and an answer read
+    from the working frame's sample says so (its text starts with the sampling note)."""
+    run_ctx = ctx
+    if ctx.pushdown:
+        try:
+            bound = signature.bind(ctx, *args, **kwargs).arguments
+        except TypeError:
+            bound = {}
+        root = next((bound[p] for p in _TRACE_PARAMETERS if isinstance(bound.get(p), str) and bound[p]), None)
+        if root is not None:
+            run_ctx = ctx.for_trace(root)
+    ctx._read_sample = False
+    result = fn(run_ctx, *args, **kwargs)
+    note = ctx.sample_note() if ctx._read_sample else None
+    if note and isinstance(result, ToolResult):
+        result.text = f"({note}.)\n{result.text}"
+    return result

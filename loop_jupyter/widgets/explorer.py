@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import traitlets
 
 from ..engine import TRACE_COLUMNS, LogEngine, QueryError, engine_for
+from ..sources import LogSource, MemorySource, connect
 from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
 from .explorer_annotate import AnnotationHandlers
 from .explorer_rows import LABELS, SORT_BY, TABLE_COLUMNS, page_frame, raw_fields
 from .explorer_similar import RESULT_LABELS, SHARED_LABELS, find_similar, score_note, table_json
+from .explorer_trace import _condition_of, _OpenTrace, _quote
 from .messages import (
     ChildrenRequest,
     FieldRequest,
@@ -45,84 +46,10 @@ CHILD_PAGE = 200
 PIECE_CHARS = 16_000
 #: Fields shown in the span detail, in order.
 DETAIL_FIELDS = ("input", "output", "expected", "error", "metadata", "scores", "metrics", "span_attributes")
-_NODE_COLUMNS = ["span_id", "parent_id", "name", "type", "start", "end", "error", "tokens", "cost", "model"]
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _condition_of(sql: str) -> str:
-    """The WHERE condition of a filter given as a condition or as ``SELECT ... WHERE cond``."""
-    text = sql.strip().rstrip(";")
-    if text[:6].lower() == "select":
-        import sqlglot
-
-        where = sqlglot.parse_one(text, read="duckdb").args.get("where")
-        if where is None:
-            raise RequestError("the filter has no WHERE condition")
-        return where.this.sql(dialect="duckdb")
-    return text
-
-
-class _OpenTrace:
-    """The spans of one trace, indexed by parent for lazy tree paging."""
-
-    def __init__(self, logs: pl.DataFrame, root_span_id: str) -> None:
-        spans = (
-            logs.with_row_index("_row")
-            .filter(pl.col("root_span_id") == root_span_id)
-            .select(["_row", *_NODE_COLUMNS])
-            .sort("start", nulls_last=True, maintain_order=True)
-        )
-        if spans.height == 0:
-            raise RequestError(f"no trace with root_span_id {root_span_id!r}")
-        self.root_span_id = root_span_id
-        self.spans = spans
-        starts = spans.get_column("start").drop_nulls()
-        ends = spans.get_column("end").drop_nulls()
-        self.t0: datetime | None = starts.min() if len(starts) else None  # type: ignore[assignment]
-        t1 = ends.max() if len(ends) else None
-        self.total_ms = (
-            max((t1 - self.t0).total_seconds() * 1000, 0.0) if self.t0 is not None and t1 is not None else 0.0  # type: ignore[operator]
-        )
-        ids = spans.get_column("span_id")
-        known = set(ids.to_list())
-        parents = spans.get_column("parent_id").to_list()
-        # Orphans (parent not in this trace) show at the top level rather than vanish.
-        keys = [p if p is not None and p in known else "" for p in parents]
-        self.children: dict[str, list[int]] = {}
-        for position, key in enumerate(keys):
-            self.children.setdefault(key, []).append(position)
-        self.position = {span_id: i for i, span_id in enumerate(ids.to_list())}
-
-    def node(self, position: int, row: dict[str, Any]) -> dict[str, Any]:
-        start, end = row["start"], row["end"]
-        offset = (start - self.t0).total_seconds() * 1000 if start is not None and self.t0 is not None else None
-        duration = (end - start).total_seconds() * 1000 if start is not None and end is not None else None
-        return {
-            "span_id": row["span_id"],
-            "name": row["name"] or row["span_id"],
-            "type": row["type"],
-            "offset_ms": offset,
-            "duration_ms": duration,
-            "error": row["error"] is not None,
-            "tokens": row["tokens"],
-            "cost": row["cost"],
-            "model": row["model"],
-            "n_children": len(self.children.get(row["span_id"], ())),
-        }
-
-    def page(self, parent: str, offset: int, limit: int) -> dict[str, Any]:
-        positions = self.children.get(parent, [])
-        chosen = positions[offset : offset + limit]
-        rows = self.spans[chosen].to_dicts() if chosen else []
-        return {
-            "parent": parent,
-            "offset": offset,
-            "total": len(positions),
-            "nodes": [self.node(p, r) for p, r in zip(chosen, rows, strict=True)],
-        }
+def _ids_condition(ids: list[str]) -> str:
+    return "root_span_id IN (" + ", ".join(_quote(i) for i in ids) + ")" if ids else "FALSE"
 
 
 class TraceExplorer(AnnotationHandlers, RequestWidget):
@@ -153,17 +80,25 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
 
     def __init__(
         self,
-        logs: pl.DataFrame,
+        logs: pl.DataFrame | LogSource | str,
         *,
         loop: ChatSession | None = None,
         chat: ChatWidget | None = None,
         where: str = "",
         page_size: int = 25,
     ) -> None:
-        self.logs = logs
+        # A store (a LogSource, or "duckdb:///..."): pages, counts and filters run in its SQL and
+        # opening a trace reads that trace only; a frame (or a MemorySource) works as before.
+        if isinstance(logs, str):
+            logs = connect(logs)
+        if isinstance(logs, MemorySource):
+            logs = logs.frame
+        self.source: LogSource | None = None if isinstance(logs, pl.DataFrame) else logs
+        self.logs = logs if isinstance(logs, pl.DataFrame) else None
         self.loop = loop if loop is not None else getattr(chat, "loop", None)
         self.chat = chat
-        self.engine: LogEngine = engine_for(logs)
+        self.engine: LogEngine = engine_for(logs) if self.source is None else self.source.engine  # type: ignore[attr-defined]
+        self._trace_logs: pl.DataFrame | None = None
         self._selected: list[str] = []
         self._trace: _OpenTrace | None = None
         self._fields: dict[tuple[str, str], str] = {}
@@ -172,7 +107,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
             columns=list(TABLE_COLUMNS),
             page_size=page_size,
             has_loop=self.loop is not None,
-            total_traces=self.engine.traces.height,
+            total_traces=self._count(""),
         )
         self.set_filter(where)
         if chat is not None and getattr(chat, "explorer", None) is None:
@@ -182,7 +117,10 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
     @property
     def selection(self) -> pl.DataFrame:
         """The selected traces (rows of the traces view), in the order they were selected."""
-        traces = self.engine.traces
+        if self.source is not None:
+            traces = self.source.filter(_ids_condition(self._selected), shape="traces")
+        else:
+            traces = self.engine.traces
         if not self._selected:
             return traces.clear()
         order = pl.DataFrame({"root_span_id": self._selected, "_order": range(len(self._selected))})
@@ -213,15 +151,26 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
     @property
     def filtered(self) -> pl.DataFrame:
         """The traces matching the current filter, as Polars."""
+        if self.source is not None:
+            return self.source.filter(self.where or None, shape="traces")
         return self.engine.filter(self.where, shape="traces") if self.where else self.engine.traces
 
     # -- helpers -------------------------------------------------------------------------------------
     def _count(self, condition: str) -> int:
+        if self.source is not None:  # counted in the store
+            return self.source.count(condition or None, shape="traces")
         if not condition:
             return self.engine.traces.height
         self.engine.where(condition, shape="traces")  # refuses anything but one read-only condition
         frame = self.engine.sql(f"SELECT count(*) AS n FROM traces WHERE {condition}")
         return int(frame.item())
+
+    def _known(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are traces of the logs."""
+        if self.source is not None:
+            found = self.source.sql(f"SELECT root_span_id FROM traces WHERE {_ids_condition(ids)}", limit=len(ids))
+            return set(found.get_column("root_span_id").to_list())
+        return set(self.engine.traces.get_column("root_span_id").to_list())
 
     # -- request handlers ----------------------------------------------------------------------------
     def _on_rows(self, request: RowsRequest) -> dict[str, Any]:
@@ -247,7 +196,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
     def _on_raw(self, request: RawRequest) -> dict[str, Any]:
         """The raw JSON of a trace's root span (input, output, error, ...), for the row's "raw" view."""
         fields = raw_fields(self.engine, request.root_span_id)
-        if not fields and request.root_span_id not in set(self.engine.traces.get_column("root_span_id").to_list()):
+        if not fields and not self._known([request.root_span_id]):
             raise RequestError(f"no trace with root_span_id {request.root_span_id!r}")
         return {"root_span_id": request.root_span_id, "fields": fields}
 
@@ -301,7 +250,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         else:
             drop = set(ids)
             chosen = [i for i in self._selected if i not in drop]
-        known = set(self.engine.traces.get_column("root_span_id").to_list()) if ids else set()
+        known = self._known(ids) if ids else set()
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise RequestError(f"unknown trace ids: {unknown[:3]}")
@@ -335,7 +284,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
     def similar(self, root_span_ids: list[str], limit: int = 10) -> list[str]:
         """Filter the table to the traces most similar to ``root_span_ids`` (the analysis tool);
         ``last_similar`` keeps its tables: scores and why per trace, and what they share."""
-        results, shared = find_similar(self.logs, root_span_ids, limit)
+        results, shared = find_similar(self.source if self.source is not None else self.logs, root_span_ids, limit)
         self.last_similar = (results, shared)
         found = results.get_column("root_span_id").to_list()
         ids = list(dict.fromkeys([*root_span_ids, *found]))
@@ -344,7 +293,9 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
 
     def _on_open(self, request: OpenRequest) -> dict[str, Any]:
         root = request.root_span_id
-        self._trace = _OpenTrace(self.logs, root)
+        # From a store, that trace's spans alone (its rows index the trace, not the logs).
+        self._trace_logs = self.source.trace(root) if self.source is not None else self.logs
+        self._trace = _OpenTrace(self._trace_logs, root)
         self._fields.clear()
         self.open_trace = root
         trace = self._trace
@@ -380,7 +331,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
             if span_id not in trace.position:
                 raise RequestError(f"no span {span_id!r} in this trace")
             row = int(trace.spans.get_column("_row")[trace.position[span_id]])
-            raw = self.logs.get_column(name)[row]
+            raw = self._trace_logs.get_column(name)[row]
             text = "" if raw is None else str(raw)
             if 0 < len(text) <= 2_000_000:
                 with contextlib.suppress(ValueError):
@@ -396,7 +347,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         if span_id not in trace.position:
             raise RequestError(f"no span {span_id!r} in this trace")
         row_index = int(trace.spans.get_column("_row")[trace.position[span_id]])
-        row = self.logs.select(
+        row = self._trace_logs.select(
             [
                 "span_id",
                 "name",

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from ..sources import LogSource
 from ._base import RequestError, column_types, frame_rows
 
 #: Columns of the similar-traces table, in order (``root_span_id`` is the rows' key, hidden).
@@ -44,9 +45,12 @@ def table_json(frame: pl.DataFrame, labels: dict[str, str]) -> dict[str, Any]:
     return {"columns": frame.columns, "types": column_types(frame), "rows": frame_rows(frame), "labels": labels}
 
 
-def find_similar(logs: pl.DataFrame, root_span_ids: list[str], limit: int = 10) -> tuple[pl.DataFrame, pl.DataFrame]:
+def find_similar(
+    logs: pl.DataFrame | LogSource, root_span_ids: list[str], limit: int = 10
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The traces most similar to ``root_span_ids`` (scores, why, intent, user, tools, error kinds)
-    and what most of them share; the query traces themselves are left out."""
+    and what most of them share; the query traces themselves are left out. ``logs``: the span frame,
+    or a store (the tool then reads a sample of it, as the agent's tools do)."""
     try:
         from ..analysis.similar import similar_traces
     except ImportError as exc:
@@ -54,7 +58,10 @@ def find_similar(logs: pl.DataFrame, root_span_ids: list[str], limit: int = 10) 
     from ..artifacts import Table
     from ..tools import ToolContext
 
-    ctx = ToolContext(logs=logs, selection=list(root_span_ids))
+    if isinstance(logs, pl.DataFrame):
+        ctx = ToolContext(logs=logs, selection=list(root_span_ids))
+    else:
+        ctx = ToolContext(source=logs, selection=list(root_span_ids))
     result = similar_traces(ctx, trace_ids=list(root_span_ids), limit=limit)
     tables = [a for a in result.artifacts if isinstance(a, Table)]
     if result.is_error or not tables or "root_span_id" not in tables[0].frame.columns:

@@ -124,7 +124,7 @@ def _resolve_trace_ref(slots: Slots, ctx: ToolContext, scope: str | None) -> str
         f" ORDER BY {column} {order} NULLS LAST, created DESC, root_span_id LIMIT 1"
     )  # fmt: skip
     try:
-        frame = ctx.engine.sql(sql)
+        frame = ctx.sql(sql)
     except Exception as exc:  # a reason for the person, not a crash
         return f"I could not find {ref.label}: {exc}"
     labels = ", ".join(c.label for c in conditions)

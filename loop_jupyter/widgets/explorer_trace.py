@@ -1,0 +1,92 @@
+"""The open trace of the explorer: one trace's spans, indexed by parent for lazy tree paging.
+
+Moved out of explorer.py (which reads the traces through a frame's engine or a store) unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from ._base import RequestError
+
+_NODE_COLUMNS = ["span_id", "parent_id", "name", "type", "start", "end", "error", "tokens", "cost", "model"]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _condition_of(sql: str) -> str:
+    """The WHERE condition of a filter given as a condition or as ``SELECT ... WHERE cond``."""
+    text = sql.strip().rstrip(";")
+    if text[:6].lower() == "select":
+        import sqlglot
+
+        where = sqlglot.parse_one(text, read="duckdb").args.get("where")
+        if where is None:
+            raise RequestError("the filter has no WHERE condition")
+        return where.this.sql(dialect="duckdb")
+    return text
+
+
+class _OpenTrace:
+    """The spans of one trace, indexed by parent for lazy tree paging."""
+
+    def __init__(self, logs: pl.DataFrame, root_span_id: str) -> None:
+        spans = (
+            logs.with_row_index("_row")
+            .filter(pl.col("root_span_id") == root_span_id)
+            .select(["_row", *_NODE_COLUMNS])
+            .sort("start", nulls_last=True, maintain_order=True)
+        )
+        if spans.height == 0:
+            raise RequestError(f"no trace with root_span_id {root_span_id!r}")
+        self.root_span_id = root_span_id
+        self.spans = spans
+        starts = spans.get_column("start").drop_nulls()
+        ends = spans.get_column("end").drop_nulls()
+        self.t0: datetime | None = starts.min() if len(starts) else None  # type: ignore[assignment]
+        t1 = ends.max() if len(ends) else None
+        self.total_ms = (
+            max((t1 - self.t0).total_seconds() * 1000, 0.0) if self.t0 is not None and t1 is not None else 0.0  # type: ignore[operator]
+        )
+        ids = spans.get_column("span_id")
+        known = set(ids.to_list())
+        parents = spans.get_column("parent_id").to_list()
+        # Orphans (parent not in this trace) show at the top level rather than vanish.
+        keys = [p if p is not None and p in known else "" for p in parents]
+        self.children: dict[str, list[int]] = {}
+        for position, key in enumerate(keys):
+            self.children.setdefault(key, []).append(position)
+        self.position = {span_id: i for i, span_id in enumerate(ids.to_list())}
+
+    def node(self, position: int, row: dict[str, Any]) -> dict[str, Any]:
+        start, end = row["start"], row["end"]
+        offset = (start - self.t0).total_seconds() * 1000 if start is not None and self.t0 is not None else None
+        duration = (end - start).total_seconds() * 1000 if start is not None and end is not None else None
+        return {
+            "span_id": row["span_id"],
+            "name": row["name"] or row["span_id"],
+            "type": row["type"],
+            "offset_ms": offset,
+            "duration_ms": duration,
+            "error": row["error"] is not None,
+            "tokens": row["tokens"],
+            "cost": row["cost"],
+            "model": row["model"],
+            "n_children": len(self.children.get(row["span_id"], ())),
+        }
+
+    def page(self, parent: str, offset: int, limit: int) -> dict[str, Any]:
+        positions = self.children.get(parent, [])
+        chosen = positions[offset : offset + limit]
+        rows = self.spans[chosen].to_dicts() if chosen else []
+        return {
+            "parent": parent,
+            "offset": offset,
+            "total": len(positions),
+            "nodes": [self.node(p, r) for p, r in zip(chosen, rows, strict=True)],
+        }
