@@ -111,6 +111,12 @@ def _arguments(ids: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
         "summarize_trace": [{"root_span_id": ids["big"]}],
         "trace_view": [{"root_span_id": ids["big"]}, {"root_span_id": ids["failing"], "view": "tools"}],
         "usage_trends": [{}, {"period": "week"}],
+        "search_tools": [{"query": "slow traces latency"}],
+        "annotate": [{"label": "wrong tool", "span_id": ids["span"]}, {"label": "slow", "where": "duration > 30"}],
+        "list_annotations": [{}],
+        "failed_questions": [{}],
+        "failure_modes_over_time": [{}, {"every": "week", "top": 3}],
+        "mode_to_dataset_and_scorer": [{}],
     }
 
 

@@ -29,23 +29,32 @@ SHOWN = 3
 COLUMNS = {"kind": pl.String, "span_id": pl.String, "name": pl.String, "detail": pl.String, "ratio": pl.Float64}
 
 
-def _all_logs(ctx: ToolContext) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """The whole logs (a trace in scope sees only its own spans) and their cache."""
+def _whole(ctx: ToolContext) -> ToolContext:
+    """The context over all the logs (a trace in scope sees only its own spans)."""
     unscoped = getattr(ctx, "unscoped", None)
-    return (unscoped.logs, unscoped.cache) if unscoped is not None else (ctx.logs, ctx.cache)
+    return unscoped if unscoped is not None else ctx
 
 
 def name_medians(ctx: ToolContext) -> pl.DataFrame:
-    """p50 duration and count of the spans of each (name, type) across the logs (cached)."""
-    logs, cache = _all_logs(ctx)
-    key = ("trace_anomalies:p50", id(logs), logs.height)
-    if key not in cache:
-        cache[key] = (
-            logs.filter(pl.col("duration").is_not_null())
-            .group_by("name", "type")
-            .agg(p50=pl.col("duration").median(), peers=pl.len())
+    """p50 duration and count of the spans of each (name, type) across the logs (cached). In SQL, so
+    a store computes it where the spans are (no sample: one trace's summary stays exact)."""
+    whole = _whole(ctx)
+    key = ("trace_anomalies:p50", id(whole.source if whole.pushdown else whole.logs))
+    if key not in whole.cache:
+        whole.cache[key] = whole.sql(
+            "SELECT name, type, median(duration) AS p50, count(*) AS peers FROM logs "
+            "WHERE duration IS NOT NULL GROUP BY name, type"
         )
-    return cache[key]
+    return whole.cache[key]
+
+
+def _root_durations(ctx: ToolContext, duration: float) -> dict[str, Any]:
+    """How many traces have a duration, their p50 and p95, and how many are faster than ``duration``."""
+    return _whole(ctx).sql(
+        "SELECT count(*) AS n, median(duration) AS p50, quantile_cont(duration, 0.95) AS p95, "
+        f"count(*) FILTER (WHERE duration < {float(duration)!r}) AS faster "
+        "FROM logs WHERE is_root AND duration IS NOT NULL"
+    ).row(0, named=True)
 
 
 def trace_anomalies(ctx: ToolContext, spans: pl.DataFrame) -> pl.DataFrame:
@@ -61,17 +70,15 @@ def trace_anomalies(ctx: ToolContext, spans: pl.DataFrame) -> pl.DataFrame:
 
 def _slow_trace(ctx: ToolContext, spans: pl.DataFrame) -> list[dict[str, Any]]:
     roots = spans.filter(pl.col("is_root") & pl.col("duration").is_not_null())
-    logs, _ = _all_logs(ctx)
-    durations = logs.filter(pl.col("is_root")).get_column("duration").drop_nulls()
-    if roots.height != 1 or durations.len() < 20:
+    if roots.height != 1:
         return []
     root = roots.row(0, named=True)
-    p50, p95 = durations.median(), durations.quantile(0.95, "linear")
-    if not p50 or root["duration"] <= p95:
+    found = _root_durations(ctx, root["duration"])
+    total, p50, p95, faster = found["n"], found["p50"], found["p95"], found["faster"]
+    if total < 20 or not p50 or root["duration"] <= p95:
         return []
-    faster = int((durations < root["duration"]).sum())
-    rank = (f"the slowest of {durations.len():,} traces" if faster == durations.len() - 1
-            else f"slower than {faster:,} of {durations.len():,} traces")  # fmt: skip
+    rank = (f"the slowest of {total:,} traces" if faster == total - 1
+            else f"slower than {faster:,} of {total:,} traces")  # fmt: skip
     detail = (
         f"the trace took {root['duration']:,.1f} s, {root['duration'] / p50:.1f}× the p50 trace ({p50:,.1f} s); {rank}"
     )

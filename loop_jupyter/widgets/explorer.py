@@ -196,7 +196,7 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
     def _on_raw(self, request: RawRequest) -> dict[str, Any]:
         """The raw JSON of a trace's root span (input, output, error, ...), for the row's "raw" view."""
         fields = raw_fields(self.engine, request.root_span_id)
-        if not fields and not self._known([request.root_span_id]):
+        if not fields and request.root_span_id not in self._known([request.root_span_id]):
             raise RequestError(f"no trace with root_span_id {request.root_span_id!r}")
         return {"root_span_id": request.root_span_id, "fields": fields}
 
