@@ -74,6 +74,10 @@ def timed(demo: Demo, question: str, expected: Callable[[datetime], set[str]], s
     if question in EMPTY_ON_DEMO:
         assert found == set() and want == [set(), set()] and "0 spans match" in answer.text, answer.text
         return
+    if "this week" in question and before - week_start(before) < timedelta(hours=12):
+        # Early on a Monday (UTC) this week holds no demo traffic yet: the answer must be empty too.
+        assert found in want, (question, len(found), [len(w) for w in want])
+        return
     assert want[0] and want[1], f"the demo gives no rows for {question!r}: the case tests nothing"
     assert found in want, (question, len(found), [len(w) for w in want])
 
