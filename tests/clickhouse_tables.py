@@ -21,6 +21,7 @@ import polars as pl
 
 from loop_jupyter.clickhouse.adapters import NATIVE_DDL
 from loop_jupyter.loaders.otlp import _get, iter_spans, key_values, normalize_id
+from loop_jupyter.schema import COLUMNS
 
 
 def statements(path: Path) -> list[str]:
@@ -214,7 +215,7 @@ def insert_frame(session: Any, table: str, frame: pl.DataFrame) -> None:
     """A canonical frame into the native table (through a Parquet file, types kept)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spans.parquet"
-        frame.write_parquet(path)
+        frame.select(COLUMNS).with_columns(pl.int_range(frame.height, dtype=pl.Int64).alias("_row")).write_parquet(path)
         session.query(f"INSERT INTO {table} SELECT * FROM file('{path}', Parquet)")
 
 
@@ -252,3 +253,25 @@ def langfuse_files(fixtures: Path) -> list[Path]:
     return sorted((fixtures / "agent-prism" / "langfuse").glob("*.json")) + sorted(
         (fixtures / "langfuse-framework-traces").glob("*.trace.json")
     )
+
+
+# -- one database for every ClickHouse test module (chDB opens one directory per process) ----------
+DEMO_TRACES = 300
+
+
+def build_all(path: str, fixtures: Path, demo_file: Path) -> dict[str, pl.DataFrame]:
+    """Every table: the fixtures in otel / langfuse_v3 / langfuse_v4 / native, and the demo logs
+    imported by ``import --to chdb:///`` into ``loop_spans``. Returns the loaders' frames."""
+    import loop_jupyter as lj
+    from loop_jupyter.clickhouse.importer import import_to_chdb
+    from loop_jupyter.demo import write_demo_jsonl
+
+    otel = pl.concat([lj.load_logs(p) for p in otlp_files(fixtures)])
+    langfuse = pl.concat([lj.load_logs(p) for p in langfuse_files(fixtures)], how="vertical_relaxed")
+    # Two fixture files hold the same trace: Langfuse's ReplacingMergeTree keeps one row per id.
+    langfuse = langfuse.unique(subset="id", keep="first", maintain_order=True)
+    build_database(path, fixtures, {"otel": otel, "langfuse": langfuse})
+    write_demo_jsonl(demo_file, n_traces=DEMO_TRACES, seed=7, now=datetime(2026, 11, 27, 12, tzinfo=UTC))
+    result = import_to_chdb(demo_file, f"chdb:///{path}", progress=False)
+    assert result.report.ok and result.spans_added > 0
+    return {"otel": otel, "langfuse": langfuse, "demo": lj.load_logs(demo_file)}

@@ -32,7 +32,8 @@ Getter = Callable[[str], str]
 _TS = "Nullable(DateTime64(6, 'UTC'))"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-#: Our canonical columns as a ClickHouse table (written by ``import --to``; the ``native`` schema).
+#: Our canonical columns as a ClickHouse table (written by ``import --to``; the ``native`` schema),
+#: plus ``_row``, the load position (spans come back in import order, as from a DuckDB store).
 NATIVE_DDL = """CREATE TABLE IF NOT EXISTS {table} (
   id String, span_id String, root_span_id String, span_parents Array(String), is_root Bool,
   created Nullable(DateTime64(6, 'UTC')),
@@ -42,7 +43,7 @@ NATIVE_DDL = """CREATE TABLE IF NOT EXISTS {table} (
   parent_id Nullable(String), depth Nullable(Int32), name Nullable(String), type Nullable(String),
   start Nullable(DateTime64(6, 'UTC')), `end` Nullable(DateTime64(6, 'UTC')), duration Nullable(Float64),
   model Nullable(String), prompt_tokens Nullable(Int64), completion_tokens Nullable(Int64),
-  tokens Nullable(Int64), cost Nullable(Float64)
+  tokens Nullable(Int64), cost Nullable(Float64), _row Int64
 ) ENGINE = MergeTree ORDER BY (root_span_id, span_id)"""
 
 
