@@ -204,6 +204,72 @@ def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[st
     return traces, observations, scores
 
 
+def langfuse_v4_rows(
+    traces: list[dict[str, Any]], observations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The v3 rows as Langfuse v4 writes them into ``events_full``: one row per span, the trace
+    itself an app-root span (id = trace id, its name/input/output), trace-level columns on every row."""
+    by_trace = {t["id"]: t for t in traces}
+    rows = []
+
+    def row(trace: dict[str, Any], **values: Any) -> dict[str, Any]:
+        metadata = values.pop("metadata")
+        return {
+            "project_id": trace["project_id"],
+            "trace_id": trace["id"],
+            "trace_name": trace["name"],
+            "user_id": trace["user_id"] or "",
+            "session_id": trace["session_id"] or "",
+            "tags": trace["tags"],
+            "metadata_names": list(metadata),
+            "metadata_values": list(metadata.values()),
+            "event_ts": values["start_time"],
+            "is_deleted": 0,
+            **values,
+        }
+
+    for trace in traces:
+        rows.append(
+            row(
+                trace,
+                span_id=trace["id"],
+                parent_span_id="",
+                start_time=trace["timestamp"],
+                end_time=None,
+                name=trace["name"],
+                type="SPAN",
+                is_app_root=True,
+                level="DEFAULT",
+                input=trace["input"] or "",
+                output=trace["output"] or "",
+                metadata=trace["metadata"],
+            )
+        )
+    for obs in observations:
+        trace = by_trace[obs["trace_id"]]
+        rows.append(
+            row(
+                trace,
+                span_id=obs["id"],
+                parent_span_id=obs["parent_observation_id"] or "",
+                start_time=obs["start_time"],
+                end_time=obs["end_time"],
+                name=obs["name"],
+                type=obs["type"],
+                is_app_root=False,
+                level=obs["level"],
+                status_message=obs["status_message"] or "",
+                input=obs["input"] or "",
+                output=obs["output"] or "",
+                provided_model_name=obs["provided_model_name"] or "",
+                usage_details=obs["usage_details"],
+                cost_details=obs["cost_details"],
+                metadata=obs["metadata"],
+            )
+        )
+    return rows
+
+
 def insert_rows(session: Any, table: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -234,11 +300,15 @@ def build_database(path: str, fixtures: Path, frames: dict[str, pl.DataFrame]) -
         insert_rows(session, "traces", traces)
         insert_rows(session, "observations", observations)
         insert_rows(session, "scores", scores)
+        # Langfuse v4 keeps the same traces one row per span (the v3 tables' rows, deduplicated).
+        keep_traces = {t["id"]: t for t in traces}
+        keep_obs = {o["id"]: o for o in observations}
+        insert_rows(session, "events_full", langfuse_v4_rows(list(keep_traces.values()), list(keep_obs.values())))
         counts = {}
         for name, frame in frames.items():
             session.query(NATIVE_DDL.format(table=f"native_{name}"))
             insert_frame(session, f"native_{name}", frame)
-        for table in ("otel_traces", "traces", "observations", "scores", *(f"native_{n}" for n in frames)):
+        for table in ("otel_traces", "traces", "observations", "scores", "events_full", *(f"native_{n}" for n in frames)):
             counts[table] = int(str(session.query(f"SELECT count() FROM {table}", "CSV")).strip())
         return counts
     finally:

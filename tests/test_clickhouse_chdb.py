@@ -48,6 +48,7 @@ def database(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tu
 CASES = {
     "otel": ("schema=otel", "otel"),
     "langfuse_v3": ("schema=langfuse_v3", "langfuse"),
+    "langfuse_v4": ("schema=langfuse_v4", "langfuse"),
     "native": ("schema=native&table=native_otel", "otel"),
 }
 

@@ -325,3 +325,43 @@ def test_a_filter_that_matched_nothing_leaves_the_next_one_right(database) -> No
         assert source.filter("type = 'no such type'", shape="traces").height == 0
         assert source.count("tags INCLUDES 'production'", shape="traces") == expected
         assert source.filter("'production' IN tags", shape="traces").height == expected
+
+
+def test_langfuse_v4_trace_without_an_app_root_gets_one(database) -> None:
+    """A v4 trace whose spans came without the trace's own app-root span (OTel ingestion): a root
+    made of the trace-level columns, parentless spans under it; deleted rows are not read."""
+    from loop_jupyter.clickhouse.backend import _Chdb
+
+    path, _frames = database
+    conn = _Chdb(path, {"session_timezone": "UTC"})
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS events_noroot AS events_full")
+        common = (
+            "'p', 't1', 'chat', 'ann', 'sess', ['beta'], toDateTime64('2026-01-02 03:04:05', 6), 0"
+        )
+        conn.execute(
+            "INSERT INTO events_noroot (project_id, trace_id, trace_name, user_id, session_id, tags, event_ts, "
+            "is_deleted, span_id, parent_span_id, start_time, end_time, name, type, usage_details) VALUES "
+            f"({common}, 's1', '', '2026-01-02 03:04:05', '2026-01-02 03:04:07', 'llm call', 'GENERATION', "
+            "map('input', 3, 'output', 4)), "
+            f"({common}, 's2', 's1', '2026-01-02 03:04:06', '2026-01-02 03:04:06.5', 'lookup', 'TOOL', map())"
+        )
+        conn.execute(
+            "INSERT INTO events_noroot (project_id, trace_id, span_id, parent_span_id, start_time, name, type, "
+            "event_ts, is_deleted) VALUES ('p', 't1', 's3', '', '2026-01-02 03:04:05', 'gone', 'SPAN', "
+            "toDateTime64('2026-01-02 03:04:06', 6), 1)"
+        )
+    finally:
+        conn.close()
+    with lj.connect(f"chdb:///{path}?schema=langfuse_v4&events_table=events_noroot", timeout_s=120) as source:
+        spans = source.trace("t1")
+        assert spans["id"].to_list() == ["s1", "t1", "s2"]  # start order (the root starts with s1), then id
+        assert spans["parent_id"].to_list() == ["t1", None, "s1"]
+        assert spans["depth"].to_list() == [1, 0, 2]
+        assert spans["type"].to_list() == ["llm", "task", "tool"]
+        assert spans["tokens"].to_list() == [7, None, None]
+        root = source.filter("is_root").row(0, named=True)
+        assert (root["name"], root["tags"], root["input"]) == ("chat", ["beta"], None)
+        assert source.count("metadata.user = 'ann'") == 1  # the trace's user is on its root only
+        trace = source.filter(shape="traces").row(0, named=True)
+        assert (trace["user"], trace["span_count"], trace["duration"]) == ("ann", 3, 2.0)

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from ..loaders.attributes import GENAI_OPERATIONS, LANGSMITH_KINDS, OPENINFERENCE_KINDS
 from ..schema import COLUMNS
 
-SCHEMAS: tuple[str, ...] = ("otel", "langfuse_v3", "native")
+SCHEMAS: tuple[str, ...] = ("otel", "langfuse_v3", "langfuse_v4", "native")
 DEFAULT_TABLES: dict[str, dict[str, str]] = {
     "otel": {"spans": "otel_traces"},
     "langfuse_v3": {"traces": "traces", "observations": "observations", "scores": "scores"},
+    "langfuse_v4": {"events": "events_full", "scores": "scores"},  # langfuse_v4.py
     "native": {"spans": "loop_spans"},
 }
 
@@ -481,7 +482,9 @@ def logs_sql(schema: str, tables: dict[str, str] | None = None) -> str:
         return f"SELECT {names} FROM {quote_name(tables['spans'])}"
     if schema == "otel":
         return _canonical(_otel(tables), _otel_links(tables))
-    return _canonical(_langfuse_v3(tables), _langfuse_links(tables))
+    if schema == "langfuse_v3":
+        return _canonical(_langfuse_v3(tables), _langfuse_links(tables))
+    raise ValueError(f"{schema}: use schemas.logs_sql")
 
 
 def traces_sql(logs: str = "logs") -> str:

@@ -27,9 +27,10 @@ from sqlglot import exp
 
 from ..schema import SCHEMA
 from ..sql_guard import QueryError
-from .adapters import SCHEMAS, logs_sql, quote_name, sql_string, traces_sql
+from .adapters import SCHEMAS, quote_name, sql_string, traces_sql
 from .dialect import translate
 from .reads import ProtocolReads
+from .schemas import logs_sql
 
 DEFAULT_ROW_LIMIT = 100_000
 DEFAULT_TIMEOUT_S = 20.0
