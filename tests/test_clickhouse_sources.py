@@ -365,3 +365,31 @@ def test_langfuse_v4_trace_without_an_app_root_gets_one(database) -> None:
         assert source.count("metadata.user = 'ann'") == 1  # the trace's user is on its root only
         trace = source.filter(shape="traces").row(0, named=True)
         assert (trace["user"], trace["span_count"], trace["duration"]) == ("ann", 3, 2.0)
+
+
+def test_readme_clickhouse_lines_run_on_the_same_tables(database) -> None:
+    """README's "Your traces are in ClickHouse": every connection string names a schema we read, and
+    the lines under it answer on chDB tables built from that schema's real DDL (the server is the
+    only part not run here)."""
+    import re
+    from urllib.parse import parse_qs, urlparse
+
+    path, _frames = database
+    section = (ROOT / "README.md").read_text().split("## Your traces are in ClickHouse", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2  # Langfuse, the OTel collector
+    for block in blocks:
+        (url,) = re.findall(r'lj\.connect\("([^"]+)"\)', block)
+        parsed = urlparse(url)
+        assert parsed.scheme == "clickhouse" and parsed.port == 8123
+        schema = parse_qs(parsed.query)["schema"][0]
+        calls = re.findall(r"^source\.(\w+)\((.*)\)", block, re.M)
+        assert len(calls) == 2
+        with lj.connect(f"chdb:///{path}?schema={schema}", timeout_s=120) as source:
+            memory = MemorySource(source.filter())
+            for method, args in calls:
+                call = f"source.{method}({args})"
+                got = eval(call, {"source": source})
+                expected = eval(call, {"source": memory})
+                assert same(got, expected), call
+                assert got.height > 0, call

@@ -139,6 +139,11 @@ class _Server:
         # ``readonly`` again; the limits still travel with every query (readonly = 2 allows them).
         if int(self.client.command("SELECT getSetting('readonly')") or 0):
             self.settings = {k: v for k, v in settings.items() if k != "readonly"}
+        # Settings an older server does not know (use_query_condition_cache came with 25.3) are
+        # left out: clickhouse-connect refuses unknown ones.
+        known = getattr(self.client, "server_settings", None)
+        if known:
+            self.settings = {k: v for k, v in self.settings.items() if k in known}
 
     def arrow(self, sql: str, overrides: dict[str, Any] | None = None) -> pa.Table:
         return self.client.query_arrow(sql, settings={**self.settings, **(overrides or {})})
