@@ -240,6 +240,8 @@ def test_connection_strings(database, tmp_path: Path) -> None:
     assert path.startswith("/")
     with lj.connect(f"chdb:///{path}?schema=native") as source:  # chdb:/// + /abs: the 4th slash
         assert source.url == f"chdb:////{path.lstrip('/')}?schema=native"
+    with lj.connect(f"chdb:///{path}") as source:  # no schema=: the table import --to writes is found
+        assert source.schema_name == "native" and source.count() > 0
     with pytest.raises(StoreError, match="no chDB database"):
         lj.connect(f"chdb:///{tmp_path}/missing?schema=otel")
     with pytest.raises(StoreError, match="unknown schema"):

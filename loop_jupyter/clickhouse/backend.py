@@ -195,8 +195,8 @@ class ClickHouseLogs(ProtocolReads):
     ) -> None:
         parsed = urlparse(url)
         params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        self.schema_name = params.get("schema", "otel")
-        if self.schema_name not in SCHEMAS:
+        self.schema_name = params.get("schema", "")
+        if self.schema_name and self.schema_name not in SCHEMAS:
             raise ValueError(f"unknown schema {self.schema_name!r} in {url!r}: use one of {', '.join(SCHEMAS)}")
         self.url = masked(url)
         tables = {}
@@ -206,7 +206,6 @@ class ClickHouseLogs(ProtocolReads):
             if f"{key}_table" in params:
                 tables[key] = params[f"{key}_table"]
         self.tables = tables
-        self.logs_sql = logs_sql(self.schema_name, tables)
         self._rows_sql: str | None = None
         self.row_limit, self.timeout_s = row_limit, timeout_s
         if memory_limit is not None:
@@ -223,6 +222,25 @@ class ClickHouseLogs(ProtocolReads):
         else:
             raise ValueError(f"not a ClickHouse connection string: {url!r}")
         self._closed = False
+        if not self.schema_name:
+            self.schema_name = self._detect_schema()
+        self.logs_sql = logs_sql(self.schema_name, tables)
+
+    def _detect_schema(self) -> str:
+        """No ``schema=``: the first of ``loop_spans`` (native, what ``import --to`` writes),
+        ``otel_traces``, ``observations`` (Langfuse v3), ``events_full`` (v4) in the database, else otel."""
+        found = DETECT_ORDER[1]
+        try:
+            names = ", ".join(sql_string(name) for name, _schema in DETECT_ORDER)
+            with self._lock:
+                table = self._conn.arrow(
+                    f"SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ({names})"
+                )
+            present = set(table.column(0).to_pylist()) if table.num_columns else set()
+            found = next((item for item in DETECT_ORDER if item[0] in present), found)
+        except Exception:  # a user who may not read system.tables: the default
+            pass
+        return found[1]
 
     # -- SQL -------------------------------------------------------------------------------------
     def _ours(self) -> list[str]:
@@ -377,6 +395,13 @@ class ClickHouseLogs(ProtocolReads):
         return f"ClickHouseLogs({self.url!r}, schema={self.schema_name!r})"
 
 
+#: (table, schema) looked for, in order, when the URL names no schema.
+DETECT_ORDER = (
+    ("loop_spans", "native"),
+    ("otel_traces", "otel"),
+    ("observations", "langfuse_v3"),
+    ("events_full", "langfuse_v4"),
+)
 SERVER_SCHEMES = ("clickhouse", "clickhouses", "clickhouse+http", "clickhouse+https")
 
 
