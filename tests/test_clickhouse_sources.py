@@ -395,3 +395,26 @@ def test_readme_clickhouse_lines_run_on_the_same_tables(database) -> None:
                 expected = eval(call, {"source": memory})
                 assert same(got, expected), call
                 assert got.height > 0, call
+
+
+def test_import_stores_the_traces_view_and_it_is_read_while_it_holds(database) -> None:
+    """``import --to chdb:///`` stores the traces view beside the spans (the DuckDB store keeps a
+    traces table too); a source reads it while it counts as many spans as the table holds."""
+    from loop_jupyter.clickhouse.backend import _Chdb
+
+    path, _frames = database
+    frame = lj.demo_logs(n_traces=12, seed=5)
+    result = import_to_chdb(frame, f"chdb:///{path}?table=extra", progress=False)
+    assert result.spans_added == frame.height and result.traces_total == 12
+    url = f"chdb:///{path}?schema=native&table=extra"
+    with lj.connect(url) as source:
+        assert "`extra_traces`" in source.traces_relation()
+        assert same(source.filter(shape="traces"), lj.traces(frame))
+    conn = _Chdb(path, {"session_timezone": "UTC"})
+    try:  # a span written by other means: the stored view no longer holds, the view is computed
+        conn.execute("INSERT INTO extra SELECT * REPLACE ('x1' AS id, 'x1' AS root_span_id, 1000000 AS _row) FROM extra LIMIT 1")
+    finally:
+        conn.close()
+    with lj.connect(url) as source:
+        assert "extra_traces" not in source.traces_relation()
+        assert source.count(shape="traces") == 13

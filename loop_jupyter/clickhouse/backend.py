@@ -25,6 +25,7 @@ import polars as pl
 import pyarrow as pa
 from sqlglot import exp
 
+from ..engine import TRACE_COLUMNS
 from ..schema import SCHEMA
 from ..sql_guard import QueryError
 from .adapters import SCHEMAS, quote_name, sql_string, traces_sql
@@ -207,6 +208,7 @@ class ClickHouseLogs(ProtocolReads):
                 tables[key] = params[f"{key}_table"]
         self.tables = tables
         self._rows_sql: str | None = None
+        self._traces_sql: str | None = None
         self.row_limit, self.timeout_s = row_limit, timeout_s
         if memory_limit is not None:
             memory = parse_bytes(memory_limit)
@@ -247,9 +249,31 @@ class ClickHouseLogs(ProtocolReads):
         """Our CTEs: the adapter's spans, the traces view, and the spans with their order key."""
         return [
             f"_lj_logs AS ({self.logs_sql})",
-            f"_lj_traces AS ({traces_sql('_lj_logs')})",
+            f"_lj_traces AS ({self.traces_relation()})",
             f"_lj_rows AS ({self.rows_sql()})",
         ]
+
+    def traces_relation(self) -> str:
+        """The traces view: computed over the spans per query, or, for a native table written by
+        ``import --to``, the table it stored beside it (while it holds as many spans)."""
+        if self._traces_sql is None:
+            self._traces_sql = traces_sql("_lj_logs")
+            if self.schema_name == "native":
+                name = self.tables.get("spans", "loop_spans")
+                stored, spans = quote_name(f"{name}_traces"), quote_name(name)
+                try:
+                    with self._lock:
+                        check = self._conn.arrow(
+                            f"SELECT (SELECT toInt64(sum(span_count)) FROM {stored}) AS t, "
+                            f"(SELECT toInt64(count()) FROM {spans}) AS s"
+                        )
+                    row = check.to_pylist()[0]
+                except Exception:  # no stored traces table
+                    row = None
+                if row is not None and row["t"] == row["s"]:
+                    names = ", ".join(f"`{column}`" for column in TRACE_COLUMNS)
+                    self._traces_sql = f"SELECT {names} FROM {stored}"
+        return self._traces_sql
 
     def rows_sql(self) -> str:
         """The spans plus ``_row``: a native table's load position, else 0 (then start order)."""

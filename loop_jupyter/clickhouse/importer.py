@@ -24,7 +24,7 @@ from ..report import LoadReport
 from ..schema import COLUMNS
 from ..sources.duckdb_store import StoreError
 from ..sources.importer import SHOWN_DUPLICATES, ImportResult, iter_batches
-from .adapters import DEFAULT_TABLES, NATIVE_DDL, quote_name, sql_string
+from .adapters import DEFAULT_TABLES, NATIVE_DDL, quote_name, sql_string, traces_sql
 from .backend import _Chdb, chdb_path
 
 
@@ -87,12 +87,31 @@ def import_to_chdb(
         result.traces_updated = _count(
             conn, f"SELECT uniqExact(root_span_id) FROM {table} WHERE _row >= {int(first_row)}"
         )
+        write_traces(conn, table_name)
         result.spans_total = _count(conn, f"SELECT count() FROM {table}")
         result.traces_total = _count(conn, f"SELECT uniqExact(root_span_id) FROM {table}")
     finally:
         conn.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def traces_table(table_name: str) -> str:
+    """The name of the ``traces`` table an import writes beside a native table."""
+    return f"{table_name}_traces"
+
+
+def write_traces(conn: _Chdb, table_name: str) -> None:
+    """The ``traces`` view of the native table, computed once and stored beside it (as the DuckDB
+    store keeps its ``traces`` table), replaced as a whole after each import. The backend reads it
+    while its span count matches the native table's (spans written by other means: it recomputes)."""
+    target, source = quote_name(traces_table(table_name)), quote_name(table_name)
+    names = ", ".join(f"`{name}`" for name in COLUMNS)
+    conn.execute(f"DROP TABLE IF EXISTS {target}")
+    conn.execute(
+        f"CREATE TABLE {target} ENGINE = MergeTree ORDER BY root_span_id AS "
+        f"WITH _spans AS (SELECT {names} FROM {source}) {traces_sql('_spans')}"
+    )
 
 
 def _insert(
