@@ -67,9 +67,10 @@ def open_clickhouse(url: str, **options: Any) -> LogSource:
 
 
 def connect(target: str | Path | pl.DataFrame | LogSource, *, format: str = "auto", **options: Any) -> LogSource:
-    """Open logs as a ``LogSource``: a frame, a ``duckdb:///path`` store, or a log file/folder.
+    """Open logs as a ``LogSource``: a frame, a ``duckdb:///path`` store, ClickHouse
+    (``chdb:///dir?schema=...``, ``clickhouse://user@host:8123/db?schema=...``), or a log file/folder.
 
-    ``options`` go to the backend (``row_limit``, ``timeout_s``, ``memory_limit`` for a store).
+    ``options`` go to the backend (``row_limit``, ``timeout_s``, ``memory_limit``).
     """
     if isinstance(target, pl.DataFrame):
         return MemorySource(target)
