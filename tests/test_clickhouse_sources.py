@@ -57,7 +57,8 @@ def database(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tu
 @pytest.fixture(scope="module", params=list(CASES))
 def pair(request: pytest.FixtureRequest, database: tuple[str, dict[str, pl.DataFrame]]):
     path, _frames = database
-    source = lj.connect(f"chdb:///{path}?{CASES[request.param]}", timeout_s=30)
+    # A generous time limit: the adapters are planned per query, slow on a loaded 2-core machine.
+    source = lj.connect(f"chdb:///{path}?{CASES[request.param]}", timeout_s=300)
     assert isinstance(source, ClickHouseLogs)
     memory = MemorySource(source.filter())
     yield request.param, source, memory
@@ -393,6 +394,8 @@ def test_readme_clickhouse_lines_run_on_the_same_tables(database) -> None:
                 call = f"source.{method}({args})"
                 got = eval(call, {"source": source})
                 expected = eval(call, {"source": memory})
+                if method == "sql":  # a GROUP BY's rows come in no set order
+                    got, expected = got.sort(got.columns, nulls_last=True), expected.sort(expected.columns, nulls_last=True)
                 assert same(got, expected), call
                 assert got.height > 0, call
 
