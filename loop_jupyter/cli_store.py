@@ -13,17 +13,22 @@ from .terminal import echo, echo_json
 
 
 def uses_store(args: argparse.Namespace) -> bool:
-    """``--logs duckdb:///...``: the command reads a store rather than loading logs into memory."""
-    from .sources import is_store_url
+    """``--logs duckdb:///...`` (or ``chdb:///...``, ``clickhouse://...``): the command reads the
+    source where it is rather than loading logs into memory."""
+    from .sources import is_source_url
 
-    return is_store_url(getattr(args, "logs", None))
+    return is_source_url(getattr(args, "logs", None))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .cli_output import EXIT_OK, EXIT_USAGE
     from .sources.importer import import_logs
 
-    result = import_logs(args.path, args.to, format=args.format, strict=args.strict, progress=not args.json)
+    run = import_logs
+    if args.to.split(":", 1)[0].lower() in ("chdb", "clickhouse", "clickhouses"):  # ClickHouse's native table
+        from .clickhouse.importer import import_to_chdb as run
+
+    result = run(args.path, args.to, format=args.format, strict=args.strict, progress=not args.json)
     if args.json:
         echo_json(result.to_dict())
     else:
@@ -52,7 +57,11 @@ def store_filter(args: argparse.Namespace) -> int:
 
     with connect(args.logs) as store:  # type: ignore[attr-defined]
         try:
-            select = store.engine.where(args.condition, shape=args.shape)
+            engine = getattr(store, "engine", None)  # a ClickHouse source shows its translated condition
+            if engine is not None:
+                select = engine.where(args.condition, shape=args.shape)
+            else:
+                select = store.where_sql(args.condition, shape=args.shape)
         except QueryError as exc:
             if args.sql_only:
                 raise
@@ -98,9 +107,16 @@ def attribution_logs(args: argparse.Namespace) -> Any:
 
 
 def add_import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    imp = sub.add_parser("import", help="import logs into a persisted DuckDB store (logs larger than memory)")
+    imp = sub.add_parser(
+        "import", help="import logs into a persisted DuckDB store or a chDB database (logs larger than memory)"
+    )
     imp.add_argument("path", help="a log file or folder (any format load reads)")
-    imp.add_argument("--to", required=True, metavar="URL", help="duckdb:///relative/logs.duckdb or duckdb:////abs/path")
+    imp.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="duckdb:///relative/logs.duckdb, duckdb:////abs/path, or chdb:///dir (ClickHouse's native table)",
+    )
     imp.add_argument("--format", default="auto")
     imp.add_argument("--strict", action="store_true", help="stop at the first bad record (nothing is imported)")
     imp.add_argument("--json", action="store_true", help="print what was imported as JSON")

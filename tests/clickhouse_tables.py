@@ -21,6 +21,7 @@ import polars as pl
 
 from loop_jupyter.clickhouse.adapters import NATIVE_DDL
 from loop_jupyter.loaders.otlp import _get, iter_spans, key_values, normalize_id
+from loop_jupyter.schema import COLUMNS
 
 
 def statements(path: Path) -> list[str]:
@@ -203,6 +204,72 @@ def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[st
     return traces, observations, scores
 
 
+def langfuse_v4_rows(
+    traces: list[dict[str, Any]], observations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The v3 rows as Langfuse v4 writes them into ``events_full``: one row per span, the trace
+    itself an app-root span (id = trace id, its name/input/output), trace-level columns on every row."""
+    by_trace = {t["id"]: t for t in traces}
+    rows = []
+
+    def row(trace: dict[str, Any], **values: Any) -> dict[str, Any]:
+        metadata = values.pop("metadata")
+        return {
+            "project_id": trace["project_id"],
+            "trace_id": trace["id"],
+            "trace_name": trace["name"],
+            "user_id": trace["user_id"] or "",
+            "session_id": trace["session_id"] or "",
+            "tags": trace["tags"],
+            "metadata_names": list(metadata),
+            "metadata_values": list(metadata.values()),
+            "event_ts": values["start_time"],
+            "is_deleted": 0,
+            **values,
+        }
+
+    for trace in traces:
+        rows.append(
+            row(
+                trace,
+                span_id=trace["id"],
+                parent_span_id="",
+                start_time=trace["timestamp"],
+                end_time=None,
+                name=trace["name"],
+                type="SPAN",
+                is_app_root=True,
+                level="DEFAULT",
+                input=trace["input"] or "",
+                output=trace["output"] or "",
+                metadata=trace["metadata"],
+            )
+        )
+    for obs in observations:
+        trace = by_trace[obs["trace_id"]]
+        rows.append(
+            row(
+                trace,
+                span_id=obs["id"],
+                parent_span_id=obs["parent_observation_id"] or "",
+                start_time=obs["start_time"],
+                end_time=obs["end_time"],
+                name=obs["name"],
+                type=obs["type"],
+                is_app_root=False,
+                level=obs["level"],
+                status_message=obs["status_message"] or "",
+                input=obs["input"] or "",
+                output=obs["output"] or "",
+                provided_model_name=obs["provided_model_name"] or "",
+                usage_details=obs["usage_details"],
+                cost_details=obs["cost_details"],
+                metadata=obs["metadata"],
+            )
+        )
+    return rows
+
+
 def insert_rows(session: Any, table: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -214,7 +281,7 @@ def insert_frame(session: Any, table: str, frame: pl.DataFrame) -> None:
     """A canonical frame into the native table (through a Parquet file, types kept)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spans.parquet"
-        frame.write_parquet(path)
+        frame.select(COLUMNS).with_columns(pl.int_range(frame.height, dtype=pl.Int64).alias("_row")).write_parquet(path)
         session.query(f"INSERT INTO {table} SELECT * FROM file('{path}', Parquet)")
 
 
@@ -233,11 +300,15 @@ def build_database(path: str, fixtures: Path, frames: dict[str, pl.DataFrame]) -
         insert_rows(session, "traces", traces)
         insert_rows(session, "observations", observations)
         insert_rows(session, "scores", scores)
+        # Langfuse v4 keeps the same traces one row per span (the v3 tables' rows, deduplicated).
+        keep_traces = {t["id"]: t for t in traces}
+        keep_obs = {o["id"]: o for o in observations}
+        insert_rows(session, "events_full", langfuse_v4_rows(list(keep_traces.values()), list(keep_obs.values())))
         counts = {}
         for name, frame in frames.items():
             session.query(NATIVE_DDL.format(table=f"native_{name}"))
             insert_frame(session, f"native_{name}", frame)
-        for table in ("otel_traces", "traces", "observations", "scores", *(f"native_{n}" for n in frames)):
+        for table in ("otel_traces", "traces", "observations", "scores", "events_full", *(f"native_{n}" for n in frames)):
             counts[table] = int(str(session.query(f"SELECT count() FROM {table}", "CSV")).strip())
         return counts
     finally:
@@ -252,3 +323,25 @@ def langfuse_files(fixtures: Path) -> list[Path]:
     return sorted((fixtures / "agent-prism" / "langfuse").glob("*.json")) + sorted(
         (fixtures / "langfuse-framework-traces").glob("*.trace.json")
     )
+
+
+# -- one database for every ClickHouse test module (chDB opens one directory per process) ----------
+DEMO_TRACES = 300
+
+
+def build_all(path: str, fixtures: Path, demo_file: Path) -> dict[str, pl.DataFrame]:
+    """Every table: the fixtures in otel / langfuse_v3 / langfuse_v4 / native, and the demo logs
+    imported by ``import --to chdb:///`` into ``loop_spans``. Returns the loaders' frames."""
+    import loop_jupyter as lj
+    from loop_jupyter.clickhouse.importer import import_to_chdb
+    from loop_jupyter.demo import write_demo_jsonl
+
+    otel = pl.concat([lj.load_logs(p) for p in otlp_files(fixtures)])
+    langfuse = pl.concat([lj.load_logs(p) for p in langfuse_files(fixtures)], how="vertical_relaxed")
+    # Two fixture files hold the same trace: Langfuse's ReplacingMergeTree keeps one row per id.
+    langfuse = langfuse.unique(subset="id", keep="first", maintain_order=True)
+    build_database(path, fixtures, {"otel": otel, "langfuse": langfuse})
+    write_demo_jsonl(demo_file, n_traces=DEMO_TRACES, seed=7, now=datetime(2026, 11, 27, 12, tzinfo=UTC))
+    result = import_to_chdb(demo_file, f"chdb:///{path}", progress=False)
+    assert result.report.ok and result.spans_added > 0
+    return {"otel": otel, "langfuse": langfuse, "demo": lj.load_logs(demo_file)}

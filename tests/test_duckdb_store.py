@@ -173,7 +173,9 @@ def test_connection_strings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(StoreError, match=r"no store at .*loop-jupyter import"):
         lj.connect(f"duckdb:///{tmp_path}/missing.duckdb")
     with pytest.raises(StoreError, match="unknown connection string scheme"):
-        lj.connect("clickhouse://localhost:8123/default")
+        lj.connect("sqlite:///logs.db")
+    with pytest.raises(StoreError, match=r"cannot open clickhouse://u:\*\*\*@127\.0\.0\.1:1/db"):
+        lj.connect("clickhouse://u:secret@127.0.0.1:1/db?schema=otel")  # ClickHouse: issue 18
     not_a_store = tmp_path / "plain.duckdb"
     import duckdb
 

@@ -7,8 +7,9 @@ when a backend is opened. See docs/clickhouse.md.
 
 from __future__ import annotations
 
-from .adapters import SCHEMAS, logs_sql, traces_sql
+from .adapters import SCHEMAS, traces_sql
 from .backend import ClickHouseLogs, connect
 from .dialect import translate
+from .schemas import logs_sql
 
 __all__ = ["SCHEMAS", "ClickHouseLogs", "connect", "logs_sql", "traces_sql", "translate"]

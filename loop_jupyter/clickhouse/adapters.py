@@ -19,10 +19,11 @@ from collections.abc import Callable
 from ..loaders.attributes import GENAI_OPERATIONS, LANGSMITH_KINDS, OPENINFERENCE_KINDS
 from ..schema import COLUMNS
 
-SCHEMAS: tuple[str, ...] = ("otel", "langfuse_v3", "native")
+SCHEMAS: tuple[str, ...] = ("otel", "langfuse_v3", "langfuse_v4", "native")
 DEFAULT_TABLES: dict[str, dict[str, str]] = {
     "otel": {"spans": "otel_traces"},
     "langfuse_v3": {"traces": "traces", "observations": "observations", "scores": "scores"},
+    "langfuse_v4": {"events": "events_full", "scores": "scores"},  # langfuse_v4.py
     "native": {"spans": "loop_spans"},
 }
 
@@ -32,7 +33,8 @@ Getter = Callable[[str], str]
 _TS = "Nullable(DateTime64(6, 'UTC'))"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-#: Our canonical columns as a ClickHouse table (written by ``import --to``; the ``native`` schema).
+#: Our canonical columns as a ClickHouse table (written by ``import --to``; the ``native`` schema),
+#: plus ``_row``, the load position (spans come back in import order, as from a DuckDB store).
 NATIVE_DDL = """CREATE TABLE IF NOT EXISTS {table} (
   id String, span_id String, root_span_id String, span_parents Array(String), is_root Bool,
   created Nullable(DateTime64(6, 'UTC')),
@@ -42,7 +44,7 @@ NATIVE_DDL = """CREATE TABLE IF NOT EXISTS {table} (
   parent_id Nullable(String), depth Nullable(Int32), name Nullable(String), type Nullable(String),
   start Nullable(DateTime64(6, 'UTC')), `end` Nullable(DateTime64(6, 'UTC')), duration Nullable(Float64),
   model Nullable(String), prompt_tokens Nullable(Int64), completion_tokens Nullable(Int64),
-  tokens Nullable(Int64), cost Nullable(Float64)
+  tokens Nullable(Int64), cost Nullable(Float64), _row Int64
 ) ENGINE = MergeTree ORDER BY (root_span_id, span_id)"""
 
 
@@ -480,7 +482,9 @@ def logs_sql(schema: str, tables: dict[str, str] | None = None) -> str:
         return f"SELECT {names} FROM {quote_name(tables['spans'])}"
     if schema == "otel":
         return _canonical(_otel(tables), _otel_links(tables))
-    return _canonical(_langfuse_v3(tables), _langfuse_links(tables))
+    if schema == "langfuse_v3":
+        return _canonical(_langfuse_v3(tables), _langfuse_links(tables))
+    raise ValueError(f"{schema}: use schemas.logs_sql")
 
 
 def traces_sql(logs: str = "logs") -> str:

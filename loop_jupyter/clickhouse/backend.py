@@ -15,6 +15,7 @@ parameters name tables: ``table=`` (otel, native) or ``traces_table=``/``observa
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from typing import Any, ClassVar
@@ -24,9 +25,13 @@ import polars as pl
 import pyarrow as pa
 from sqlglot import exp
 
+from ..engine import TRACE_COLUMNS
+from ..schema import SCHEMA
 from ..sql_guard import QueryError
-from .adapters import SCHEMAS, logs_sql, sql_string, traces_sql
+from .adapters import SCHEMAS, quote_name, sql_string, traces_sql
 from .dialect import translate
+from .reads import ProtocolReads
+from .schemas import logs_sql
 
 DEFAULT_ROW_LIMIT = 100_000
 DEFAULT_TIMEOUT_S = 20.0
@@ -48,11 +53,20 @@ def limit_settings(*, timeout_s: float, row_limit: int, memory: int, rows_to_rea
         "result_overflow_mode": "throw",
         "max_rows_to_read": rows_to_read,
         "join_use_nulls": 1,
+        # ClickHouse 25's query condition cache gave wrong answers here: after a filter matched no
+        # rows, has(tags, ..) over the traces view matched none either (chDB 4.4; a test holds it).
+        "use_query_condition_cache": 0,
         "session_timezone": "UTC",
         "output_format_arrow_string_as_string": 1,  # Arrow strings, not binary
         "output_format_arrow_low_cardinality_as_dictionary": 0,
         "readonly": 1,
     }
+
+
+def settings_clause(settings: dict[str, Any]) -> str:
+    return "SETTINGS " + ", ".join(
+        f"{name} = {sql_string(value) if isinstance(value, str) else value}" for name, value in settings.items()
+    )
 
 
 class _Chdb:
@@ -65,10 +79,9 @@ class _Chdb:
     def __init__(self, path: str, settings: dict[str, Any]) -> None:
         from chdb import session as chdb_session
 
-        self.path = path
-        self.clause = "SETTINGS " + ", ".join(
-            f"{name} = {sql_string(value) if isinstance(value, str) else value}" for name, value in settings.items()
-        )
+        self.path = path = os.path.abspath(path)
+        self.settings = settings
+        self.clause = settings_clause(settings)
         with _CHDB_LOCK:
             entry = self._open.get(path)
             if entry is None:
@@ -80,9 +93,10 @@ class _Chdb:
             entry[1] += 1
             self.session = entry[0]
 
-    def arrow(self, sql: str) -> pa.Table:
+    def arrow(self, sql: str, overrides: dict[str, Any] | None = None) -> pa.Table:
+        clause = settings_clause({**self.settings, **overrides}) if overrides else self.clause
         try:
-            data = self.session.query(f"{sql}\n{self.clause}", "Arrow").bytes()
+            data = self.session.query(f"{sql}\n{clause}", "Arrow").bytes()
         except Exception:
             # chDB 4.4 keeps the partial output of a query that failed (e.g. stopped by
             # max_result_rows) and prepends it to the next answer: one throwaway query flushes it.
@@ -90,6 +104,10 @@ class _Chdb:
                 self.session.query("SELECT 1", "Arrow")
             raise
         return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+
+    def execute(self, sql: str, fmt: str = "CSV") -> str:
+        """A statement without the limits (``import --to`` writes through the shared session)."""
+        return str(self.session.query(sql, fmt))
 
     def close(self) -> None:
         with _CHDB_LOCK:
@@ -122,9 +140,14 @@ class _Server:
         # ``readonly`` again; the limits still travel with every query (readonly = 2 allows them).
         if int(self.client.command("SELECT getSetting('readonly')") or 0):
             self.settings = {k: v for k, v in settings.items() if k != "readonly"}
+        # Settings an older server does not know (use_query_condition_cache came with 25.3) are
+        # left out: clickhouse-connect refuses unknown ones.
+        known = getattr(self.client, "server_settings", None)
+        if known:
+            self.settings = {k: v for k, v in self.settings.items() if k in known}
 
-    def arrow(self, sql: str) -> pa.Table:
-        return self.client.query_arrow(sql, settings=self.settings)
+    def arrow(self, sql: str, overrides: dict[str, Any] | None = None) -> pa.Table:
+        return self.client.query_arrow(sql, settings={**self.settings, **(overrides or {})})
 
     def close(self) -> None:
         self.client.close()
@@ -144,7 +167,8 @@ def _duckdb_names(query: str, count: int) -> list[str] | None:
         if _EMPTY is None:
             _EMPTY = empty_frame()
         try:
-            _NAMES[query] = engine_for(_EMPTY).sql(query, limit=0).columns
+            # Wrapped so that no row comes back (an aggregate gives one even over no spans).
+            _NAMES[query] = engine_for(_EMPTY).sql(f"SELECT * FROM ({query}) LIMIT 0", limit=0).columns
         except (QueryError, ValueError):
             _NAMES[query] = None
         if len(_NAMES) > 1000:
@@ -156,8 +180,9 @@ def _duckdb_names(query: str, count: int) -> list[str] | None:
 _EMPTY: pl.DataFrame | None = None
 
 
-class ClickHouseLogs:
-    """``logs`` and ``traces`` over ClickHouse tables in one of :data:`adapters.SCHEMAS`."""
+class ClickHouseLogs(ProtocolReads):
+    """``logs`` and ``traces`` over ClickHouse tables in one of :data:`adapters.SCHEMAS`: a
+    ``LogSource`` (docs/sources.md), opened by ``lj.connect("chdb:///...")`` / ``"clickhouse://..."``."""
 
     def __init__(
         self,
@@ -167,40 +192,108 @@ class ClickHouseLogs:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory: int = DEFAULT_MEMORY,
         rows_to_read: int = DEFAULT_ROWS_TO_READ,
+        memory_limit: str | int | None = None,
     ) -> None:
         parsed = urlparse(url)
         params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        self.schema = params.get("schema", "otel")
-        if self.schema not in SCHEMAS:
-            raise ValueError(f"unknown schema {self.schema!r} in {url!r}: use one of {', '.join(SCHEMAS)}")
+        self.schema_name = params.get("schema", "")
+        if self.schema_name and self.schema_name not in SCHEMAS:
+            raise ValueError(f"unknown schema {self.schema_name!r} in {url!r}: use one of {', '.join(SCHEMAS)}")
+        self.url = masked(url)
         tables = {}
         if "table" in params:
             tables["spans"] = params["table"]
-        for key in ("traces", "observations", "scores"):
+        for key in ("traces", "observations", "scores", "events"):
             if f"{key}_table" in params:
                 tables[key] = params[f"{key}_table"]
-        self.logs_sql = logs_sql(self.schema, tables)
+        self.tables = tables
+        self._rows_sql: str | None = None
+        self._traces_sql: str | None = None
         self.row_limit, self.timeout_s = row_limit, timeout_s
+        if memory_limit is not None:
+            memory = parse_bytes(memory_limit)
         settings = limit_settings(timeout_s=timeout_s, row_limit=row_limit, memory=memory, rows_to_read=rows_to_read)
         self._lock = threading.Lock()
         if parsed.scheme == "chdb":
-            # SQLAlchemy's convention: chdb:///relative, chdb:////absolute.
-            path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
-            if not path:
-                raise ValueError(f"{url!r}: give the chDB database directory, e.g. chdb:////data/traces")
+            path = chdb_path(url)
+            if not os.path.isdir(path):
+                raise ValueError(f"no chDB database at {path}: create one with `loop-jupyter import LOGS --to {url}`")
             self._conn: _Chdb | _Server = _Chdb(path, settings)
-        elif parsed.scheme in ("clickhouse", "clickhouses", "clickhouse+http", "clickhouse+https"):
+        elif parsed.scheme in SERVER_SCHEMES:
             self._conn = _Server(url, parsed.path.strip("/"), settings)
         else:
             raise ValueError(f"not a ClickHouse connection string: {url!r}")
+        self._closed = False
+        if not self.schema_name:
+            self.schema_name = self._detect_schema()
+        self.logs_sql = logs_sql(self.schema_name, tables)
+
+    def _detect_schema(self) -> str:
+        """No ``schema=``: the first of ``loop_spans`` (native, what ``import --to`` writes),
+        ``otel_traces``, ``observations`` (Langfuse v3), ``events_full`` (v4) in the database, else otel."""
+        found = DETECT_ORDER[1]
+        try:
+            names = ", ".join(sql_string(name) for name, _schema in DETECT_ORDER)
+            with self._lock:
+                table = self._conn.arrow(
+                    f"SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ({names})"
+                )
+            present = set(table.column(0).to_pylist()) if table.num_columns else set()
+            found = next((item for item in DETECT_ORDER if item[0] in present), found)
+        except Exception:  # a user who may not read system.tables: the default
+            pass
+        return found[1]
 
     # -- SQL -------------------------------------------------------------------------------------
-    def compile(self, query: str) -> str:
-        """The ClickHouse SQL a DuckDB-dialect query runs as (checked first; raises QueryError)."""
-        tree, _ = translate(query, SOURCE_NAMES, timeout_s=self.timeout_s)
-        # Our relations get private names (Langfuse's own table is called ``traces``); the user's
-        # ``logs``/``traces`` keep their names as aliases.
-        ours = [f"_lj_logs AS ({self.logs_sql})", f"_lj_traces AS ({traces_sql('_lj_logs')})"]
+    def _ours(self) -> list[str]:
+        """Our CTEs: the adapter's spans, the traces view, and the spans with their order key."""
+        return [
+            f"_lj_logs AS ({self.logs_sql})",
+            f"_lj_traces AS ({self.traces_relation()})",
+            f"_lj_rows AS ({self.rows_sql()})",
+        ]
+
+    def traces_relation(self) -> str:
+        """The traces view: computed over the spans per query, or, for a native table written by
+        ``import --to``, the table it stored beside it (while it holds as many spans)."""
+        if self._traces_sql is None:
+            self._traces_sql = traces_sql("_lj_logs")
+            if self.schema_name == "native":
+                name = self.tables.get("spans", "loop_spans")
+                stored, spans = quote_name(f"{name}_traces"), quote_name(name)
+                try:
+                    with self._lock:
+                        check = self._conn.arrow(
+                            f"SELECT (SELECT toInt64(sum(span_count)) FROM {stored}) AS t, "
+                            f"(SELECT toInt64(count()) FROM {spans}) AS s"
+                        )
+                    row = check.to_pylist()[0]
+                except Exception:  # no stored traces table
+                    row = None
+                if row is not None and row["t"] == row["s"]:
+                    names = ", ".join(f"`{column}`" for column in TRACE_COLUMNS)
+                    self._traces_sql = f"SELECT {names} FROM {stored}"
+        return self._traces_sql
+
+    def rows_sql(self) -> str:
+        """The spans plus ``_row``: a native table's load position, else 0 (then start order)."""
+        if self._rows_sql is None:
+            self._rows_sql = "SELECT *, toInt64(0) AS _row FROM _lj_logs"
+            if self.schema_name == "native":
+                table = quote_name(self.tables.get("spans", "loop_spans"))
+                try:
+                    with self._lock:
+                        self._conn.arrow(f"SELECT _row FROM {table} LIMIT 0")
+                except Exception:  # a native table made by hand, without the load position
+                    pass
+                else:
+                    names = ", ".join(f"`{name}`" for name in SCHEMA)
+                    self._rows_sql = f"SELECT {names}, toInt64(_row) AS _row FROM {table}"
+        return self._rows_sql
+
+    def _rename(self, tree: exp.Expression) -> set[str]:
+        """Point the user's ``logs``/``traces`` at our CTEs (Langfuse's own table is called
+        ``traces``), keeping their names as aliases; returns the user's CTE names."""
         with_ = tree.args.get("with_")
         user_ctes = {cte.alias_or_name.lower() for cte in with_.expressions} if with_ is not None else set()
         for table in list(tree.find_all(exp.Table)):
@@ -209,6 +302,14 @@ class ClickHouseLogs:
                 alias = table.alias or name
                 table.set("this", exp.to_identifier(f"_lj_{name}"))
                 table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+        return user_ctes
+
+    def compile(self, query: str) -> str:
+        """The ClickHouse SQL a DuckDB-dialect query runs as (checked first; raises QueryError)."""
+        tree, _ = translate(query, SOURCE_NAMES, timeout_s=self.timeout_s)
+        ours = self._ours()[:2]
+        self._rename(tree)
+        with_ = tree.args.get("with_")
         if with_ is not None:
             if with_.args.get("recursive"):
                 raise QueryError("WITH RECURSIVE is not supported on ClickHouse sources", query)
@@ -230,16 +331,48 @@ class ClickHouseLogs:
                     tree.expressions[index] = exp.alias_(cast, name, quoted=True)
         return f"WITH {', '.join(ours)}\n{tree.sql(dialect='clickhouse')}"
 
-    def _run(self, sql: str, original: str) -> pl.DataFrame:
+    def condition(self, where: str | None, shape: str = "spans") -> str:
+        """A Braintrust-style WHERE condition, checked as the DuckDB engine checks it, as ClickHouse
+        SQL over ``logs`` (spans) or ``traces`` (``1`` for none)."""
+        if where is None or not where.strip():
+            return "1"
+        table = "traces" if shape == "traces" else "logs"
+        try:
+            tree, _ = translate(f"SELECT * FROM {table} WHERE {where}", SOURCE_NAMES, timeout_s=self.timeout_s)
+        except QueryError as exc:
+            if exc.reason.startswith("exactly one statement"):
+                raise QueryError("a filter is one condition, not several statements", where) from None
+            raise
+        if not isinstance(tree, exp.Select) or any(
+            tree.args.get(k) for k in ("joins", "limit", "group", "with_", "order", "having", "offset")
+        ):
+            raise QueryError("a filter is a single WHERE condition", where)
+        from_ = tree.args.get("from_") or tree.args.get("from")
+        if from_ is None or not isinstance(from_.this, exp.Table) or from_.this.name.lower() != table:
+            raise QueryError("a filter is a single WHERE condition", where)
+        self._rename(tree)
+        return f"({tree.args['where'].this.sql(dialect='clickhouse')})"
+
+    def where_sql(self, where: str, shape: str = "spans") -> str:
+        """What a filter runs as (for the CLI's ``-- SELECT ...`` line)."""
+        table = "traces" if shape == "traces" else "logs"
+        return f"SELECT * FROM {table} WHERE {self.condition(where, shape)}"
+
+    def _run(self, sql: str, original: str, max_rows: int | None = None) -> pl.DataFrame:
+        """Run SQL built here; ``max_rows`` (None: unbounded) replaces the row limit."""
         started = time.monotonic()
+        limit = self.row_limit if max_rows is None else max_rows
+        overrides = None if max_rows is None else {"max_result_rows": max_rows + 1 if max_rows >= 0 else 0}
         with self._lock:
+            if self._closed:
+                raise QueryError("this ClickHouse source is closed", original)
             try:
-                table = self._conn.arrow(sql)
+                table = self._conn.arrow(sql, overrides)
             except Exception as exc:  # chDB and clickhouse-connect raise their own types
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 if "TOO_MANY_ROWS_OR_BYTES" in message or "Limit for result exceeded" in message:
                     raise QueryError(
-                        f"the query returns more than {self.row_limit:,} rows: add a LIMIT or aggregate", original
+                        f"the query returns more than {limit:,} rows: add a LIMIT or aggregate", original
                     ) from None
                 if "TIMEOUT_EXCEEDED" in message or time.monotonic() - started > self.timeout_s:
                     raise QueryError(f"query stopped after the {self.timeout_s:g} s time limit", original) from None
@@ -250,54 +383,82 @@ class ClickHouseLogs:
         wide = [name for name, dtype in frame.schema.items() if dtype in (pl.UInt64, pl.UInt32, pl.UInt16)]
         if wide:
             frame = frame.with_columns(pl.col(wide).cast(pl.Int64, strict=False))
-        if frame.height > self.row_limit:
-            raise QueryError(f"the query returns more than {self.row_limit:,} rows: add a LIMIT or aggregate", original)
+        # Microsecond timestamps, as DuckDB's (ClickHouse truncates a DateTime64(6) to milliseconds).
+        coarse = {
+            name: pl.Datetime("us", dtype.time_zone)
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Datetime) and dtype.time_unit != "us"
+        }
+        if coarse:
+            frame = frame.cast(coarse)  # type: ignore[arg-type]
+        if limit >= 0 and frame.height > limit:
+            raise QueryError(f"the query returns more than {limit:,} rows: add a LIMIT or aggregate", original)
         return frame
 
-    def sql(self, query: str) -> pl.DataFrame:
-        """Run one read-only SELECT (DuckDB dialect) over ``logs`` and ``traces``."""
-        return self._run(self.compile(query), query)
+    def _internal(self, sql: str, original: str, max_rows: int | None = None) -> pl.DataFrame:
+        """Our own SQL (user parts checked) behind our CTEs, unbounded unless ``max_rows``."""
+        return self._run(f"WITH {', '.join(self._ours())}\n{sql}", original, -1 if max_rows is None else max_rows)
 
-    def filter(self, where: str, *, shape: str = "spans") -> pl.DataFrame:
-        """Spans (or traces) matching a Braintrust-style WHERE condition."""
-        table = "traces" if shape == "traces" else "logs"
-        query = f"SELECT * FROM {table} WHERE {where}"
-        tree, _ = translate(query, SOURCE_NAMES, timeout_s=self.timeout_s)
-        if not hasattr(tree, "args") or any(tree.args.get(k) for k in ("joins", "limit", "group", "with_")):
-            raise QueryError("a filter is a single WHERE condition", where)
-        try:
-            return self._run(self.compile(query), where)
-        except QueryError as exc:
-            if exc.reason.startswith("exactly one statement"):
-                raise QueryError("a filter is one condition, not several statements", where) from None
-            raise
-
-    def count(self, where: str, *, shape: str = "spans") -> int:
-        table = "traces" if shape == "traces" else "logs"
-        frame = self.sql(f"SELECT count(*) AS n FROM {table} WHERE {where}")
-        return int(frame.item())
+    def sql(self, query: str, *, limit: int | None = None) -> pl.DataFrame:
+        """Run one read-only SELECT (DuckDB dialect) over ``logs`` and ``traces``; QueryError past
+        ``limit`` rows (the source's row limit by default)."""
+        return self._run(self.compile(query), query, limit)
 
     @property
     def traces(self) -> pl.DataFrame:
-        return self.sql("SELECT * FROM traces")
-
-    def trace(self, root_span_id: str) -> pl.DataFrame:
-        """Every span of one trace, in start order."""
-        literal = sql_string(str(root_span_id))
-        return self._run(
-            f"WITH _lj_logs AS ({self.logs_sql}) SELECT * FROM _lj_logs WHERE root_span_id = {literal} "
-            "ORDER BY start, span_id",
-            f"trace {root_span_id}",
-        )
+        """Every trace (prefer ``filter(shape="traces", limit=...)`` or ``page`` on big tables)."""
+        return self.filter(shape="traces")
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
 
-    def __enter__(self) -> ClickHouseLogs:
-        return self
+    def __repr__(self) -> str:
+        return f"ClickHouseLogs({self.url!r}, schema={self.schema_name!r})"
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+
+#: (table, schema) looked for, in order, when the URL names no schema.
+DETECT_ORDER = (
+    ("loop_spans", "native"),
+    ("otel_traces", "otel"),
+    ("observations", "langfuse_v3"),
+    ("events_full", "langfuse_v4"),
+)
+SERVER_SCHEMES = ("clickhouse", "clickhouses", "clickhouse+http", "clickhouse+https")
+
+
+def chdb_path(url: str) -> str:
+    """The directory of ``chdb:///relative`` or ``chdb:////absolute`` (SQLAlchemy's convention)."""
+    parsed = urlparse(url)
+    if parsed.netloc:
+        raise ValueError(f"{url!r}: write chdb:///relative/dir or chdb:////absolute/dir (three slashes, then the path)")
+    path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
+    if not path:
+        raise ValueError(f"{url!r}: give the chDB database directory, e.g. chdb:////data/traces")
+    return path
+
+
+def masked(url: str) -> str:
+    """The connection string with its password hidden (it is shown in reports and reprs)."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
+
+
+def parse_bytes(value: str | int) -> int:
+    """``4GB``, ``512MB``, ``4GiB`` or a number of bytes."""
+    if isinstance(value, int):
+        return value
+    text = value.strip().upper().replace(" ", "")
+    units = {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "B": 1}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
 
 
 def connect(url: str, **options: Any) -> ClickHouseLogs:

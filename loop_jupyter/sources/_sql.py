@@ -131,9 +131,10 @@ class EngineSource:
     ) -> pl.DataFrame:
         n = max(0, int(n))
         body = self._body(where, shape)
-        # The draw hashes the row's id with the seed (the same on every backend); ties in load order.
+        # The draw hashes the row's id with the seed: MD5, which ClickHouse computes alike (the
+        # ClickHouse backend draws the same rows); ties in load order.
         key, tie = ("root_span_id", "root_span_id") if shape == "traces" else ("id", "_row")
-        draw = f"hash({key}, {int(seed)}::BIGINT)"
+        draw = f"md5({key} || ':' || {literal(str(int(seed)))})"
         if stratify_by_day:
             # Each day's rows ranked by the draw: first one row of every day (when n allows), then
             # the smallest rank/rows-in-day first, which gives each day a share in proportion to its rows.

@@ -1,0 +1,153 @@
+"""The ``LogSource`` reads of a ClickHouse source: filter, count, trace, sample, page, stats.
+
+The same statements as ``sources/_sql.py`` (the DuckDB backends), written in ClickHouse's
+dialect around the user's WHERE condition (checked and translated by :mod:`.dialect`), so the
+rows, their order and a seed's sample are the ones ``MemorySource`` gives on the same spans:
+
+- spans in source order: ``_row`` (the load position a ``native`` table written by ``import --to``
+  keeps), then ``start, span_id`` (the order of tables with no load position: ``otel``,
+  ``langfuse_v3``, ``langfuse_v4``, whose ``_row`` is 0); traces newest first
+  (``created DESC NULLS LAST, root_span_id``);
+- a sample ranks rows by ``md5(key || ':' || seed)`` (a hash both engines compute alike).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from ..engine import TRACE_COLUMNS
+from ..schema import SCHEMA
+from ..sources.base import MAX_PAGE_ROWS, SourceStats
+from .adapters import sql_string
+
+SPAN_ORDER = "_row, start, span_id"
+TRACE_ORDER = "created DESC NULLS LAST, root_span_id"
+_RELATION = {"spans": "_lj_rows AS logs", "traces": "_lj_traces AS traces"}
+
+
+def _order(shape: str) -> str:
+    return TRACE_ORDER if shape == "traces" else SPAN_ORDER
+
+
+def draw_sql(key: str, seed: int) -> str:
+    """The sample's ranking key, as ``sources._sql`` computes it in DuckDB (lowercase hex MD5)."""
+    return f"lower(hex(MD5(concat({key}, ':', {sql_string(str(int(seed)))}))))"
+
+
+def as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    """Spans with the canonical column types and order (no ``_row``)."""
+    frame = frame.drop("_row", strict=False)
+    if list(frame.columns) == list(SCHEMA) and all(frame.schema[n] == t for n, t in SCHEMA.items()):
+        return frame
+    return frame.select(list(SCHEMA)).cast(dict(SCHEMA))
+
+
+class ProtocolReads:
+    """Mixed into ``ClickHouseLogs``: needs ``_internal(sql, original, max_rows)`` (our SQL behind
+    the adapter's CTEs) and ``condition(where, shape)`` (a checked WHERE condition as ClickHouse SQL)."""
+
+    def _internal(self, sql: str, original: str, max_rows: int | None = None) -> pl.DataFrame:  # pragma: no cover
+        raise NotImplementedError
+
+    def condition(self, where: str | None, shape: str = "spans") -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def _finish(self, frame: pl.DataFrame, shape: str) -> pl.DataFrame:
+        return as_canonical(frame) if shape == "spans" else frame
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        """The canonical span columns and their Polars types."""
+        return dict(SCHEMA)
+
+    def stats(self) -> SourceStats:
+        frame = self._internal(
+            "SELECT toInt64(count()) AS spans, toInt64(uniqExact(root_span_id)) AS traces, "
+            "min(created) AS first, max(created) AS last FROM _lj_logs",
+            "stats",
+        )
+        row = frame.row(0, named=True)
+        return SourceStats(int(row["spans"]), int(row["traces"]), row["first"], row["last"])
+
+    def filter(self, where: str | None = None, *, shape: str = "spans", limit: int | None = None) -> pl.DataFrame:
+        """The spans (or traces) matching ``where``, in source order; at most ``limit`` rows."""
+        sql = f"SELECT * FROM {_RELATION[shape]} WHERE {self.condition(where, shape)} ORDER BY {_order(shape)}"
+        if limit is not None:
+            sql += f" LIMIT {max(0, int(limit))}"
+        return self._finish(self._internal(sql, where or "TRUE"), shape)
+
+    def count(self, where: str | None = None, *, shape: str = "spans") -> int:
+        sql = f"SELECT toInt64(count()) AS n FROM {_RELATION[shape]} WHERE {self.condition(where, shape)}"
+        return int(self._internal(sql, where or "TRUE").item())
+
+    def trace(self, root_span_id: str) -> pl.DataFrame:
+        """Every span of one trace, in source order (empty when there is no such trace)."""
+        sql = (
+            f"SELECT * FROM _lj_rows WHERE root_span_id = {sql_string(str(root_span_id))} ORDER BY {SPAN_ORDER}"
+        )
+        return self._finish(self._internal(sql, f"trace {root_span_id}"), "spans")
+
+    def sample(
+        self,
+        n: int,
+        *,
+        where: str | None = None,
+        shape: str = "traces",
+        stratify_by_day: bool = False,
+        seed: int = 0,
+    ) -> pl.DataFrame:
+        """At most ``n`` rows without replacement, the same rows as ``MemorySource.sample``."""
+        n = max(0, int(n))
+        body = self.condition(where, shape)
+        key, tie = ("root_span_id", "root_span_id") if shape == "traces" else ("id", SPAN_ORDER)
+        draw = draw_sql(key, seed)
+        if stratify_by_day:
+            sql = f"""
+SELECT * EXCEPT (_draw, _day, _rank, _in_day) FROM (
+  SELECT * FROM (
+    SELECT *, row_number() OVER (PARTITION BY _day ORDER BY _draw, {tie}) AS _rank,
+           count() OVER (PARTITION BY _day) AS _in_day
+    FROM (SELECT *, {draw} AS _draw, toStartOfDay(created) AS _day FROM {_RELATION[shape]} WHERE {body})
+  ) ORDER BY _rank > 1, _rank / _in_day, _draw, {tie} LIMIT {n}
+) ORDER BY {_order(shape)}"""
+        else:
+            sql = f"""
+SELECT * EXCEPT (_draw) FROM (
+  SELECT *, {draw} AS _draw FROM {_RELATION[shape]} WHERE {body} ORDER BY _draw, {tie} LIMIT {n}
+) ORDER BY {_order(shape)}"""
+        return self._finish(self._internal(sql, where or "TRUE"), shape)
+
+    def page(
+        self,
+        where: str | None = None,
+        *,
+        shape: str = "traces",
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> pl.DataFrame:
+        """One page for the explorer, sorted by a column of the shape (ties in source order)."""
+        if not 0 <= int(limit) <= MAX_PAGE_ROWS:
+            raise ValueError(f"a page holds 0 to {MAX_PAGE_ROWS:,} rows, not {limit}")
+        if int(offset) < 0:
+            raise ValueError(f"offset must be 0 or more, not {offset}")
+        columns: tuple[str, ...] = TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
+        order = _order(shape)
+        if order_by is not None:
+            if order_by not in columns:
+                raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns)}")
+            order = f"`{order_by}` {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
+        sql = (
+            f"SELECT * FROM {_RELATION[shape]} WHERE {self.condition(where, shape)} "
+            f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        )
+        return self._finish(self._internal(sql, where or "TRUE"), shape)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
