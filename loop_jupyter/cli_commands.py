@@ -32,7 +32,7 @@ def add_logs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--logs",
         metavar="PATH",
-        help="log file or folder, or a duckdb:///path store (default: the built-in demo logs)",
+        help="log file or folder, a duckdb:///path store, or chdb:///dir / clickhouse://... (default: the built-in demo logs)",
     )
     parser.add_argument("--format", default="auto", help="force a log format (default: detect)")
 
@@ -52,11 +52,12 @@ def open_logs(args: argparse.Namespace) -> pl.DataFrame:
 
 
 def open_source(args: argparse.Namespace) -> pl.DataFrame | str:
-    """``open_logs``, except that a ``--logs duckdb:///...`` store stays where it is: its URL,
-    which the session opens read-only (and closes), loading nothing."""
-    from .sources import is_store_url
+    """``open_logs``, except that a ``--logs duckdb:///...`` store (or ``chdb:///...``,
+    ``clickhouse://...``) stays where it is: its URL, which the session opens read-only (and
+    closes), loading nothing."""
+    from .sources import is_source_url
 
-    if is_store_url(getattr(args, "logs", None)):
+    if is_source_url(getattr(args, "logs", None)):
         return str(args.logs)
     return open_logs(args)
 

@@ -173,12 +173,13 @@ class LoopMagics(Magics):
 
     # -- finding the logs and the Loop ----------------------------------------------------------------
     def _find_logs(self, name: str | None) -> tuple[str, Any]:
-        """The logs a question is about: a frame, or a store (a LogSource variable, or ``--logs duckdb:///...``)."""
-        from .sources import LogSource, connect, is_store_url
+        """The logs a question is about: a frame, or a store (a LogSource variable, or ``--logs duckdb:///...``,
+        ``chdb:///...``, ``clickhouse://...``)."""
+        from .sources import LogSource, connect, is_source_url
 
         ns = self.shell.user_ns
         wanted = name or self.logs or self._logs_name
-        if wanted and is_store_url(wanted):  # opened once (read-only), kept for the session
+        if wanted and is_source_url(wanted):  # opened once (read-only), kept for the session
             if wanted not in self._stores:
                 try:
                     self._stores[wanted] = connect(wanted)
