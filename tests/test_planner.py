@@ -620,6 +620,10 @@ def test_terse_aggregates_match_polars(demo, question: str, columns: tuple, expe
     assert call["name"] == "run_sql", call
     frame = run_sql(ctx, **call["input"]).frames[0]
     want = expected(logs)
+    if not want and "this week" in question and datetime.now(UTC) - _week_start() < timedelta(hours=12):
+        # Early on a Monday (UTC) this week holds no demo traffic yet: the answer must be nothing too.
+        assert frame.height == 0 or frame[columns[0]][0] in (0, None), frame
+        return
     assert want, f"{question!r} gives nothing on the demo logs: the case tests nothing"
     if len(columns) == 1:
         assert frame[columns[0]][0] == pytest.approx(want)
