@@ -132,9 +132,7 @@ def _write(folder: Path, frame: pl.DataFrame) -> tuple[int, Path]:
         temp.unlink(missing_ok=True)
 
 
-def change(
-    rows: list[dict[str, Any]], *, author: str | None = None, source: str = "python"
-) -> pl.DataFrame:
+def change(rows: list[dict[str, Any]], *, author: str | None = None, source: str = "python") -> pl.DataFrame:
     """A change (version file content) from ``rows`` of span_id, root_span_id, label, note, action."""
     now = datetime.now(UTC)
     who = (author or author_name())[:MAX_LABEL]

@@ -204,9 +204,7 @@ def langfuse_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[st
     return traces, observations, scores
 
 
-def langfuse_v4_rows(
-    traces: list[dict[str, Any]], observations: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def langfuse_v4_rows(traces: list[dict[str, Any]], observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The v3 rows as Langfuse v4 writes them into ``events_full``: one row per span, the trace
     itself an app-root span (id = trace id, its name/input/output), trace-level columns on every row."""
     by_trace = {t["id"]: t for t in traces}
@@ -308,7 +306,14 @@ def build_database(path: str, fixtures: Path, frames: dict[str, pl.DataFrame]) -
         for name, frame in frames.items():
             session.query(NATIVE_DDL.format(table=f"native_{name}"))
             insert_frame(session, f"native_{name}", frame)
-        for table in ("otel_traces", "traces", "observations", "scores", "events_full", *(f"native_{n}" for n in frames)):
+        for table in (
+            "otel_traces",
+            "traces",
+            "observations",
+            "scores",
+            "events_full",
+            *(f"native_{n}" for n in frames),
+        ):
             counts[table] = int(str(session.query(f"SELECT count() FROM {table}", "CSV")).strip())
         return counts
     finally:

@@ -21,7 +21,7 @@ from loop_jupyter.sqltext import sql_literal
 from loop_jupyter.tools import ToolContext
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-HOSTILE = "x'); DROP TABLE logs; -- <script>alert(1)</script>\n## heading \x00\u2028 \"q\" `b`"
+HOSTILE = 'x\'); DROP TABLE logs; -- <script>alert(1)</script>\n## heading \x00\u2028 "q" `b`'
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,10 @@ def test_round_trip_python_versions_sql_and_failure_modes(logs: pl.DataFrame, tm
     child = logs.filter(~pl.col("is_root")).row(0, named=True)
     written = lj.annotate(logs, child["span_id"], "bad retrieval", note="first note", workdir=tmp_path)
     assert written.select("span_id", "root_span_id", "label", "note").row(0) == (
-        child["span_id"], child["root_span_id"], "bad retrieval", "first note"
+        child["span_id"],
+        child["root_span_id"],
+        "bad retrieval",
+        "first note",
     )
     first = (folder / "v0001.parquet").read_bytes()
     # A trace id stands for its root span; the same label again replaces the note (a new version).
@@ -78,7 +81,9 @@ def test_labels_name_and_merge_modes(logs: pl.DataFrame, tmp_path: Path) -> None
     # Label most (not all) traces of one planted kind, and every trace of another: both modes merge
     # into the label's mode, whose count is the union computed here from the spans.
     name, marker = next(iter(demo.TOOL_ERROR_MARKERS.items()))
-    kind = set(logs.filter((pl.col("name") == name) & pl.col("error").str.contains(marker, literal=True))["root_span_id"])
+    kind = set(
+        logs.filter((pl.col("name") == name) & pl.col("error").str.contains(marker, literal=True))["root_span_id"]
+    )
     llm = set(logs.filter((pl.col("type") == "llm") & pl.col("error").str.contains(demo.LLM_ERROR_MARKERS["overloaded"],
                                                                                        literal=True))["root_span_id"])  # fmt: skip
     some = sorted(kind)[: len(kind) // 2 + 1]

@@ -44,7 +44,9 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_ask_session_follow_up_across_invocations(
     log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = _cli(tmp_path, "ask", "LLM spans longer than 60 seconds", "--logs", str(log_file), "--session", "review", "--json")
+    first = _cli(
+        tmp_path, "ask", "LLM spans longer than 60 seconds", "--logs", str(log_file), "--session", "review", "--json"
+    )
     assert first.returncode == 0, first.stderr
     out = json.loads(first.stdout)
     assert set(out) == ASK_KEYS  # --json unchanged by --session
@@ -73,9 +75,7 @@ def test_ask_session_follow_up_across_invocations(
     assert again["questions"] == 3 and again["warnings"] == 0
 
 
-def test_ask_without_session_writes_nothing_and_bad_names_are_usage_errors(
-    log_file: Path, tmp_path: Path
-) -> None:
+def test_ask_without_session_writes_nothing_and_bad_names_are_usage_errors(log_file: Path, tmp_path: Path) -> None:
     plain = _cli(tmp_path, "ask", "tool calls with errors", "--logs", str(log_file), "--json")
     assert plain.returncode == 0 and not (tmp_path / ".loop").exists()
     for name in ("../outside", "a/b", ""):

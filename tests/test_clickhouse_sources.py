@@ -68,7 +68,9 @@ def pair(request: pytest.FixtureRequest, database: tuple[str, dict[str, pl.DataF
 def same(got: pl.DataFrame, expected: pl.DataFrame) -> bool:
     """Equal columns, types and rows in order; floats to 9 significant digits."""
     # DuckDB sums BIGINT into a HUGEINT (a Decimal with scale 0); ClickHouse answers Int64.
-    huge = {name: pl.Int64 for name, dtype in expected.schema.items() if isinstance(dtype, pl.Decimal) and dtype.scale == 0}
+    huge = {
+        name: pl.Int64 for name, dtype in expected.schema.items() if isinstance(dtype, pl.Decimal) and dtype.scale == 0
+    }
     expected = expected.cast(huge)  # type: ignore[arg-type]
     if got.columns != expected.columns or got.dtypes != expected.dtypes or got.height != expected.height:
         return False
@@ -339,9 +341,7 @@ def test_langfuse_v4_trace_without_an_app_root_gets_one(database) -> None:
     conn = _Chdb(path, {"session_timezone": "UTC"})
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS events_noroot AS events_full")
-        common = (
-            "'p', 't1', 'chat', 'ann', 'sess', ['beta'], toDateTime64('2026-01-02 03:04:05', 6), 0"
-        )
+        common = "'p', 't1', 'chat', 'ann', 'sess', ['beta'], toDateTime64('2026-01-02 03:04:05', 6), 0"
         conn.execute(
             "INSERT INTO events_noroot (project_id, trace_id, trace_name, user_id, session_id, tags, event_ts, "
             "is_deleted, span_id, parent_span_id, start_time, end_time, name, type, usage_details) VALUES "
@@ -395,7 +395,10 @@ def test_readme_clickhouse_lines_run_on_the_same_tables(database) -> None:
                 got = eval(call, {"source": source})
                 expected = eval(call, {"source": memory})
                 if method == "sql":  # a GROUP BY's rows come in no set order
-                    got, expected = got.sort(got.columns, nulls_last=True), expected.sort(expected.columns, nulls_last=True)
+                    got, expected = (
+                        got.sort(got.columns, nulls_last=True),
+                        expected.sort(expected.columns, nulls_last=True),
+                    )
                 assert same(got, expected), call
                 assert got.height > 0, call
 
@@ -415,7 +418,9 @@ def test_import_stores_the_traces_view_and_it_is_read_while_it_holds(database) -
         assert same(source.filter(shape="traces"), lj.traces(frame))
     conn = _Chdb(path, {"session_timezone": "UTC"})
     try:  # a span written by other means: the stored view no longer holds, the view is computed
-        conn.execute("INSERT INTO extra SELECT * REPLACE ('x1' AS id, 'x1' AS root_span_id, 1000000 AS _row) FROM extra LIMIT 1")
+        conn.execute(
+            "INSERT INTO extra SELECT * REPLACE ('x1' AS id, 'x1' AS root_span_id, 1000000 AS _row) FROM extra LIMIT 1"
+        )
     finally:
         conn.close()
     with lj.connect(url) as source:

@@ -113,7 +113,10 @@ def test_a_count_by_group_names_the_largest(loop: Loop, logs: pl.DataFrame) -> N
 def test_a_single_figure(loop: Loop, logs: pl.DataFrame) -> None:
     answer = ask(loop, "how many tool calls per trace")
     traces = lj.traces(logs)
-    assert opening(answer) == f"Over {traces.height:,} traces, the average tool calls is {traces['tool_calls'].mean():,.2f}."
+    assert (
+        opening(answer)
+        == f"Over {traces.height:,} traces, the average tool calls is {traces['tool_calls'].mean():,.2f}."
+    )
 
 
 def test_a_span_filter_says_how_many_in_how_many_traces(loop: Loop, logs: pl.DataFrame) -> None:
@@ -151,7 +154,9 @@ def test_frustrated_users_open_with_who_and_how_many(loop: Loop, logs: pl.DataFr
 def test_root_causes_open_with_the_strongest_difference(loop: Loop, logs: pl.DataFrame) -> None:
     answer = ask(loop, "what do slow traces have in common")
     symptom = next(a for a in answer.artifacts if isinstance(a, SqlFilter))
-    features = next(a.frame for a in answer.artifacts if isinstance(a, Table) and a.title.startswith("Over-represented"))
+    features = next(
+        a.frame for a in answer.artifacts if isinstance(a, Table) and a.title.startswith("Over-represented")
+    )
     total = logs["root_span_id"].n_unique()
     slow = logs.filter(pl.col("is_root") & (pl.col("duration") > 60)).height
     assert symptom.count == slow

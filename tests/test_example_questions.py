@@ -277,7 +277,9 @@ def check_failed_questions(demo: Demo, question: str) -> None:
     failed = set(demo.roots.filter(pl.col("error").is_not_null())["root_span_id"])
     assert set(table.filter(pl.col("outcome") == "failed")["root_span_id"]) == failed
     # The question is the user's message of the root input (the demo logs a list of chat messages).
-    asked = {r: json.loads(i)[-1]["content"] for r, i in zip(demo.roots["root_span_id"], demo.roots["input"], strict=True)}
+    asked = {
+        r: json.loads(i)[-1]["content"] for r, i in zip(demo.roots["root_span_id"], demo.roots["input"], strict=True)
+    }
     assert all(asked[r] == q for r, q in zip(table["root_span_id"], table["question"], strict=True))
     assert f"{len(error_roots(demo)):,} of {demo.roots.height:,} questions" in answer.text
 

@@ -55,7 +55,9 @@ def test_rows_show_the_users_message_the_reply_and_the_error(explorer: TraceExpl
         assert wanted in reply["columns"], wanted
     roots = logs.filter(pl.col("span_id") == pl.col("root_span_id"))
     by_id = {r["root_span_id"]: r for r in roots.iter_rows(named=True)}
-    for rid, trace, output in zip(_column(reply, "root_span_id"), _column(reply, "trace"), _column(reply, "output"), strict=True):
+    for rid, trace, output in zip(
+        _column(reply, "root_span_id"), _column(reply, "trace"), _column(reply, "output"), strict=True
+    ):
         root = by_id[rid]
         assert trace == _first_user(root["input"])[:200].strip() or trace.endswith("…")
         assert output == json.loads(root["output"])["content"][:200] or output.endswith("…")
@@ -76,7 +78,9 @@ def test_error_column_shows_what_failed_inside_the_trace(explorer: TraceExplorer
     reply = _ask(explorer, type="rows", offset=0, limit=10)
     errors = _column(reply, "error")
     assert len(errors) == min(10, len(inner)) and all(errors), errors
-    first = logs.filter(pl.col("root_span_id") == _column(reply, "root_span_id")[0]).filter(pl.col("error").is_not_null())
+    first = logs.filter(pl.col("root_span_id") == _column(reply, "root_span_id")[0]).filter(
+        pl.col("error").is_not_null()
+    )
     expected = first.sort("start").get_column("error")[0]
     assert errors[0] == error_text(expected)
 

@@ -294,10 +294,17 @@ def test_any_file_content_reads_without_crashing(tmp_path: Path) -> None:
                 record["branch"] = rng.choice([1, 1, 2, 3, "1", [1]])
             if rng.random() < 0.4:
                 record["artifacts"] = [
-                    {"kind": rng.choice(art_kinds), **{k: rng.choice(values) for k in ("columns", "rows", "ids", "figure", "sql", "status")}}
+                    {
+                        "kind": rng.choice(art_kinds),
+                        **{k: rng.choice(values) for k in ("columns", "rows", "ids", "figure", "sql", "status")},
+                    }
                 ]
             if rng.random() < 0.3:
-                record["data"] = {"id": rng.choice(values), "name": rng.choice(values), "tool_calls": rng.choice(values)}
+                record["data"] = {
+                    "id": rng.choice(values),
+                    "name": rng.choice(values),
+                    "tool_calls": rng.choice(values),
+                }
             lines.append(json.dumps(record))
         (folder / f"f{round_}.jsonl").write_text("\n".join(lines) + "\n")
         conv = open_conversation(SessionFile(tmp_path, f"f{round_}"))

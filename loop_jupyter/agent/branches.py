@@ -146,7 +146,9 @@ class BranchedConversation(Conversation):
     def rewind(self, index: int) -> int:
         """Keep the first ``index`` messages on a new live branch (the next question becomes message
         ``index``); ``index`` is a question's position or the length of the history."""
-        if index != len(self.messages) and not (0 <= index < len(self.messages) and self.messages[index].kind == "user"):
+        if index != len(self.messages) and not (
+            0 <= index < len(self.messages) and self.messages[index].kind == "user"
+        ):
             raise IndexError(f"message {index} is not a question: rewind to a question's index (or the end)")
         if index < len(self.messages):
             self.branches.append(Branch(index, self.messages[index:], ""))

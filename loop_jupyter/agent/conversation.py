@@ -12,9 +12,7 @@ from typing import Any, Literal
 
 from ..artifacts import Artifact
 
-MessageKind = Literal[
-    "user", "assistant", "tool_call", "tool_result", "artifact", "error", "interrupted", "compaction"
-]
+MessageKind = Literal["user", "assistant", "tool_call", "tool_result", "artifact", "error", "interrupted", "compaction"]
 
 
 @dataclass

@@ -232,9 +232,11 @@ def _cast(column: pl.Series, dtype: str) -> pl.Series:
     try:
         match = _DATETIME.fullmatch(dtype)
         if match and column.dtype == pl.String:
-            return column.str.to_datetime(time_unit=match[1], time_zone=match[2]) if match[2] else column.str.to_datetime(
-                time_unit=match[1]
-            ).dt.replace_time_zone(None)
+            return (
+                column.str.to_datetime(time_unit=match[1], time_zone=match[2])
+                if match[2]
+                else column.str.to_datetime(time_unit=match[1]).dt.replace_time_zone(None)
+            )
         if dtype == "Date" and column.dtype == pl.String:
             return column.str.to_date()
         if dtype in _SIMPLE:

@@ -50,11 +50,15 @@ def name_medians(ctx: ToolContext) -> pl.DataFrame:
 
 def _root_durations(ctx: ToolContext, duration: float) -> dict[str, Any]:
     """How many traces have a duration, their p50 and p95, and how many are faster than ``duration``."""
-    return _whole(ctx).sql(
-        "SELECT count(*) AS n, median(duration) AS p50, quantile_cont(duration, 0.95) AS p95, "
-        f"count(*) FILTER (WHERE duration < {float(duration)!r}) AS faster "
-        "FROM logs WHERE is_root AND duration IS NOT NULL"
-    ).row(0, named=True)
+    return (
+        _whole(ctx)
+        .sql(
+            "SELECT count(*) AS n, median(duration) AS p50, quantile_cont(duration, 0.95) AS p95, "
+            f"count(*) FILTER (WHERE duration < {float(duration)!r}) AS faster "
+            "FROM logs WHERE is_root AND duration IS NOT NULL"
+        )
+        .row(0, named=True)
+    )
 
 
 def trace_anomalies(ctx: ToolContext, spans: pl.DataFrame) -> pl.DataFrame:

@@ -203,9 +203,7 @@ def show_annotations(ctx: ToolContext, label: str | None = None) -> ToolResult:
     table = store.current(ctx.annotations_dir)
     if label:
         table = table.filter(pl.col("label").str.to_lowercase() == label.strip().lower())
-    code = (
-        f"from loop_jupyter.analysis.annotating import list_annotations\n\nlist_annotations({literal(str(ctx.workdir))})"
-    )
+    code = f"from loop_jupyter.analysis.annotating import list_annotations\n\nlist_annotations({literal(str(ctx.workdir))})"
     if table.height == 0:
         return ToolResult("No annotations saved yet" + (f" with the label {label!r}." if label else "."), [Code(code)])
     table = table.sort("created_at", descending=True)

@@ -199,16 +199,16 @@ def mode_to_dataset_and_scorer(
 def modes_over_time(pairs: pl.DataFrame, every: str = "1d", top: int = TOP_MODES) -> pl.DataFrame:
     """time, mode, traces: traces per time bucket in each of the ``top`` largest modes (the others
     summed as "other modes", counting each trace once); a trace counts when the mode first shows in it."""
-    totals = pairs.group_by("mode").agg(n=pl.col("root_span_id").n_unique()).sort(["n", "mode"], descending=[True, False])
+    totals = (
+        pairs.group_by("mode").agg(n=pl.col("root_span_id").n_unique()).sort(["n", "mode"], descending=[True, False])
+    )
     kept = totals.head(top).get_column("mode")
     first = pairs.filter(pl.col("when").is_not_null()).group_by("root_span_id", "mode").agg(pl.col("when").min())
     named = first.with_columns(
         mode=pl.when(pl.col("mode").is_in(kept.implode())).then(pl.col("mode")).otherwise(pl.lit("other modes")),
         time=pl.col("when").dt.truncate(every),
     )
-    return (
-        named.group_by("time", "mode").agg(traces=pl.col("root_span_id").n_unique()).sort("time", "mode")
-    )
+    return named.group_by("time", "mode").agg(traces=pl.col("root_span_id").n_unique()).sort("time", "mode")
 
 
 @tool(

@@ -155,8 +155,10 @@ def _annotated(pairs: pl.DataFrame, logs: pl.DataFrame, annotations: pl.DataFram
         definition=pl.coalesce(keys.replace_strict(definitions, default=None, return_dtype=pl.String),
                                pl.col("definition")),
     )  # fmt: skip
-    roots = logs.filter(pl.col("is_root")).unique("root_span_id", keep="first").select(
-        "root_span_id", when=pl.coalesce("start", "created")
+    roots = (
+        logs.filter(pl.col("is_root"))
+        .unique("root_span_id", keep="first")
+        .select("root_span_id", when=pl.coalesce("start", "created"))
     )
     labelled = (
         ann.select("root_span_id", "key").unique()

@@ -289,7 +289,9 @@ def create_scorer(
             check = _pattern_check(ctx, pattern, learned_from)
     except (ValueError, re.error, QueryError) as exc:
         return ToolResult(f"Cannot create the scorer: {exc}", is_error=True)
-    pending, code, version = scorer_proposal(ctx, name, kind, source, pattern=pattern, description=description, check=check)
+    pending, code, version = scorer_proposal(
+        ctx, name, kind, source, pattern=pattern, description=description, check=check
+    )
     text = f"Ready to save {kind} scorer '{name}' v{version}. Waiting for the user to confirm the code."
     if note:
         text += "\n" + note

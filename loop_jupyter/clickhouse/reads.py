@@ -84,9 +84,7 @@ class ProtocolReads:
 
     def trace(self, root_span_id: str) -> pl.DataFrame:
         """Every span of one trace, in source order (empty when there is no such trace)."""
-        sql = (
-            f"SELECT * FROM _lj_rows WHERE root_span_id = {sql_string(str(root_span_id))} ORDER BY {SPAN_ORDER}"
-        )
+        sql = f"SELECT * FROM _lj_rows WHERE root_span_id = {sql_string(str(root_span_id))} ORDER BY {SPAN_ORDER}"
         return self._finish(self._internal(sql, f"trace {root_span_id}"), "spans")
 
     def sample(

@@ -87,7 +87,8 @@ def connect(target: str | Path | pl.DataFrame | LogSource, *, format: str = "aut
         and len(target.split(":")[0]) > 1
     ):
         scheme = target.split(":", 1)[0]
-        raise StoreError(f"unknown connection string scheme {scheme!r}: supported are duckdb:///path, "
+        raise StoreError(
+            f"unknown connection string scheme {scheme!r}: supported are duckdb:///path, "
             "chdb:///path?schema=..., clickhouse://host/db?schema=... and log files"
         )
     from ..loaders import load_logs

@@ -92,7 +92,9 @@ class ChatSessions:
                     :TEXT_CHARS
                 ]
             elif kind == "tool_result":
-                current["steps"].append({"name": str(message.data.get("name", "")), "is_error": bool(message.data.get("is_error"))})
+                current["steps"].append(
+                    {"name": str(message.data.get("name", "")), "is_error": bool(message.data.get("is_error"))}
+                )
             elif kind == "error":
                 current["error"] = message.text[:TEXT_CHARS]
             elif kind == "interrupted":

@@ -287,6 +287,7 @@ PUSHES: dict[str, dict[str, tuple[str, ...]]] = {
     "explorer": {"selection": ("ids",)},
 }
 
+
 class ContextUsage(BaseModel):
     """``data.usage`` of the chat's ``done`` event: the answer's tokens, window and cost
     (:class:`loop_jupyter.agent.usage.AnswerUsage`), and the context line the chat shows under it."""

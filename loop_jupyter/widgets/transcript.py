@@ -45,11 +45,7 @@ class TranscriptLog:
                 return self._seq  # the queue box shows it; a replay does not need it
             events = self._runs.setdefault(run_id, [])
             last = events[-1] if events else None
-            if (
-                message.get("event") == "text_delta"
-                and last is not None
-                and last.get("event") == "text_delta"
-            ):
+            if message.get("event") == "text_delta" and last is not None and last.get("event") == "text_delta":
                 merged = copy.deepcopy(last)
                 merged["data"]["text"] = str(last["data"].get("text", "")) + str(message["data"].get("text", ""))
                 merged["seq"] = self._seq

@@ -112,7 +112,9 @@ def test_insert_as_cell_inserts_a_real_cell(page, lab: dict, tmp_path: Path) -> 
     # Without the extension (here: the event stopped before it gets there) the code goes to the
     # clipboard, and the card says so instead of pretending.
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab["base"])
-    page.evaluate("""() => window.addEventListener("loop-jupyter:insert-cell", (e) => e.stopImmediatePropagation(), true)""")
+    page.evaluate(
+        """() => window.addEventListener("loop-jupyter:insert-cell", (e) => e.stopImmediatePropagation(), true)"""
+    )
     code_card.locator(".lj-insert").click()
     expect(code_card.locator(".lj-note")).to_contain_text("Copied to the clipboard instead")
     expect(code_card.locator(".lj-note")).to_contain_text("no loop-jupyter extension")
@@ -186,7 +188,17 @@ def test_explorer_reads_like_a_person_and_finds_similar(page, lab: dict, tmp_pat
     rows = explorer.locator(".lj-table-holder .lj-table tbody tr:not(.lj-raw-row)")
     expect(rows).to_have_count(10)
     headers = explorer.locator(".lj-table-holder .lj-table th").all_inner_texts()
-    for wanted in ("trace (first user message)", "reply", "error", "duration", "tokens", "cost", "scores", "user", "tags"):
+    for wanted in (
+        "trace (first user message)",
+        "reply",
+        "error",
+        "duration",
+        "tokens",
+        "cost",
+        "scores",
+        "user",
+        "tags",
+    ):
         assert any(h.strip().startswith(wanted) for h in headers), (wanted, headers)
     assert not any(h.strip().startswith("root_span_id") for h in headers), headers
     # The first shown column is a message a person wrote, not an id or JSON.

@@ -56,7 +56,9 @@ class OfflineClient:
         calls = [c for m in after if m["role"] == "assistant" for c in m.get("tool_calls", [])]
         results = [r for m in after if m["role"] == "tool" for r in m["results"]]
         ctx = self._context()[0]
-        text = summarize(question, calls, results, self._notes, ctx=ctx, artifacts=self._artifacts(), read_as=self._read_as)
+        text = summarize(
+            question, calls, results, self._notes, ctx=ctx, artifacts=self._artifacts(), read_as=self._read_as
+        )
         return self._say(text, stream_callback)
 
     def _artifacts(self) -> list[Any]:
@@ -77,7 +79,9 @@ class OfflineClient:
         reading = read(question, replay(turns, facts, ctx), facts, ctx)
         if reading.message:
             return Plan(message=reading.message)
-        planned = Plan(reading.calls) if reading.calls else plan(reading.question, ctx, scope=scope, carry=reading.carry)
+        planned = (
+            Plan(reading.calls) if reading.calls else plan(reading.question, ctx, scope=scope, carry=reading.carry)
+        )
         if planned.tool_calls:
             self._read_as = reading.read_as
         elif reading.read_as:
