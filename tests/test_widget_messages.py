@@ -138,7 +138,7 @@ def test_malformed_messages_through_the_comm_are_answered(chat: ChatWidget) -> N
 
 
 def test_a_reply_missing_a_promised_field_is_an_error_not_a_half_answer(chat: ChatWidget) -> None:
-    chat._on_history = lambda request: {"events": [], "seq": 0}  # type: ignore[method-assign]
+    chat._on_history = lambda request: {}  # type: ignore[method-assign]
     reply, _ = chat.handle({"id": 4, "type": "history"})
     assert reply["ok"] is False and "lacks ['messages']" in reply["error"]
 

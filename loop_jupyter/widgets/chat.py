@@ -33,7 +33,6 @@ from .messages import (
 )
 from .model_choices import locked_models
 from .session import ChatSession
-from .transcript import TranscriptLog
 
 #: Artifacts kept for paging (oldest dropped first).
 KEEP_ARTIFACTS = 200
@@ -72,7 +71,6 @@ class ChatWidget(ChatSessions, RequestWidget):
         self._artifacts: OrderedDict[str, Artifact] = OrderedDict()
         self._next_artifact = 0
         self._code_shown: dict[str, set[str]] = {}
-        self._transcript = TranscriptLog()
         self._explorer = None
         names = list(loop.models())
         injected = getattr(getattr(loop, "_injected_client", None), "name", None)
@@ -150,7 +148,6 @@ class ChatWidget(ChatSessions, RequestWidget):
                 "data": {"message": f"could not show an event: {type(exc).__name__}: {exc}"},
             }
         self._sync_queue(event)
-        self._transcript.record(message)  # for a view rendered later (a reloaded page)
         self.send(message)
 
     def _shown_already(self, event: Any) -> bool:
@@ -311,23 +308,15 @@ class ChatWidget(ChatSessions, RequestWidget):
         return {}
 
     def _on_history(self, request: HistoryRequest) -> dict[str, Any]:
-        """The transcript so far, for a view rendered later (a reloaded page, a second view): the
-        event messages it was shown (``events``, replayed through the same card renderers; an
-        action's card in its state now), and the question and answer text (``messages``)."""
+        """The question and answer text so far: what a view shows when the kernel cannot send the
+        ``transcript`` (runs with their cards, :mod:`.chat_sessions`)."""
         out = []
         for item in list(getattr(self.loop, "history", []) or [])[-200:]:
             role = getattr(item, "kind", None)
             text = getattr(item, "text", None)
             if role in ("user", "assistant") and isinstance(text, str) and text:
                 out.append({"role": role, "text": text[:4000]})
-        return {"messages": out, "events": self._transcript.replay(self._recard), "seq": self._transcript.seq}
-
-    def _recard(self, shown: dict[str, Any]) -> dict[str, Any] | None:
-        """An action's card as it is now (pending, confirmed or cancelled); other cards as shown."""
-        artifact = self._artifacts.get(str(shown.get("artifact_id", "")))
-        if isinstance(artifact, Pending):
-            return card(artifact, str(shown["artifact_id"]))
-        return None
+        return {"messages": out}
 
 
 __all__ = ["ChatWidget"]

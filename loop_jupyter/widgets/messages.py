@@ -107,11 +107,10 @@ class ScopeRequest(Request):
 
 
 class HistoryRequest(Request):
-    """The transcript for a view rendered later: ``events`` are the event pushes it was shown (each
-    with its ``seq``; ``seq`` is the last one's), ``messages`` the question and answer text."""
+    """The question and answer text (the fallback when a kernel cannot send the transcript)."""
 
     type: Literal["history"]
-    REPLY = ("messages", "events", "seq")
+    REPLY = ("messages",)
 
 
 class TranscriptRequest(Request):

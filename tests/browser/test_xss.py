@@ -253,7 +253,7 @@ def _use_chat(page) -> None:
     answer = ask("summarize the slowest trace")
     expect(answer.locator(".lj-card-trace").first).to_be_visible()
     answer.locator(".lj-card-trace button", has_text="Scope chat to this trace").first.click()
-    expect(chat.locator(".lj-chip")).to_be_visible()
+    expect(chat.locator(".lj-scope-chip")).to_be_visible()
     ask("show the tools of this trace")
     chat.locator(".lj-chip-x").click()
     ask("find traces similar to trace0")
@@ -307,25 +307,41 @@ CORPUS = [
 
 HARNESS = """async ({ corpus }) => {
   const mod = await import("/static/chat.js");
-  const handlers = new Map();
   const traits = { title: "Loop", models: ["offline"], model: "offline", sources: [], enabled_sources: [],
     auto_accept: false, scope: null, busy: false, queue: [], has_explorer: true };
-  const emit = (msg) => (handlers.get("msg:custom") || new Set()).forEach((f) => f(msg, []));
   const history = corpus.flatMap((t) => [{ role: "user", text: t }, { role: "assistant", text: t }]);
-  const model = {
-    get: (k) => traits[k], set: (k, v) => { traits[k] = v; }, save_changes() {},
-    on: (e, f) => { if (!handlers.has(e)) handlers.set(e, new Set()); handlers.get(e).add(f); },
-    off: (e, f) => handlers.get(e)?.delete(f),
-    send: (msg) => setTimeout(() => emit(msg.type === "history" ? { id: msg.id, ok: true, messages: history }
-      : msg.type === "page" ? { id: msg.id, ok: true, rows: [corpus], total_rows: 1 }
-      : { id: msg.id, ok: true, total: 1 })),
+  // One fake kernel per view (its own message handlers): ``reply(msg)`` answers each request.
+  const view = (id, reply) => {
+    const handlers = new Map();
+    const emit = (msg) => (handlers.get("msg:custom") || new Set()).forEach((f) => f(msg, []));
+    const model = {
+      get: (k) => traits[k], set: (k, v) => { traits[k] = v; }, save_changes() {},
+      on: (e, f) => { if (!handlers.has(e)) handlers.set(e, new Set()); handlers.get(e).add(f); },
+      off: (e, f) => handlers.get(e)?.delete(f),
+      send: (msg) => setTimeout(() => emit({ id: msg.id, ...reply(msg) })),
+    };
+    const el = document.createElement("div"); el.id = id; document.body.append(el);
+    mod.default.render({ model, el });
+    return emit;
   };
-  const past = document.createElement("div"); past.id = "past"; document.body.append(past);
-  mod.default.render({ model, el: past });  // history is replayed from the "history" request
+  const cards = (t, i) => [
+    { kind: "trace", root_span_id: t, html: t },
+    { kind: "table", columns: [t, "n"], types: ["text", "number"], rows: [[t, 1]], total_rows: 1 },
+    { kind: "sql", sql: t, shape: t, count: 1 },
+    { kind: "dataset", name: t, version: 1, rows: 1, path: t },
+    { kind: "code", source: t },
+    { kind: "confirmation", status: "pending", action_id: t, description: t, preview: t },
+  ].map((a) => ({ artifact_id: "p" + i, title: t, ...a }));
+  // A reloaded page rebuilds the live branch from the "transcript" request (cards and all) ...
+  const runs = corpus.map((t, i) => ({ run_id: "p" + i, question: t, text: t, steps: [{ name: t, is_error: true }],
+    artifacts: cards(t, i), error: t, status: "", alternatives: { index: 2 * i, position: 1, count: 1, branches: [] } }));
+  view("past", (msg) => msg.type === "transcript" ? { ok: true, runs, hidden: 0, session: "", branch: {} }
+    : msg.type === "page" ? { ok: true, rows: [corpus], total_rows: 1 } : { ok: true, total: 1 });
+  // ... and a kernel without it (an older one) falls back to the plain "history" text.
+  view("old", (msg) => msg.type === "transcript" ? { ok: false, error: "unknown request" }
+    : msg.type === "history" ? { ok: true, messages: history } : { ok: true, total: 1 });
   await new Promise((r) => setTimeout(r, 50));
-  const el = document.createElement("div"); el.id = "live"; document.body.append(el);
-  model.send = (msg) => setTimeout(() => emit({ id: msg.id, ok: true, messages: [], rows: [corpus], total_rows: 1, total: 1 }));
-  mod.default.render({ model, el });
+  const emit = view("live", () => ({ ok: true, messages: [], runs: [], rows: [corpus], total_rows: 1, total: 1 }));
   corpus.forEach((t, i) => {
     const run = "r" + i, ev = (event, data) => emit({ type: "event", event, run_id: run, data });
     const base = { artifact_id: "a" + i, title: t };
@@ -373,7 +389,9 @@ def test_chat_bundle_renders_a_bypass_corpus_as_text(browser) -> None:
         page.evaluate(HARNESS, {"corpus": CORPUS})
         live = page.locator("#live .lj-assistant")
         expect(live).to_have_count(len(CORPUS))
-        expect(page.locator("#past .lj-assistant.lj-past")).to_have_count(len(CORPUS))
+        expect(page.locator("#past .lj-assistant")).to_have_count(len(CORPUS))
+        expect(page.locator("#past .lj-confirm")).to_have_count(len(CORPUS))
+        expect(page.locator("#old .lj-assistant.lj-past")).to_have_count(len(CORPUS))
         # A table card's next page and every Confirm: the buttons a person clicks.
         page.locator("#live .lj-confirm").first.click()
         page.locator("#live .lj-apply").first.click()
