@@ -130,7 +130,46 @@ class _Rewriter:
             return _epoch(node.expressions[0])
         if isinstance(node, exp.TimeToUnix):
             return _epoch(node.this)
+        if isinstance(node, exp.JSONKeys | exp.JSONType):
+            return _json_function(node)
         return node
+
+
+#: ClickHouse's JSONType names as DuckDB's json_type answers them (integers: see _json_function).
+_JSON_TYPES = {"Object": "OBJECT", "Array": "ARRAY", "String": "VARCHAR", "Double": "DOUBLE", "Bool": "BOOLEAN", "Null": "NULL"}
+
+
+def _json_function(node: exp.JSONKeys | exp.JSONType) -> exp.Expression:
+    """DuckDB's ``json_keys(x[, path])`` and ``json_type(x[, path])`` in ClickHouse.
+
+    ``json_keys`` becomes ``JSONExtractKeys`` (ClickHouse has no Nullable array: the keys of NULL are
+    ``[]``, DuckDB's NULL, the same under ``unnest``). ``json_type`` becomes ``JSONType`` with
+    DuckDB's names ('OBJECT', 'VARCHAR', 'UBIGINT' for an integer >= 0, 'BIGINT' below), NULL for
+    a NULL value and a missing key (ClickHouse says 'Null' for both, as for a JSON null)."""
+    path = node.args.get("expression")
+    keys = _path_keys(path) if path is not None else []
+    if keys is None:
+        raise QueryError("json_keys/json_type on ClickHouse take a constant path such as '$.a.b'", node.sql())
+    value = node.this.copy()
+    args = [exp.Literal.string(k) for k in keys]
+    if isinstance(node, exp.JSONKeys):
+        text = exp.Anonymous(this="ifNull", expressions=[value, exp.Literal.string("")])
+        return exp.Anonymous(this="JSONExtractKeys", expressions=[text, *args])
+    kind = exp.Anonymous(
+        this="toString", expressions=[exp.Anonymous(this="JSONType", expressions=[value.copy(), *args])]
+    )
+    case = exp.Case()
+    for theirs, ours in _JSON_TYPES.items():
+        case = case.when(exp.EQ(this=kind.copy(), expression=exp.Literal.string(theirs)), exp.Literal.string(ours))
+    negative = exp.LT(this=exp.Anonymous(this="JSONExtractInt", expressions=[value.copy(), *args]), expression=exp.Literal.number(0))
+    case = case.when(
+        exp.In(this=kind.copy(), expressions=[exp.Literal.string("Int64"), exp.Literal.string("UInt64")]),
+        exp.If(this=negative, true=exp.Literal.string("BIGINT"), false=exp.Literal.string("UBIGINT")),
+    )
+    if keys:
+        has = exp.Anonymous(this="JSONHas", expressions=[value.copy(), *args])
+        return exp.If(this=has, true=case, false=exp.Null())
+    return case
 
 
 def _series(table: exp.Table) -> exp.Expression:
