@@ -123,6 +123,10 @@ def test_questions_answer_the_same_on_chdb_and_in_memory(pair, tmp_path: Path) -
             expected, got = on_frame.ask(question), on_chdb.ask(question)
             assert expected.tool_calls, question  # the planner answered with tools, not a refusal
             _same_answer(got, expected, question)
+        # A clarification lists the score keys (the planner's vocabulary, read by SQL): same order.
+        expected, got = on_frame.ask("logs where score is below 0.5"), on_chdb.ask("logs where score is below 0.5")
+        assert "Name one of: Factuality, helpfulness, tool_call_success" in expected.text
+        _same_answer(got, expected, "logs where score is below 0.5")
     finally:
         on_frame.close()
         on_chdb.close()
