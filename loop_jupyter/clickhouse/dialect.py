@@ -51,6 +51,12 @@ def _json(field: str, keys: list[str]) -> exp.Expression:
     return exp.Paren(this=node)
 
 
+_REENTER = (
+    exp.Length, exp.ArraySize, exp.Median, exp.Quantile, exp.PercentileCont, exp.TryCast, exp.TimeToUnix,
+    exp.JSONKeys, exp.JSONType,
+)  # fmt: skip
+
+
 class _Rewriter:
     def __init__(self, table_names: set[str]) -> None:
         self.tables = {name.lower() for name in table_names}
@@ -69,6 +75,16 @@ class _Rewriter:
         return _to_float(value) if field in _NUMERIC_FIELDS else value
 
     def __call__(self, node: exp.Expression) -> exp.Expression:
+        new = self.rewrite(node)
+        if new is not node and isinstance(node, _REENTER):
+            # sqlglot's transform does not enter a replacement: rewrite the arguments of those
+            # built around the original's (``len(json_keys(x))``, ``median(metadata.x)``). Not
+            # JSON access, whose ClickHouse text parses back into nodes rewritten again.
+            for child in list(new.iter_expressions()):
+                child.replace(child.transform(self))
+        return new
+
+    def rewrite(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
             return _series(node)
         if isinstance(node, exp.Dot) and isinstance(node.this, exp.Column | exp.Dot):
@@ -103,7 +119,7 @@ class _Rewriter:
             arg = node.this
             is_array = (
                 isinstance(node, exp.ArraySize)
-                or isinstance(arg, exp.Array | exp.ArrayAgg | exp.GenerateSeries | exp.Split)
+                or isinstance(arg, exp.Array | exp.ArrayAgg | exp.GenerateSeries | exp.Split | exp.JSONKeys)
                 or (isinstance(arg, exp.Column) and arg.name.lower() in ARRAY_COLUMNS)
                 or (
                     isinstance(arg, exp.Func)
@@ -130,7 +146,55 @@ class _Rewriter:
             return _epoch(node.expressions[0])
         if isinstance(node, exp.TimeToUnix):
             return _epoch(node.this)
+        if isinstance(node, exp.JSONKeys | exp.JSONType):
+            return _json_function(node)
         return node
+
+
+#: ClickHouse's JSONType names as DuckDB's json_type answers them (integers: see _json_function).
+_JSON_TYPES = {
+    "Object": "OBJECT",
+    "Array": "ARRAY",
+    "String": "VARCHAR",
+    "Double": "DOUBLE",
+    "Bool": "BOOLEAN",
+    "Null": "NULL",
+}
+
+
+def _json_function(node: exp.JSONKeys | exp.JSONType) -> exp.Expression:
+    """DuckDB's ``json_keys(x[, path])`` and ``json_type(x[, path])`` in ClickHouse.
+
+    ``json_keys`` becomes ``JSONExtractKeys`` (ClickHouse has no Nullable array: the keys of NULL are
+    ``[]``, DuckDB's NULL, the same under ``unnest``). ``json_type`` becomes ``JSONType`` with
+    DuckDB's names ('OBJECT', 'VARCHAR', 'UBIGINT' for an integer >= 0, 'BIGINT' below), NULL for
+    a NULL value and a missing key (ClickHouse says 'Null' for both, as for a JSON null)."""
+    path = node.args.get("expression")
+    keys = _path_keys(path) if path is not None else []
+    if keys is None:
+        raise QueryError("json_keys/json_type on ClickHouse take a constant path such as '$.a.b'", node.sql())
+    value = node.this.copy()
+    args = [exp.Literal.string(k) for k in keys]
+    if isinstance(node, exp.JSONKeys):
+        text = exp.Anonymous(this="ifNull", expressions=[value, exp.Literal.string("")])
+        return exp.Anonymous(this="JSONExtractKeys", expressions=[text, *args])
+    kind = exp.Anonymous(
+        this="toString", expressions=[exp.Anonymous(this="JSONType", expressions=[value.copy(), *args])]
+    )
+    case = exp.Case()
+    for theirs, ours in _JSON_TYPES.items():
+        case = case.when(exp.EQ(this=kind.copy(), expression=exp.Literal.string(theirs)), exp.Literal.string(ours))
+    negative = exp.LT(
+        this=exp.Anonymous(this="JSONExtractInt", expressions=[value.copy(), *args]), expression=exp.Literal.number(0)
+    )
+    case = case.when(
+        exp.In(this=kind.copy(), expressions=[exp.Literal.string("Int64"), exp.Literal.string("UInt64")]),
+        exp.If(this=negative, true=exp.Literal.string("BIGINT"), false=exp.Literal.string("UBIGINT")),
+    )
+    if keys:
+        has = exp.Anonymous(this="JSONHas", expressions=[value.copy(), *args])
+        return exp.If(this=has, true=case, false=exp.Null())
+    return case
 
 
 def _series(table: exp.Table) -> exp.Expression:

@@ -71,7 +71,7 @@ def _sql_facts(ctx: ToolContext, facts: Facts) -> None:
     """Score and metadata keys, users and low-cardinality metadata values (SQL over all the logs)."""
     engine = ctx
     facts.score_keys = engine.sql(
-        "SELECT DISTINCT unnest(json_keys(scores)) AS k FROM logs WHERE json_type(scores) = 'OBJECT' LIMIT 500"
+        "SELECT DISTINCT unnest(json_keys(scores)) AS k FROM logs WHERE json_type(scores) = 'OBJECT' ORDER BY k LIMIT 500"
     )["k"].to_list()
     meta_keys = set(
         engine.sql(
