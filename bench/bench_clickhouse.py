@@ -30,7 +30,10 @@ SEED_FILTERS = {
     "last 5 days and factuality < 0.5": ("created > now() - interval 5 day AND scores.Factuality < 0.5", "spans"),
     "traces > 60 s": ("duration > 60", "traces"),
 }
-OTEL_DDL = Path("/work/shared/fixtures/clickhouse/otel-collector/traces_table.sql")
+#: The collector's table template, from the fixtures beside the repository (../shared/fixtures).
+OTEL_DDL = (
+    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "clickhouse" / "otel-collector" / "traces_table.sql"
+)
 
 #: The demo spans as the OTel collector's exporter would store them (OpenInference attributes).
 OTEL_FROM_NATIVE = """
