@@ -19,7 +19,7 @@ import polars as pl
 
 from ..engine import TRACE_COLUMNS
 from ..schema import SCHEMA
-from ..sources.base import MAX_PAGE_ROWS, SourceStats
+from ..sources.base import SourceStats, check_page
 from .adapters import sql_string
 
 SPAN_ORDER = "_row, start, span_id"
@@ -128,10 +128,7 @@ SELECT * EXCEPT (_draw) FROM (
         limit: int = 50,
     ) -> pl.DataFrame:
         """One page for the explorer, sorted by a column of the shape (ties in source order)."""
-        if not 0 <= int(limit) <= MAX_PAGE_ROWS:
-            raise ValueError(f"a page holds 0 to {MAX_PAGE_ROWS:,} rows, not {limit}")
-        if int(offset) < 0:
-            raise ValueError(f"offset must be 0 or more, not {offset}")
+        check_page(offset, limit)
         columns: tuple[str, ...] = TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
         order = _order(shape)
         if order_by is not None:

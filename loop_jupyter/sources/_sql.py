@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ..engine import TRACE_COLUMNS, LogEngine
 from ..schema import SCHEMA
-from .base import MAX_PAGE_ROWS, Shape, SourceStats
+from .base import Shape, SourceStats, check_page
 
 #: The order rows come in: spans as loaded, traces newest first (engine.py's traces view order).
 SOURCE_ORDER = {"spans": "_row", "traces": '"created" DESC NULLS LAST, root_span_id'}
@@ -166,10 +166,7 @@ class EngineSource:
         offset: int = 0,
         limit: int = 50,
     ) -> pl.DataFrame:
-        if not 0 <= int(limit) <= MAX_PAGE_ROWS:
-            raise ValueError(f"a page holds 0 to {MAX_PAGE_ROWS:,} rows, not {limit}")
-        if int(offset) < 0:
-            raise ValueError(f"offset must be 0 or more, not {offset}")
+        check_page(offset, limit)
         order = SOURCE_ORDER[shape]
         if order_by is not None:
             if order_by not in columns_of(shape):

@@ -20,6 +20,14 @@ Shape = Literal["spans", "traces"]
 MAX_PAGE_ROWS = 10_000
 
 
+def check_page(offset: int, limit: int) -> None:
+    """The page arguments every backend accepts (ValueError otherwise)."""
+    if not 0 <= int(limit) <= MAX_PAGE_ROWS:
+        raise ValueError(f"a page holds 0 to {MAX_PAGE_ROWS:,} rows, not {limit}")
+    if int(offset) < 0:
+        raise ValueError(f"offset must be 0 or more, not {offset}")
+
+
 @dataclass(frozen=True)
 class SourceStats:
     """How much a source holds: spans, traces and the time range of ``created``."""
