@@ -17,9 +17,13 @@ Scoring, both rules over every file of a subset:
 Random baseline, as the paper defines it: an agent uniformly among the agents that speak in the
 trace and a step uniformly among its messages; its accuracy is the exact expectation of that draw.
 
-Tuning: the attributor's one free choice is the order of its three rules. Each subset is reported
-with the order that scores best (strict agent + step) on the *other* subset; the shipped order
-(``RULE_ORDER``) is reported too.
+Tuning: the attributor's free choice is the weight of each rule's vote (``RULE_WEIGHTS``, equal
+votes shipped). Each subset is reported with the weights, from the grid {0, 1, 2, 3} per rule, that
+score best on the *other* subset: strict agent + step hits minus ``PENALTY`` per unit of distance
+(L1) from equal votes, so the tuning leaves the equal vote only for a gain the other subset shows,
+not for a one-trace tie (the hand-crafted subset has no failed code run, so it cannot weigh the
+error rules at all). The weights the unpenalized grid would pick are reported as well, and so is the
+former first-match rule order (``RULE_ORDER``).
 """
 
 from __future__ import annotations
@@ -39,7 +43,16 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loop_jupyter.analysis.attribution import RULE_ORDER, RULES, attributions, strip_labels  # noqa: E402
+from loop_jupyter.analysis.attribution import (  # noqa: E402
+    RULE_ORDER,
+    RULE_WEIGHTS,
+    RULES,
+    attribute_steps,
+    decide,
+    strip_labels,
+    trace_votes,
+    traces_as_steps,
+)
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "who-and-when" / "Who&When"
 SUBSETS = {"Algorithm-Generated": "AG", "Hand-Crafted": "HC"}
@@ -51,6 +64,8 @@ PAPER = {
     "Step-by-step (GPT-4o)": {"AG": (35.20, 25.51), "HC": (34.48, 7.02)},
     "Binary search (GPT-4o)": {"AG": (44.13, 23.98), "HC": (51.72, 6.90)},
 }
+GRID = (0.0, 1.0, 2.0, 3.0)
+PENALTY = 0.25  # hits given up per unit of L1 distance from equal votes
 MARK_START = "<!-- failure-attribution:start -->"
 MARK_END = "<!-- failure-attribution:end -->"
 
@@ -138,8 +153,46 @@ def score(preds: dict[str, tuple[str | None, int | None]], labels: list[Label], 
     return agent, step
 
 
-def predict(clean: pl.DataFrame, roots: list[str], order: tuple[str, ...]) -> dict[str, tuple[str | None, int | None]]:
-    return {a.root_span_id: (a.agent, a.step) for a in attributions(clean, roots, order=order)}
+Weights = dict[str, float]
+Prepared = dict[str, tuple]  # root -> (task, steps, expected, votes)
+
+
+def prepare(clean: pl.DataFrame, roots: list[str]) -> Prepared:
+    """Each trace's steps and rule votes, computed once from the stripped frame."""
+    out = {}
+    for root, found in traces_as_steps(clean, roots):
+        task, steps, expected = found if found is not None else ("", [], None)
+        out[root] = (task, steps, expected, trace_votes(task, steps))
+    return out
+
+
+def decisions(prepared: Prepared, roots: list[str], weights: Weights | None = None, order: tuple[str, ...] | None = None):
+    """The attributions of ``roots``: the vote with ``weights``, or the first-match ``order``."""
+    if order is not None:
+        return [attribute_steps(r, *prepared[r][:3], order=order) for r in roots]
+    return [decide(r, prepared[r][0], prepared[r][1], prepared[r][3], prepared[r][2], weights) for r in roots]
+
+
+def predict(prepared: Prepared, roots: list[str], weights: Weights | None = None,
+            order: tuple[str, ...] | None = None) -> dict[str, tuple[str | None, int | None]]:  # fmt: skip
+    return {a.root_span_id: (a.agent, a.step) for a in decisions(prepared, roots, weights, order)}
+
+
+def distance(weights: Weights) -> float:
+    return sum(abs(weights[r] - 1.0) for r in RULES)
+
+
+def tune(prepared: Prepared, labels: list[Label], penalty: float = PENALTY) -> Weights:
+    """The grid weights with the most strict agent + step hits on ``labels`` less ``penalty`` per
+    unit of distance from equal votes (ties: nearer equal votes, then grid order)."""
+    roots = [label.root for label in labels]
+    grid = [dict(zip(RULES, w, strict=True)) for w in itertools.product(GRID, repeat=len(RULES))]
+    return max(grid, key=lambda w: (sum(score(predict(prepared, roots, w), labels, "strict")) - penalty * distance(w),
+                                    -distance(w)))  # fmt: skip
+
+
+def show(weights: Weights) -> str:
+    return ", ".join(f"{rule} {weights[rule]:g}" for rule in RULES)
 
 
 def cell(k: float, n: int) -> str:
@@ -185,13 +238,6 @@ def _confusion_row(name: str, group: list[Label], preds: dict[str, tuple[str | N
     return f"| {name} | {len(group)} | {right} | {steps} | {instead} |"
 
 
-def tune(clean: pl.DataFrame, labels: list[Label]) -> tuple[str, ...]:
-    """The rule order with the most strict agent + step hits on ``labels`` (ties: the shipped order first)."""
-    roots = [label.root for label in labels]
-    orders = [RULE_ORDER, *(o for o in itertools.permutations(RULES) if o != RULE_ORDER)]
-    return max(orders, key=lambda order: sum(score(predict(clean, roots, order), labels, "strict")))
-
-
 def run(fixtures: Path, limit: int | None = None) -> str:
     from loop_jupyter import load_logs
 
@@ -206,9 +252,14 @@ def run(fixtures: Path, limit: int | None = None) -> str:
     if limit:
         subsets = {s: group[:limit] for s, group in subsets.items()}
     other = {"AG": "HC", "HC": "AG"}
-    tuned = {s: tune(clean, subsets[other[s]]) for s in subsets}
-    shipped = {s: predict(clean, [label.root for label in group], RULE_ORDER) for s, group in subsets.items()}
-    cross = {s: predict(clean, [label.root for label in group], tuned[s]) for s, group in subsets.items()}
+    prepared = prepare(clean, [label.root for group in subsets.values() for label in group])
+    tuned = {s: tune(prepared, subsets[other[s]]) for s in subsets}
+    loose = {s: tune(prepared, subsets[other[s]], penalty=0.0) for s in subsets}
+    roots = {s: [label.root for label in group] for s, group in subsets.items()}
+    shipped = {s: predict(prepared, roots[s], RULE_WEIGHTS) for s in subsets}
+    former = {s: predict(prepared, roots[s], order=RULE_ORDER) for s in subsets}
+    cross = {s: predict(prepared, roots[s], tuned[s]) for s in subsets}
+    unpenalized = {s: predict(prepared, roots[s], loose[s]) for s in subsets}
     n = {s: len(group) for s, group in subsets.items()}
 
     out = [
@@ -223,8 +274,9 @@ def run(fixtures: Path, limit: int | None = None) -> str:
         rows = {"Random (expected, this harness)": {
             s: tuple(sum(random_expectation(label, rule)[i] for label in group) for i in (0, 1))
             for s, group in subsets.items()}}  # fmt: skip
-        rows["Offline, shipped rule order"] = {s: score(shipped[s], subsets[s], rule) for s in subsets}
-        rows["Offline, rule order tuned on the other subset"] = {s: score(cross[s], subsets[s], rule) for s in subsets}
+        rows["Offline, former first-match rule order"] = {s: score(former[s], subsets[s], rule) for s in subsets}
+        rows["Offline, equal votes (shipped)"] = {s: score(shipped[s], subsets[s], rule) for s in subsets}
+        rows["Offline, votes tuned on the other subset"] = {s: score(cross[s], subsets[s], rule) for s in subsets}
         for name, per in rows.items():
             out.append(f"| {name} | " + " | ".join(cell(per[s][i], n[s]) for s in ("AG", "HC") for i in (0, 1)) + " |")
         if rule == "paper":
@@ -233,20 +285,25 @@ def run(fixtures: Path, limit: int | None = None) -> str:
                     f"{per[s][i]:.2f}" for s in ("AG", "HC") for i in (0, 1)) + " |")  # fmt: skip
         out.append("")
     out.append(
-        "Rule orders: shipped "
-        + " → ".join(RULE_ORDER)
-        + "; tuned on HC (reported on AG) "
-        + " → ".join(tuned["AG"])
-        + "; tuned on AG (reported on HC) "
-        + " → ".join(tuned["HC"])
-        + "."
+        f"Votes: shipped {show(RULE_WEIGHTS)}; tuned on HC (reported on AG) {show(tuned['AG'])}; tuned on AG "
+        f"(reported on HC) {show(tuned['HC'])} (grid {{{', '.join(f'{g:g}' for g in GRID)}}} per rule, {PENALTY:g} "
+        "hit given up per unit of distance from equal votes). Former first-match order: " + " → ".join(RULE_ORDER) + "."
     )
-    rules = Counter((label.subset, a.rule) for label in labels.values() for a in attributions(clean, [label.root])
-                    if label.subset in subsets and label in subsets[label.subset])  # fmt: skip
-    out.append("Rule that decided, shipped order: " + "; ".join(
-        f"{s} " + ", ".join(f"{r} {c}" for (sub, r), c in sorted(rules.items()) if sub == s) for s in ("AG", "HC")) + ".")  # fmt: skip
+    out.append(
+        f"Without the penalty the grid would pick {show(loose['AG'])} on HC (AG agent / step, strict: "
+        + " / ".join(cell(v, n["AG"]) for v in score(unpenalized["AG"], subsets["AG"], "strict"))
+        + f") and {show(loose['HC'])} on AG (HC, strict: "
+        + " / ".join(cell(v, n["HC"]) for v in score(unpenalized["HC"], subsets["HC"], "strict"))
+        + "; paper's rule: "
+        + " / ".join(cell(v, n["HC"]) for v in score(unpenalized["HC"], subsets["HC"], "paper"))
+        + ")."
+    )
+    rules = Counter((s, a.rule) for s in subsets for a in decisions(prepared, roots[s], RULE_WEIGHTS))
+    out.append("Strongest rule behind the chosen turn, equal votes: " + "; ".join(
+        f"{s} " + ", ".join(f"{r} {c}" for (sub, r), c in sorted(rules.items(), key=str) if sub == s)
+        for s in ("AG", "HC")) + ".")  # fmt: skip
     for s in ("AG", "HC"):
-        out += ["", f"**Per labelled agent, {s}, shipped order (strict)**", "", *confusion(subsets[s], shipped[s])]
+        out += ["", f"**Per labelled agent, {s}, equal votes (strict)**", "", *confusion(subsets[s], shipped[s])]
         grid = matrix(subsets[s], shipped[s])
         if grid:
             out += ["", f"Confusion matrix, {s} (agent names case-folded):", "", *grid]

@@ -20,8 +20,13 @@ COLUMNS = ("root_span_id", "span_id", "parent_id", "is_root", "created", "start"
            "output", "expected", "error", "metadata")  # fmt: skip
 #: The only span metadata keys the attributor reads; every other key (labels included) is dropped.
 KEPT_METADATA = ("step", "agent", "role", "name")
-RULES = ("assumption", "before_error", "first_handoff")
+RULES = ("assumption", "before_error", "first_handoff", "failed_action")
+#: The legacy first-match order (``attribute_steps(order=...)``); the default is a vote (:data:`RULE_WEIGHTS`).
 RULE_ORDER: tuple[str, ...] = ("assumption", "before_error", "first_handoff")
+#: Each rule's vote: every rule points at agent turns, a turn's score is the sum of the weights of
+#: the rules that point at it, the highest score wins (ties: the earliest turn). Equal votes are the
+#: default; bench/failure_attribution.py tunes them on one Who&When subset and reports the other.
+RULE_WEIGHTS: dict[str, float] = dict.fromkeys(RULES, 1.0)
 
 #: Working from invented inputs: "let's assume", "hypothetical", "mock data", "placeholder", ...
 ASSUMPTION = re.compile(
@@ -52,7 +57,8 @@ class Attribution:
     step: int | None
     reason: str
     evidence_span_id: str | None
-    rule: str | None = None
+    rule: str | None = None  # the strongest rule that voted for the turn (or the method)
+    votes: tuple[str, ...] = ()  # every rule that voted for it
 
     def to_json(self) -> dict[str, Any]:
         return {"root_span_id": self.root_span_id, "agent": self.agent, "step": self.step,
@@ -192,7 +198,60 @@ def _first_handoff(task: str, steps: list[Step]) -> tuple[Step, str, str] | None
     return step, step.span_id, "first working turn after the task was stated; no failure signal"
 
 
+def _failed_actions(task: str, steps: list[Step]) -> list[tuple[Step, str, str]]:
+    """Every agent turn whose action failed: its own error, or a failed tool output or terminal run
+    that follows it before the next agent turn (the first failure is :func:`_before_error`'s too)."""
+    found: dict[int, tuple[Step, str, str]] = {}
+    actor: Step | None = None
+    for step in steps:
+        if step.kind == "agent":
+            actor = step
+            if step.error and step.position not in found:
+                found[step.position] = (step, step.span_id, f"its own step failed: {clip(step.error, 100)}")
+        elif step.error and actor is not None and actor.position not in found:
+            why = f"its action failed at step {step.position} ({step.name or step.agent}: {clip(step.error, 80)})"
+            found[actor.position] = (actor, step.span_id, why)
+    return list(found.values())
+
+
 _RULES = {"assumption": _assumption, "before_error": _before_error, "first_handoff": _first_handoff}
+
+
+@dataclass(frozen=True)
+class Vote:
+    rule: str
+    step: Step
+    evidence_span_id: str
+    why: str
+
+
+def trace_votes(task: str, steps: list[Step]) -> list[Vote]:
+    """What every rule points at in one trace (computed once; :func:`decide` weighs them)."""
+    votes = [Vote(name, *found) for name, rule in _RULES.items() if (found := rule(task, steps)) is not None]
+    return votes + [Vote("failed_action", *found) for found in _failed_actions(task, steps)]
+
+
+def decide(
+    root_span_id: str, task: str, steps: list[Step], votes: list[Vote], expected: str | None = None,
+    weights: dict[str, float] | None = None,
+) -> Attribution:  # fmt: skip
+    """The turn with the most weighted votes (ties: the earliest); its reason quotes each rule that
+    voted for it, strongest first, and its evidence is the strongest rule's."""
+    weights = RULE_WEIGHTS if weights is None else weights
+    score: dict[int, float] = {}
+    for vote in votes:
+        score[vote.step.position] = score.get(vote.step.position, 0.0) + weights.get(vote.rule, 0.0)
+    if not score or max(score.values()) <= 0:
+        return Attribution(root_span_id, None, None, "no agent step in this trace", None, None)
+    best = max(score.values())
+    position = min(p for p, value in score.items() if value == best)
+    mine = sorted((v for v in votes if v.step.position == position and weights.get(v.rule, 0.0) > 0),
+                  key=lambda v: (-weights.get(v.rule, 0.0), RULES.index(v.rule)))  # fmt: skip
+    step = mine[0].step
+    whys = "; ".join(dict.fromkeys(v.why for v in mine))
+    reason = f"{step.agent} at step {step.position} {whys}.{_final_check(task, steps, expected)}"
+    return Attribution(root_span_id, step.agent, step.position, reason, mine[0].evidence_span_id, mine[0].rule,
+                       tuple(v.rule for v in mine))  # fmt: skip
 
 
 def _final_check(task: str, steps: list[Step], expected: str | None) -> str:
@@ -206,10 +265,15 @@ def _final_check(task: str, steps: list[Step], expected: str | None) -> str:
 
 
 def attribute_steps(
-    root_span_id: str, task: str, steps: list[Step], expected: str | None = None, order: tuple[str, ...] | None = None
-) -> Attribution:
-    """Attribute one trace given as steps (see :func:`trace_steps`)."""
-    for name in order or RULE_ORDER:
+    root_span_id: str, task: str, steps: list[Step], expected: str | None = None, order: tuple[str, ...] | None = None,
+    weights: dict[str, float] | None = None,
+) -> Attribution:  # fmt: skip
+    """Attribute one trace given as steps (see :func:`trace_steps`): the weighted vote of the rules
+    (:data:`RULE_WEIGHTS`, or ``weights``), or with ``order`` the first rule of that order that finds
+    a turn (the former behaviour, kept for comparison)."""
+    if order is None:
+        return decide(root_span_id, task, steps, trace_votes(task, steps), expected, weights)
+    for name in order:
         found = _RULES[name](task, steps)
         if found is not None:
             step, evidence, why = found

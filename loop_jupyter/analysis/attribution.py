@@ -8,19 +8,23 @@ any other annotation cannot reach it.
 
 A trace becomes a list of steps in conversation order (``metadata.step`` when the spans carry it,
 else time order): who acted (``metadata.agent``, else the span name), what kind of step it is (the
-task itself, a tool/terminal output, or an agent's turn), its text and its error. Three generic
-rules then point at one agent step; the first rule in :data:`RULE_ORDER` that finds one wins:
+task itself, a tool/terminal output, or an agent's turn), its text and its error. Four generic
+rules then vote for agent turns; a turn's score is the sum of the weights (:data:`RULE_WEIGHTS`,
+equal by default) of the rules that point at it, and the highest score wins (ties: the earliest):
 
 - ``assumption``: the first agent turn that works from assumed, hypothetical, simulated or
   placeholder data instead of real data (hallucinated inputs are a common root cause);
 - ``before_error``: the first error; a failed tool output or terminal run (non-zero exit code) is
   blamed on the agent turn that acted last before it, an agent's own error on that turn;
 - ``first_handoff``: the first turn by an agent other than the task and whoever restated it (the
-  first substantive work after the hand-off), else the first agent turn.
+  first substantive work after the hand-off), else the first agent turn;
+- ``failed_action``: every agent turn whose own action failed (its error, or a failed tool output
+  or terminal run before the next agent turn), so repeated failures count.
 
-No rule names an agent, a dataset or a framework. The rule order was chosen on the Who&When
-algorithm-generated subset and reported on the hand-crafted one (bench/failure_attribution.py,
-bench/RESULTS.md).
+So a turn two signals agree on (the first hand-off that also ran the first failing code) beats a
+turn only one points at. No rule names an agent, a dataset or a framework. The weights are tuned on
+one Who&When subset and reported on the other (bench/failure_attribution.py, bench/RESULTS.md);
+``order=`` gives the former first-match behaviour for comparison.
 """
 
 from __future__ import annotations
@@ -40,11 +44,14 @@ from ._attribution_rules import (  # noqa: F401 (re-exported: the public names o
     FAILED_OUTPUT,
     KEPT_METADATA,
     RULE_ORDER,
+    RULE_WEIGHTS,
     RULES,
     Attribution,
     Step,
+    Vote,
     _assumption,
     _before_error,
+    _failed_actions,
     _final_check,
     _first_handoff,
     _int,
@@ -52,8 +59,10 @@ from ._attribution_rules import (  # noqa: F401 (re-exported: the public names o
     _norm,
     _text,
     attribute_steps,
+    decide,
     strip_labels,
     trace_steps,
+    trace_votes,
 )
 
 
@@ -75,10 +84,12 @@ def failing_roots(clean: pl.DataFrame) -> list[str]:
 def attributions(
     logs: pl.DataFrame, trace: str | list[str] | None = None, *, all_traces: bool = False,
     order: tuple[str, ...] | None = None, method: str = "offline", judge: Any = None,
+    weights: dict[str, float] | None = None,
 ) -> list[Attribution]:  # fmt: skip
     """One :class:`Attribution` per trace: ``trace`` (a root span id or a list), else every trace
     with a failure signal (every trace with ``all_traces``). Labels are stripped first. ``method``
-    other than ``"offline"`` asks ``judge`` (see :mod:`.attribution_llm`)."""
+    other than ``"offline"`` asks ``judge`` (see :mod:`.attribution_llm`); offline, ``weights``
+    replaces :data:`RULE_WEIGHTS` and ``order`` asks for the first-match rule order instead."""
     runner = None
     if method != "offline":
         from .attribution_llm import RUNNERS
@@ -86,6 +97,24 @@ def attributions(
         if method not in RUNNERS or judge is None:
             raise ValueError(f"method {method!r} needs a model and one of {', '.join(RUNNERS)}")
         runner = RUNNERS[method]
+    out = []
+    for root, found in traces_as_steps(logs, trace, all_traces=all_traces):
+        if found is None:
+            out.append(Attribution(root, None, None, "no such trace", None))
+            continue
+        task, steps, expected = found
+        if runner is not None:
+            out.append(runner(judge, root, task, steps, expected))
+        else:
+            out.append(attribute_steps(root, task, steps, expected, order, weights))
+    return out
+
+
+def traces_as_steps(
+    logs: pl.DataFrame, trace: str | list[str] | None = None, *, all_traces: bool = False
+) -> list[tuple[str, tuple[str, list[Step], str | None] | None]]:
+    """(root, (task, steps, expected answer) or None when there is no such trace) for the traces
+    :func:`attributions` would attribute, from :func:`strip_labels` of ``logs`` only."""
     # Choosing the traces reads no metadata (where labels live); the attributor gets strip_labels.
     signals = logs.select([c for c in COLUMNS if c in logs.columns and c != "metadata"])
     if trace is not None:
@@ -98,19 +127,15 @@ def attributions(
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in clean.to_dicts():  # one conversion, not one per trace
         groups.setdefault(row["root_span_id"], []).append(row)
-    out = []
+    out: list[tuple[str, tuple[str, list[Step], str | None] | None]] = []
     for root in roots:
         spans = groups.get(root)
         if spans is None:
-            out.append(Attribution(root, None, None, "no such trace", None))
+            out.append((root, None))
             continue
         task, steps = trace_steps(spans)
         root_row = next((s for s in spans if s.get("is_root")), {})
-        expected = _text(root_row.get("expected")) or None
-        if runner is not None:
-            out.append(runner(judge, root, task, steps, expected))
-        else:
-            out.append(attribute_steps(root, task, steps, expected, order))
+        out.append((root, (task, steps, _text(root_row.get("expected")) or None)))
     return out
 
 

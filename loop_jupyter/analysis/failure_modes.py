@@ -43,6 +43,7 @@ _ATTRIBUTION_MODES = {
                       "misses the expected one"),
     "before_error": ("wrong answer after a failure", "the final answer misses the expected one after a failed step"),
 }  # fmt: skip
+_ATTRIBUTION_MODES["failed_action"] = _ATTRIBUTION_MODES["before_error"]  # a later failed step, same mode
 
 
 def _head(message: str | None, error_type: str | None) -> str:
