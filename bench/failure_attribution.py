@@ -307,6 +307,13 @@ def run(fixtures: Path, limit: int | None = None) -> str:
         + " / ".join(cell(v, n["HC"]) for v in score(unpenalized["HC"], subsets["HC"], "paper"))
         + ")."
     )
+    out.append(
+        "Caveats: the fourth rule (failed_action) and the penalty were kept after other signals were tried "
+        "and dropped looking at both subsets (last speaker, claims of completion, give-up phrases, the agent "
+        "that first stated the final answer, turn and text shares, the first speaker), so the tuned rows are "
+        "not a blind estimate; HC has no failed code run, so there the vote is the first hand-off except "
+        "where invented data comes first. Each cell's 95% interval is about ±9 (AG) and ±13 (HC) points."
+    )
     rules = Counter((s, a.rule) for s in subsets for a in decisions(prepared, roots[s], RULE_WEIGHTS))
     out.append("Strongest rule behind the chosen turn, equal votes: " + "; ".join(
         f"{s} " + ", ".join(f"{r} {c}" for (sub, r), c in sorted(rules.items(), key=str) if sub == s)
