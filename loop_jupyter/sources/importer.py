@@ -34,6 +34,7 @@ from ..engine import _TRACES_SQL
 from ..progress import progress_bar
 from ..report import LoadError, LoadReport
 from ..schema import SCHEMA, empty_frame
+from .chunked import NotContiguous, chunkable, iter_chunks
 from .duckdb_store import StoreError, check_version, connect_file, create_schema, is_store, parse_url
 
 #: Rows per batch when the source is a frame already in memory.
@@ -122,9 +123,16 @@ def _entries(path: Path, fmt: str, report: LoadReport) -> list[Path]:
 
 
 def iter_batches(
-    source: str | Path | pl.DataFrame, fmt: str, report: LoadReport, *, progress: bool | None = None
+    source: str | Path | pl.DataFrame,
+    fmt: str,
+    report: LoadReport,
+    *,
+    progress: bool | None = None,
+    chunked: bool = False,
 ) -> Iterator[pl.DataFrame]:
-    """Canonical frames, one per folder entry (or per row batch of a frame), merged into ``report``."""
+    """Canonical frames, one per folder entry (or per row batch of a frame), merged into ``report``.
+    With ``chunked``, a large Braintrust JSONL entry comes in chunks of whole traces
+    (``sources.chunked``: may raise NotContiguous, then read again without)."""
     from ..loaders import UnreadableFile, load_logs_with_report
 
     if isinstance(source, pl.DataFrame):
@@ -141,6 +149,10 @@ def iter_batches(
     show = progress if progress is not None else len(entries) > 1
     with progress_bar(total=len(entries), desc=f"importing {path.name}", unit=" entries", disable=not show) as bar:
         for entry in entries:
+            if chunked and not report.strict and chunkable(entry, fmt):
+                yield from iter_chunks(entry, report, progress=False if show else progress)
+                bar.update(1)
+                continue
             try:
                 frame, sub = load_logs_with_report(
                     entry, fmt, strict=report.strict, progress=False if show else progress
@@ -211,6 +223,32 @@ def _stage(
     return frame.height
 
 
+def _stage_all(
+    con: duckdb.DuckDBPyConnection,
+    source: str | Path | pl.DataFrame,
+    fmt: str,
+    existing: bool,
+    next_row: int,
+    result: ImportResult,
+    progress: bool | None,
+    on_batch: Callable[[int, int], None] | None,
+    *,
+    chunked: bool,
+) -> None:
+    """Stage every batch of ``source`` into a fresh staging table."""
+    _create_staging(con)
+    for frame in iter_batches(source, fmt, result.report, progress=progress, chunked=chunked):
+        added = 0
+        for start in range(0, frame.height, STAGE_ROWS):
+            added += _stage(con, frame.slice(start, STAGE_ROWS), existing, next_row + added, result)
+        del frame  # one batch in memory at a time
+        next_row += added
+        result.spans_added += added
+        result.batches += 1
+        if on_batch is not None:
+            on_batch(result.batches, result.spans_added)
+
+
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
@@ -263,20 +301,14 @@ def import_logs(
             raise StoreError(f"{path} is a DuckDB database but not a loop_jupyter store: refusing to write into it")
         if existing:
             check_version(con, path)
-        _create_staging(con)
-        first_row = next_row = (
+        first_row = (
             int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0]) if existing else 0
         )
-        for frame in iter_batches(source, format, result.report, progress=progress):
-            added = 0
-            for start in range(0, frame.height, STAGE_ROWS):
-                added += _stage(con, frame.slice(start, STAGE_ROWS), existing, next_row + added, result)
-            del frame  # one batch in memory at a time
-            next_row += added
-            result.spans_added += added
-            result.batches += 1
-            if on_batch is not None:
-                on_batch(result.batches, result.spans_added)
+        try:
+            _stage_all(con, source, format, existing, first_row, result, progress, on_batch, chunked=True)
+        except NotContiguous:  # a big JSONL file whose traces are apart: staged again, read whole
+            result = ImportResult(url=to, report=LoadReport(strict=strict))
+            _stage_all(con, source, format, existing, first_row, result, progress, on_batch, chunked=False)
         con.begin()
         try:
             if not existing:
