@@ -41,7 +41,7 @@ def child_open(store: str, runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base", required=True, help="a store to copy and append the big trace to")
+    parser.add_argument("--base", help="a store to copy and append the big trace to (required)")
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -49,6 +49,8 @@ def main() -> None:
     if args.child:
         child_open(args.child[0], int(args.child[1]))
         return
+    if not args.base:
+        parser.error("--base is required")
     from bench_trace_open import big_trace
 
     from loop_jupyter.sources.importer import import_logs
