@@ -4,7 +4,8 @@ The 100k-span trace of ``bench_trace_open.py`` (five levels deep) is appended to
 store (``--base``, e.g. the 1M or 10M store of ``bench_store_scale.py``), then a fresh process
 opens the store and measures, p50 of ``--runs`` after one warm-up (the first, cold one is given
 too): ``DuckDBStore.trace`` (that trace's spans as a frame) and the explorer's ``open`` request
-handler on the store (the same read plus the tree's first page).
+handler on the store (the tree's columns of that trace, the tree and its first page; wall p50 and
+CPU seconds per open), and reading one span's whole row (what opening a span then reads).
 
 Usage: python bench/bench_store_trace_open.py --base /work/bench10m/store1m.duckdb
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -34,9 +36,17 @@ def child_open(store: str, runs: int) -> None:
     cold = time.perf_counter() - start
     read, _ = timed(lambda: source.trace("big-root"), runs)
     explorer = TraceExplorer(source)
-    opened, reply = timed(lambda: explorer._on_open(OpenRequest(type="open", root_span_id="big-root")), runs)
+    request = OpenRequest(type="open", root_span_id="big-root")
+    opened, reply = timed(lambda: explorer._on_open(request), runs)
+    cpu = time.process_time()  # all threads of the process: DuckDB's and Polars' too
+    for _ in range(runs):
+        explorer._on_open(request)
+    open_cpu = (time.process_time() - cpu) / runs
+    span = reply["top"]["nodes"][0]["span_id"]
+    span_read, _ = timed(lambda: (setattr(explorer, "_span_cache", None), explorer._span_source(span)), runs)
     child_report(spans=spans.height, store_spans=source.stats().spans, cold_read_s=cold, read=read,
-                 explorer_open=opened, reply_spans=reply["span_count"])  # fmt: skip
+                 explorer_open=opened, explorer_open_cpu_s=open_cpu, span_fields_read=span_read,
+                 reply_spans=reply["span_count"], load_average=os.getloadavg())  # fmt: skip
 
 
 def main() -> None:

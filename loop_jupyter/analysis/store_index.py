@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from ..embeddings import DIM, INDEX_FORMAT, MODEL_NAME, TraceIndex, _document_text, embed, trace_documents
 from ..sources.duckdb_store import META_TABLE, DuckDBStore, check_version, connect_file, parse_url
+from ..sources.importer import IMPORT_MEMORY_LIMIT
 from ..tools.text import error_kind
 
 INDEX_TABLE = "similar_index"
@@ -117,7 +118,8 @@ def update_store_index(target: str | Path, *, progress: bool = False) -> dict[st
     ``duckdb:///`` URL or a path); needs the store writable (no other process has it open)."""
     started = time.monotonic()
     path = parse_url(target) if isinstance(target, str) and target.startswith("duckdb:") else Path(target)
-    con = connect_file(path, read_only=False)
+    # DuckDB's buffer pool caches what it scans up to its limit: kept to the import's (flat peak).
+    con = connect_file(path, read_only=False, memory_limit=IMPORT_MEMORY_LIMIT)
     try:
         check_version(con, path)
         rows = _rows(con)
