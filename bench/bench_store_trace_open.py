@@ -7,7 +7,7 @@ too): ``DuckDBStore.trace`` (that trace's spans as a frame) and the explorer's `
 handler on the store (the tree's columns of that trace, the tree and its first page; wall p50 and
 CPU seconds per open), and reading one span's whole row (what opening a span then reads).
 
-Usage: python bench/bench_store_trace_open.py --base /work/bench10m/store1m.duckdb
+Usage: python bench/bench_store_trace_open.py --base bench/data/scale_1000000.duckdb
 """
 
 from __future__ import annotations
