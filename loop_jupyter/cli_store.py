@@ -25,14 +25,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .sources.importer import import_logs
 
     run = import_logs
-    if args.to.split(":", 1)[0].lower() in ("chdb", "clickhouse", "clickhouses"):  # ClickHouse's native table
+    duckdb_store = args.to.split(":", 1)[0].lower() not in ("chdb", "clickhouse", "clickhouses")
+    if not duckdb_store:  # ClickHouse's native table
         from .clickhouse.importer import import_to_chdb as run
 
     result = run(args.path, args.to, format=args.format, strict=args.strict, progress=not args.json)
+    index = None
+    if duckdb_store and not args.no_index:  # the similar-traces index beside the data (touched traces)
+        from .analysis.store_index import update_store_index
+
+        index = update_store_index(args.to, progress=not args.json)
     if args.json:
-        echo_json(result.to_dict())
+        echo_json(result.to_dict() | ({"similar_index": index} if index is not None else {}))
     else:
         echo(result.summary())
+        if index is not None:
+            echo(
+                f"similar-traces index: {index['traces_embedded']:,} traces embedded, "
+                f"{index['traces_indexed']:,} in the index ({index['seconds']:.1f} s)"
+            )
     return EXIT_OK if result.report.ok else EXIT_USAGE
 
 
@@ -120,4 +131,9 @@ def add_import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     imp.add_argument("--format", default="auto")
     imp.add_argument("--strict", action="store_true", help="stop at the first bad record (nothing is imported)")
     imp.add_argument("--json", action="store_true", help="print what was imported as JSON")
+    imp.add_argument(
+        "--no-index",
+        action="store_true",
+        help="skip the similar-traces index (a DuckDB store; the next import without this flag brings it up to date)",
+    )
     imp.set_defaults(run=cmd_import)

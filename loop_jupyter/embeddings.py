@@ -102,6 +102,9 @@ class TraceIndex:
     tools: list[frozenset[str]]
     errors: list[frozenset[str]]
     _position: dict[str, int] = field(default_factory=dict, repr=False)
+    #: root_span_id, user and intent per trace when the index brings them (a store's persisted
+    #: index: ``analysis.store_index``); None when they come from the traces view of the frame.
+    attributes: pl.DataFrame | None = field(default=None, repr=False)
 
     def position(self, root_span_id: str) -> int | None:
         if not self._position:

@@ -119,18 +119,29 @@ def test_explorer_pages_filters_and_opens_through_the_store(files: dict[str, Any
         ):
             assert _ask(on_store, **request) == _ask(on_frame, **request), request
         assert on_store.filtered.height == on_frame.filtered.height
-        # Opening a trace reads that trace alone from the store.
+        # Opening a trace reads that trace alone from the store, the tree's columns only; opening a
+        # span reads that span's row alone (once for its summary and fields).
         root = files["frame"].group_by("root_span_id").len().sort(["len", "root_span_id"]).row(-1)[0]
-        read: list[str] = []
-        original = DuckDBStore.trace
-        monkeypatch.setattr(DuckDBStore, "trace", lambda self, r: read.append(r) or original(self, r))
+        read: list[tuple[tuple[str, ...], str | None]] = []
+        narrow = DuckDBStore.select_columns
+        monkeypatch.setattr(
+            DuckDBStore, "select_columns", lambda self, c, w=None, **k: read.append((c, w)) or narrow(self, c, w, **k)
+        )
+        wide: list[str | None] = []
+        whole = DuckDBStore.filter
+        monkeypatch.setattr(DuckDBStore, "filter", lambda self, w=None, **k: wide.append(w) or whole(self, w, **k))
         opened = _ask(on_store, type="open", root_span_id=root)
-        assert read == [root]
+        assert len(read) == 1 and f"root_span_id = '{root}'" in str(read[0][1])
+        assert "input" not in read[0][0] and "output" not in read[0][0]
+        assert wide == []
         assert opened == _ask(on_frame, type="open", root_span_id=root)
-        span = opened["top"]["nodes"][0]["span_id"]
-        assert _ask(on_store, type="span", span_id=span) == _ask(on_frame, type="span", span_id=span)
-        field = {"type": "field", "span_id": span, "field": "input", "offset": 10, "length": 50}
-        assert _ask(on_store, **field) == _ask(on_frame, **field)
+        spans = [n["span_id"] for n in [*opened["top"]["nodes"], *opened["expanded"][0]["nodes"]][:3]]
+        for span in spans:
+            assert _ask(on_store, type="span", span_id=span) == _ask(on_frame, type="span", span_id=span)
+            field = {"type": "field", "span_id": span, "field": "input", "offset": 10, "length": 50}
+            assert _ask(on_store, **field) == _ask(on_frame, **field)
+        assert len(spans) == len(wide) == 3
+        assert all(f"span_id = '{span}'" in str(w) for span, w in zip(spans, wide, strict=True))
         ids = [root, files["frame"].get_column("root_span_id")[0]]
         assert _ask(on_store, type="select", ids=ids, mode="replace") == _ask(
             on_frame, type="select", ids=ids, mode="replace"

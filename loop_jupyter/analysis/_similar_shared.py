@@ -24,7 +24,10 @@ _SHARED_SCHEMA = {
 
 
 def _per_trace(ctx: ToolContext, index: TraceIndex) -> pl.DataFrame:
-    """root_span_id, user and intent (metadata.intent) of every trace, cached per frame."""
+    """root_span_id, user and intent (metadata.intent) of every trace, cached per frame (a
+    store's persisted index brings them: every trace of the store, no working frame read)."""
+    if index.attributes is not None:
+        return index.attributes
     cached = ctx.cache.get("similar_attributes")
     if cached is not None and cached[0] is ctx.logs:
         return cached[1]

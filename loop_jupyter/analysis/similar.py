@@ -20,6 +20,7 @@ from ..snippet import literal
 from ..tools import ToolContext, tool
 from ..tools.text import SIMILARITY_STOPWORDS
 from ._similar_shared import describe, shared_text
+from .store_index import load_store_index
 
 #: Weight of the semantic score in the ranking; the rest is structural (Jaccard of span names,
 #: tools and error kinds). Text carries most of the signal; structure breaks ties between traces
@@ -48,8 +49,26 @@ def topic(description: str | None) -> str | None:
     return description.strip() if terms(rest) else None
 
 
+def stored_index(ctx: ToolContext) -> TraceIndex | None:
+    """A store's persisted index of every trace (``loop-jupyter import`` builds it), when it is
+    up to date with the store's spans; None for logs in memory or a store without one."""
+    if not ctx.pushdown:
+        return None
+    cached = ctx.cache.get("similar_stored")
+    if cached is not None and cached[0] is ctx.source:
+        return cached[1]
+    index = load_store_index(ctx.source)
+    if index is not None:
+        ctx.cache["similar_stored"] = (ctx.source, index)
+    return index
+
+
 def index_for(ctx: ToolContext, *, progress: bool = True) -> TraceIndex:
-    """The trace index of ``ctx.logs``, cached on the context so repeated searches skip hashing."""
+    """The trace index of ``ctx.logs``, cached on the context so repeated searches skip hashing;
+    on a store with a persisted index, that index (every trace, the working frame is not read)."""
+    stored = stored_index(ctx)
+    if stored is not None:
+        return stored
     cached = ctx.cache.get("similar")
     if cached is not None and cached[0] is ctx.logs:
         return cached[1]
@@ -187,7 +206,7 @@ def similar_traces(
     description = topic(description)
     ids = list(trace_ids or []) or (list(ctx.selection) if not description else [])
     limit = max(1, min(int(limit), 1000))
-    if ids:  # from a store's sample: the asked-for traces join it (neighbours come from the sample)
+    if ids and stored_index(ctx) is None:  # from a store's sample: the asked-for traces join it
         ctx.include_traces(ids)
     index = index_for(ctx)
     if len(index) == 0:

@@ -4,13 +4,22 @@ Every format ``load_logs`` reads. A folder goes in one batch per entry (file or 
 ``load_logs`` loads it, so memory holds one entry at a time; a folder that one format reads whole
 (an OpenHands or Who&When folder is one trace) and a single file are one batch each; a frame is cut
 into row batches. Spans whose ``id`` was in the store before the import are skipped and counted
-(repeats within one import all load, as ``load_logs`` keeps them). The whole
-import is one DuckDB transaction: an error or an interrupt rolls it back and the store stays as it
-was (a store file the import created is removed again).
+(repeats within one import all load, as ``load_logs`` keeps them).
+
+Memory stays flat whatever the import's size: each batch is cut into slices of ``STAGE_ROWS``
+rows, and each slice is committed into a staging table (``_loop_jupyter_import``) beside the data,
+so DuckDB never holds a long uncommitted append in memory (one transaction over 1M spans held
+about 1.7 GB). The store's tables only change in one short last transaction that moves the staged
+rows into ``spans``, updates the touched ``traces`` rows and drops the staging table. An error,
+an interrupt or a killed process before that commit leaves ``spans`` and ``traces`` as they were:
+readers never read the staging table, and the next import drops what an interrupted one left
+(a store file the import created is removed again on an error; a killed first import leaves a file
+holding only the staging table, which no reader opens as a store and the next import takes over).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +33,8 @@ import polars as pl
 from ..engine import _TRACES_SQL
 from ..progress import progress_bar
 from ..report import LoadError, LoadReport
-from ..schema import SCHEMA
+from ..schema import SCHEMA, empty_frame
+from .chunked import NotContiguous, chunkable, iter_chunks
 from .duckdb_store import StoreError, check_version, connect_file, create_schema, is_store, parse_url
 
 #: Rows per batch when the source is a frame already in memory.
@@ -34,6 +44,10 @@ SHOWN_DUPLICATES = 20
 #: DuckDB's memory for the import connection (the traces recomputation spills past it). At 1M
 #: spans in 10 batches, 512 MB gave a lower peak (2.1 GB against 2.9 GB) and a quicker import than 2 GB.
 IMPORT_MEMORY_LIMIT = "512MB"
+#: Rows per staged commit (a batch is cut into slices of this many rows).
+STAGE_ROWS = 100_000
+#: The table an import stages its rows in until the last transaction moves them into ``spans``.
+STAGING = "_loop_jupyter_import"
 
 
 @dataclass
@@ -109,9 +123,16 @@ def _entries(path: Path, fmt: str, report: LoadReport) -> list[Path]:
 
 
 def iter_batches(
-    source: str | Path | pl.DataFrame, fmt: str, report: LoadReport, *, progress: bool | None = None
+    source: str | Path | pl.DataFrame,
+    fmt: str,
+    report: LoadReport,
+    *,
+    progress: bool | None = None,
+    chunked: bool = False,
 ) -> Iterator[pl.DataFrame]:
-    """Canonical frames, one per folder entry (or per row batch of a frame), merged into ``report``."""
+    """Canonical frames, one per folder entry (or per row batch of a frame), merged into ``report``.
+    With ``chunked``, a large Braintrust JSONL entry comes in chunks of whole traces
+    (``sources.chunked``: may raise NotContiguous, then read again without)."""
     from ..loaders import UnreadableFile, load_logs_with_report
 
     if isinstance(source, pl.DataFrame):
@@ -128,6 +149,10 @@ def iter_batches(
     show = progress if progress is not None else len(entries) > 1
     with progress_bar(total=len(entries), desc=f"importing {path.name}", unit=" entries", disable=not show) as bar:
         for entry in entries:
+            if chunked and not report.strict and chunkable(entry, fmt):
+                yield from iter_chunks(entry, report, progress=False if show else progress)
+                bar.update(1)
+                continue
             try:
                 frame, sub = load_logs_with_report(
                     entry, fmt, strict=report.strict, progress=False if show else progress
@@ -157,28 +182,28 @@ def _affected_traces_sql() -> str:
     return "WITH " + cte + ", " + body[len("WITH ") :]
 
 
-def _insert(
-    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, first_row: int, next_row: int, result: ImportResult
+def _stage(
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, existing: bool, next_row: int, result: ImportResult
 ) -> int:
-    """Insert the spans of ``frame`` whose id was in the store before this import (rows before
-    ``first_row``); returns how many. Repeats within one import all load, as ``load_logs`` keeps
-    them, so one import into an empty store holds exactly what ``load_logs`` returns."""
-    con.register("_batch", frame.select("id").to_arrow(compat_level=pl.CompatLevel.newest()))
-    try:
-        # spans on the probe side, the batch's ids hashed: one scan of the id column per batch.
-        dups = con.sql(
-            f"SELECT DISTINCT s.id FROM spans s SEMI JOIN _batch b ON s.id = b.id WHERE s._row < {int(first_row)}"
-        ).pl()
-    finally:
-        con.unregister("_batch")
-    if dups.height:
-        ids = dups.get_column("id")
-        repeated = frame.filter(pl.col("id").is_in(ids.implode()))
-        result.duplicates += repeated.height
-        room = SHOWN_DUPLICATES - len(result.duplicate_ids)
-        if room > 0:
-            result.duplicate_ids.extend(repeated.get_column("id").head(room).to_list())
-        frame = frame.filter(~pl.col("id").is_in(ids.implode()).fill_null(False))
+    """Stage the spans of ``frame`` whose id is not in the store's ``spans`` (the rows before this
+    import: the staged ones are not there yet) in one committed transaction; returns how many.
+    Repeats within one import all load, as ``load_logs`` keeps them, so one import into an empty
+    store holds exactly what ``load_logs`` returns."""
+    if existing:
+        con.register("_batch", frame.select("id").to_arrow(compat_level=pl.CompatLevel.newest()))
+        try:
+            # spans on the probe side, the batch's ids hashed: one scan of the id column per slice.
+            dups = con.sql("SELECT DISTINCT s.id FROM spans s SEMI JOIN _batch b ON s.id = b.id").pl()
+        finally:
+            con.unregister("_batch")
+        if dups.height:
+            ids = dups.get_column("id")
+            repeated = frame.filter(pl.col("id").is_in(ids.implode()))
+            result.duplicates += repeated.height
+            room = SHOWN_DUPLICATES - len(result.duplicate_ids)
+            if room > 0:
+                result.duplicate_ids.extend(repeated.get_column("id").head(room).to_list())
+            frame = frame.filter(~pl.col("id").is_in(ids.implode()).fill_null(False))
     if not frame.height:
         return 0
     rows = frame.select(list(SCHEMA)).with_columns(
@@ -186,10 +211,61 @@ def _insert(
     )
     con.register("_batch", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
-        con.execute("INSERT INTO spans BY NAME SELECT * FROM _batch")
+        con.begin()
+        try:
+            con.execute(f"INSERT INTO {STAGING} BY NAME SELECT * FROM _batch")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
     finally:
         con.unregister("_batch")
     return frame.height
+
+
+def _stage_all(
+    con: duckdb.DuckDBPyConnection,
+    source: str | Path | pl.DataFrame,
+    fmt: str,
+    existing: bool,
+    next_row: int,
+    result: ImportResult,
+    progress: bool | None,
+    on_batch: Callable[[int, int], None] | None,
+    *,
+    chunked: bool,
+) -> None:
+    """Stage every batch of ``source`` into a fresh staging table."""
+    _create_staging(con)
+    for frame in iter_batches(source, fmt, result.report, progress=progress, chunked=chunked):
+        added = 0
+        for start in range(0, frame.height, STAGE_ROWS):
+            added += _stage(con, frame.slice(start, STAGE_ROWS), existing, next_row + added, result)
+        del frame  # one batch in memory at a time
+        next_row += added
+        result.spans_added += added
+        result.batches += 1
+        if on_batch is not None:
+            on_batch(result.batches, result.spans_added)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def _create_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """A fresh staging table (what an interrupted import left is dropped), committed."""
+    con.execute(f"DROP TABLE IF EXISTS {STAGING}")
+    con.register("_loop_jupyter_empty", empty_frame().to_arrow())
+    try:
+        con.execute(f"CREATE TABLE {STAGING} AS SELECT *, 0::BIGINT AS _row FROM _loop_jupyter_empty LIMIT 0")
+    finally:
+        con.unregister("_loop_jupyter_empty")
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute(f"DROP TABLE IF EXISTS {STAGING}")
 
 
 def import_logs(
@@ -201,9 +277,10 @@ def import_logs(
     progress: bool | None = None,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Import logs into the store at URL ``to`` (created when missing), in one transaction.
+    """Import logs into the store at URL ``to`` (created when missing): the spans are staged in
+    committed slices, then moved into the store in one short transaction (see the module's doc).
 
-    ``on_batch(batches_done, spans_added)`` is called after each batch is inserted (progress, or
+    ``on_batch(batches_done, spans_added)`` is called after each batch is staged (progress, or
     a test's interruption). Raises StoreLockedError when another process has the store open.
     """
     started = time.monotonic()
@@ -219,26 +296,26 @@ def import_logs(
         raise
     result = ImportResult(url=to, report=LoadReport(strict=strict))
     try:
-        if (
-            not created
-            and not is_store(con)
-            and con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]
-        ):
+        existing = is_store(con)
+        if not created and not existing and _tables(con) - {STAGING}:
             raise StoreError(f"{path} is a DuckDB database but not a loop_jupyter store: refusing to write into it")
+        if existing:
+            check_version(con, path)
+        first_row = (
+            int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0]) if existing else 0
+        )
+        try:
+            _stage_all(con, source, format, existing, first_row, result, progress, on_batch, chunked=True)
+        except NotContiguous:  # a big JSONL file whose traces are apart: staged again, read whole
+            result = ImportResult(url=to, report=LoadReport(strict=strict))
+            _stage_all(con, source, format, existing, first_row, result, progress, on_batch, chunked=False)
         con.begin()
         try:
-            if not is_store(con):
+            if not existing:
                 create_schema(con)
-            check_version(con, path)
-            first_row = next_row = int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0])
-            for frame in iter_batches(source, format, result.report, progress=progress):
-                added = _insert(con, frame, first_row, next_row, result)
-                del frame  # one batch in memory at a time
-                next_row += added
-                result.spans_added += added
-                result.batches += 1
-                if on_batch is not None:
-                    on_batch(result.batches, result.spans_added)
+            # Staged in import order; DuckDB keeps insertion order, so spans stay in load order.
+            con.execute(f"INSERT INTO spans BY NAME SELECT * FROM {STAGING}")
+            con.execute(f"DROP TABLE {STAGING}")
             result.traces_updated = _update_traces(con, first_row)
             con.commit()
         except BaseException:
@@ -248,6 +325,7 @@ def import_logs(
         result.spans_total = int(con.execute("SELECT count(*) FROM spans").fetchall()[0][0])
         result.traces_total = int(con.execute("SELECT count(*) FROM traces").fetchall()[0][0])
     except BaseException:
+        _drop_staging(con)
         con.close()
         if created:
             _remove(path)

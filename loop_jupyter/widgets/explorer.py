@@ -20,7 +20,7 @@ from ._base import STATIC, RequestError, RequestWidget, column_types, frame_rows
 from .explorer_annotate import AnnotationHandlers
 from .explorer_rows import LABELS, SORT_BY, TABLE_COLUMNS, page_frame, raw_fields
 from .explorer_similar import RESULT_LABELS, SHARED_LABELS, find_similar, score_note, table_json
-from .explorer_trace import _condition_of, _OpenTrace, _quote
+from .explorer_trace import _NODE_COLUMNS, _condition_of, _OpenTrace, _quote
 from .messages import (
     ChildrenRequest,
     FieldRequest,
@@ -101,6 +101,8 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         self._trace_logs: pl.DataFrame | None = None
         self._selected: list[str] = []
         self._trace: _OpenTrace | None = None
+        self._narrow = False  # the open trace holds the tree's columns only (from a store)
+        self._span_cache: tuple[str, pl.DataFrame] | None = None
         self._fields: dict[tuple[str, str], str] = {}
         self.last_similar: tuple[pl.DataFrame, pl.DataFrame] = (pl.DataFrame(), pl.DataFrame())
         super().__init__(
@@ -293,8 +295,16 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
 
     def _on_open(self, request: OpenRequest) -> dict[str, Any]:
         root = request.root_span_id
-        # From a store, that trace's spans alone (its rows index the trace, not the logs).
-        self._trace_logs = self.source.trace(root) if self.source is not None else self.logs
+        # From a store, that trace's spans alone (its rows index the trace, not the logs), and only
+        # the tree's columns: a span's fields are read when it is opened (100k spans: the wide
+        # columns were three quarters of the read).
+        reader = getattr(self.source, "select_columns", None)
+        if reader is not None:
+            self._trace_logs = reader(("root_span_id", *_NODE_COLUMNS), f"root_span_id = {_quote(root)}")
+        else:
+            self._trace_logs = self.source.trace(root) if self.source is not None else self.logs
+        self._narrow = reader is not None
+        self._span_cache = None
         self._trace = _OpenTrace(self._trace_logs, root)
         self._fields.clear()
         self.open_trace = root
@@ -324,14 +334,26 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         limit = min(max(request.limit if request.limit is not None else CHILD_PAGE, 1), 1000)
         return trace.page(parent, offset, limit)
 
+    def _span_source(self, span_id: str) -> tuple[pl.DataFrame, int]:
+        """A frame holding the span's whole row, and its row there: the open trace's frame, or from
+        a store (which opened the tree's columns only) that span read alone (the last one read kept)."""
+        trace = self._require_trace()
+        if not getattr(self, "_narrow", False):
+            return self._trace_logs, int(trace.spans.get_column("_row")[trace.position[span_id]])
+        if self._span_cache is None or self._span_cache[0] != span_id:
+            where = f"root_span_id = {_quote(trace.root_span_id)} AND span_id = {_quote(span_id)}"
+            self._span_cache = (span_id, self.source.filter(where))  # type: ignore[union-attr]
+        found = self._span_cache[1]
+        return found, found.height - 1  # span ids repeated in one trace: the last, as the tree's
+
     def _field_text(self, span_id: str, name: str) -> str:
         key = (span_id, name)
         if key not in self._fields:
             trace = self._require_trace()
             if span_id not in trace.position:
                 raise RequestError(f"no span {span_id!r} in this trace")
-            row = int(trace.spans.get_column("_row")[trace.position[span_id]])
-            raw = self._trace_logs.get_column(name)[row]
+            logs, row = self._span_source(span_id)
+            raw = logs.get_column(name)[row]
             text = "" if raw is None else str(raw)
             if 0 < len(text) <= 2_000_000:
                 with contextlib.suppress(ValueError):
@@ -346,8 +368,8 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         span_id = request.span_id
         if span_id not in trace.position:
             raise RequestError(f"no span {span_id!r} in this trace")
-        row_index = int(trace.spans.get_column("_row")[trace.position[span_id]])
-        row = self._trace_logs.select(
+        logs, row_index = self._span_source(span_id)
+        row = logs.select(
             [
                 "span_id",
                 "name",
