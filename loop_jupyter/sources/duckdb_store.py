@@ -8,7 +8,11 @@ Layout of the file (schema version 1):
   up to date for the traces each import touches.
 - views ``logs_rows`` (spans with ``_row``) and ``logs`` (spans), the names the sandbox and
   the shared SQL of ``sources._sql`` read.
-- ``loop_jupyter_meta``: key/value pairs (``schema_version``, ``created_with``).
+- ``loop_jupyter_meta``: key/value pairs (``schema_version``, ``created_with``, and the figures
+  ``stats()`` returns, kept by each import: sources/derived.py).
+- ``loop_jupyter_vocab``: the vocabulary the planner and the system prompt read (distinct models,
+  names, tags, metadata keys and values with span counts), kept by each import (sources/vocab.py).
+  A store written before these two existed opens and answers all the same (computed in SQL).
 
 Queries run on a read-only connection with external access off and the configuration locked,
 checked by the same guard as the in-memory engine. DuckDB lets one process write a database file,
@@ -34,9 +38,10 @@ from ..report import LoadError
 from ..schema import SCHEMA, empty_frame
 from ._sql import EngineSource
 from .base import Shape, SourceStats
+from .derived import META_TABLE, read_stats
+from .vocab import Vocabulary, read_vocab
 
 SCHEMA_VERSION = "1"
-META_TABLE = "loop_jupyter_meta"
 URL_PREFIX = "duckdb:///"
 
 
@@ -221,8 +226,25 @@ class DuckDBStore(EngineSource):
             raise
         super().__init__(StoreEngine(con, row_limit=row_limit, timeout_s=timeout_s))
         self._closed = False
+        # A store opened read-only does not change under this process (an import needs the lock).
+        self._stats: SourceStats | None = None
+        self._vocab: tuple[Vocabulary | None] | None = None
 
     def stats(self) -> SourceStats:
+        if self._stats is None:  # stored at import (sources/derived.py); an older store counts
+            with self.engine._lock:
+                stored = read_stats(self.engine._con)
+            self._stats = SourceStats(*stored) if stored is not None else self._count_stats()
+        return self._stats
+
+    def vocabulary(self) -> Vocabulary | None:
+        """The vocabulary counted at import (sources/vocab.py), None for a store written before it."""
+        if self._vocab is None:
+            with self.engine._lock:
+                self._vocab = (read_vocab(self.engine._con),)
+        return self._vocab[0]
+
+    def _count_stats(self) -> SourceStats:
         sql = (
             "SELECT (SELECT count(*) FROM spans)::BIGINT AS spans, (SELECT count(*) FROM traces)::BIGINT AS traces, "
             '(SELECT min("created") FROM spans) AS first, (SELECT max("created") FROM spans) AS last'

@@ -25,6 +25,7 @@ from ..engine import _TRACES_SQL
 from ..progress import progress_bar
 from ..report import LoadError, LoadReport
 from ..schema import SCHEMA
+from .derived import update_derived
 from .duckdb_store import StoreError, check_version, connect_file, create_schema, is_store, parse_url
 
 #: Rows per batch when the source is a frame already in memory.
@@ -240,6 +241,7 @@ def import_logs(
                 if on_batch is not None:
                     on_batch(result.batches, result.spans_added)
             result.traces_updated = _update_traces(con, first_row)
+            update_derived(con, first_row)  # vocabulary and stats (sources/derived.py)
             con.commit()
         except BaseException:
             con.rollback()

@@ -112,12 +112,11 @@ def generate_filter(
 
 
 # -- describe_schema ---------------------------------------------------------------------------------
-def _json_keys(ctx: ToolContext, field: str, limit: int = 40) -> list[tuple[str, int]]:
-    frame = ctx.sql(
+def _json_keys_sql(field: str, limit: int = 40) -> str:
+    return (
         f"SELECT k, count(*) AS n FROM (SELECT unnest(json_keys({field})) AS k FROM logs "
         f"WHERE {field} IS NOT NULL AND json_type({field}) = 'OBJECT') GROUP BY k ORDER BY n DESC, k LIMIT {limit}"
     )
-    return list(frame.iter_rows())
 
 
 def _example(series: pl.Series, limit: int = 60) -> str:
@@ -146,17 +145,41 @@ def schema_summary(ctx: ToolContext, *, keys: int = 40) -> dict[str, Any]:
         facts.update(traces=0, score_keys=[], metadata_keys=[], types=[], models=[], tags=[], time_range=None)
         return facts
     facts["traces"] = traces
-    facts["score_keys"] = _json_keys(ctx, "scores", keys)
-    facts["metadata_keys"] = _json_keys(ctx, "metadata", keys)
-    facts["types"] = ctx.sql("SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC LIMIT 20").rows()
-    facts["models"] = ctx.sql(
-        "SELECT model, count(*) AS n FROM logs WHERE model IS NOT NULL GROUP BY model ORDER BY n DESC LIMIT 20"
-    ).rows()
-    facts["tags"] = ctx.sql(
-        "SELECT t, count(*) AS n FROM (SELECT unnest(tags) AS t FROM logs) GROUP BY t ORDER BY n DESC LIMIT 20"
-    ).rows()
+    vocab = getattr(ctx.source, "vocabulary", lambda: None)() if ctx.pushdown else None
+
+    def counts(kind: str, limit: int, sql: str, drop_null: bool = False) -> list[tuple[Any, int]]:
+        stored = _stored_counts(vocab, kind, limit, drop_null) if vocab is not None else None
+        return stored if stored is not None else ctx.sql(sql).rows()
+
+    facts["score_keys"] = counts("score_key", keys, _json_keys_sql("scores", keys))
+    facts["metadata_keys"] = counts("meta_key", keys, _json_keys_sql("metadata", keys))
+    # Ties in the counts go by value (NULL last), the order the stored vocabulary gives too.
+    facts["types"] = counts(
+        "type", 20, "SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC, type NULLS LAST LIMIT 20"
+    )
+    facts["models"] = counts(
+        "model",
+        20,
+        "SELECT model, count(*) AS n FROM logs WHERE model IS NOT NULL GROUP BY model "
+        "ORDER BY n DESC, model NULLS LAST LIMIT 20",
+        drop_null=True,
+    )
+    facts["tags"] = counts(
+        "tag",
+        20,
+        "SELECT t, count(*) AS n FROM (SELECT unnest(tags) AS t FROM logs) GROUP BY t "
+        "ORDER BY n DESC, t NULLS LAST LIMIT 20",
+    )
     facts["time_range"] = time_range
     return facts
+
+
+def _stored_counts(vocab: Any, kind: str, limit: int, drop_null: bool) -> list[tuple[Any, int]] | None:
+    """``(value, spans)`` of a kind from a store's stored vocabulary (None: not kept, ask the spans)."""
+    from ..sources.vocab import top_counts
+
+    values = vocab.values(kind)
+    return None if values is None else top_counts(values, limit, drop_null=drop_null)
 
 
 @tool(phrases=(r"\b(schema|columns|fields|what (data|fields|columns)|describe (the )?(logs|data))\b",))
