@@ -39,6 +39,7 @@ from ..schema import SCHEMA, empty_frame
 from ._sql import EngineSource
 from .base import Shape, SourceStats
 from .derived import META_TABLE, read_stats
+from .root_only import push_root_only
 from .vocab import Vocabulary, read_vocab
 
 SCHEMA_VERSION = "1"
@@ -184,6 +185,14 @@ class StoreEngine(LogEngine):
     def _prepare(self, sql: str) -> None:
         """The traces table is in the file already."""
 
+    def check(self, query: str) -> str:
+        """The sandbox's SQL, conditions on root-only metadata keys narrowed to root spans (sources/root_only.py)."""
+        return push_root_only(super().check(query), self.root_only_keys())
+
+    def root_only_keys(self) -> set[str]:
+        """Metadata keys found on root spans only (the store sets this from its vocabulary)."""
+        return set()
+
     @property
     def traces(self) -> pl.DataFrame:
         """Every trace (loads the whole traces table: prefer ``DuckDBStore.filter(shape='traces')``)."""
@@ -229,6 +238,7 @@ class DuckDBStore(EngineSource):
         # A store opened read-only does not change under this process (an import needs the lock).
         self._stats: SourceStats | None = None
         self._vocab: tuple[Vocabulary | None] | None = None
+        self.engine.root_only_keys = self._root_only_keys  # type: ignore[method-assign]
 
     def stats(self) -> SourceStats:
         if self._stats is None:  # stored at import (sources/derived.py); an older store counts
@@ -243,6 +253,12 @@ class DuckDBStore(EngineSource):
             with self.engine._lock:
                 self._vocab = (read_vocab(self.engine._con),)
         return self._vocab[0]
+
+    def _root_only_keys(self) -> set[str]:
+        vocab = self.vocabulary()
+        keys = vocab.values("meta_key") if vocab is not None else None
+        # Plain names only: ``$.name`` reads the same key whichever way the path is written.
+        return {c.value for c in keys or () if c.value and c.n == c.n_root and re.fullmatch(r"[A-Za-z_]\w*", c.value)}
 
     def _count_stats(self) -> SourceStats:
         sql = (
