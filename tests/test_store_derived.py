@@ -193,3 +193,31 @@ def test_the_narrow_sample_draws_the_rows_the_wide_one_drew(store_path: Path, sh
                 assert sorted(got[column].to_list()) == sorted(ids["id"].to_list())
             else:
                 assert sorted(got[column].to_list()) == sorted(expected[tie].to_list())
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("common_errors", {}),
+        ("slow_requests", {}),
+        ("generate_filter", {"description": "John", "where": "metadata.user = 'John Smith'"}),
+        ("generate_filter", {"description": "slow", "where": "duration > 20", "shape": "traces"}),
+    ],
+)
+def test_conclusions_of_pushed_down_tools_count_every_trace_of_a_large_store(
+    logs: pl.DataFrame, store_path: Path, tmp_path: Path, name: str, arguments: dict[str, Any]
+) -> None:
+    """The offline answer's opening sentence counted a large store's working sample ("of 20,000
+    traces", drawing it first: most of the first question's time at 10M spans); it counts the store."""
+    from loop_jupyter.agent.planner.conclusions import conclude
+    from loop_jupyter.tools import load_all_tools
+
+    tools = load_all_tools()
+    call = {"name": name, "input": arguments}
+    with DuckDBStore(store_path) as store:
+        stored = ToolContext(source=store, workdir=tmp_path, sample_traces=10)
+        text = conclude(call, tools[name].function(stored, **arguments).artifacts, stored)
+        assert stored._working is None  # no sample drawn for the sentence
+    frame = ToolContext(logs=logs, workdir=tmp_path)
+    expected = conclude(call, tools[name].function(frame, **arguments).artifacts, frame)
+    assert text and text == expected
