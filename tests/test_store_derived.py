@@ -221,3 +221,28 @@ def test_conclusions_of_pushed_down_tools_count_every_trace_of_a_large_store(
     frame = ToolContext(logs=logs, workdir=tmp_path)
     expected = conclude(call, tools[name].function(frame, **arguments).artifacts, frame)
     assert text and text == expected
+
+
+def test_generate_filter_reads_the_shown_columns_of_a_store(
+    logs: pl.DataFrame, store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole rows (every span's input/output text) passed the 20 s query limit at 10M spans for
+    "Show me LLM spans from user John Smith"; the table and ids need a few columns."""
+    from loop_jupyter.tools import load_all_tools
+
+    tools = load_all_tools()
+    whole: list[str] = []
+    original = DuckDBStore.filter
+    monkeypatch.setattr(DuckDBStore, "filter", lambda self, *a, **k: whole.append("filter") or original(self, *a, **k))
+    where = "type = 'llm' AND root_span_id IN (SELECT root_span_id FROM logs WHERE metadata.user = 'John Smith')"
+    for shape in ("spans", "traces"):
+        arguments = {"description": "John's LLM spans", "where": where if shape == "spans" else "duration > 20",
+                     "shape": shape}  # fmt: skip
+        with DuckDBStore(store_path) as store:
+            got = tools["generate_filter"].function(ToolContext(source=store, workdir=tmp_path), **arguments)
+        expected = tools["generate_filter"].function(ToolContext(logs=logs, workdir=tmp_path), **arguments)
+        assert not whole
+        assert got.text == expected.text
+        assert [a.frame.equals(b.frame) for a, b in zip(got.artifacts[1:2], expected.artifacts[1:2], strict=True)] == [
+            True
+        ]

@@ -218,9 +218,10 @@ class EngineSource:
         return self._finish(frame, "spans"), picked.height
 
     def select_columns(
-        self, columns: tuple[str, ...], where: str | None = None, *, shape: Shape = "spans"
+        self, columns: tuple[str, ...], where: str | None = None, *, shape: Shape = "spans", limit: int | None = None
     ) -> pl.DataFrame:
-        """Only ``columns`` of the rows matching ``where``, in the source's order (narrow reads for tools)."""
+        """Only ``columns`` of the rows matching ``where``, in the source's order (narrow reads for
+        tools); the first ``limit`` of them."""
         known = columns_of(shape)
         unknown = [c for c in columns if c not in known]
         if unknown:
@@ -228,6 +229,8 @@ class EngineSource:
         body = self._body(where, shape)
         listed = ", ".join(_ident(c) for c in columns)
         sql = f"SELECT {listed} FROM {self._table(shape)} WHERE {body} ORDER BY {SOURCE_ORDER[shape]}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         frame = self._fetch(sql, where or "TRUE")
         if shape == "spans":
             frame = frame.cast({c: SCHEMA[c] for c in columns if frame.schema[c] != SCHEMA[c]})
