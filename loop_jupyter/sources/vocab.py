@@ -14,7 +14,8 @@ A kind (or a key's values) holding more distinct values than its cap is stored a
 ``overflow`` row instead (``key`` = ``kind/key``): readers then ask the spans as before. Imports
 only add spans, so the counts of the new rows add to the stored ones and an overflow stays one.
 A store written before this table existed reads as ``None`` (callers compute in SQL); opening it
-for writing (``import``) backfills it.
+for writing (``import``) backfills it. Malformed JSON (which DuckDB's JSON functions refuse) is
+not counted, so it never fails an import.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def _pairs_sql(first_row: int) -> str:
     SELECT is_root, type, kv.key AS k, json_type(kv.value) AS t,
            CASE WHEN json_type(kv.value) = 'VARCHAR' OR kv.key IN ({users})
                 THEN json_extract_string(kv.value, '$') END AS v
-    FROM (SELECT is_root, type, unnest(map_entries(json_transform(metadata, '"MAP(VARCHAR, JSON)"'))) AS kv
-          FROM spans WHERE _row >= {int(first_row)} AND json_type(metadata) = 'OBJECT')"""
+    FROM (SELECT is_root, type, unnest(map_entries(try(json_transform(metadata, '"MAP(VARCHAR, JSON)"')))) AS kv
+          FROM spans WHERE _row >= {int(first_row)} AND try(json_type(metadata)) = 'OBJECT')"""
 
 
 def _new_rows_sql(first_row: int) -> str:
@@ -60,7 +61,7 @@ def _new_rows_sql(first_row: int) -> str:
     UNION ALL SELECT 'name', '', name, {counts} FROM {s} GROUP BY name
     UNION ALL SELECT 'tag', '', t, {counts} FROM (SELECT is_root, type, unnest(tags) AS t FROM {s}) GROUP BY t
     UNION ALL SELECT 'score_key', '', k, {counts}
-      FROM (SELECT is_root, type, unnest(json_keys(scores)) AS k FROM {s} WHERE json_type(scores) = 'OBJECT')
+      FROM (SELECT is_root, type, unnest(try(json_keys(scores))) AS k FROM {s} WHERE try(json_type(scores)) = 'OBJECT')
       GROUP BY k
     UNION ALL SELECT 'meta_key', '', k, {counts} FROM _vocab_pairs GROUP BY k
     UNION ALL SELECT 'meta_value', k, v, {counts} FROM _vocab_pairs WHERE t = 'VARCHAR' GROUP BY k, v
