@@ -11,8 +11,16 @@ seed filter's count and first page p50 (what ``generate_filter`` and the explore
 store), the traces first page, opening the biggest trace, and each bench question through
 ``Loop(store, model="offline")``.
 
+Phase ``focus`` (issue 17, third round): the figures that missed their goals: re-open (fresh
+process, p50 of 3), then in one fresh process the session facts, the first question, the user's
+LLM spans, the user filter's count, the sample draw and the sampled question. ``--upgrade``
+backfills the store first (``upgrade_store``: what an import now keeps), ``--code-root`` runs
+another checkout's package (the code before the change) on a copy as it was.
+
 Usage: python bench/bench_store_scale.py import --spans 10000000
        python bench/bench_store_scale.py query --store bench/data/scale_10000000.duckdb
+       python bench/bench_store_scale.py focus --store COPY.duckdb --label before --code-root /tmp/base
+       python bench/bench_store_scale.py focus --store COPY2.duckdb --label after --upgrade
 """
 
 from __future__ import annotations
@@ -155,6 +163,62 @@ def child_query(store: str, runs: int) -> None:
     child_report(**out)
 
 
+#: The questions of the focus phase: the first (it pays the planner's vocabulary), the user's spans.
+FOCUS_QUESTIONS = ["What are the most common errors?", "Show me LLM spans from user John Smith"]
+
+
+def _clock(fn):
+    start, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}, value
+
+
+def child_upgrade(store: str) -> None:
+    from loop_jupyter.sources.upgrade import upgrade_store
+
+    timing, _ = _clock(lambda: upgrade_store(store))
+    child_report(**timing)
+
+
+def child_focus(store: str, runs: int, sampled: bool) -> None:
+    from loop_jupyter import Loop
+    from loop_jupyter.sources import DuckDBStore
+
+    source = DuckDBStore(store)
+    vocabulary = getattr(source, "vocabulary", None)  # None: code from before the stored vocabulary
+    out: dict = {"vocabulary": vocabulary is not None and vocabulary() is not None, "questions": {}}
+    loop = Loop(source, model="offline")
+    out["session_facts"], _ = _clock(loop.system_prompt)
+    for question in FOCUS_QUESTIONS:
+        out["questions"][question], answer = _clock(lambda q=question: loop.ask(q))
+        out["questions"][question]["error"] = answer.error
+    where = SEED_FILTERS["user John Smith"][0]
+    out["user_count"], out["user_rows"] = timed(lambda: source.count(where), runs)
+    with source.longer_limit():
+        out["sample_draw"], _ = _clock(lambda: source.sample(20_000, stratify_by_day=True))
+    for question in SAMPLED_QUESTIONS if sampled else []:
+        out["questions"][question], answer = _clock(lambda q=question: loop.ask(q))
+        out["questions"][question]["error"] = answer.error
+    loop.close()
+    child_report(**out)
+
+
+def run_focus(store: str, runs: int, *, label: str, upgrade: bool, code_root: str | None, sampled: bool) -> None:
+    """The focus figures on ``store`` (backfilled first with ``upgrade``), with the package of
+    ``code_root`` (another checkout: the code before a change) or this one; saved under ``label``."""
+    me = str(Path(__file__).resolve())
+    out: dict = {"machine": machine(), "store": store, "label": label, "code_root": code_root or "this checkout"}
+    if upgrade:
+        out["upgrade"] = run_child([me, "--child", "upgrade", store], timeout=7200)
+        print(json.dumps({"upgrade": out["upgrade"]}), flush=True)
+    reopen = [run_child([me, "--child", "reopen", store], root=code_root) for _ in range(3)]
+    out["reopen"] = stats([r["seconds"] for r in reopen])
+    focus = [me, "--child", "focus", store, str(runs), "sampled" if sampled else "-"]
+    out.update(run_child(focus, timeout=7200, root=code_root))
+    save(f"store_scale_focus_{Path(store).stem}_{label}", out)
+    print(json.dumps(out, indent=2, default=str))
+
+
 def run_query(store: str, runs: int) -> None:
     me = str(Path(__file__).resolve())
     result = run_child([me, "--child", "query", store, str(runs)], timeout=7200)
@@ -165,10 +229,14 @@ def run_query(store: str, runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("phase", nargs="?", choices=["import", "query"])
+    parser.add_argument("phase", nargs="?", choices=["import", "query", "focus"])
     parser.add_argument("--spans", type=int, default=10_000_000)
     parser.add_argument("--store", default=str(DATA / "scale_10000000.duckdb"))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--label", default="after", help="focus: name of this run in the saved results")
+    parser.add_argument("--upgrade", action="store_true", help="focus: backfill the store first (upgrade_store)")
+    parser.add_argument("--code-root", help="focus: run the package of another checkout (the code before)")
+    parser.add_argument("--no-sampled", action="store_true", help="focus: skip the sampled question")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -179,11 +247,18 @@ def main() -> None:
             child_import(rest[0], rest[1])
         elif kind == "reopen":
             child_reopen(rest[0])
+        elif kind == "upgrade":
+            child_upgrade(rest[0])
+        elif kind == "focus":
+            child_focus(rest[0], int(rest[1]), rest[2] == "sampled")
         else:
             child_query(rest[0], int(rest[1]))
         return
     if args.phase == "import":
         run_import(args.spans)
+    elif args.phase == "focus":
+        run_focus(args.store, args.runs, label=args.label, upgrade=args.upgrade, code_root=args.code_root,
+                  sampled=not args.no_sampled)  # fmt: skip
     else:
         run_query(args.store, args.runs)
 

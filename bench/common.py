@@ -88,14 +88,15 @@ def timed(fn: Callable[[], Any], runs: int, *, warmup: int = 1) -> tuple[dict[st
     return stats(times), result
 
 
-def run_child(args: list[str], *, timeout: float = 900) -> dict[str, Any]:
+def run_child(args: list[str], *, timeout: float = 900, root: str | Path | None = None) -> dict[str, Any]:
     """Run ``python args...`` in a fresh process; returns its JSON output plus the OS's peak RSS.
 
     The child prints one JSON object on its last stdout line. ``maxrss_mb`` is the child's own
     peak resident set (VmHWM from /proc, else rusage of that pid via wait4), ``cpu_s`` its user + system seconds.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        # ``root``: import the package of another checkout (a bench of the code before a change).
+        env = dict(os.environ, PYTHONPATH=str(root or ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=ROOT, env=env)
         deadline = time.monotonic() + timeout
         while True:

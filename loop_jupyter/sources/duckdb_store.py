@@ -8,7 +8,11 @@ Layout of the file (schema version 1):
   up to date for the traces each import touches.
 - views ``logs_rows`` (spans with ``_row``) and ``logs`` (spans), the names the sandbox and
   the shared SQL of ``sources._sql`` read.
-- ``loop_jupyter_meta``: key/value pairs (``schema_version``, ``created_with``).
+- ``loop_jupyter_meta``: key/value pairs (``schema_version``, ``created_with``, and the figures
+  ``stats()`` returns, kept by each import: sources/derived.py).
+- ``loop_jupyter_vocab``: the vocabulary the planner and the system prompt read (distinct models,
+  names, tags, metadata keys and values with span counts), kept by each import (sources/vocab.py).
+  A store written before these two existed opens and answers all the same (computed in SQL).
 
 Queries run on a read-only connection with external access off and the configuration locked,
 checked by the same guard as the in-memory engine. DuckDB lets one process write a database file,
@@ -34,9 +38,11 @@ from ..report import LoadError
 from ..schema import SCHEMA, empty_frame
 from ._sql import EngineSource
 from .base import Shape, SourceStats
+from .derived import META_TABLE, read_stats
+from .root_only import push_root_only
+from .vocab import Vocabulary, read_vocab
 
 SCHEMA_VERSION = "1"
-META_TABLE = "loop_jupyter_meta"
 URL_PREFIX = "duckdb:///"
 
 
@@ -179,6 +185,14 @@ class StoreEngine(LogEngine):
     def _prepare(self, sql: str) -> None:
         """The traces table is in the file already."""
 
+    def check(self, query: str) -> str:
+        """The sandbox's SQL, conditions on root-only metadata keys narrowed to root spans (sources/root_only.py)."""
+        return push_root_only(super().check(query), self.root_only_keys())
+
+    def root_only_keys(self) -> set[str]:
+        """Metadata keys found on root spans only (the store sets this from its vocabulary)."""
+        return set()
+
     @property
     def traces(self) -> pl.DataFrame:
         """Every trace (loads the whole traces table: prefer ``DuckDBStore.filter(shape='traces')``)."""
@@ -221,8 +235,32 @@ class DuckDBStore(EngineSource):
             raise
         super().__init__(StoreEngine(con, row_limit=row_limit, timeout_s=timeout_s))
         self._closed = False
+        # A store opened read-only does not change under this process (an import needs the lock).
+        self._stats: SourceStats | None = None
+        self._vocab: tuple[Vocabulary | None] | None = None
+        self.engine.root_only_keys = self._root_only_keys  # type: ignore[method-assign]
 
     def stats(self) -> SourceStats:
+        if self._stats is None:  # stored at import (sources/derived.py); an older store counts
+            with self.engine._lock:
+                stored = read_stats(self.engine._con)
+            self._stats = SourceStats(*stored) if stored is not None else self._count_stats()
+        return self._stats
+
+    def vocabulary(self) -> Vocabulary | None:
+        """The vocabulary counted at import (sources/vocab.py), None for a store written before it."""
+        if self._vocab is None:
+            with self.engine._lock:
+                self._vocab = (read_vocab(self.engine._con),)
+        return self._vocab[0]
+
+    def _root_only_keys(self) -> set[str]:
+        vocab = self.vocabulary()
+        keys = vocab.values("meta_key") if vocab is not None else None
+        # Plain names only: ``$.name`` reads the same key whichever way the path is written.
+        return {c.value for c in keys or () if c.value and c.n == c.n_root and re.fullmatch(r"[A-Za-z_]\w*", c.value)}
+
+    def _count_stats(self) -> SourceStats:
         sql = (
             "SELECT (SELECT count(*) FROM spans)::BIGINT AS spans, (SELECT count(*) FROM traces)::BIGINT AS traces, "
             '(SELECT min("created") FROM spans) AS first, (SELECT max("created") FROM spans) AS last'

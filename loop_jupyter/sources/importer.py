@@ -35,6 +35,7 @@ from ..progress import progress_bar
 from ..report import LoadError, LoadReport
 from ..schema import SCHEMA, empty_frame
 from .chunked import NotContiguous, chunkable, iter_chunks
+from .derived import update_derived
 from .duckdb_store import StoreError, check_version, connect_file, create_schema, is_store, parse_url
 
 #: Rows per batch when the source is a frame already in memory.
@@ -317,6 +318,7 @@ def import_logs(
             con.execute(f"INSERT INTO spans BY NAME SELECT * FROM {STAGING}")
             con.execute(f"DROP TABLE {STAGING}")
             result.traces_updated = _update_traces(con, first_row)
+            update_derived(con, first_row)  # vocabulary and stats (sources/derived.py)
             con.commit()
         except BaseException:
             con.rollback()

@@ -89,15 +89,21 @@ def generate_filter(
         f"import loop_jupyter as lj\n\nmatches = lj.filter(logs, {_q(where)}, shape={_q(shape)})\nmatches",
         title="Reproduce",
     )
+    id_column = "root_span_id" if shape == "traces" else "id"
+    wanted = SAMPLE_TRACE_COLUMNS if shape == "traces" else SAMPLE_SPAN_COLUMNS
     try:
-        # From a store: the exact count, and the first FILTER_ROWS rows (ids and table) only.
-        rows = ctx.rows(where, shape=shape, limit=FILTER_ROWS if ctx.pushdown else None)
+        # From a store: the exact count, and the first FILTER_ROWS rows (ids and table) only, of
+        # the columns shown (whole rows read every span's text: past 20 s at 10M spans).
+        if ctx.pushdown and hasattr(ctx.source, "select_columns"):
+            known = TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
+            shown = tuple(c for c in dict.fromkeys((id_column, *wanted)) if c in known)
+            rows = ctx.source.select_columns(shown, where, shape=shape, limit=FILTER_ROWS)
+        else:
+            rows = ctx.rows(where, shape=shape, limit=FILTER_ROWS if ctx.pushdown else None)
         matched = ctx.count(where, shape=shape) if ctx.pushdown else rows.height
     except QueryError as exc:
         return ToolResult(f"Filter error: {exc.reason}\nWHERE {where}", [code], is_error=True)
-    id_column = "root_span_id" if shape == "traces" else "id"
     ids = rows.get_column(id_column).to_list()
-    wanted = SAMPLE_TRACE_COLUMNS if shape == "traces" else SAMPLE_SPAN_COLUMNS
     sample = rows.select([c for c in wanted if c in rows.columns]).head(20)
     noun = shape if matched != 1 else shape[:-1]
     text = f"{matched:,} {noun} match ({description}).\nWHERE {where}\nSample:\n{frame_preview(sample.head(5))}"
@@ -112,12 +118,11 @@ def generate_filter(
 
 
 # -- describe_schema ---------------------------------------------------------------------------------
-def _json_keys(ctx: ToolContext, field: str, limit: int = 40) -> list[tuple[str, int]]:
-    frame = ctx.sql(
+def _json_keys_sql(field: str, limit: int = 40) -> str:
+    return (
         f"SELECT k, count(*) AS n FROM (SELECT unnest(json_keys({field})) AS k FROM logs "
         f"WHERE {field} IS NOT NULL AND json_type({field}) = 'OBJECT') GROUP BY k ORDER BY n DESC, k LIMIT {limit}"
     )
-    return list(frame.iter_rows())
 
 
 def _example(series: pl.Series, limit: int = 60) -> str:
@@ -146,17 +151,41 @@ def schema_summary(ctx: ToolContext, *, keys: int = 40) -> dict[str, Any]:
         facts.update(traces=0, score_keys=[], metadata_keys=[], types=[], models=[], tags=[], time_range=None)
         return facts
     facts["traces"] = traces
-    facts["score_keys"] = _json_keys(ctx, "scores", keys)
-    facts["metadata_keys"] = _json_keys(ctx, "metadata", keys)
-    facts["types"] = ctx.sql("SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC LIMIT 20").rows()
-    facts["models"] = ctx.sql(
-        "SELECT model, count(*) AS n FROM logs WHERE model IS NOT NULL GROUP BY model ORDER BY n DESC LIMIT 20"
-    ).rows()
-    facts["tags"] = ctx.sql(
-        "SELECT t, count(*) AS n FROM (SELECT unnest(tags) AS t FROM logs) GROUP BY t ORDER BY n DESC LIMIT 20"
-    ).rows()
+    vocab = getattr(ctx.source, "vocabulary", lambda: None)() if ctx.pushdown else None
+
+    def counts(kind: str, limit: int, sql: str, drop_null: bool = False) -> list[tuple[Any, int]]:
+        stored = _stored_counts(vocab, kind, limit, drop_null) if vocab is not None else None
+        return stored if stored is not None else ctx.sql(sql).rows()
+
+    facts["score_keys"] = counts("score_key", keys, _json_keys_sql("scores", keys))
+    facts["metadata_keys"] = counts("meta_key", keys, _json_keys_sql("metadata", keys))
+    # Ties in the counts go by value (NULL last), the order the stored vocabulary gives too.
+    facts["types"] = counts(
+        "type", 20, "SELECT type, count(*) AS n FROM logs GROUP BY type ORDER BY n DESC, type NULLS LAST LIMIT 20"
+    )
+    facts["models"] = counts(
+        "model",
+        20,
+        "SELECT model, count(*) AS n FROM logs WHERE model IS NOT NULL GROUP BY model "
+        "ORDER BY n DESC, model NULLS LAST LIMIT 20",
+        drop_null=True,
+    )
+    facts["tags"] = counts(
+        "tag",
+        20,
+        "SELECT t, count(*) AS n FROM (SELECT unnest(tags) AS t FROM logs) GROUP BY t "
+        "ORDER BY n DESC, t NULLS LAST LIMIT 20",
+    )
     facts["time_range"] = time_range
     return facts
+
+
+def _stored_counts(vocab: Any, kind: str, limit: int, drop_null: bool) -> list[tuple[Any, int]] | None:
+    """``(value, spans)`` of a kind from a store's stored vocabulary (None: not kept, ask the spans)."""
+    from ..sources.vocab import top_counts
+
+    values = vocab.values(kind)
+    return None if values is None else top_counts(values, limit, drop_null=drop_null)
 
 
 @tool(phrases=(r"\b(schema|columns|fields|what (data|fields|columns)|describe (the )?(logs|data))\b",))

@@ -60,7 +60,8 @@ def _share(part: float, whole: float) -> str:
 def _common_errors(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> str:
     groups = _table(artifacts, "Most common errors")
     sql = _filter(artifacts)
-    total = ctx.engine.traces.height
+    # ctx.count / ctx.sql: all the logs of a store, in its SQL (ctx.engine is a store's working sample)
+    total = ctx.count(shape="traces")
     if groups is None or sql is None:
         return ""
     if groups.height == 0:
@@ -79,9 +80,7 @@ def _common_errors(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     since = f", since {_day(top['first_seen'])}" if top.get("first_seen") else ""
     first = (f"{name} is the top failure: {top['spans']:,} spans in {top['traces']:,} traces "
              f"({_share(top['traces'], total)} of traces){where}{since}.")  # fmt: skip
-    overall = ctx.engine.sql(f"SELECT count(*) AS n, count(DISTINCT root_span_id) AS t FROM logs WHERE {sql.sql}").row(
-        0
-    )
+    overall = ctx.sql(f"SELECT count(*) AS n, count(DISTINCT root_span_id) AS t FROM logs WHERE {sql.sql}").row(0)
     kinds = "one kind" if groups.height == 1 else f"{groups.height} groups"
     return first + f" Errors overall: {overall[0]:,} spans in {overall[1]:,} of {total:,} traces, in {kinds}."
 
@@ -94,7 +93,7 @@ def _slow_requests(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     threshold = re.search(r"duration > ([\d.]+)", sql.sql)
     over = f"over {float(threshold.group(1)):g} s" if threshold else "too long"
     where = args.get("where")
-    total = ctx.engine.sql("SELECT count(*) FROM traces" + (f" WHERE {where}" if where else "")).item()
+    total = ctx.sql("SELECT count(*) FROM traces" + (f" WHERE {where}" if where else "")).item()
     if sql.count == 0 or slow is None or slow.height == 0:
         return f"No trace takes {over} (of {total:,})."
     top = slow.row(0, named=True)
@@ -150,12 +149,12 @@ def _root_causes(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -
 def _generate_filter(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> str:
     shape, where = args.get("shape", "spans"), args.get("where", "")
     if shape == "traces":
-        row = ctx.engine.sql(f"SELECT count(*) FILTER (WHERE {where}), count(*) FROM traces").row(0)
+        row = ctx.sql(f"SELECT count(*) FILTER (WHERE {where}), count(*) FROM traces").row(0)
         return f"{row[0]:,} of {row[1]:,} traces match ({_share(row[0], row[1])})."
-    row = ctx.engine.sql(f"SELECT count(*), count(DISTINCT root_span_id) FROM logs WHERE {where}").row(0)
+    row = ctx.sql(f"SELECT count(*), count(DISTINCT root_span_id) FROM logs WHERE {where}").row(0)
     if not row[0]:
         return "No span matches."
-    top = ctx.engine.sql(
+    top = ctx.sql(
         f"SELECT name, count(*) AS n FROM logs WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
     ).row(0)
     most = f"all {top[0]}" if top[1] == row[0] else f"most often {top[0]} ({top[1]:,})"

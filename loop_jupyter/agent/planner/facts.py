@@ -9,11 +9,13 @@ from typing import Any
 
 import polars as pl
 
+from ...sources.vocab import USER_KEYS as VOCAB_USER_KEYS
 from ...sqltext import sql_literal
 from ...tools import ToolContext
+from .stored_facts import fill_from_vocab
 
 # -- facts about the logs (small, cached per frame) ----------------------------------------------------
-USER_KEYS = ("user", "user_id", "userId", "user_name", "username", "email", "user_email")
+USER_KEYS = VOCAB_USER_KEYS
 
 
 @dataclass
@@ -49,7 +51,11 @@ def facts_for(ctx: ToolContext) -> Facts:
         if cached is not None and cached[0] is ctx.source:
             return cached[1]
         facts = Facts()
-        if ctx.count():
+        vocab = getattr(ctx.source, "vocabulary", lambda: None)()  # counted at import (sources/vocab.py)
+        if vocab is not None and vocab.values("type"):
+            fill_from_vocab(facts, vocab, lambda sql: _column(ctx, sql), USER_KEYS)
+            _store_trace_facts(ctx, facts)
+        elif ctx.count():
             _sql_facts(ctx, facts)
             _store_frame_facts(ctx, facts)
         ctx.cache[key] = (ctx.source, facts)
@@ -80,7 +86,8 @@ def _sql_facts(ctx: ToolContext, facts: Facts) -> None:
     )
     for user_key in (k for k in USER_KEYS if k in meta_keys):
         values = engine.sql(
-            f"SELECT DISTINCT metadata.{user_key} AS v FROM logs WHERE metadata.{user_key} IS NOT NULL LIMIT 5000"
+            f"SELECT DISTINCT metadata.{user_key} AS v FROM logs WHERE metadata.{user_key} IS NOT NULL "
+            "ORDER BY v LIMIT 5000"
         )["v"].to_list()
         for value in values:
             facts.users.setdefault(str(value).lower(), user_key)
@@ -102,7 +109,7 @@ def _sql_facts(ctx: ToolContext, facts: Facts) -> None:
     for meta_key in sorted(k for k in meta_keys if k not in (*USER_KEYS, "model") and re.fullmatch(r"[A-Za-z_]\w*", k)):
         values = engine.sql(
             f"SELECT DISTINCT json_extract_string(metadata, '$.{meta_key}') AS v FROM logs "
-            f"WHERE json_type(metadata, '$.{meta_key}') = 'VARCHAR' LIMIT 31"
+            f"WHERE json_type(metadata, '$.{meta_key}') = 'VARCHAR' ORDER BY v LIMIT 31"
         )["v"].to_list()
         if 0 < len(values) <= 30:
             for value in values:
@@ -148,6 +155,11 @@ def _store_frame_facts(ctx: ToolContext, facts: Facts) -> None:
     facts.tool_names = _column(
         ctx, "SELECT DISTINCT name FROM logs WHERE type = 'tool' AND name IS NOT NULL ORDER BY name LIMIT 2000"
     )
+    _store_trace_facts(ctx, facts)
+
+
+def _store_trace_facts(ctx: ToolContext, facts: Facts) -> None:
+    """Which strings are trace ids, asked of the store's traces table when needed."""
 
     def trace_ids(ids: list[str]) -> set[str]:
         if not ids:

@@ -246,7 +246,7 @@ def _that(previous: Turn, what: str, ctx: ToolContext | None) -> str | None:
     root = previous.input.get("root_span_id")
     if root and ctx is not None:
         column = '"user"' if what == "user" else "models[1]"
-        frame = ctx.engine.sql(f"SELECT {column} AS v FROM traces WHERE root_span_id = {_lit(str(root))}")
+        frame = ctx.sql(f"SELECT {column} AS v FROM traces WHERE root_span_id = {_lit(str(root))}")
         return str(frame.item()) if frame.height and frame.item() is not None else None
     return None
 
