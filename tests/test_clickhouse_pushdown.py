@@ -64,7 +64,8 @@ def test_narrowed_reads_answer_as_the_whole_mapping(otel) -> None:
     sent.clear()
     source.pushdown = True
     narrowed = _reads(source)
-    assert sum("WHERE TraceId IN (" in sql for sql in sent) == len(narrowed)  # every read was narrowed
+    mapped = [sql for sql in sent if "FROM `otel_traces` WHERE TraceId IN (" in sql or "`otel_traces` WHERE 0)" in sql]
+    assert len(mapped) == len(narrowed)  # every read mapped only the traces it found
     source.pushdown = False
     try:
         whole = _reads(source)
@@ -87,12 +88,23 @@ def test_what_is_narrowed_and_what_is_not(otel) -> None:
         assert source._narrow("spans", source.condition(where)) is None, where
     assert source._narrow("traces", source.condition("duration > 1")) is None  # trace-level aggregates
     assert source._narrow("spans", "1") is None  # every span: the whole table
-    assert "SpanId = 'ab\\'c' OR TraceId = 'ab\\'c'" in source._narrow("spans", "1", trace="ab'c")
+    assert "SpanId = 'ab\\'c' OR TraceId = 'ab\\'c'" in pushdown.trace_ids({"spans": "otel_traces"}, "ab'c")
+    assert "`otel_traces` WHERE 0)" in source._narrow("spans", "1", trace="ab'c")  # no such trace: no rows
     sent.clear()
     assert source.count("span_attributes.type = 'llm'") == source.sql(
         "SELECT count(*) FROM logs WHERE span_attributes.type = 'llm'"
     ).item()
-    assert "WHERE TraceId IN (" in sent[0] and "WHERE TraceId IN (" not in sent[1]
+    assert "WHERE TraceId IN (" in sent[1] and "WHERE TraceId IN (" not in sent[2]  # found, mapped; sql()
+
+
+def test_a_broad_read_maps_the_whole_table(otel, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, _sent = otel
+    traces = source.sql("SELECT count(DISTINCT root_span_id) AS n FROM logs WHERE type = 'llm'").item()
+    assert traces > 1
+    monkeypatch.setattr(pushdown, "MAX_TRACES", traces - 1)
+    assert source._narrow("spans", source.condition("type = 'llm'")) is None
+    monkeypatch.setattr(pushdown, "MAX_TRACES", traces)
+    assert source._narrow("spans", source.condition("type = 'llm'")) is not None
 
 
 def test_small_tables_and_other_schemas_are_not_narrowed(chdb_tables) -> None:

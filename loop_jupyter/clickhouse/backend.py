@@ -415,13 +415,22 @@ class ClickHouseLogs(ProtocolReads):
             with self._lock:
                 table = self._conn.arrow(f"SELECT toInt64(count()) AS n FROM {quote_name(tables['spans'])}")
             self.pushdown = table.column(0)[0].as_py() >= pushdown.MIN_SPANS
+            if not self.pushdown:
+                return None
         if trace is not None:
-            return pushdown.for_trace(tables, trace)
-        if condition.strip() != "1":
-            return pushdown.for_condition(tables, condition) if shape == "spans" else None
-        if rows is None:
+            ids = pushdown.trace_ids(tables, trace)
+        elif condition.strip() != "1":
+            ids = pushdown.condition_ids(tables, condition) if shape == "spans" else None
+        elif rows is not None:
+            ids = pushdown.first_span_ids(tables, rows) if shape == "spans" else pushdown.newest_trace_ids(tables, rows)
+        else:
+            ids = None
+        if ids is None:
             return None
-        return pushdown.for_first_spans(tables, rows) if shape == "spans" else pushdown.for_newest_traces(tables, rows)
+        found = self._run(f"SELECT * FROM ({ids}) LIMIT {pushdown.MAX_TRACES + 1}", condition, -1)
+        if found.height > pushdown.MAX_TRACES:  # a broad read: narrowing would not save the mapping
+            return None
+        return pushdown.narrowed(tables, found.to_series(0).to_list())
 
     def sql(self, query: str, *, limit: int | None = None) -> pl.DataFrame:
         """Run one read-only SELECT (DuckDB dialect) over ``logs`` and ``traces``; QueryError past

@@ -15,7 +15,9 @@ the whole table. Narrowed here:
 - the first page of spans or traces in source order: the traces of the first ``offset + limit``
   rows by the order key computed from ``otel_traces`` (``WITH TIES``, so ties stay in).
 
-Anything else maps the whole table, as before. Small tables are mapped whole (:data:`MIN_SPANS`):
+Each of those first finds the TraceIds (a light query over ``otel_traces``), then maps only their
+rows; past :data:`MAX_TRACES` traces it maps the whole table. Anything else maps the whole table,
+as before. Small tables are mapped whole (:data:`MIN_SPANS`):
 there the narrowed SQL costs more to plan than the mapping it saves.
 """
 
@@ -29,6 +31,9 @@ from .adapters import _canonical, _otel, _otel_base, _otel_links, canonical_colu
 
 #: From this many spans in the table a read is narrowed (ClickHouseLogs.pushdown None: by size).
 MIN_SPANS = 20_000
+#: A read whose answer lies in more traces than this maps the whole table (a broad filter: the
+#: narrowed mapping would cost as much, plus the query that found the traces).
+MAX_TRACES = 2_000
 #: Columns a span's own row gives (``root_span_id`` and ``depth`` need its whole trace).
 PER_SPAN = frozenset(canonical_columns()) - {"root_span_id", "depth"}
 _UNSTABLE = re.compile(r"rand|uuid|now64|nowInBlock|rowNumber|blockNumber", re.IGNORECASE)
@@ -60,40 +65,41 @@ def per_span(condition: str) -> bool:
     return True
 
 
-def _narrowed(tables: dict[str, str], traces: str) -> str:
-    """The adapter over the rows of the traces ``traces`` (SQL giving TraceIds) selects."""
+def narrowed(tables: dict[str, str], trace_ids: list[str]) -> str:
+    """The adapter over the rows of these traces only (their TraceIds, found by an ``*_ids`` query:
+    a constant set, which the exporter's bloom-filter index on TraceId can skip granules for)."""
     table = quote_name(tables["spans"])
-    source = f"(SELECT * FROM {table} WHERE TraceId IN ({traces}))"
+    keep = f"TraceId IN ({', '.join(sql_string(t) for t in trace_ids)})" if trace_ids else "0"
+    source = f"(SELECT * FROM {table} WHERE {keep})"
     return _canonical(_otel(tables, source), _otel_links(tables, source))
 
 
-def for_condition(tables: dict[str, str], condition: str) -> str | None:
-    """The adapter narrowed to the traces with a span passing ``condition`` (None: not narrowable)."""
+def condition_ids(tables: dict[str, str], condition: str) -> str | None:
+    """TraceIds of the traces with a span passing ``condition`` (None: not narrowable)."""
     if condition.strip() in ("", "1") or not per_span(condition):
         return None
     table = quote_name(tables["spans"])
-    return _narrowed(tables, f"SELECT _lj_trace_id FROM ({span_rows(table)}) AS logs WHERE {condition}")
+    return f"SELECT DISTINCT _lj_trace_id FROM ({span_rows(table)}) AS logs WHERE {condition}"
 
 
-def for_trace(tables: dict[str, str], root_span_id: str) -> str:
+def trace_ids(tables: dict[str, str], root_span_id: str) -> str:
     root = sql_string(root_span_id)
     table = quote_name(tables["spans"])
-    return _narrowed(tables, f"SELECT TraceId FROM {table} WHERE SpanId = {root} OR TraceId = {root}")
+    return f"SELECT DISTINCT TraceId FROM {table} WHERE SpanId = {root} OR TraceId = {root}"
 
 
-def for_first_spans(tables: dict[str, str], rows: int) -> str:
+def first_span_ids(tables: dict[str, str], rows: int) -> str:
     """The traces of the first ``rows`` spans in source order (start, then span id)."""
     table = quote_name(tables["spans"])
-    return _narrowed(tables, f"SELECT TraceId FROM {table} ORDER BY {_START}, SpanId LIMIT {int(rows)} WITH TIES")
+    return f"SELECT DISTINCT TraceId FROM (SELECT TraceId FROM {table} ORDER BY {_START}, SpanId LIMIT {int(rows)} WITH TIES)"
 
 
-def for_newest_traces(tables: dict[str, str], rows: int) -> str:
+def newest_trace_ids(tables: dict[str, str], rows: int) -> str:
     """The first ``rows`` traces of the traces view's order (newest first): a trace's ``created`` is
     its first parentless span's start, else its first span's start (traces_sql over the adapter)."""
     table = quote_name(tables["spans"])
     created = f"if(countIf(ParentSpanId = '') > 0, minIf({_START}, ParentSpanId = ''), min({_START}))"
-    return _narrowed(
-        tables,
+    return (
         f"SELECT TraceId FROM (SELECT TraceId, {created} AS c FROM {table} GROUP BY TraceId) "
-        f"ORDER BY c DESC LIMIT {int(rows)} WITH TIES",
+        f"ORDER BY c DESC LIMIT {int(rows)} WITH TIES"
     )
