@@ -412,9 +412,12 @@ class ClickHouseLogs(ProtocolReads):
             return None
         tables = {**DEFAULT_TABLES["otel"], **self.tables}
         if self.pushdown is None:
-            with self._lock:
-                table = self._conn.arrow(f"SELECT toInt64(count()) AS n FROM {quote_name(tables['spans'])}")
-            self.pushdown = table.column(0)[0].as_py() >= pushdown.MIN_SPANS
+            try:
+                with self._lock:
+                    table = self._conn.arrow(f"SELECT toInt64(count()) AS n FROM {quote_name(tables['spans'])}")
+                self.pushdown = table.column(0)[0].as_py() >= pushdown.MIN_SPANS
+            except Exception:  # cannot count the table: map it whole, as before
+                self.pushdown = False
             if not self.pushdown:
                 return None
         if trace is not None:
