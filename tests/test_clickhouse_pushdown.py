@@ -91,9 +91,10 @@ def test_what_is_narrowed_and_what_is_not(otel) -> None:
     assert "SpanId = 'ab\\'c' OR TraceId = 'ab\\'c'" in pushdown.trace_ids({"spans": "otel_traces"}, "ab'c")
     assert "`otel_traces` WHERE 0)" in source._narrow("spans", "1", trace="ab'c")  # no such trace: no rows
     sent.clear()
-    assert source.count("span_attributes.type = 'llm'") == source.sql(
-        "SELECT count(*) FROM logs WHERE span_attributes.type = 'llm'"
-    ).item()
+    assert (
+        source.count("span_attributes.type = 'llm'")
+        == source.sql("SELECT count(*) FROM logs WHERE span_attributes.type = 'llm'").item()
+    )
     assert "WHERE TraceId IN (" in sent[1] and "WHERE TraceId IN (" not in sent[2]  # found, mapped; sql()
 
 

@@ -400,9 +400,7 @@ class ClickHouseLogs(ProtocolReads):
             raise QueryError(f"the query returns more than {limit:,} rows: add a LIMIT or aggregate", original)
         return frame
 
-    def _internal(
-        self, sql: str, original: str, max_rows: int | None = None, logs: str | None = None
-    ) -> pl.DataFrame:
+    def _internal(self, sql: str, original: str, max_rows: int | None = None, logs: str | None = None) -> pl.DataFrame:
         """Our own SQL (user parts checked) behind our CTEs, unbounded unless ``max_rows``."""
         return self._run(f"WITH {', '.join(self._ours(logs))}\n{sql}", original, -1 if max_rows is None else max_rows)
 
