@@ -44,7 +44,7 @@ check-bundle:
 test: $(VENV)/.installed browser-deps check-bundle
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider -m "not wheel"
+	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider -m "not wheel" --durations=25
 
 # The wheel as a user installs it: built, installed into a fresh venv from the package index, asked a
 # question, its packaged quickstart served and executed (tests/test_wheel_install.py; .ci/run runs it).

@@ -331,12 +331,17 @@ def langfuse_files(fixtures: Path) -> list[Path]:
 
 
 # -- one database for every ClickHouse test module (chDB opens one directory per process) ----------
+# Built once per test session (the ``chdb_tables`` fixture in tests/conftest.py) and shared by
+# test_clickhouse_chdb.py, test_clickhouse_sources.py and test_clickhouse_agent.py.
 DEMO_TRACES = 300
+DEMO_SEED = 0
+DEMO_NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
 
 
-def build_all(path: str, fixtures: Path, demo_file: Path) -> dict[str, pl.DataFrame]:
+def build_all(path: str, fixtures: Path, demo_file: Path) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     """Every table: the fixtures in otel / langfuse_v3 / langfuse_v4 / native, and the demo logs
-    imported by ``import --to chdb:///`` into ``loop_spans``. Returns the loaders' frames."""
+    imported by ``import --to chdb:///`` into ``loop_spans``. Returns the loaders' frames
+    ('otel', 'langfuse', 'demo') and the tables' row counts."""
     import loop_jupyter as lj
     from loop_jupyter.clickhouse.importer import import_to_chdb
     from loop_jupyter.demo import write_demo_jsonl
@@ -345,8 +350,8 @@ def build_all(path: str, fixtures: Path, demo_file: Path) -> dict[str, pl.DataFr
     langfuse = pl.concat([lj.load_logs(p) for p in langfuse_files(fixtures)], how="vertical_relaxed")
     # Two fixture files hold the same trace: Langfuse's ReplacingMergeTree keeps one row per id.
     langfuse = langfuse.unique(subset="id", keep="first", maintain_order=True)
-    build_database(path, fixtures, {"otel": otel, "langfuse": langfuse})
-    write_demo_jsonl(demo_file, n_traces=DEMO_TRACES, seed=7, now=datetime(2026, 11, 27, 12, tzinfo=UTC))
+    counts = build_database(path, fixtures, {"otel": otel, "langfuse": langfuse})
+    write_demo_jsonl(demo_file, n_traces=DEMO_TRACES, seed=DEMO_SEED, now=DEMO_NOW)
     result = import_to_chdb(demo_file, f"chdb:///{path}", progress=False)
     assert result.report.ok and result.spans_added > 0
-    return {"otel": otel, "langfuse": langfuse, "demo": lj.load_logs(demo_file)}
+    return {"otel": otel, "langfuse": langfuse, "demo": lj.load_logs(demo_file)}, counts

@@ -28,3 +28,17 @@ def no_real_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in (*names, "LOOP_JUPYTER_COMPATIBLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOOP_JUPYTER_CONFIG", str(tmp_path / "none.toml"))
+
+
+@pytest.fixture(scope="session")
+def chdb_tables(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path):
+    """One chDB database for the whole session (tests/clickhouse_tables.py ``build_all``): the
+    fixtures in every ClickHouse schema plus the demo logs imported into ``loop_spans``. Returns
+    (path, frames, row counts). Tests that write add tables of their own, never rows to these."""
+    pytest.importorskip("chdb")
+    from tests import clickhouse_tables
+
+    folder = tmp_path_factory.mktemp("chdb_session")
+    path = str(folder / "db")
+    frames, counts = clickhouse_tables.build_all(path, fixtures_dir, folder / "demo.jsonl")
+    return path, frames, counts

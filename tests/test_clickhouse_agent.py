@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,12 @@ from loop_jupyter.agent.session import Loop
 from loop_jupyter.artifacts import Chart, Code, Pending, SqlFilter, Table, TraceView
 from loop_jupyter.clickhouse import ClickHouseLogs
 from loop_jupyter.clickhouse.dialect import translate
-from loop_jupyter.clickhouse.importer import import_to_chdb
 from loop_jupyter.demo import write_demo_jsonl
 
+from . import clickhouse_tables as ct
+
 ROOT = Path(__file__).resolve().parents[1]
-NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-N_TRACES = 300
+NOW, N_TRACES = ct.DEMO_NOW, ct.DEMO_TRACES  # the demo logs of the session's chDB database
 #: The README's questions and the bench's (bench/bench_context.py), none relative to the clock.
 QUESTIONS = [
     "What are the most common errors?",
@@ -57,15 +56,15 @@ SCOPED = ["Summarize this trace", "where was the time spent?", "explain the tool
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("chdb_agent")
-    write_demo_jsonl(folder / "demo.jsonl", N_TRACES, seed=0, now=NOW)
-    result = import_to_chdb(folder / "demo.jsonl", f"chdb:///{folder}/db", progress=False)
-    assert result.report.ok and result.spans_added > 0
-    frame = lj.load_logs(folder / "demo.jsonl")
+def pair(chdb_tables: tuple[str, dict[str, pl.DataFrame], dict[str, int]]):
+    """The session's chDB database (tests/conftest.py ``chdb_tables``): its ``loop_spans`` holds the
+    demo logs (N_TRACES, seed 0, NOW) written by ``import --to chdb:///``; the frame is the file loaded."""
+    path, frames, _counts = chdb_tables
+    frame = frames["demo"]
+    assert frame["root_span_id"].n_unique() == N_TRACES
     # A generous time limit: chDB plans slowly on a loaded 2-core machine.
-    source = lj.connect(f"chdb:///{folder}/db", timeout_s=300)
-    assert isinstance(source, ClickHouseLogs)
+    source = lj.connect(f"chdb:///{path}", timeout_s=300)
+    assert isinstance(source, ClickHouseLogs) and source.schema_name == "native"
     yield frame, source
     source.close()
 

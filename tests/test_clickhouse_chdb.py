@@ -26,19 +26,15 @@ from loop_jupyter.engine import TRACE_COLUMNS  # noqa: E402
 from loop_jupyter.schema import COLUMNS  # noqa: E402
 from loop_jupyter.sql_guard import QueryError  # noqa: E402
 
-from . import clickhouse_tables as ct  # noqa: E402
-
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tuple[str, dict[str, pl.DataFrame]]:
-    otel = pl.concat([lj.load_logs(p) for p in ct.otlp_files(fixtures_dir)])
-    langfuse = pl.concat([lj.load_logs(p) for p in ct.langfuse_files(fixtures_dir)], how="vertical_relaxed")
-    # Two fixture files hold the same trace: Langfuse's ReplacingMergeTree keeps one row per id.
-    langfuse = langfuse.unique(subset="id", keep="first", maintain_order=True)
-    path = str(tmp_path_factory.mktemp("chdb") / "db")
-    counts = ct.build_database(path, fixtures_dir, {"otel": otel, "langfuse": langfuse})
+def database(chdb_tables: tuple[str, dict[str, pl.DataFrame], dict[str, int]]) -> tuple[str, dict[str, pl.DataFrame]]:
+    """The session's chDB database (tests/conftest.py ``chdb_tables``, shared with
+    test_clickhouse_sources.py and test_clickhouse_agent.py)."""
+    path, frames, counts = chdb_tables
+    otel, langfuse = frames["otel"], frames["langfuse"]
     assert counts["otel_traces"] == otel.height == 55
     assert counts["traces"] + counts["observations"] == langfuse.height
     assert counts["scores"] > 0

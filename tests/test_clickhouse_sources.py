@@ -31,7 +31,6 @@ from loop_jupyter.engine import TRACE_COLUMNS, QueryError
 from loop_jupyter.schema import SCHEMA
 from loop_jupyter.sources import LogSource, MemorySource, StoreError
 
-from . import clickhouse_tables as ct
 from .store_helpers import documented_examples
 
 DATA = Path(__file__).parent / "data"
@@ -47,10 +46,9 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tuple[str, dict[str, pl.DataFrame]]:
-    folder = tmp_path_factory.mktemp("chdb_sources")
-    path = str(folder / "db")
-    frames = ct.build_all(path, fixtures_dir, folder / "demo.jsonl")
+def database(chdb_tables: tuple[str, dict[str, pl.DataFrame], dict[str, int]]) -> tuple[str, dict[str, pl.DataFrame]]:
+    """The session's chDB database (tests/conftest.py ``chdb_tables``, tests/clickhouse_tables.py)."""
+    path, frames, _counts = chdb_tables
     return path, frames
 
 

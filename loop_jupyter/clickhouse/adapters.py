@@ -253,21 +253,23 @@ def _otel_roots(table: str) -> str:
     return f"(SELECT TraceId, argMin(SpanId, Timestamp) AS root FROM {table} WHERE ParentSpanId = '' GROUP BY TraceId)"
 
 
-def _otel_links(tables: dict[str, str]) -> str:
-    table = quote_name(tables["spans"])
+def _otel_links(tables: dict[str, str], source: str | None = None) -> str:
+    table = source or quote_name(tables["spans"])
     return f"""
 SELECT s.SpanId AS span_id, coalesce(r.root, s.TraceId) AS root_span_id, nullIf(s.ParentSpanId, '') AS parent_id
 FROM {table} AS s LEFT JOIN {_otel_roots(table)} AS r ON r.TraceId = s.TraceId"""
 
 
-def _otel(tables: dict[str, str]) -> str:
-    base = _otel_base(quote_name(tables["spans"]))
+def _otel(tables: dict[str, str], source: str | None = None) -> str:
+    """``source``: SQL of the rows to map instead of the whole table (pushdown.py narrows it)."""
+    table = source or quote_name(tables["spans"])
+    base = _otel_base(table)
     # The root of a trace is its span without a parent (the earliest of several); a trace without
     # one has its TraceId stand in, as loaders/otlp.py does.
     return f"""
 SELECT b.*, span_id AS id, coalesce(r.root, b.trace_id) AS root_span_id
 FROM ({base}) AS b
-LEFT JOIN {_otel_roots(quote_name(tables["spans"]))} AS r ON r.TraceId = b.trace_id"""
+LEFT JOIN {_otel_roots(table)} AS r ON r.TraceId = b.trace_id"""
 
 
 _LF_TYPES = {
@@ -404,9 +406,8 @@ LEFT JOIN {scores} AS sc ON sc.target = t.id"""
     return f"{roots_sql}\nUNION ALL\n{observations_sql}"
 
 
-def _canonical(base: str, links: str) -> str:
-    """Canonical columns from an adapter's base spans: parents, depth (walked down from the
-    roots by a recursive CTE), metrics and span_attributes JSON, duration, tokens."""
+def canonical_columns() -> dict[str, str]:
+    """Each canonical column as SQL over an adapter's base span ``b`` (``depth`` from the walk ``d``)."""
     start_s = "toUnixTimestamp64Micro(b.start) / 1e6"
     end_s = "toUnixTimestamp64Micro(b.`end`) / 1e6"
     tokens = (
@@ -455,7 +456,13 @@ def _canonical(base: str, links: str) -> str:
         "cost": "CAST(b.cost AS Nullable(Float64))",
     }
     assert tuple(columns) == COLUMNS
-    select = ",\n  ".join(f"{sql} AS `{name}`" for name, sql in columns.items())
+    return columns
+
+
+def _canonical(base: str, links: str) -> str:
+    """Canonical columns from an adapter's base spans: parents, depth (walked down from the
+    roots by a recursive CTE), metrics and span_attributes JSON, duration, tokens."""
+    select = ",\n  ".join(f"{sql} AS `{name}`" for name, sql in canonical_columns().items())
     return f"""
 WITH RECURSIVE _base AS ({base}), _links AS ({links}),
 _walk AS (

@@ -28,7 +28,8 @@ from sqlglot import exp
 from ..engine import TRACE_COLUMNS
 from ..schema import SCHEMA
 from ..sql_guard import QueryError
-from .adapters import SCHEMAS, quote_name, sql_string, traces_sql
+from . import pushdown
+from .adapters import DEFAULT_TABLES, SCHEMAS, quote_name, sql_string, traces_sql
 from .dialect import translate
 from .reads import ProtocolReads
 from .schemas import logs_sql
@@ -224,6 +225,9 @@ class ClickHouseLogs(ProtocolReads):
         else:
             raise ValueError(f"not a ClickHouse connection string: {url!r}")
         self._closed = False
+        # Narrow the otel adapter per read (pushdown.py): True always, False never, None (default)
+        # from pushdown.MIN_SPANS spans on (below, planning the narrowed SQL costs more than it saves).
+        self.pushdown: bool | None = None
         if not self.schema_name:
             self.schema_name = self._detect_schema()
         self.logs_sql = logs_sql(self.schema_name, tables)
@@ -245,10 +249,11 @@ class ClickHouseLogs(ProtocolReads):
         return found[1]
 
     # -- SQL -------------------------------------------------------------------------------------
-    def _ours(self) -> list[str]:
-        """Our CTEs: the adapter's spans, the traces view, and the spans with their order key."""
+    def _ours(self, logs: str | None = None) -> list[str]:
+        """Our CTEs: the adapter's spans (``logs``: narrowed, pushdown.py), the traces view, and
+        the spans with their order key."""
         return [
-            f"_lj_logs AS ({self.logs_sql})",
+            f"_lj_logs AS ({logs or self.logs_sql})",
             f"_lj_traces AS ({self.traces_relation()})",
             f"_lj_rows AS ({self.rows_sql()})",
         ]
@@ -395,9 +400,38 @@ class ClickHouseLogs(ProtocolReads):
             raise QueryError(f"the query returns more than {limit:,} rows: add a LIMIT or aggregate", original)
         return frame
 
-    def _internal(self, sql: str, original: str, max_rows: int | None = None) -> pl.DataFrame:
+    def _internal(self, sql: str, original: str, max_rows: int | None = None, logs: str | None = None) -> pl.DataFrame:
         """Our own SQL (user parts checked) behind our CTEs, unbounded unless ``max_rows``."""
-        return self._run(f"WITH {', '.join(self._ours())}\n{sql}", original, -1 if max_rows is None else max_rows)
+        return self._run(f"WITH {', '.join(self._ours(logs))}\n{sql}", original, -1 if max_rows is None else max_rows)
+
+    def _narrow(self, shape: str, condition: str, rows: int | None = None, trace: str | None = None) -> str | None:
+        """The ``otel`` adapter over only the traces a read needs (pushdown.py); None otherwise."""
+        if self.schema_name != "otel" or self.pushdown is False:
+            return None
+        tables = {**DEFAULT_TABLES["otel"], **self.tables}
+        if self.pushdown is None:
+            try:
+                with self._lock:
+                    table = self._conn.arrow(f"SELECT toInt64(count()) AS n FROM {quote_name(tables['spans'])}")
+                self.pushdown = table.column(0)[0].as_py() >= pushdown.MIN_SPANS
+            except Exception:  # cannot count the table: map it whole, as before
+                self.pushdown = False
+            if not self.pushdown:
+                return None
+        if trace is not None:
+            ids = pushdown.trace_ids(tables, trace)
+        elif condition.strip() != "1":
+            ids = pushdown.condition_ids(tables, condition) if shape == "spans" else None
+        elif rows is not None:
+            ids = pushdown.first_span_ids(tables, rows) if shape == "spans" else pushdown.newest_trace_ids(tables, rows)
+        else:
+            ids = None
+        if ids is None:
+            return None
+        found = self._run(f"SELECT * FROM ({ids}) LIMIT {pushdown.MAX_TRACES + 1}", condition, -1)
+        if found.height > pushdown.MAX_TRACES:  # a broad read: narrowing would not save the mapping
+            return None
+        return pushdown.narrowed(tables, found.to_series(0).to_list())
 
     def sql(self, query: str, *, limit: int | None = None) -> pl.DataFrame:
         """Run one read-only SELECT (DuckDB dialect) over ``logs`` and ``traces``; QueryError past

@@ -152,5 +152,13 @@ SELECT t.trace_id AS span_id, t.trace_id AS trace_id, CAST(NULL AS Nullable(Stri
 FROM {traces} AS t LEFT JOIN {scores} AS sc ON sc.target = t.trace_id
 WHERE NOT t.has_root"""
     base = f"{spans}\nUNION ALL\n{synthetic}"
-    links = "SELECT span_id, root_span_id, CAST(parent_id AS Nullable(String)) AS parent_id FROM _base"
+    # The tree alone (ids and parents, the same expressions as ``spans`` / ``synthetic``): the depth
+    # walk reads these three columns, not the whole mapping (which ClickHouse would inline into
+    # both halves of the recursive CTE and plan again per query: seconds on 100 spans).
+    links = f"""
+SELECT e.span_id AS span_id, {root_id} AS root_span_id, CAST({parent} AS Nullable(String)) AS parent_id
+FROM {events} AS e JOIN {traces} AS t ON t.trace_id = e.trace_id
+UNION ALL
+SELECT t.trace_id AS span_id, t.trace_id AS root_span_id, CAST(NULL AS Nullable(String)) AS parent_id
+FROM {traces} AS t WHERE NOT t.has_root"""
     return _canonical(base, links)

@@ -48,8 +48,14 @@ class ProtocolReads:
     """Mixed into ``ClickHouseLogs``: needs ``_internal(sql, original, max_rows)`` (our SQL behind
     the adapter's CTEs) and ``condition(where, shape)`` (a checked WHERE condition as ClickHouse SQL)."""
 
-    def _internal(self, sql: str, original: str, max_rows: int | None = None) -> pl.DataFrame:  # pragma: no cover
+    def _internal(
+        self, sql: str, original: str, max_rows: int | None = None, logs: str | None = None
+    ) -> pl.DataFrame:  # pragma: no cover
         raise NotImplementedError
+
+    def _narrow(self, shape: str, condition: str, rows: int | None = None, trace: str | None = None) -> str | None:
+        """The adapter's spans narrowed to the traces that can answer (None: all of them)."""
+        return None
 
     def condition(self, where: str | None, shape: str = "spans") -> str:  # pragma: no cover
         raise NotImplementedError
@@ -73,19 +79,23 @@ class ProtocolReads:
 
     def filter(self, where: str | None = None, *, shape: str = "spans", limit: int | None = None) -> pl.DataFrame:
         """The spans (or traces) matching ``where``, in source order; at most ``limit`` rows."""
-        sql = f"SELECT * FROM {_RELATION[shape]} WHERE {self.condition(where, shape)} ORDER BY {_order(shape)}"
+        condition = self.condition(where, shape)
+        sql = f"SELECT * FROM {_RELATION[shape]} WHERE {condition} ORDER BY {_order(shape)}"
         if limit is not None:
             sql += f" LIMIT {max(0, int(limit))}"
-        return self._finish(self._internal(sql, where or "TRUE"), shape)
+        rows = None if limit is None else max(0, int(limit))
+        return self._finish(self._internal(sql, where or "TRUE", logs=self._narrow(shape, condition, rows)), shape)
 
     def count(self, where: str | None = None, *, shape: str = "spans") -> int:
-        sql = f"SELECT toInt64(count()) AS n FROM {_RELATION[shape]} WHERE {self.condition(where, shape)}"
-        return int(self._internal(sql, where or "TRUE").item())
+        condition = self.condition(where, shape)
+        sql = f"SELECT toInt64(count()) AS n FROM {_RELATION[shape]} WHERE {condition}"
+        return int(self._internal(sql, where or "TRUE", logs=self._narrow(shape, condition)).item())
 
     def trace(self, root_span_id: str) -> pl.DataFrame:
         """Every span of one trace, in source order (empty when there is no such trace)."""
         sql = f"SELECT * FROM _lj_rows WHERE root_span_id = {sql_string(str(root_span_id))} ORDER BY {SPAN_ORDER}"
-        return self._finish(self._internal(sql, f"trace {root_span_id}"), "spans")
+        narrowed = self._narrow("spans", "1", trace=str(root_span_id))
+        return self._finish(self._internal(sql, f"trace {root_span_id}", logs=narrowed), "spans")
 
     def sample(
         self,
@@ -115,7 +125,7 @@ SELECT * EXCEPT (_draw, _day, _rank, _in_day) FROM (
 SELECT * EXCEPT (_draw) FROM (
   SELECT *, {draw} AS _draw FROM {_RELATION[shape]} WHERE {body} ORDER BY _draw, {tie} LIMIT {n}
 ) ORDER BY {_order(shape)}"""
-        return self._finish(self._internal(sql, where or "TRUE"), shape)
+        return self._finish(self._internal(sql, where or "TRUE", logs=self._narrow(shape, body)), shape)
 
     def page(
         self,
@@ -135,11 +145,10 @@ SELECT * EXCEPT (_draw) FROM (
             if order_by not in columns:
                 raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns)}")
             order = f"`{order_by}` {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
-        sql = (
-            f"SELECT * FROM {_RELATION[shape]} WHERE {self.condition(where, shape)} "
-            f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
-        )
-        return self._finish(self._internal(sql, where or "TRUE"), shape)
+        condition = self.condition(where, shape)
+        sql = f"SELECT * FROM {_RELATION[shape]} WHERE {condition} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        rows = int(offset) + int(limit) if order_by is None else None  # the first rows in source order
+        return self._finish(self._internal(sql, where or "TRUE", logs=self._narrow(shape, condition, rows)), shape)
 
     def __enter__(self) -> Any:
         return self
