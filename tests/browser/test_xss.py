@@ -241,6 +241,9 @@ def _use_explorer(page) -> None:
     # The similar traces' table and what they share show the payloads too (as text).
     expect(explorer.locator(".lj-similar-results tbody tr").first).to_be_visible()
     explorer.locator(".lj-table-holder .lj-table th", has_text="trace").first.click()  # sort by a column of payloads
+    # The sorted page replaces the rows when it arrives (header and body together): a raw row opened
+    # before that was wiped under a loaded machine.
+    expect(explorer.locator(".lj-table-holder .lj-table th.lj-sorted")).to_have_count(1)
     rows.first.locator(".lj-row-btn").click()  # the raw JSON of a payload trace
     expect(explorer.locator(".lj-raw-row .lj-pre").first).to_be_visible()
     expect(rows.first).to_be_visible()
