@@ -324,9 +324,9 @@ def test_kept_things_do_not_run_log_script(page, lab: dict) -> None:
     expect(notebook).to_contain_text("mode <img")  # a mode named by a payload label, as text
     chat = page.locator(".lj-chat")
     expect(chat.locator(".lj-user")).to_have_count(2, timeout=60_000)  # the reopened session's questions
-    expect(chat.locator(".lj-trace-html").first).to_be_attached()  # the tampered trace view (folded)
+    expect(chat.locator(".lj-trace-html").first).to_be_attached(timeout=60_000)  # the tampered trace view (folded)
     chat.locator(".lj-sessions-btn").click()
-    expect(chat.locator(".lj-session-row[data-session='planted']")).to_be_visible()
+    expect(chat.locator(".lj-session-row[data-session='planted']")).to_be_visible(timeout=60_000)
 
     def ask(question: str) -> object:
         before = chat.locator(".lj-assistant").count()
@@ -340,19 +340,19 @@ def test_kept_things_do_not_run_log_script(page, lab: dict) -> None:
     answer = ask("save the largest failure mode as a dataset and a scorer")
     card = answer.locator(".lj-card-confirmation").last
     card.locator(".lj-confirm").click()
-    expect(card.locator(".lj-pending-status")).to_have_text("confirmed")
+    expect(card.locator(".lj-pending-status")).to_have_text("confirmed", timeout=60_000)
     ask("show annotations")
     explorer = page.locator(".lj-explorer")
     explorer.scroll_into_view_if_needed()
     rows = explorer.locator(".lj-table-holder .lj-table tbody tr:not(.lj-raw-row)")
-    expect(rows).to_have_count(10)
+    expect(rows).to_have_count(10, timeout=60_000)
     explorer.locator(".lj-where").fill("root_span_id = 'trace0'")
     explorer.locator(".lj-where").press("Enter")
-    expect(rows).to_have_count(1)
+    expect(rows).to_have_count(1, timeout=60_000)
     rows.first.locator("td").nth(2).click()
     explorer.locator(".lj-tree .lj-node").first.click()
     block = explorer.locator(".lj-detail .lj-annotations")
-    expect(block.locator(".lj-annotation").first).to_be_visible()
+    expect(block.locator(".lj-annotation").first).to_be_visible(timeout=60_000)
     expect(block.locator(".lj-annotation-name").first).to_contain_text("mode <img")
     _shot(page, notebook, "xss-kept")
     _assert_inert(page, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
