@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -99,6 +100,70 @@ def markdown_html(text: str) -> str:
     return str(out)
 
 
+#: Tags an HTML fragment built elsewhere (trace trees, tables) may keep; see :func:`clean_html`.
+_CLEAN_TAGS = frozenset(
+    {"ul", "ol", "li", "span", "small", "strong", "b", "em", "i", "code", "pre", "p", "br", "div", "table",
+     "caption", "thead", "tbody", "tr", "th", "td", "details", "summary"}
+)  # fmt: skip
+#: The styles our trace trees use (bold, a hex colour), as the chat's safe_html.js allows them.
+_CLEAN_STYLE = re.compile(r"^\s*(?:(?:font-weight:\s*(?:bold|600|700)|color:\s*#[0-9a-fA-F]{3,6})\s*;?\s*)*$")
+_CLEAN_CLASS = re.compile(r"^(?:loop-[\w-]{1,40}|lj-[\w-]{1,40})$")
+
+
+class _Cleaner(HTMLParser):
+    """Re-writes HTML from its parse events: allowed tags with a class or style we wrote, every
+    text escaped; anything else (script, img, on* handlers, links, comments) is dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _CLEAN_TAGS:
+            return
+        kept = ""
+        for name, value in attrs:
+            value = value or ""
+            if (name == "style" and _CLEAN_STYLE.match(value)) or (
+                name == "class" and value.split() and all(_CLEAN_CLASS.match(c) for c in value.split())
+            ):
+                kept += f' {name}="{escape(value)}"'
+        self.out.append(f"<{tag}{kept}>")
+        if tag != "br":
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.out.append("<br>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            while self.open:
+                last = self.open.pop()
+                self.out.append(f"</{last}>")
+                if last == tag:
+                    break
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(escape(data))
+
+
+def clean_html(fragment: str) -> str:
+    """An HTML fragment reduced to the tags and attributes our own views use, text escaped.
+
+    For HTML that was built elsewhere and may have been stored and read back (a trace view in a
+    saved session file, which anyone who can write the folder could have written): never trusted as
+    it is. Never raises; on a parser failure the fragment is shown escaped."""
+    cleaner = _Cleaner()
+    try:
+        cleaner.feed(str(fragment or "")[:MAX_HTML_CHARS])
+        cleaner.close()
+    except Exception:
+        return pre(str(fragment or ""))
+    return "".join(cleaner.out) + "".join(f"</{t}>" for t in reversed(cleaner.open))
+
+
 def pre(text: str, language: str = "") -> str:
     """A code/preformatted block, escaped."""
     cls = f' class="language-{escape(language)}"' if language else ""
@@ -149,8 +214,9 @@ def artifact_html(artifact: Artifact) -> str:
             "scorer",
         )
     if isinstance(artifact, TraceView):
-        # The tree HTML is built by analysis/trace.py with every log string escaped (tested).
-        return _div(head + (artifact.html or ""), "trace")
+        # Built by analysis/trace.py with every log string escaped, but a trace view read back from a
+        # saved session file holds whatever that file held: cleaned either way.
+        return _div(head + clean_html(artifact.html or ""), "trace")
     if isinstance(artifact, Chart):
         return _div(head + "<p>(chart: display the artifact's <code>.figure</code>)</p>", "chart")
     return _div(head + pre(str(artifact.to_json())), "artifact")
@@ -245,6 +311,7 @@ __all__ = [
     "artifact_bundle",
     "artifact_html",
     "artifact_text",
+    "clean_html",
     "escape",
     "markdown_html",
     "message_bundle",

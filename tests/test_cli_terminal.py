@@ -84,6 +84,9 @@ def _strings(value: Any) -> list[str]:
         ("filter", "error IS NOT NULL"),
         ("filter", "error IS NOT NULL", "--shape", "traces"),
         ("sql", "SELECT name, model, error, output, tags, metadata FROM logs"),
+        ("ask", "what are the failure modes?"),
+        ("ask", "save the largest failure mode as a dataset and a scorer"),
+        ("attribute",),
     ],
 )
 def test_text_output_shows_controls_and_never_sends_them(evil_logs: Path, args: tuple[str, ...]) -> None:

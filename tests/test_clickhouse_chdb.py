@@ -233,6 +233,25 @@ CLICKHOUSE_HOSTILE = [
     "INSERT INTO logs SELECT * FROM logs",
     "SET readonly = 0",
     "SELECT * FROM logs; DROP TABLE otel_traces",
+    # ClickHouse functions a DuckDB-dialect query reached ClickHouse with (sqlglot keeps an unknown
+    # name as written): a quoted name read any file through chDB; others describe the server.
+    "SELECT \"file\"('/etc/passwd') AS x",
+    "SELECT \"FILE\"('/etc/hostname') AS x",
+    "WITH t AS (SELECT \"file\"('/etc/passwd') AS x) SELECT * FROM t",
+    "SELECT count(*) AS n FROM logs WHERE name <> \"file\"('/etc/passwd')",
+    "SELECT getServerSetting('path') AS p",
+    "SELECT getSetting('max_memory_usage') AS m",
+    "SELECT hasColumnInTable('default', 'otel_traces', 'TraceId') AS h",
+    "SELECT hostName() AS h, getOSKernelVersion() AS k",
+    "SELECT version() AS v",
+    "SELECT current_user AS u",
+    "SELECT current_database() AS d",
+    "SELECT dictGetString('d', 'a', 1) AS d",
+    "SELECT joinGet('otel_traces', 'TraceId', 1) AS j",
+    "SELECT logTrace('x') AS l",
+    "SELECT sleep(3) AS s",
+    "SELECT \"hostName\"() AS h",
+    "SELECT toString(1) AS s",  # not DuckDB SQL: refused, not passed through
 ]
 
 
@@ -241,6 +260,21 @@ def test_clickhouse_escapes_are_refused(database, query: str) -> None:
     path, _frames = database
     with connect(f"chdb:///{path}?schema=otel", timeout_s=5) as db, pytest.raises(QueryError):
         db.sql(query)
+
+
+def test_a_file_is_never_read_through_a_function(database, tmp_path: Path) -> None:
+    path, _frames = database
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the-secret-text")
+    with connect(f"chdb:///{path}?schema=otel", timeout_s=5) as db:
+        for spelling in ('"file"', '"File"', '"FILE"'):
+            with pytest.raises(QueryError, match="not allowed") as caught:
+                db.sql(f"SELECT {spelling}('{secret}') AS x")
+            assert "the-secret-text" not in str(caught.value)
+            with pytest.raises(QueryError, match="not allowed"):
+                db.count(f"{spelling}('{secret}') = 'the-secret-text'")
+        # DuckDB functions still run (translated where ClickHouse differs).
+        assert db.sql("SELECT lower(name) AS n, list_contains(tags, 'x') AS t FROM logs LIMIT 1").height == 1
 
 
 def test_hostile_corpus_is_refused_on_chdb(database) -> None:

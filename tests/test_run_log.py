@@ -296,3 +296,29 @@ def test_odd_values_in_a_span_are_written_as_json(tmp_path: Path) -> None:
 
 def spans_in_dir(directory: Path) -> list[dict]:
     return [json.loads(line) for f in sorted(directory.glob("*.jsonl")) for line in f.read_text().splitlines()]
+
+
+def test_a_planted_symbolic_link_is_never_written_through(tmp_path: Path) -> None:
+    """A day file (or the runs folder) that is a symbolic link: the run log turns itself off and
+    the file the link points to is left as it was (it used to get every run's text appended)."""
+    import time
+
+    from loop_jupyter.agent.runlog import RunLog
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me\n")
+    runs = tmp_path / "work" / ".loop" / "runs"
+    runs.mkdir(parents=True)
+    now = time.time()
+    runlog = RunLog(runs)
+    runlog.path_for(now).symlink_to(target)
+    runlog.span("r1", "x", "function", now, now + 1, input={"q": "secret question"})
+    assert target.read_text() == "keep me\n" and runlog.enabled is False
+    folder_link = tmp_path / "work2" / ".loop"
+    folder_link.parent.mkdir()
+    (tmp_path / "real_runs").mkdir()
+    folder_link.mkdir()
+    (folder_link / "runs").symlink_to(tmp_path / "real_runs")
+    runlog = RunLog(folder_link / "runs")
+    runlog.span("r1", "x", "function", now, now + 1, input={"q": "secret question"})
+    assert list((tmp_path / "real_runs").iterdir()) == [] and runlog.enabled is False

@@ -131,7 +131,14 @@ class RunLog:
             line = json.dumps(redact(span, secret_values(self._secrets)), ensure_ascii=False, allow_nan=False)
             with self._lock:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                with self.path_for(span["metrics"]["start"]).open("a", encoding="utf-8") as f:
+                # Appending follows no symbolic link (a planted .loop/runs or day file would send
+                # every run's text into whatever file it points to), as session files do.
+                for folder in (self.directory, self.directory.parent):
+                    if folder.is_symlink():
+                        raise OSError(f"{folder} is a symbolic link")
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                fd = os.open(self.path_for(span["metrics"]["start"]), flags, 0o644)
+                with os.fdopen(fd, "a", encoding="utf-8") as f:
                     f.write(line + "\n")
         except OSError as exc:
             log.warning("run log turned off: could not write %s (%s)", self.directory, exc)

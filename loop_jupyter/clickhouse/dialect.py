@@ -23,6 +23,7 @@ from sqlglot import exp
 from ..schema import JSON_FIELDS
 from ..sql_guard import QueryError, check_tree, max_query_chars, parse_query
 from .adapters import json_text
+from .functions import check_calls, check_names
 
 #: Dotted fields that stand for typed columns (engine.py's aliases).
 _FIELD_ALIASES: dict[tuple[str, str], str] = {
@@ -263,10 +264,13 @@ def translate(query: str, source_names: set[str], *, timeout_s: float = 20.0) ->
     tree = parse_query(query, max_chars=max_query_chars(timeout_s))
     try:
         check_tree(tree, source_names, query)
+        check_names(tree, query)  # DuckDB's functions only: a ClickHouse name would reach ClickHouse
         aliases = {t.alias_or_name for t in tree.find_all(exp.Table) if t.alias_or_name}
         rewritten = tree.transform(_Rewriter(source_names | aliases))
         _cast_json_compared_to_numbers(rewritten)
-        return rewritten, rewritten.sql(dialect="clickhouse")
+        sql = rewritten.sql(dialect="clickhouse")
+        check_calls(sql, query)
+        return rewritten, sql
     except RecursionError:
         raise QueryError("the query is nested too deeply to check: write it flatter", query) from None
 

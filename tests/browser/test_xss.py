@@ -81,6 +81,44 @@ MAGIC_CELLS = (
 )
 
 
+#: What outlives a run: annotations (labels and notes are payloads, so failure modes are named by
+#: payloads), a saved session whose file someone rewrote (its trace views' HTML became payloads),
+#: and the surfaces that show them: ``%loop`` mode cards and proposals, artifacts read back and
+#: displayed from Python, and the chat and explorer on the reopened session.
+KEPT_CELLS = (
+    "from tests.hostile_logs import PAYLOADS\n"
+    "from loop_jupyter.analysis.annotating import annotate\n"
+    "for i, p in enumerate(PAYLOADS):\n"
+    "    annotate(logs, f'trace{i}', label=f'mode {p}', note=f'note {p} {PAYLOADS[-1 - i]}')\n"
+    "first = lj.Loop(logs, model='offline', session='planted')\n"
+    "for q in ('summarize the slowest trace', 'what are the failure modes?'):\n"
+    "    first.ask(q)\n"
+    "import json, pathlib\n"
+    "def plant(v):\n"
+    "    if isinstance(v, dict):\n"
+    "        return {k: (' '.join(PAYLOADS) if k == 'html' else plant(x)) for k, x in v.items()}\n"
+    "    return [plant(x) for x in v] if isinstance(v, list) else v\n"
+    "f = pathlib.Path('.loop/sessions/planted.jsonl')\n"
+    "lines = [json.dumps(plant(json.loads(l))) for l in f.read_text().splitlines() if l.strip()]\n"
+    "f.write_text('\\n'.join(lines) + '\\n')\n"
+    "assert json.dumps(' '.join(PAYLOADS)) in f.read_text()",
+    '%load_ext loop_jupyter\n%config LoopMagics.model = "offline"',
+    "%loop what are the failure modes",
+    "%loop chart the failure modes over time",
+    "%loop save the largest failure mode as a dataset and a scorer",
+    "%loop show annotations",
+    "from loop_jupyter.magic import display_artifact\n"
+    "kept = lj.Loop(logs, model='offline', session='planted')\n"
+    "shown = [a for m in kept.history for a in m.artifacts]\n"
+    "assert any(a.kind == 'trace' for a in shown)\n"
+    "for a in shown:\n"
+    "    display_artifact(a)",
+    "chat = lj.ChatWidget(kept)\nexplorer = lj.TraceExplorer(logs, chat=chat, page_size=10)",
+    "chat",
+    "explorer",
+)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("xsslab")
@@ -96,6 +134,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "explorer",
     )
     (nb_dir / "widgets.ipynb").write_text(json.dumps(_notebook(*widgets)))
+    (nb_dir / "kept.ipynb").write_text(json.dumps(_notebook(*KEPT_CELLS)))
     settings = root / "settings" / "@jupyterlab"
     (settings / "apputils-extension").mkdir(parents=True)
     (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
@@ -202,6 +241,9 @@ def _use_explorer(page) -> None:
     # The similar traces' table and what they share show the payloads too (as text).
     expect(explorer.locator(".lj-similar-results tbody tr").first).to_be_visible()
     explorer.locator(".lj-table-holder .lj-table th", has_text="trace").first.click()  # sort by a column of payloads
+    # The sorted page replaces the rows when it arrives (header and body together): a raw row opened
+    # before that was wiped under a loaded machine.
+    expect(explorer.locator(".lj-table-holder .lj-table th.lj-sorted")).to_have_count(1)
     rows.first.locator(".lj-row-btn").click()  # the raw JSON of a payload trace
     expect(explorer.locator(".lj-raw-row .lj-pre").first).to_be_visible()
     expect(rows.first).to_be_visible()
@@ -269,6 +311,51 @@ def _use_chat(page) -> None:
     _shot(page, chat, "xss-chat")
     _assert_inert(page, ".lj-chat")  # the chat held (and the explorer still does)
     _assert_inert(page, ".lj-explorer")
+
+
+def test_kept_things_do_not_run_log_script(page, lab: dict) -> None:
+    """Annotations, failure-mode cards and proposals, a tampered saved session (from Python, in the
+    chat's transcript and its session list) and the explorer's annotation block."""
+    _open_and_run_all(page, lab, "kept.ipynb")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert not [t for t in errors.all_inner_texts() if "Traceback" in t or "Error:" in t]
+    expect(notebook).to_contain_text("Waiting for confirmation")  # the mode's dataset-and-scorer proposal
+    expect(notebook).to_contain_text("mode <img")  # a mode named by a payload label, as text
+    chat = page.locator(".lj-chat")
+    expect(chat.locator(".lj-user")).to_have_count(2, timeout=60_000)  # the reopened session's questions
+    expect(chat.locator(".lj-trace-html").first).to_be_attached(timeout=60_000)  # the tampered trace view (folded)
+    chat.locator(".lj-sessions-btn").click()
+    expect(chat.locator(".lj-session-row[data-session='planted']")).to_be_visible(timeout=60_000)
+
+    def ask(question: str) -> object:
+        before = chat.locator(".lj-assistant").count()
+        chat.locator(".lj-ask").fill(question)
+        chat.locator(".lj-ask").press("Enter")
+        expect(chat.locator(".lj-assistant")).to_have_count(before + 1, timeout=60_000)
+        expect(chat.locator(".lj-assistant.lj-running")).to_have_count(0, timeout=60_000)
+        return chat.locator(".lj-assistant").last
+
+    ask("what are the failure modes?")
+    answer = ask("save the largest failure mode as a dataset and a scorer")
+    card = answer.locator(".lj-card-confirmation").last
+    card.locator(".lj-confirm").click()
+    expect(card.locator(".lj-pending-status")).to_have_text("confirmed", timeout=60_000)
+    ask("show annotations")
+    explorer = page.locator(".lj-explorer")
+    explorer.scroll_into_view_if_needed()
+    rows = explorer.locator(".lj-table-holder .lj-table tbody tr:not(.lj-raw-row)")
+    expect(rows).to_have_count(10, timeout=60_000)
+    explorer.locator(".lj-where").fill("root_span_id = 'trace0'")
+    explorer.locator(".lj-where").press("Enter")
+    expect(rows).to_have_count(1, timeout=60_000)
+    rows.first.locator("td").nth(2).click()
+    explorer.locator(".lj-tree .lj-node").first.click()
+    block = explorer.locator(".lj-detail .lj-annotations")
+    expect(block.locator(".lj-annotation").first).to_be_visible(timeout=60_000)
+    expect(block.locator(".lj-annotation-name").first).to_contain_text("mode <img")
+    _shot(page, notebook, "xss-kept")
+    _assert_inert(page, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
 
 
 def _shot(page, locator, name: str) -> None:
