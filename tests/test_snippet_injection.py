@@ -221,3 +221,15 @@ def test_literal_never_uses_a_subclass_repr() -> None:
     assert keyword_args({"a": 1, "b": None, "c": "x'"}) == 'a=1, c="x\'"'
     with pytest.raises(ValueError):
         keyword_args({"a=1); import os; (": 1})
+
+
+def test_an_empty_answer_gives_a_snippet_that_runs(logs, cell) -> None:
+    """No trace over the threshold: the snippet must still run (it once read `.first(Table)` of nothing)."""
+    from loop_jupyter.analysis.latency import slow_requests
+
+    result = slow_requests(_ctx(logs, cell.parent), threshold_s=1e9)
+    assert result.first(Table) is None
+    (source,) = [a.source for a in result.artifacts if isinstance(a, Code)]
+    namespace: dict[str, Any] = {"logs": logs}
+    exec(compile(source, "<snippet>", "exec"), namespace)
+    assert "No trace takes over" in eval(source.splitlines()[-1], namespace)

@@ -77,13 +77,17 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, 
     slow = traces.filter(pl.col("duration") > threshold_s).sort("duration", descending=True)
     call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit, "where": where})
     condition = f"duration > {threshold_s:g}" + (f" AND ({where})" if where else "")
+    # Nothing to list: the snippet prints the answer (there is no table for `.first(Table)` to read).
+    empty_call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit, "where": where}, ".text")
     if traces.height == 0:
-        return ToolResult(f"No trace matches {where}.", [SqlFilter(condition, "traces", 0, title="Slow traces"), call])
+        return ToolResult(
+            f"No trace matches {where}.", [SqlFilter(condition, "traces", 0, title="Slow traces"), empty_call]
+        )
     if slow.height == 0:
         p95 = durations.quantile(0.95, QUANTILE) if durations.len() else None
         return ToolResult(
             f"No trace takes over {threshold_s:g} s (of {traces.height:,}; p95 {p95 or 0:.1f} s).",
-            [SqlFilter(condition, "traces", 0, title="Slow traces"), call],
+            [SqlFilter(condition, "traces", 0, title="Slow traces"), empty_call],
         )
     if ctx.pushdown:  # the spans of the listed traces only
         listed = slow.head(limit).get_column("root_span_id").to_list()
