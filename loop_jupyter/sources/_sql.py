@@ -48,6 +48,62 @@ def as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.cast({name: dtype for name, dtype in SCHEMA.items() if name in frame.columns})
 
 
+#: What the sample's SQL says differently in each engine (the rest of the statement is shared).
+_SAMPLE_DIALECTS = {
+    "duckdb": {
+        "draw": "md5({key} || ':' || {seed})",
+        "day": "date_trunc('day', \"created\")",
+        "count": "count(*)",
+        "share": "_rank::DOUBLE / _in_day",
+        "except": "EXCLUDE",
+    },
+    # MD5 is a binary string in ClickHouse: as lowercase hex it is DuckDB's md5 text.
+    "clickhouse": {
+        "draw": "lower(hex(MD5(concat({key}, ':', {seed}))))",
+        "day": "toStartOfDay(created)",
+        "count": "count()",
+        "share": "_rank / _in_day",
+        "except": "EXCEPT",
+    },
+}
+
+
+def sample_sql(
+    dialect: str,
+    relation: str,
+    body: str,
+    shape: str,
+    tie: str,
+    order: str,
+    n: int,
+    seed: int,
+    stratify_by_day: bool = False,
+) -> str:
+    """The statement of ``sample``, in DuckDB's or ClickHouse's SQL: at most ``n`` rows of
+    ``relation`` matching ``body`` (a checked condition), ranked by the MD5 of the row's key and the
+    seed (which both engines compute alike, so they draw the same rows), ties by ``tie``; returned
+    in ``order``. ``stratify_by_day``: each day's rows ranked by the draw, first one row of every
+    day (when ``n`` allows), then the smallest rank/rows-in-day first, which gives each day a share
+    in proportion to its rows."""
+    words = _SAMPLE_DIALECTS[dialect]
+    key = "root_span_id" if shape == "traces" else "id"
+    draw = words["draw"].format(key=key, seed=literal(str(int(seed))))
+    n, drop = max(0, int(n)), words["except"]
+    if not stratify_by_day:
+        return f"""
+SELECT * {drop} (_draw) FROM (
+  SELECT *, {draw} AS _draw FROM {relation} WHERE {body} ORDER BY _draw, {tie} LIMIT {n}
+) ORDER BY {order}"""
+    return f"""
+SELECT * {drop} (_draw, _day, _rank, _in_day) FROM (
+  SELECT * FROM (
+    SELECT *, row_number() OVER (PARTITION BY _day ORDER BY _draw, {tie}) AS _rank,
+           {words["count"]} OVER (PARTITION BY _day) AS _in_day
+    FROM (SELECT *, {draw} AS _draw, {words["day"]} AS _day FROM {relation} WHERE {body})
+  ) ORDER BY _rank > 1, {words["share"]}, _draw, {tie} LIMIT {n}
+) ORDER BY {order}"""
+
+
 class EngineSource:
     """The shared implementation of ``LogSource`` over a sandboxed ``LogEngine``."""
 
@@ -129,31 +185,9 @@ class EngineSource:
         stratify_by_day: bool = False,
         seed: int = 0,
     ) -> pl.DataFrame:
-        n = max(0, int(n))
         body = self._body(where, shape)
-        # The draw hashes the row's id with the seed: MD5, which ClickHouse computes alike (the
-        # ClickHouse backend draws the same rows); ties in load order.
-        key, tie = ("root_span_id", "root_span_id") if shape == "traces" else ("id", "_row")
-        draw = f"md5({key} || ':' || {literal(str(int(seed)))})"
-        if stratify_by_day:
-            # Each day's rows ranked by the draw: first one row of every day (when n allows), then
-            # the smallest rank/rows-in-day first, which gives each day a share in proportion to its rows.
-            sql = f"""
-            WITH s AS (
-              SELECT *, {draw} AS _draw, date_trunc('day', "created") AS _day FROM {self._table(shape)} WHERE {body}
-            ), ranked AS (
-              SELECT *, row_number() OVER (PARTITION BY _day ORDER BY _draw, {tie}) AS _rank,
-                     count(*) OVER (PARTITION BY _day) AS _in_day FROM s
-            ), picked AS (
-              SELECT * FROM ranked ORDER BY _rank > 1, _rank::DOUBLE / _in_day, _draw, {tie} LIMIT {n}
-            )
-            SELECT * EXCLUDE (_draw, _day, _rank, _in_day) FROM picked ORDER BY {SOURCE_ORDER[shape]}"""
-        else:
-            sql = f"""
-            WITH picked AS (
-              SELECT *, {draw} AS _draw FROM {self._table(shape)} WHERE {body} ORDER BY _draw, {tie} LIMIT {n}
-            )
-            SELECT * EXCLUDE (_draw) FROM picked ORDER BY {SOURCE_ORDER[shape]}"""
+        tie = "root_span_id" if shape == "traces" else "_row"
+        sql = sample_sql("duckdb", self._table(shape), body, shape, tie, SOURCE_ORDER[shape], n, seed, stratify_by_day)
         return self._finish(self._fetch(sql, where or "TRUE"), shape)
 
     def page(
