@@ -146,6 +146,49 @@ def iter_batches(
                 del frame  # not held while the next entry loads
 
 
+def import_batches(
+    source: str | Path | pl.DataFrame,
+    fmt: str,
+    result: ImportResult,
+    next_row: int,
+    insert: Callable[[pl.DataFrame, int], int],
+    *,
+    progress: bool | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> None:
+    """The import's loop, for every backend: each batch of ``iter_batches`` goes to
+    ``insert(frame, next_row)`` (returns the spans it added, numbered from ``next_row``), then is
+    counted in ``result`` and reported to ``on_batch(batches_done, spans_added)``."""
+    for frame in iter_batches(source, fmt, result.report, progress=progress):
+        added = insert(frame, next_row)
+        del frame  # one batch in memory at a time
+        next_row += added
+        result.spans_added += added
+        result.batches += 1
+        if on_batch is not None:
+            on_batch(result.batches, result.spans_added)
+
+
+def skip_known(frame: pl.DataFrame, known: pl.Series, result: ImportResult) -> pl.DataFrame:
+    """The spans of ``frame`` whose id is not in ``known`` (ids in the store before this import);
+    the others are counted in ``result`` and the first ``SHOWN_DUPLICATES`` of them listed."""
+    if not known.len():
+        return frame
+    repeated = frame.filter(pl.col("id").is_in(known.implode()))
+    result.duplicates += repeated.height
+    room = SHOWN_DUPLICATES - len(result.duplicate_ids)
+    if room > 0:
+        result.duplicate_ids.extend(repeated.get_column("id").head(room).to_list())
+    return frame.filter(~pl.col("id").is_in(known.implode()).fill_null(False))
+
+
+def numbered(frame: pl.DataFrame, next_row: int) -> pl.DataFrame:
+    """The canonical columns of ``frame`` plus ``_row``, its load position from ``next_row`` on."""
+    return frame.select(list(SCHEMA)).with_columns(
+        pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("_row")
+    )
+
+
 def _affected_traces_sql() -> str:
     """engine.py's traces SQL over the spans of the traces this import touched (``_affected``)."""
     body = re.sub(r"\blogs_rows\b", "_affected_rows", _TRACES_SQL.strip())
@@ -171,19 +214,10 @@ def _insert(
         ).pl()
     finally:
         con.unregister("_batch")
-    if dups.height:
-        ids = dups.get_column("id")
-        repeated = frame.filter(pl.col("id").is_in(ids.implode()))
-        result.duplicates += repeated.height
-        room = SHOWN_DUPLICATES - len(result.duplicate_ids)
-        if room > 0:
-            result.duplicate_ids.extend(repeated.get_column("id").head(room).to_list())
-        frame = frame.filter(~pl.col("id").is_in(ids.implode()).fill_null(False))
+    frame = skip_known(frame, dups.get_column("id"), result)
     if not frame.height:
         return 0
-    rows = frame.select(list(SCHEMA)).with_columns(
-        pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("_row")
-    )
+    rows = numbered(frame, next_row)
     con.register("_batch", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         con.execute("INSERT INTO spans BY NAME SELECT * FROM _batch")
@@ -230,15 +264,16 @@ def import_logs(
             if not is_store(con):
                 create_schema(con)
             check_version(con, path)
-            first_row = next_row = int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0])
-            for frame in iter_batches(source, format, result.report, progress=progress):
-                added = _insert(con, frame, first_row, next_row, result)
-                del frame  # one batch in memory at a time
-                next_row += added
-                result.spans_added += added
-                result.batches += 1
-                if on_batch is not None:
-                    on_batch(result.batches, result.spans_added)
+            first_row = int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0])
+            import_batches(
+                source,
+                format,
+                result,
+                first_row,
+                lambda frame, row: _insert(con, frame, first_row, row, result),
+                progress=progress,
+                on_batch=on_batch,
+            )
             result.traces_updated = _update_traces(con, first_row)
             con.commit()
         except BaseException:
