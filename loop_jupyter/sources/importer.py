@@ -80,32 +80,10 @@ class ImportResult:
 
 
 def _entries(path: Path, fmt: str, report: LoadReport) -> list[Path]:
-    """What to load one at a time: ``load_logs``'s own split of a folder (see loaders._load_dir)."""
-    from ..loaders import FORMATS, _format_or_none, _loadable, _module
-    from ..loaders._common import folder_files
+    """What to load one at a time: ``load_logs``'s own split of a folder (``loaders.folder_entries``)."""
+    from ..loaders import folder_entries
 
-    if not path.is_dir():
-        return [path]
-    files = [p for p in folder_files(path, report) if not p.name.startswith(".") and _loadable(p)]
-    if not files:
-        raise LoadError(f"no log files found in {path}")
-    formats = {fmt} if fmt != "auto" else {_format_or_none(file) for file in files}
-    if len(formats) == 1:
-        (only,) = formats
-        module = _module(only) if only in FORMATS else None
-        if module is not None and hasattr(module, "load_dir"):
-            return [path]
-    allowed = set(files)
-    return [
-        entry
-        for entry in sorted(path.iterdir())
-        if not entry.name.startswith(".")
-        and (
-            entry in allowed
-            if not entry.is_dir()
-            else not entry.is_symlink() and any(p in allowed for p in folder_files(entry))
-        )
-    ]
+    return folder_entries(path, fmt, report)[1] if path.is_dir() else [path]
 
 
 def iter_batches(
