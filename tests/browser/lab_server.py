@@ -26,6 +26,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 #: Model keys and endpoints a lab's kernels must not see (no request leaves the machine).
 MODEL_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS")
 
+#: Where a lab's own state goes, below its root (LOOP_JUPYTER_CONFIG: a config file that is not there).
+LAB_FOLDERS = {
+    "JUPYTER_CONFIG_DIR": "config",
+    "JUPYTER_RUNTIME_DIR": "runtime",
+    "JUPYTERLAB_SETTINGS_DIR": "settings",
+    "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
+    "LOOP_JUPYTER_CONFIG": "none.toml",
+}
+
 
 def notebook(sources: list[str]) -> dict:
     """An nbformat 4 notebook of code cells (not run) on the python3 kernel."""
@@ -61,14 +70,7 @@ def lab_env(root: Path, *, settings: bool = True, extension: bool = False) -> di
         (lab / "notebook-extension").mkdir(parents=True)
         (lab / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = {k: v for k, v in os.environ.items() if k not in MODEL_ENV}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(root / "config"),
-        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
-        LOOP_JUPYTER_CONFIG=str(root / "none.toml"),
-        PYTHONPATH=str(REPO),
-    )
+    env.update({name: str(root / below) for name, below in LAB_FOLDERS.items()}, PYTHONPATH=str(REPO))
     if extension:
         (root / "data" / "labextensions").mkdir(parents=True)
         (root / "data" / "labextensions" / "loop-jupyter").symlink_to(REPO / "loop_jupyter" / "labextension")
