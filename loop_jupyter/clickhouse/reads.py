@@ -17,9 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from ..engine import TRACE_COLUMNS
 from ..schema import SCHEMA
-from ..sources._sql import sample_sql
+from ..sources._sql import page_order, sample_sql
 from ..sources.base import SourceStats, check_page
 from .adapters import sql_string
 
@@ -110,12 +109,7 @@ class ProtocolReads:
     ) -> pl.DataFrame:
         """One page for the explorer, sorted by a column of the shape (ties in source order)."""
         check_page(offset, limit)
-        columns: tuple[str, ...] = TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
-        order = _order(shape)
-        if order_by is not None:
-            if order_by not in columns:
-                raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns)}")
-            order = f"`{order_by}` {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
+        order = page_order(shape, _order(shape), order_by, descending, lambda name: f"`{name}`")
         sql = (
             f"SELECT * FROM {_RELATION[shape]} WHERE {self.condition(where, shape)} "
             f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import polars as pl
 import pyarrow as pa
@@ -37,7 +37,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def columns_of(shape: Shape) -> tuple[str, ...]:
+def columns_of(shape: str) -> tuple[str, ...]:
     return TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
 
 
@@ -46,6 +46,18 @@ def as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
     if all(frame.schema.get(name) == dtype for name, dtype in SCHEMA.items()):
         return frame
     return frame.cast({name: dtype for name, dtype in SCHEMA.items() if name in frame.columns})
+
+
+def page_order(
+    shape: str, order: str, order_by: str | None, descending: bool, quote: Callable[[str], str] = _ident
+) -> str:
+    """The ORDER BY of an explorer page: ``order_by`` (a column of the shape, else ValueError; NULLs
+    last), then the source's ``order`` for ties; ``quote`` quotes the column in the engine's SQL."""
+    if order_by is None:
+        return order
+    if order_by not in columns_of(shape):
+        raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns_of(shape))}")
+    return f"{quote(order_by)} {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
 
 
 #: What the sample's SQL says differently in each engine (the rest of the statement is shared).
@@ -201,11 +213,7 @@ class EngineSource:
         limit: int = 50,
     ) -> pl.DataFrame:
         check_page(offset, limit)
-        order = SOURCE_ORDER[shape]
-        if order_by is not None:
-            if order_by not in columns_of(shape):
-                raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns_of(shape))}")
-            order = f"{_ident(order_by)} {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
+        order = page_order(shape, SOURCE_ORDER[shape], order_by, descending)
         body = self._body(where, shape)
         sql = (
             f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
