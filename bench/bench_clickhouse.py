@@ -21,15 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, child_report, demo_jsonl, machine, run_child, save, stats
+from common import DATA, SEED_FILTERS, child_report, demo_jsonl, machine, run_child, save, stats
 
-#: The seed filters of bench_filters.py / bench_store.py.
-SEED_FILTERS = {
-    "LLM spans": ("span_attributes.type = 'llm'", "spans"),
-    "user John Smith": ("metadata.user = 'John Smith'", "spans"),
-    "last 5 days and factuality < 0.5": ("created > now() - interval 5 day AND scores.Factuality < 0.5", "spans"),
-    "traces > 60 s": ("duration > 60", "traces"),
-}
 #: The collector's table template, from the fixtures beside the repository (../shared/fixtures).
 OTEL_DDL = (
     Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "clickhouse" / "otel-collector" / "traces_table.sql"

@@ -18,15 +18,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, NOW, child_report, demo_jsonl, machine, n_traces_for, run_child, save, stats, timed
+from common import (
+    DATA,
+    NOW,
+    SEED_FILTERS,
+    child_report,
+    demo_jsonl,
+    machine,
+    n_traces_for,
+    run_child,
+    save,
+    stats,
+    timed,
+)
 
-#: The seed filters of bench_filters.py (the issue's "each seed filter p50").
-SEED_FILTERS = {
-    "LLM spans": ("span_attributes.type = 'llm'", "spans"),
-    "user John Smith": ("metadata.user = 'John Smith'", "spans"),
-    "last 5 days and factuality < 0.5": ("created > now() - interval 5 day AND scores.Factuality < 0.5", "spans"),
-    "traces > 60 s": ("duration > 60", "traces"),
-}
 PARTS = 10
 
 

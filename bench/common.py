@@ -38,6 +38,16 @@ SCALES: dict[str, dict[str, int]] = {
 }
 
 
+#: The seed filters (the issue's "each seed filter p50"), as WHERE conditions and their shape; the
+#: timings of bench_store.py and bench_clickhouse.py (bench_filters.py adds a Polars baseline to each).
+SEED_FILTERS = {
+    "LLM spans": ("span_attributes.type = 'llm'", "spans"),
+    "user John Smith": ("metadata.user = 'John Smith'", "spans"),
+    "last 5 days and factuality < 0.5": ("created > now() - interval 5 day AND scores.Factuality < 0.5", "spans"),
+    "traces > 60 s": ("duration > 60", "traces"),
+}
+
+
 def n_traces_for(spans: int) -> int:
     from loop_jupyter import demo
 

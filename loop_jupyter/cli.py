@@ -19,6 +19,7 @@ from .cli_output import (
     EXIT_QUERY,
     EXIT_USAGE,
     frame_json,
+    print_filtered,
 )
 from .cli_output import print_frame as _print_frame
 from .terminal import echo, echo_json
@@ -73,11 +74,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
         out = {"sql": args.condition, "shape": args.shape, "count": rows.height, "ids": rows.get_column(key).to_list()}
         echo_json(out)
     else:
-        echo(f"-- {select}\n-- {rows.height:,} {args.shape}")
-        columns = ["root_span_id", "name", "user", "duration", "span_count", "error_count", "total_tokens"]
-        if args.shape == "spans":
-            columns = ["id", "name", "type", "model", "duration", "tokens", "error"]
-        _print_frame(rows.select(columns), max_rows=args.limit)
+        print_filtered(rows, args.shape, select, rows.height, args.limit)
     return 0
 
 

@@ -30,6 +30,19 @@ def print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:
         echo(frame)
 
 
+#: The columns ``filter`` prints of each shape (``--json`` gives the ids).
+FILTER_COLUMNS = {
+    "traces": ["root_span_id", "name", "user", "duration", "span_count", "error_count", "total_tokens"],
+    "spans": ["id", "name", "type", "model", "duration", "tokens", "error"],
+}
+
+
+def print_filtered(rows: pl.DataFrame, shape: str, select: str, count: int, limit: int) -> None:
+    """What ``filter`` prints without ``--json``: the SQL it ran, how many rows match, the first ``limit``."""
+    echo(f"-- {select}\n-- {count:,} {shape}")
+    print_frame(rows.select(FILTER_COLUMNS[shape]), max_rows=limit)
+
+
 def frame_json(frame: pl.DataFrame, cap: int | None = None) -> dict[str, Any]:
     """``{"columns", "rows", "total_rows"}`` with rows as lists (dates ISO, lists as lists)."""
     from .artifacts import json_rows

@@ -86,7 +86,7 @@ def store_filter(args: argparse.Namespace) -> int:
 
 
 def _store_rows(args: argparse.Namespace, store: Any, select: str) -> int:
-    from .cli_output import print_frame as _print_frame
+    from .cli_output import print_filtered
 
     key = "root_span_id" if args.shape == "traces" else "id"
     if args.json:
@@ -95,11 +95,7 @@ def _store_rows(args: argparse.Namespace, store: Any, select: str) -> int:
         return 0
     count = store.count(args.condition, shape=args.shape)
     rows = store.filter(args.condition, shape=args.shape, limit=args.limit)
-    echo(f"-- {select}\n-- {count:,} {args.shape}")
-    columns = ["root_span_id", "name", "user", "duration", "span_count", "error_count", "total_tokens"]
-    if args.shape == "spans":
-        columns = ["id", "name", "type", "model", "duration", "tokens", "error"]
-    _print_frame(rows.select(columns), max_rows=args.limit)
+    print_filtered(rows, args.shape, select, count, args.limit)
     return 0
 
 

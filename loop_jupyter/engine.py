@@ -17,7 +17,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +39,8 @@ DEFAULT_ROW_LIMIT = 100_000
 DEFAULT_TIMEOUT_S = 20.0
 DEFAULT_MEMORY_LIMIT = "6GB"
 
-#: Derived columns that stand for Braintrust's nested fields (typed, so no JSON parsing).
+#: Derived columns that stand for Braintrust's nested fields (typed, so no JSON parsing); the
+#: ClickHouse dialect reads the same table (through ``json_access``).
 _FIELD_ALIASES: dict[tuple[str, str], str] = {
     ("span_attributes", "name"): "name",
     ("span_attributes", "type"): "type",
@@ -132,6 +133,43 @@ def _column_parts(column: exp.Column) -> list[str]:
     return [part.name for part in column.parts]
 
 
+def dot_parts(node: exp.Dot) -> list[str]:
+    """The names of a dotted chain over a column (``a.b.c.d``); [] when it is over something else."""
+    parts: list[str] = []
+    inner: exp.Expression = node
+    while isinstance(inner, exp.Dot):
+        parts.insert(0, inner.expression.name)
+        inner = inner.this
+    return _column_parts(inner) + parts if isinstance(inner, exp.Column) else []
+
+
+def json_access(
+    parts: list[str], table_names: set[str], extract: Callable[[str, list[str], bool], exp.Expression]
+) -> exp.Expression | None:
+    """Braintrust's dotted access ``field.key...`` (``table.`` in front allowed) on a JSON field,
+    in any engine: a typed column where one stands for it, else ``extract(field, keys, numeric)``
+    (the engine's own extraction; ``numeric``: scores and metrics, compared as numbers). None when
+    ``parts`` is not JSON access."""
+    if parts[0].lower() in table_names and len(parts) > 2:
+        parts = parts[1:]
+    field = parts[0].lower()
+    if field not in JSON_FIELDS or len(parts) < 2:
+        return None
+    keys = parts[1:]
+    alias = _FIELD_ALIASES.get((field, keys[0])) if len(keys) == 1 else None
+    if alias:
+        return exp.column(alias, quoted=True)
+    return extract(field, keys, field in _NUMERIC_FIELDS)
+
+
+def _duckdb_json(field: str, keys: list[str], numeric: bool) -> exp.Expression:
+    extract = exp.func("json_extract_string", exp.column(field), exp.Literal.string(_json_path(keys)))
+    if numeric:
+        return exp.TryCast(this=extract, to=exp.DataType.build("DOUBLE"))
+    extract.meta["json_text"] = True
+    return extract
+
+
 class _Rewriter:
     """Turns Braintrust's dotted JSON access and tag tests into DuckDB expressions."""
 
@@ -140,7 +178,7 @@ class _Rewriter:
 
     def __call__(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Dot) and isinstance(node.this, exp.Column | exp.Dot):
-            parts = self._dot_parts(node)
+            parts = dot_parts(node)
             if parts:
                 return self._json_access(parts) or node
         if isinstance(node, exp.Column) and not isinstance(node.parent, exp.Dot):
@@ -153,30 +191,8 @@ class _Rewriter:
                 return exp.func("list_contains", field.copy(), node.this.copy())
         return node
 
-    def _dot_parts(self, node: exp.Expression) -> list[str]:
-        parts: list[str] = []
-        while isinstance(node, exp.Dot):
-            parts.insert(0, node.expression.name)
-            node = node.this
-        if isinstance(node, exp.Column):
-            return _column_parts(node) + parts
-        return []
-
     def _json_access(self, parts: list[str]) -> exp.Expression | None:
-        if parts[0].lower() in self.table_names and len(parts) > 2:
-            parts = parts[1:]
-        field = parts[0].lower()
-        if field not in JSON_FIELDS or len(parts) < 2:
-            return None
-        keys = parts[1:]
-        alias = _FIELD_ALIASES.get((field, keys[0])) if len(keys) == 1 else None
-        if alias:
-            return exp.column(alias, quoted=True)
-        extract = exp.func("json_extract_string", exp.column(field), exp.Literal.string(_json_path(keys)))
-        if field in _NUMERIC_FIELDS:
-            return exp.TryCast(this=extract, to=exp.DataType.build("DOUBLE"))
-        extract.meta["json_text"] = True
-        return extract
+        return json_access(parts, self.table_names, _duckdb_json)
 
 
 def _cast_json_compared_to_numbers(tree: exp.Expression) -> exp.Expression:

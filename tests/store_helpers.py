@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pytest
+
+from loop_jupyter.engine import QueryError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +61,36 @@ def documented_examples() -> dict[str, set[str]]:
         if comment.strip().startswith("or:"):
             found["filter"].add(comment.strip()[3:].strip())
     return found
+
+
+def answer_documented_examples(
+    source: Any,
+    memory: Any,
+    examples: dict[str, set[str]],
+    same_sql: Callable[[pl.DataFrame, pl.DataFrame], bool],
+    same_rows: Callable[[pl.DataFrame, pl.DataFrame], bool],
+    label: str = "",
+) -> int:
+    """Every documented SQL example and filter (both shapes) answers on ``source`` as on ``memory``
+    (``same_sql``/``same_rows`` say when two answers are the same); what the memory source refuses
+    (a description, a spans-only column) ``source`` refuses too. Returns how many were compared."""
+    answered = 0
+    for query in sorted(examples["sql"]):
+        expected = memory.sql(query)
+        got = source.sql(query)
+        assert got.columns == expected.columns, query
+        assert same_sql(got, expected), (label, query, got, expected)
+        answered += 1
+    for condition in sorted(examples["filter"]):
+        for shape in ("spans", "traces"):
+            try:
+                expected = memory.filter(condition, shape=shape)
+            except QueryError:  # a description ("LLM spans from the last 5 days"), or a spans-only column
+                with pytest.raises(QueryError):
+                    source.filter(condition, shape=shape)
+                continue
+            got = source.filter(condition, shape=shape)
+            assert same_rows(got, expected), (label, condition, shape, got.height, expected.height)
+            assert source.count(condition, shape=shape) == expected.height
+            answered += 1
+    return answered

@@ -31,7 +31,7 @@ from loop_jupyter.engine import TRACE_COLUMNS, QueryError
 from loop_jupyter.schema import SCHEMA
 from loop_jupyter.sources import LogSource, MemorySource, StoreError
 
-from .store_helpers import documented_examples
+from .store_helpers import answer_documented_examples, documented_examples
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,25 +100,14 @@ def test_every_documented_example_answers_the_same(pair) -> None:
     name, source, memory = pair
     examples = documented_examples()
     assert len(examples["sql"]) >= 3 and len(examples["filter"]) >= 10, examples
-    answered = 0
-    for query in sorted(examples["sql"]):
-        expected = memory.sql(query)
-        got = source.sql(query)
-        assert got.columns == expected.columns, query
-        assert same(got.sort(got.columns), expected.sort(expected.columns)), (query, got, expected)
-        answered += 1
-    for condition in sorted(examples["filter"]):
-        for shape in ("spans", "traces"):
-            try:
-                expected = memory.filter(condition, shape=shape)
-            except QueryError:  # a description ("LLM spans from the last 5 days"), or a spans-only column
-                with pytest.raises(QueryError):
-                    source.filter(condition, shape=shape)
-                continue
-            got = source.filter(condition, shape=shape)
-            assert same(got, expected), (name, condition, shape, got.height, expected.height)
-            assert source.count(condition, shape=shape) == expected.height
-            answered += 1
+    answered = answer_documented_examples(
+        source,
+        memory,
+        examples,
+        lambda got, expected: same(got.sort(got.columns), expected.sort(expected.columns)),
+        same,
+        name,
+    )
     assert answered >= 15
 
 

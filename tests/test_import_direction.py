@@ -75,7 +75,7 @@ KNOWN_BACK_EDGES = {
 #: back under the limit or gone, so the list is kept honest).
 MAX_LINES = 500
 SIZE_EXCEPTIONS = {
-    "clickhouse/adapters.py": "the SQL text of three schema adapters (data tables, 503 lines)",
+    "clickhouse/adapters.py": "the SQL text of three schema adapters (data tables, 514 lines)",
     "loaders/attributes.py": "mostly the attribute-key tables of OTel GenAI / OpenInference / Vercel AI",
 }
 

@@ -216,3 +216,24 @@ def test_locked_models_say_which_key_enables_them(monkeypatch: pytest.MonkeyPatc
     assert locked_models(names) == {"ANTHROPIC_API_KEY": by_provider["anthropic"]}
     assert locked_models(names, session_key="k") == {}
     assert locked_models(["claude-4.5-sonnet"], injected="claude-4.5-sonnet") == {}
+
+
+def test_insert_cell_event_is_one_contract_between_the_chat_and_the_lab_extension() -> None:
+    """"Insert as cell" is a DOM event from the chat bundle to the lab extension (not a widget
+    message): both name the same event, the extension reads and writes only fields of the detail the
+    chat creates, and both built bundles carry the name."""
+    repo = JS.parent
+    chat = (JS / "chat_cards.js").read_text()
+    extension = (repo / "labextension" / "index.js").read_text()
+    sent = re.search(r'new CustomEvent\("([\w:-]+)", \{ detail', chat)
+    heard = re.search(r'const EVENT = "([\w:-]+)"', extension)
+    assert sent and heard and sent.group(1) == heard.group(1) == "loop-jupyter:insert-cell"
+    created = re.search(r"const detail = \{([^}]*)\}", chat)
+    assert created
+    fields = {part.split(":")[0].strip() for part in created.group(1).split(",")}
+    used = set(re.findall(r"detail\.(\w+)", extension))
+    assert used and used <= fields, used - fields
+    assert "handled" in used and "source" in used  # the extension marks it; the chat falls back otherwise
+    assert sent.group(1) in (repo / "loop_jupyter" / "static" / "chat.js").read_text()
+    built = "".join(p.read_text() for p in (repo / "loop_jupyter" / "labextension" / "static").glob("*.js"))
+    assert sent.group(1) in built

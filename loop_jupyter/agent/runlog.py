@@ -313,32 +313,23 @@ class _LoggedClient:
         start = time.time()
         sent = -(-len(json.dumps({"system": system, "messages": messages, "tools": tools}, default=str)) // 4)
         request = {"messages": len(messages), "tools": len(tools), "estimated_tokens": sent}
+
+        def record(**fields: Any) -> None:
+            """The call's span: the request, then its error or its answer."""
+            self._runlog.span(
+                self._run_id, "model_call", "llm", start, time.time(),
+                input=request, metadata={"model": self.name}, **fields,
+            )  # fmt: skip
+
         try:
             turn = self._inner.complete(system, messages, tools, stream_callback)
         except BaseException as exc:
             kind = getattr(exc, "kind", None) or type(exc).__name__.strip("_").lower()
-            self._runlog.span(
-                self._run_id,
-                "model_call",
-                "llm",
-                start,
-                time.time(),
-                input=request,
-                error=f"{kind}: {exc}" if str(exc) else str(kind),
-                metadata={"model": self.name},
-                metrics={"estimated_tokens_sent": sent},
-            )
+            record(error=f"{kind}: {exc}" if str(exc) else str(kind), metrics={"estimated_tokens_sent": sent})
             raise
         calls = [{"name": c.name, "input": c.input} for c in turn.tool_calls]
-        self._runlog.span(
-            self._run_id,
-            "model_call",
-            "llm",
-            start,
-            time.time(),
-            input=request,
+        record(
             output={"text": _clip(turn.text), "tool_calls": calls, "stop_reason": turn.stop_reason},
-            metadata={"model": self.name},
             metrics={
                 "prompt_tokens": turn.usage.input_tokens,
                 "completion_tokens": turn.usage.output_tokens,

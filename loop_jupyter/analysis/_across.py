@@ -191,6 +191,27 @@ def chart(fig: Any, title: str) -> Chart:
     return Chart(style(fig, title), title=title)
 
 
+def compare_bars(frame: pl.DataFrame, label: str, groups: dict[str, str], value: str, label_title: str = "") -> Any:
+    """Horizontal grouped bars, one pair per row of ``frame`` (its first row on top): ``groups``
+    names two numeric columns (a set of traces, then the rest) by their legend entries; the value
+    axis is titled ``value``, the ``label`` axis ``label_title``."""
+    import plotly.express as px
+
+    long = frame.unpivot(index=label, on=list(groups), variable_name="group", value_name="_value")
+    fig = px.bar(
+        long.with_columns(pl.col("group").replace(groups)),
+        x="_value",
+        y=label,
+        color="group",
+        barmode="group",
+        orientation="h",
+        color_discrete_sequence=[COLORS[3], COLORS[0]],
+        labels={"_value": value, label: label_title, "group": ""},
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
 def ids_condition(ids: list[str], column: str = "root_span_id") -> str:
     """A WHERE that selects exactly these ids (kept short: the model and the person read it)."""
     return f"{column} IN ({', '.join(sql_quote(i) for i in ids)})" if ids else "FALSE"
@@ -218,6 +239,7 @@ __all__ = [
     "clip",
     "clip_middle",
     "code",
+    "compare_bars",
     "error_fields",
     "fmt_pct",
     "ids_condition",

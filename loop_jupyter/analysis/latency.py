@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import plotly.express as px
 import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
-from ._across import COLORS, capped_title, chart, clip, code, fmt_pct, ids_condition
+from ._across import capped_title, chart, clip, code, compare_bars, fmt_pct, ids_condition
 
 #: Percentiles use linear interpolation (numpy's default) so they can be checked independently.
 QUANTILE = "linear"
@@ -97,21 +96,7 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, 
     table = (
         slow.head(limit)
         .join(_slowest_span(spans), on="root_span_id", how="left")
-        .select(
-            "root_span_id",
-            "created",
-            "duration",
-            "name",
-            "user",
-            "span_count",
-            "llm_calls",
-            "tool_calls",
-            "total_tokens",
-            "models",
-            "has_error",
-            "slowest_span",
-            "slowest_span_s",
-        )
+        .select(*_SLOW_COLUMNS, "slowest_span", "slowest_span_s")
     )
     p50, p95 = durations.quantile(0.5, QUANTILE), durations.quantile(0.95, QUANTILE)
     lines = [
@@ -288,23 +273,13 @@ def latency_patterns(ctx: ToolContext, threshold_s: float | None = None) -> Tool
                 for r in frame.head(4).iter_rows(named=True)
             )
             lines.append(f"Span latency by {label} (s): {parts}")
-    plot = (
-        by["span name"]
-        .head(10)
-        .unpivot(index="value", on=["slow_s_per_trace", "other_s_per_trace"], variable_name="group", value_name="s")
-        .with_columns(pl.col("group").replace({"slow_s_per_trace": "slow traces", "other_s_per_trace": "other traces"}))
+    fig = compare_bars(
+        by["span name"].head(10),
+        "value",
+        {"slow_s_per_trace": "slow traces", "other_s_per_trace": "other traces"},
+        "Self time per trace (s)",
+        "Span name",
     )
-    fig = px.bar(
-        plot,
-        x="s",
-        y="value",
-        color="group",
-        barmode="group",
-        orientation="h",
-        color_discrete_sequence=[COLORS[3], COLORS[0]],
-        labels={"s": "Self time per trace (s)", "value": "Span name", "group": ""},
-    )
-    fig.update_yaxes(autorange="reversed")
     return ToolResult(
         "\n".join(lines),
         [

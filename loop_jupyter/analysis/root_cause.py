@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 
 import orjson
-import plotly.express as px
 import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
-from ._across import COLORS, chart, clip, code, error_fields, fmt_pct, ids_condition
+from ._across import chart, clip, code, compare_bars, error_fields, fmt_pct, ids_condition
 
 #: Root metadata keys with at most this many distinct values become features (app_version, env, ...).
 MAX_METADATA_VALUES = 50
@@ -303,24 +302,13 @@ def root_causes(
         )
     if ranked.height == 0:
         lines.append(f"- nothing stands out (no feature with lift > 1 in at least {min_support} symptom traces)")
-    plot = ranked.head(10).with_columns(label=pl.col("kind") + ": " + pl.col("feature").str.slice(0, 50))
-    plot = plot.unpivot(
-        index="label", on=["share_in_symptom", "share_in_rest"], variable_name="group", value_name="share"
-    )
-    fig = px.bar(
-        plot.with_columns(
-            pl.col("group").replace({"share_in_symptom": "symptom traces", "share_in_rest": "other traces"})
-        ),
-        x="share",
-        y="label",
-        color="group",
-        barmode="group",
-        orientation="h",
-        color_discrete_sequence=[COLORS[3], COLORS[0]],
-        labels={"share": "Share of traces with the feature", "label": "", "group": ""},
+    fig = compare_bars(
+        ranked.head(10).with_columns(label=pl.col("kind") + ": " + pl.col("feature").str.slice(0, 50)),
+        "label",
+        {"share_in_symptom": "symptom traces", "share_in_rest": "other traces"},
+        "Share of traces with the feature",
     )
     fig.update_xaxes(tickformat=".0%")
-    fig.update_yaxes(autorange="reversed")
     return ToolResult(
         "\n".join(lines),
         [

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 
 from ..loaders.attributes import GENAI_OPERATIONS, LANGSMITH_KINDS, OPENINFERENCE_KINDS
+from ..loaders.langfuse import OBSERVATION_TYPES
 from ..schema import COLUMNS
 
 SCHEMAS: tuple[str, ...] = ("otel", "langfuse_v3", "langfuse_v4", "native")
@@ -272,18 +273,8 @@ FROM ({base}) AS b
 LEFT JOIN {_otel_roots(table)} AS r ON r.TraceId = b.trace_id"""
 
 
-_LF_TYPES = {
-    "GENERATION": "llm",
-    "EMBEDDING": "llm",
-    "TOOL": "tool",
-    "AGENT": "task",
-    "CHAIN": "function",
-    "RETRIEVER": "function",
-    "GUARDRAIL": "function",
-    "EVALUATOR": "score",
-    "SPAN": "function",
-    "EVENT": "function",
-}
+#: Langfuse observation types onto our span types: the Langfuse loader's table.
+_LF_TYPES = {kind: ours for kind, ours in OBSERVATION_TYPES.items() if ours is not None}
 
 
 def _content(value: str) -> str:

@@ -20,21 +20,12 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from ..engine import dot_parts, json_access
 from ..schema import JSON_FIELDS
 from ..sql_guard import QueryError, check_tree, max_query_chars, parse_query
 from .adapters import json_text
 from .functions import check_calls, check_names
 
-#: Dotted fields that stand for typed columns (engine.py's aliases).
-_FIELD_ALIASES: dict[tuple[str, str], str] = {
-    ("span_attributes", "name"): "name",
-    ("span_attributes", "type"): "type",
-    ("metrics", "prompt_tokens"): "prompt_tokens",
-    ("metrics", "completion_tokens"): "completion_tokens",
-    ("metrics", "tokens"): "tokens",
-    ("metrics", "estimated_cost"): "cost",
-}
-_NUMERIC_FIELDS = {"scores", "metrics"}
 ARRAY_COLUMNS = {"tags", "span_parents", "models"}
 
 
@@ -46,10 +37,11 @@ def _to_float(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="toFloat64OrNull", expressions=[node])
 
 
-def _json(field: str, keys: list[str]) -> exp.Expression:
+def _json(field: str, keys: list[str], numeric: bool = False) -> exp.Expression:
     node = _ch(json_text(f"`{field}`", keys))
     node.meta["json_text"] = True
-    return exp.Paren(this=node)
+    text = exp.Paren(this=node)
+    return _to_float(text) if numeric else text
 
 
 _REENTER = (
@@ -63,17 +55,7 @@ class _Rewriter:
         self.tables = {name.lower() for name in table_names}
 
     def access(self, parts: list[str]) -> exp.Expression | None:
-        if parts[0].lower() in self.tables and len(parts) > 2:
-            parts = parts[1:]
-        field = parts[0].lower()
-        if field not in JSON_FIELDS or len(parts) < 2:
-            return None
-        keys = parts[1:]
-        alias = _FIELD_ALIASES.get((field, keys[0])) if len(keys) == 1 else None
-        if alias:
-            return exp.column(alias, quoted=True)
-        value = _json(field, keys)
-        return _to_float(value) if field in _NUMERIC_FIELDS else value
+        return json_access(parts, self.tables, _json)
 
     def __call__(self, node: exp.Expression) -> exp.Expression:
         new = self.rewrite(node)
@@ -89,13 +71,9 @@ class _Rewriter:
         if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
             return _series(node)
         if isinstance(node, exp.Dot) and isinstance(node.this, exp.Column | exp.Dot):
-            parts: list[str] = []
-            inner: exp.Expression = node
-            while isinstance(inner, exp.Dot):
-                parts.insert(0, inner.expression.name)
-                inner = inner.this
-            if isinstance(inner, exp.Column):
-                return self.access([p.name for p in inner.parts] + parts) or node
+            parts = dot_parts(node)
+            if parts:
+                return self.access(parts) or node
         if isinstance(node, exp.Column) and not isinstance(node.parent, exp.Dot) and len(node.parts) >= 2:
             return self.access([p.name for p in node.parts]) or node
         if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Column):

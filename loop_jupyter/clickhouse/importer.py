@@ -1,7 +1,7 @@
 """``import PATH --to chdb:///dir``: load logs batch by batch into a ``native`` ClickHouse table.
 
-The batches are the DuckDB import's (``sources.importer.iter_batches``: one folder entry, or one
-row batch of a frame, at a time), written to a MergeTree table of our canonical columns
+The batches and their loop are the DuckDB import's (``sources.importer.import_batches``: one
+folder entry, or one row batch of a frame, at a time), written to a MergeTree table of our canonical columns
 (``adapters.NATIVE_DDL``) with ``_row``, the load position, so the spans read back in load order.
 Spans whose ``id`` was in the table before the import are skipped, counted and listed, as in the
 DuckDB import. ClickHouse has no transactions: an interrupted import keeps the batches inserted so
@@ -23,7 +23,7 @@ import polars as pl
 from ..report import LoadReport
 from ..schema import COLUMNS
 from ..sources.duckdb_store import StoreError
-from ..sources.importer import SHOWN_DUPLICATES, ImportResult, iter_batches
+from ..sources.importer import ImportResult, import_batches, numbered, skip_known
 from .adapters import DEFAULT_TABLES, NATIVE_DDL, quote_name, sql_string, traces_sql
 from .backend import _Chdb, chdb_path
 
@@ -73,17 +73,18 @@ def import_to_chdb(
     result = ImportResult(url=to, report=LoadReport(strict=strict))
     try:
         conn.execute(NATIVE_DDL.format(table=table))
-        first_row = next_row = _count(conn, f"SELECT if(count() = 0, 0, max(_row) + 1) FROM {table}")
+        first_row = _count(conn, f"SELECT if(count() = 0, 0, max(_row) + 1) FROM {table}")
         with tempfile.TemporaryDirectory(prefix="loop_jupyter_import_") as tmp:
             batch_file = Path(tmp) / "batch.parquet"
-            for frame in iter_batches(source, format, result.report, progress=progress):
-                added = _insert(conn, table, frame, batch_file, first_row, next_row, result)
-                del frame  # one batch in memory at a time
-                next_row += added
-                result.spans_added += added
-                result.batches += 1
-                if on_batch is not None:
-                    on_batch(result.batches, result.spans_added)
+            import_batches(
+                source,
+                format,
+                result,
+                first_row,
+                lambda frame, row: _insert(conn, table, frame, batch_file, first_row, row, result),
+                progress=progress,
+                on_batch=on_batch,
+            )
         result.traces_updated = _count(
             conn, f"SELECT uniqExact(root_span_id) FROM {table} WHERE _row >= {int(first_row)}"
         )
@@ -125,19 +126,10 @@ def _insert(
             f"AND id IN (SELECT id FROM file({sql_string(str(batch_file))}, Parquet))",
             "JSONCompactColumns",
         )
-        ids = pl.Series(json.loads(found)[0] if found.strip() else [], dtype=pl.String)
-        if ids.len():
-            repeated = frame.filter(pl.col("id").is_in(ids.implode()))
-            result.duplicates += repeated.height
-            room = SHOWN_DUPLICATES - len(result.duplicate_ids)
-            if room > 0:
-                result.duplicate_ids.extend(repeated.get_column("id").head(room).to_list())
-            frame = frame.filter(~pl.col("id").is_in(ids.implode()).fill_null(False))
+        frame = skip_known(frame, pl.Series(json.loads(found)[0] if found.strip() else [], dtype=pl.String), result)
     if not frame.height:
         return 0
-    rows = frame.select(COLUMNS).with_columns(
-        pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("_row")
-    )
+    rows = numbered(frame, next_row)
     rows.write_parquet(batch_file)
     del rows
     conn.execute(f"INSERT INTO {table} SELECT * FROM file({sql_string(str(batch_file))}, Parquet)")

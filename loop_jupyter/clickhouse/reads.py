@@ -17,8 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from ..engine import TRACE_COLUMNS
 from ..schema import SCHEMA
+from ..sources._sql import page_order, sample_sql
 from ..sources.base import SourceStats, check_page
 from .adapters import sql_string
 
@@ -29,11 +29,6 @@ _RELATION = {"spans": "_lj_rows AS logs", "traces": "_lj_traces AS traces"}
 
 def _order(shape: str) -> str:
     return TRACE_ORDER if shape == "traces" else SPAN_ORDER
-
-
-def draw_sql(key: str, seed: int) -> str:
-    """The sample's ranking key, as ``sources._sql`` computes it in DuckDB (lowercase hex MD5)."""
-    return f"lower(hex(MD5(concat({key}, ':', {sql_string(str(int(seed)))}))))"
 
 
 def as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
@@ -107,24 +102,9 @@ class ProtocolReads:
         seed: int = 0,
     ) -> pl.DataFrame:
         """At most ``n`` rows without replacement, the same rows as ``MemorySource.sample``."""
-        n = max(0, int(n))
         body = self.condition(where, shape)
-        key, tie = ("root_span_id", "root_span_id") if shape == "traces" else ("id", SPAN_ORDER)
-        draw = draw_sql(key, seed)
-        if stratify_by_day:
-            sql = f"""
-SELECT * EXCEPT (_draw, _day, _rank, _in_day) FROM (
-  SELECT * FROM (
-    SELECT *, row_number() OVER (PARTITION BY _day ORDER BY _draw, {tie}) AS _rank,
-           count() OVER (PARTITION BY _day) AS _in_day
-    FROM (SELECT *, {draw} AS _draw, toStartOfDay(created) AS _day FROM {_RELATION[shape]} WHERE {body})
-  ) ORDER BY _rank > 1, _rank / _in_day, _draw, {tie} LIMIT {n}
-) ORDER BY {_order(shape)}"""
-        else:
-            sql = f"""
-SELECT * EXCEPT (_draw) FROM (
-  SELECT *, {draw} AS _draw FROM {_RELATION[shape]} WHERE {body} ORDER BY _draw, {tie} LIMIT {n}
-) ORDER BY {_order(shape)}"""
+        tie = "root_span_id" if shape == "traces" else SPAN_ORDER
+        sql = sample_sql("clickhouse", _RELATION[shape], body, shape, tie, _order(shape), n, seed, stratify_by_day)
         return self._finish(self._internal(sql, where or "TRUE", logs=self._narrow(shape, body)), shape)
 
     def page(
@@ -139,12 +119,7 @@ SELECT * EXCEPT (_draw) FROM (
     ) -> pl.DataFrame:
         """One page for the explorer, sorted by a column of the shape (ties in source order)."""
         check_page(offset, limit)
-        columns: tuple[str, ...] = TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
-        order = _order(shape)
-        if order_by is not None:
-            if order_by not in columns:
-                raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns)}")
-            order = f"`{order_by}` {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
+        order = page_order(shape, _order(shape), order_by, descending, lambda name: f"`{name}`")
         condition = self.condition(where, shape)
         sql = f"SELECT * FROM {_RELATION[shape]} WHERE {condition} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = int(offset) + int(limit) if order_by is None else None  # the first rows in source order

@@ -225,9 +225,11 @@ def _read_frame_file(path: Path, fmt: str) -> pl.DataFrame:
         raise UnreadableFile(f"{path}: not a readable {fmt} file ({type(exc).__name__}: {first})") from None
 
 
-def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
-    """A folder: handed whole to a format's ``load_dir`` when every file in it is of that format
-    (a workflow folder is one trace, not one per file); otherwise each entry on its own."""
+def folder_entries(path: Path, fmt: str, report: LoadReport) -> tuple[str | None, list[Path], int]:
+    """How ``load_logs`` splits a folder (and ``import_logs`` into batches): the format whose
+    ``load_dir`` reads it whole, when every file in it is of that format (a workflow folder is one
+    trace, not one per file), else None and the entries loaded each on its own (loadable files and
+    sub-folders holding one); and how many loadable files it holds."""
     every = folder_files(path, report)  # symbolic links out of the folder: skipped, reported
     files = [p for p in every if not p.name.startswith(".") and _loadable(p)]
     if not files:
@@ -237,9 +239,7 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
         (only,) = formats
         module = _module(only) if only in FORMATS else None
         if module is not None and hasattr(module, "load_dir"):
-            report.format = only
-            report.sources.append(str(path))
-            return module.load_dir(path, report)
+            return only, [path], len(files)
     allowed = set(files)
     entries = [
         entry
@@ -251,9 +251,21 @@ def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -
             else not entry.is_symlink() and any(p in allowed for p in folder_files(entry))
         )
     ]
+    return None, entries, len(files)
+
+
+def _load_dir(path: Path, fmt: str, report: LoadReport, progress: bool | None) -> pl.DataFrame:
+    """A folder: handed whole to a format's ``load_dir`` when every file in it is of that format;
+    otherwise each entry on its own (``folder_entries``)."""
+    whole, entries, n_files = folder_entries(path, fmt, report)
+    module = _module(whole) if whole is not None else None
+    if whole is not None and module is not None:
+        report.format = whole
+        report.sources.append(str(path))
+        return module.load_dir(path, report)
     frames: list[pl.DataFrame] = []
     loaded: list[Path] = []  # the entries behind ``frames`` (an unreadable one has no frame)
-    show = progress if progress is not None else len(files) > 50
+    show = progress if progress is not None else n_files > 50
     with progress_bar(total=len(entries), desc=f"loading {path.name}", unit=" entries", disable=not show) as bar:
         for entry in entries:
             # Not strict per entry: a trace split over files has parents in another file; strictness

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import polars as pl
 import pyarrow as pa
@@ -37,7 +37,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def columns_of(shape: Shape) -> tuple[str, ...]:
+def columns_of(shape: str) -> tuple[str, ...]:
     return TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
 
 
@@ -46,6 +46,74 @@ def as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
     if all(frame.schema.get(name) == dtype for name, dtype in SCHEMA.items()):
         return frame
     return frame.cast({name: dtype for name, dtype in SCHEMA.items() if name in frame.columns})
+
+
+def page_order(
+    shape: str, order: str, order_by: str | None, descending: bool, quote: Callable[[str], str] = _ident
+) -> str:
+    """The ORDER BY of an explorer page: ``order_by`` (a column of the shape, else ValueError; NULLs
+    last), then the source's ``order`` for ties; ``quote`` quotes the column in the engine's SQL."""
+    if order_by is None:
+        return order
+    if order_by not in columns_of(shape):
+        raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns_of(shape))}")
+    return f"{quote(order_by)} {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
+
+
+#: What the sample's SQL says differently in each engine (the rest of the statement is shared).
+_SAMPLE_DIALECTS = {
+    "duckdb": {
+        "draw": "md5({key} || ':' || {seed})",
+        "day": "date_trunc('day', \"created\")",
+        "count": "count(*)",
+        "share": "_rank::DOUBLE / _in_day",
+        "except": "EXCLUDE",
+    },
+    # MD5 is a binary string in ClickHouse: as lowercase hex it is DuckDB's md5 text.
+    "clickhouse": {
+        "draw": "lower(hex(MD5(concat({key}, ':', {seed}))))",
+        "day": "toStartOfDay(created)",
+        "count": "count()",
+        "share": "_rank / _in_day",
+        "except": "EXCEPT",
+    },
+}
+
+
+def sample_sql(
+    dialect: str,
+    relation: str,
+    body: str,
+    shape: str,
+    tie: str,
+    order: str,
+    n: int,
+    seed: int,
+    stratify_by_day: bool = False,
+) -> str:
+    """The statement of ``sample``, in DuckDB's or ClickHouse's SQL: at most ``n`` rows of
+    ``relation`` matching ``body`` (a checked condition), ranked by the MD5 of the row's key and the
+    seed (which both engines compute alike, so they draw the same rows), ties by ``tie``; returned
+    in ``order``. ``stratify_by_day``: each day's rows ranked by the draw, first one row of every
+    day (when ``n`` allows), then the smallest rank/rows-in-day first, which gives each day a share
+    in proportion to its rows."""
+    words = _SAMPLE_DIALECTS[dialect]
+    key = "root_span_id" if shape == "traces" else "id"
+    draw = words["draw"].format(key=key, seed=literal(str(int(seed))))
+    n, drop = max(0, int(n)), words["except"]
+    if not stratify_by_day:
+        return f"""
+SELECT * {drop} (_draw) FROM (
+  SELECT *, {draw} AS _draw FROM {relation} WHERE {body} ORDER BY _draw, {tie} LIMIT {n}
+) ORDER BY {order}"""
+    return f"""
+SELECT * {drop} (_draw, _day, _rank, _in_day) FROM (
+  SELECT * FROM (
+    SELECT *, row_number() OVER (PARTITION BY _day ORDER BY _draw, {tie}) AS _rank,
+           {words["count"]} OVER (PARTITION BY _day) AS _in_day
+    FROM (SELECT *, {draw} AS _draw, {words["day"]} AS _day FROM {relation} WHERE {body})
+  ) ORDER BY _rank > 1, {words["share"]}, _draw, {tie} LIMIT {n}
+) ORDER BY {order}"""
 
 
 class EngineSource:
@@ -129,7 +197,6 @@ class EngineSource:
         stratify_by_day: bool = False,
         seed: int = 0,
     ) -> pl.DataFrame:
-        n = max(0, int(n))
         body = self._body(where, shape)
         table = self._table(shape)
         # The draw hashes the row's id with the seed: MD5, which ClickHouse computes alike (the
@@ -170,11 +237,7 @@ class EngineSource:
         limit: int = 50,
     ) -> pl.DataFrame:
         check_page(offset, limit)
-        order = SOURCE_ORDER[shape]
-        if order_by is not None:
-            if order_by not in columns_of(shape):
-                raise ValueError(f"cannot sort {shape} by {order_by!r}: not one of {', '.join(columns_of(shape))}")
-            order = f"{_ident(order_by)} {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
+        order = page_order(shape, SOURCE_ORDER[shape], order_by, descending)
         body = self._body(where, shape)
         sql = (
             f"SELECT * FROM {self._table(shape)} WHERE {body} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"

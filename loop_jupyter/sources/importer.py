@@ -95,32 +95,10 @@ class ImportResult:
 
 
 def _entries(path: Path, fmt: str, report: LoadReport) -> list[Path]:
-    """What to load one at a time: ``load_logs``'s own split of a folder (see loaders._load_dir)."""
-    from ..loaders import FORMATS, _format_or_none, _loadable, _module
-    from ..loaders._common import folder_files
+    """What to load one at a time: ``load_logs``'s own split of a folder (``loaders.folder_entries``)."""
+    from ..loaders import folder_entries
 
-    if not path.is_dir():
-        return [path]
-    files = [p for p in folder_files(path, report) if not p.name.startswith(".") and _loadable(p)]
-    if not files:
-        raise LoadError(f"no log files found in {path}")
-    formats = {fmt} if fmt != "auto" else {_format_or_none(file) for file in files}
-    if len(formats) == 1:
-        (only,) = formats
-        module = _module(only) if only in FORMATS else None
-        if module is not None and hasattr(module, "load_dir"):
-            return [path]
-    allowed = set(files)
-    return [
-        entry
-        for entry in sorted(path.iterdir())
-        if not entry.name.startswith(".")
-        and (
-            entry in allowed
-            if not entry.is_dir()
-            else not entry.is_symlink() and any(p in allowed for p in folder_files(entry))
-        )
-    ]
+    return folder_entries(path, fmt, report)[1] if path.is_dir() else [path]
 
 
 def iter_batches(
@@ -172,6 +150,50 @@ def iter_batches(
                 del frame  # not held while the next entry loads
 
 
+def import_batches(
+    source: str | Path | pl.DataFrame,
+    fmt: str,
+    result: ImportResult,
+    next_row: int,
+    insert: Callable[[pl.DataFrame, int], int],
+    *,
+    progress: bool | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+    chunked: bool = False,
+) -> None:
+    """The import's loop, for every backend: each batch of ``iter_batches`` goes to
+    ``insert(frame, next_row)`` (returns the spans it added, numbered from ``next_row``), then is
+    counted in ``result`` and reported to ``on_batch(batches_done, spans_added)``."""
+    for frame in iter_batches(source, fmt, result.report, progress=progress, chunked=chunked):
+        added = insert(frame, next_row)
+        del frame  # one batch in memory at a time
+        next_row += added
+        result.spans_added += added
+        result.batches += 1
+        if on_batch is not None:
+            on_batch(result.batches, result.spans_added)
+
+
+def skip_known(frame: pl.DataFrame, known: pl.Series, result: ImportResult) -> pl.DataFrame:
+    """The spans of ``frame`` whose id is not in ``known`` (ids in the store before this import);
+    the others are counted in ``result`` and the first ``SHOWN_DUPLICATES`` of them listed."""
+    if not known.len():
+        return frame
+    repeated = frame.filter(pl.col("id").is_in(known.implode()))
+    result.duplicates += repeated.height
+    room = SHOWN_DUPLICATES - len(result.duplicate_ids)
+    if room > 0:
+        result.duplicate_ids.extend(repeated.get_column("id").head(room).to_list())
+    return frame.filter(~pl.col("id").is_in(known.implode()).fill_null(False))
+
+
+def numbered(frame: pl.DataFrame, next_row: int) -> pl.DataFrame:
+    """The canonical columns of ``frame`` plus ``_row``, its load position from ``next_row`` on."""
+    return frame.select(list(SCHEMA)).with_columns(
+        pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("_row")
+    )
+
+
 def _affected_traces_sql() -> str:
     """engine.py's traces SQL over the spans of the traces this import touched (``_affected``)."""
     body = re.sub(r"\blogs_rows\b", "_affected_rows", _TRACES_SQL.strip())
@@ -197,19 +219,10 @@ def _stage(
             dups = con.sql("SELECT DISTINCT s.id FROM spans s SEMI JOIN _batch b ON s.id = b.id").pl()
         finally:
             con.unregister("_batch")
-        if dups.height:
-            ids = dups.get_column("id")
-            repeated = frame.filter(pl.col("id").is_in(ids.implode()))
-            result.duplicates += repeated.height
-            room = SHOWN_DUPLICATES - len(result.duplicate_ids)
-            if room > 0:
-                result.duplicate_ids.extend(repeated.get_column("id").head(room).to_list())
-            frame = frame.filter(~pl.col("id").is_in(ids.implode()).fill_null(False))
+        frame = skip_known(frame, dups.get_column("id"), result)
     if not frame.height:
         return 0
-    rows = frame.select(list(SCHEMA)).with_columns(
-        pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("_row")
-    )
+    rows = numbered(frame, next_row)
     con.register("_batch", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         con.begin()
@@ -236,18 +249,16 @@ def _stage_all(
     *,
     chunked: bool,
 ) -> None:
-    """Stage every batch of ``source`` into a fresh staging table."""
+    """Stage every batch of ``source`` into a fresh staging table, in slices of ``STAGE_ROWS``."""
     _create_staging(con)
-    for frame in iter_batches(source, fmt, result.report, progress=progress, chunked=chunked):
+
+    def stage(frame: pl.DataFrame, row: int) -> int:
         added = 0
         for start in range(0, frame.height, STAGE_ROWS):
-            added += _stage(con, frame.slice(start, STAGE_ROWS), existing, next_row + added, result)
-        del frame  # one batch in memory at a time
-        next_row += added
-        result.spans_added += added
-        result.batches += 1
-        if on_batch is not None:
-            on_batch(result.batches, result.spans_added)
+            added += _stage(con, frame.slice(start, STAGE_ROWS), existing, row + added, result)
+        return added
+
+    import_batches(source, fmt, result, next_row, stage, progress=progress, on_batch=on_batch, chunked=chunked)
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -5,23 +5,16 @@ never runs; each change is a new Parquet version beside the session's logs."""
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from tests.browser.lab_server import serve_lab
+from tests.browser.lab_server import CHROMIUM, REPO, lab_env, menu, notebook, serve_lab
 from tests.hostile_logs import FLAG, write_hostile_logs
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 LABEL = '<img src=x onerror="window.__pwned=41"> wrong tool'
 NOTE = "<script>window.__pwned=42</script> the id is a name"
 
@@ -29,10 +22,6 @@ if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-
-def _cell(source: str) -> dict:
-    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
 
 
 @pytest.fixture(scope="module")
@@ -47,44 +36,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         f"loop = lj.Loop(logs, model='offline', workdir={str(workdir)!r})\n"
         "explorer = lj.TraceExplorer(logs, loop=loop, page_size=10)\nexplorer",
     ]
-    notebook = {
-        "cells": [_cell(s) for s in cells],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (nb_dir / "annotate.ipynb").write_text(json.dumps(notebook))
-    settings = root / "settings" / "@jupyterlab"
-    (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS")
-    env = {k: v for k, v in os.environ.items() if k not in keys}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(root / "config"),
-        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
-        LOOP_JUPYTER_CONFIG=str(root / "none.toml"),
-        PYTHONPATH=str(REPO),
-    )
+    (nb_dir / "annotate.ipynb").write_text(json.dumps(notebook(cells)))
+    env = lab_env(root)
     with serve_lab(root, nb_dir, env) as (base, token):
         yield {"base": base, "token": token, "workdir": workdir, "cells": len(cells)}
-
-
-@pytest.fixture()
-def page(lab: dict) -> Iterator:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 1600})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        yield page
-        context.close()
-        browser.close()
 
 
 def test_label_and_note_a_span_in_the_explorer(page, lab: dict) -> None:
@@ -92,8 +47,7 @@ def test_label_and_note_a_span_in_the_explorer(page, lab: dict) -> None:
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell")
     expect(cells).to_have_count(lab["cells"], timeout=60_000)
     expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(timeout=90_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    menu(page, "Run", "Run All Cells")
     explorer = page.locator(".lj-explorer")
     rows = explorer.locator(".lj-table tbody tr")
     expect(rows.first).to_be_visible(timeout=120_000)

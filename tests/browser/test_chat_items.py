@@ -1,7 +1,8 @@
 """Issue 14's widget items in JupyterLab + chromium, with the offline planner (what a user without a
 key gets) and the scripted model: each test failed on the code before its fix.
 
-The lab, browser and page fixtures and the notebook helpers are test_lab.py's.
+The lab fixture is test_lab.py's, the browser and page fixtures conftest.py's, the notebook
+helpers lab_server.py's.
 """
 
 from __future__ import annotations
@@ -13,40 +14,18 @@ from pathlib import Path
 import pytest
 
 from tests.browser import test_lab as _lab
-from tests.browser.test_lab import REPO, _cell, _menu, _shot, expect
+from tests.browser.lab_server import REPO, notebook, open_and_run_all
+from tests.browser.test_lab import _shot, expect
 
 pytestmark = pytest.mark.browser
 
-# test_lab's fixtures, used here by name (a lab of this module's own).
+# test_lab's lab, used here by name (a lab of this module's own); browser and page: conftest.py.
 lab = _lab.lab
-browser = _lab.browser
-page = _lab.page
 
 
 def _notebook(lab: dict, name: str, cells: list[str]) -> str:
-    notebook = {
-        "cells": [_cell(c) for c in cells],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (lab["nb_dir"] / name).write_text(json.dumps(notebook))
+    (lab["nb_dir"] / name).write_text(json.dumps(notebook(cells)))
     return name
-
-
-def _open_and_run_all(page, lab: dict, name: str) -> None:
-    """test_lab's helper, in a workspace of this notebook's own: in the shared one JupyterLab
-    restores the previous test's notebook too, and "Run All Cells" may go to that one."""
-    workspace = name.split(".")[0]
-    page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab['token']}")
-    n_code = sum(c["cell_type"] == "code" for c in json.loads((lab["nb_dir"] / name).read_text())["cells"])
-    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell")
-    expect(cells).to_have_count(n_code, timeout=60_000)
-    status = page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"ipykernel\) \| Idle"))
-    expect(status.first).to_be_visible(timeout=90_000)
-    _menu(page, "Run", "Run All Cells")
-    for i in range(n_code):
-        expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=180_000)
 
 
 def _setup(workdir: Path, *, auto_accept: bool = False) -> str:
@@ -77,7 +56,7 @@ def _ask(chat, question: str):
 def test_action_card_text_follows_its_state(page, lab: dict, tmp_path: Path) -> None:
     """Item 6: after Confirm nothing still says "NOT been executed"; one card per action."""
     name = _notebook(lab, "actions.ipynb", [_setup(tmp_path / "manual"), "chat"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat")
     answer = _ask(chat, "save a dataset of slow traces")
     card = answer.locator(".lj-card-confirmation")
@@ -100,7 +79,7 @@ def test_action_card_text_follows_its_state(page, lab: dict, tmp_path: Path) -> 
 def test_auto_accepted_action_shows_once_and_says_done(page, lab: dict, tmp_path: Path) -> None:
     """Item 6 with auto-accept: no "Waiting...", no "(Auto-accepted ...)" note, each card once."""
     name = _notebook(lab, "auto.ipynb", [_setup(tmp_path / "auto", auto_accept=True), "chat"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat")
     answer = _ask(chat, "save a dataset of slow traces")
     expect(answer.locator(".lj-card-dataset")).to_have_count(1)
@@ -115,7 +94,7 @@ def test_explorer_generate_sends_the_description_as_written(page, lab: dict, tmp
     """Item 3: offline, "Generate" on the placeholder's own words gives a filter, and the chat does
     not get a question nobody asked there."""
     name = _notebook(lab, "generate.ipynb", [_setup(tmp_path / "gen"), "chat", "explorer"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     explorer = page.locator(".lj-explorer")
     explorer.scroll_into_view_if_needed()
     expect(explorer.locator(".lj-table tbody tr")).to_have_count(10)
@@ -138,7 +117,7 @@ def test_trace_scope_holds_and_shows_until_left(page, lab: dict, tmp_path: Path)
     """Item 10: after "Summarize this trace" the next question is about that trace, the question
     says so, and the scope chip leaves it."""
     name = _notebook(lab, "scope.ipynb", [_setup(tmp_path / "scope"), "chat", "explorer"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat")
     explorer = page.locator(".lj-explorer")
     explorer.scroll_into_view_if_needed()
@@ -191,7 +170,7 @@ def test_charts_follow_their_container_and_keep_labels(page, lab: dict, tmp_path
     """Items 1 and 2: after the file browser opens or closes, the chart still has its height and
     follows the new width; horizontal-bar labels are inside the chart, not cut off."""
     name = _notebook(lab, "charts.ipynb", [_setup(tmp_path / "charts"), "chat"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat")
     answer = _ask(chat, "What are users trying to do?")
     card = answer.locator(".lj-card-chart").first
@@ -227,7 +206,7 @@ def test_model_picker_says_which_models_are_usable(page, lab: dict, tmp_path: Pa
         tmp_path / "m"
     )
     name = _notebook(lab, "models.ipynb", [setup, "chat"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     select = page.locator(".lj-chat .lj-select")
     expect(select.locator("option")).not_to_have_count(0)
     enabled = select.locator("option:not([disabled])")
@@ -255,7 +234,7 @@ loop = Loop(logs, client=Reporting(), workdir=WORKDIR)
 chat = ChatWidget(loop)
 chat""".replace("WORKDIR", repr(str(tmp_path)))
     name = _notebook(lab, "context_line.ipynb", [_setup(tmp_path), client])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat").last
     chat.locator(".lj-ask").fill("How many spans?")
     chat.locator(".lj-ask").press("Enter")

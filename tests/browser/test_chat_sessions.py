@@ -2,7 +2,7 @@
 editing a question re-runs it in place with a "‹ 1/2 ›" switcher to the earlier branch, the
 session list opens and deletes (after a confirmation) sessions, and a reload rebuilds the cards.
 
-The lab, browser and page fixtures are test_lab.py's; the notebook helpers test_chat_items.py's.
+The lab fixture is test_lab.py's (browser and page: conftest.py); the notebook helpers test_chat_items.py's.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser import test_lab as _lab
-from tests.browser.test_chat_items import _ask, _notebook, _open_and_run_all
-from tests.browser.test_lab import REPO, _rerun_cell, _shot, expect
+from tests.browser.lab_server import REPO, open_and_run_all
+from tests.browser.test_chat_items import _ask, _notebook
+from tests.browser.test_lab import _rerun_cell, _shot, expect
 
 pytestmark = pytest.mark.browser
 
 lab = _lab.lab
-browser = _lab.browser
-page = _lab.page
 
 HOSTILE = 'spans named <img src=x onerror="window.__pwned=1"> please'
 
@@ -40,7 +39,7 @@ chat = ChatWidget(loop)"""
 def test_edit_in_place_branches_and_the_session_list(page, lab: dict, tmp_path: Path) -> None:
     work = tmp_path / "work"
     name = _notebook(lab, "sessions.ipynb", [_setup(work), "chat"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat")
     _ask(chat, "LLM spans longer than 60 seconds")
     _ask(chat, "tool calls with errors")

@@ -9,7 +9,6 @@ Screenshots go to tests/artifacts/ (gitignored).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -17,31 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.lab_server import serve_lab
+from tests.browser.lab_server import ARTIFACTS, CHROMIUM, REPO, lab_env, notebook, open_and_run_all, serve_lab
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "tests" / "artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-
-def _cell(source: str) -> dict:
-    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
 
 
 def _widget_notebook(workdir: Path) -> dict:
@@ -56,17 +38,12 @@ loop = make_loop(logs, workdir={str(workdir)!r})
 chat = ChatWidget(loop)
 explorer = TraceExplorer(logs, chat=chat, page_size=10)"""
     cells = [
-        _cell(setup),
-        _cell("chat"),
-        _cell("explorer"),
-        _cell('print("SELECTED=" + ",".join(explorer.selection.get_column("root_span_id").to_list()))'),
+        setup,
+        "chat",
+        "explorer",
+        'print("SELECTED=" + ",".join(explorer.selection.get_column("root_span_id").to_list()))',
     ]
-    return {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    return notebook(cells)
 
 
 @pytest.fixture(scope="module")
@@ -79,74 +56,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     for name in ("quickstart.ipynb",):
         shutil.copy(REPO / "notebooks" / name, nb_dir / name)
     (nb_dir / "widgets.ipynb").write_text(json.dumps(_widget_notebook(workdir)))
-    settings = root / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    # Render every cell (JupyterLab 4 windows long notebooks: off-screen prompts would never update).
-    notebook_settings = root / "settings" / "@jupyterlab" / "notebook-extension"
-    notebook_settings.mkdir(parents=True)
-    (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    if os.environ.get("LOOP_JUPYTER_TEST_THEME") == "dark":  # to look at the widgets in the dark theme
-        (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
-    # The lab extension as the wheel installs it (share/jupyter/labextensions/loop-jupyter), found
-    # through JUPYTER_PATH: "Insert as cell" inserts a real cell.
-    (root / "data" / "labextensions").mkdir(parents=True)
-    (root / "data" / "labextensions" / "loop-jupyter").symlink_to(REPO / "loop_jupyter" / "labextension")
-    env = {
-        **os.environ,
-        "JUPYTER_PATH": str(root / "data"),
-        "JUPYTER_CONFIG_DIR": str(root / "config"),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
-        "PYTHONPATH": str(REPO),
-    }
+    # "Insert as cell" inserts a real cell: the lab extension as the wheel installs it.
+    env = lab_env(root, extension=True)
     with serve_lab(root, nb_dir, env) as (base, token):
         yield {"base": base, "token": token, "workdir": workdir, "nb_dir": nb_dir}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture()
-def page(browser, request: pytest.FixtureRequest) -> Iterator:
-    context = browser.new_context(viewport={"width": 1400, "height": 1600})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors  # type: ignore[attr-defined]
-    yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=False)
-    context.close()
-
-
-def _menu(page, top: str, item: str) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{top}$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{item}$")).click()
-
-
-def _open_and_run_all(page, lab: dict, name: str) -> None:
-    page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-    # Cells render progressively: count them from the file, not from what is on screen yet.
-    notebook = json.loads((lab["nb_dir"] / name).read_text())
-    n_code = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
-    # Only the notebook in front: an earlier test's notebook may still be open in another tab.
-    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell")
-    expect(cells).to_have_count(n_code, timeout=60_000)
-    expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(timeout=90_000)
-    _menu(page, "Run", "Run All Cells")
-    for i in range(n_code):
-        expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=180_000)
 
 
 def _shot(page, name: str) -> Path:
@@ -164,7 +77,7 @@ def _rerun_cell(page, index: int) -> None:
 
 
 def test_chat_and_explorer_in_jupyterlab(page, lab: dict) -> None:
-    _open_and_run_all(page, lab, "widgets.ipynb")
+    open_and_run_all(page, lab, "widgets.ipynb")
     chat = page.locator(".lj-chat")
     expect(chat).to_be_visible()
     expect(chat.locator(".lj-select option")).not_to_have_count(0)
@@ -239,7 +152,7 @@ def test_chat_and_explorer_in_jupyterlab(page, lab: dict) -> None:
 
 
 def test_quickstart_runs_in_jupyterlab(page, lab: dict) -> None:
-    _open_and_run_all(page, lab, "quickstart.ipynb")
+    open_and_run_all(page, lab, "quickstart.ipynb")
     # Some cells print nothing (their output area stays hidden): wait for one that shows something.
     expect(page.locator(".jp-OutputArea-output:visible").first).to_be_visible()
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")

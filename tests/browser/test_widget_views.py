@@ -3,14 +3,13 @@ keeps the rich transcript and its pending action, "Insert as cell" inserts a rea
 extension shipped in the wheel), the explorer reads like a person would read the traces, and "Find
 similar traces" shows scores and what the traces share.
 
-The lab, browser and page fixtures are test_lab.py's; notebooks and questions are test_chat_items'.
+The lab fixture is test_lab.py's (browser and page: conftest.py); notebooks and questions are test_chat_items'.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -19,15 +18,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser import test_lab as _lab
-from tests.browser.lab_server import serve_lab
-from tests.browser.test_chat_items import _ask, _notebook, _open_and_run_all, _setup
-from tests.browser.test_lab import REPO, _menu, expect
+from tests.browser.lab_server import lab_env, menu, open_and_run_all, serve_lab
+from tests.browser.test_chat_items import _ask, _notebook, _setup
+from tests.browser.test_lab import expect
 
 pytestmark = pytest.mark.browser
 
 lab = _lab.lab
-browser = _lab.browser
-page = _lab.page
 
 
 def _save_notebook(page, lab: dict, name: str) -> None:
@@ -47,7 +44,7 @@ def test_reload_keeps_the_rich_transcript_and_the_pending_action(page, lab: dict
     """Item 4: after a reload the table, the chart and the pending dataset are back, and Confirm works."""
     workdir = tmp_path / "reload"
     name = _notebook(lab, "reload.ipynb", [_setup(workdir), "chat"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat")
     first = _ask(chat, "What are users trying to do?")
     expect(first.locator(".lj-card-chart .js-plotly-plot").first).to_be_visible(timeout=60_000)
@@ -88,7 +85,7 @@ def test_insert_as_cell_inserts_a_real_cell(page, lab: dict, tmp_path: Path) -> 
     """Item 7: with the lab extension (as the wheel installs it), "Insert as cell" adds a code cell
     below the chat's cell holding the card's code; nothing goes through the clipboard."""
     name = _notebook(lab, "insert.ipynb", [_setup(tmp_path / "insert"), "chat", "1 + 1"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
     expect(cells).to_have_count(3)
     chat = page.locator(".lj-chat")
@@ -130,17 +127,7 @@ def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("nb7")
     nb_dir = root / "nb"
     nb_dir.mkdir()
-    (root / "data" / "labextensions").mkdir(parents=True)
-    (root / "data" / "labextensions" / "loop-jupyter").symlink_to(REPO / "loop_jupyter" / "labextension")
-    env = {
-        **os.environ,
-        "JUPYTER_PATH": str(root / "data"),
-        "JUPYTER_CONFIG_DIR": str(root / "config"),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
-        "PYTHONPATH": str(REPO),
-    }
+    env = lab_env(root, settings=False, extension=True)
     with serve_lab(root, nb_dir, env, app="notebook") as (base, token):
         yield {"base": base, "token": token, "nb_dir": nb_dir}
 
@@ -157,7 +144,7 @@ def test_insert_as_cell_in_notebook_7(page, notebook7: dict, tmp_path: Path) -> 
     # unrun, so it is repeated until the first cell's prompt shows it queued or run.
     first_prompt = cells.nth(0).locator(".jp-InputPrompt")
     for attempt in range(4):
-        _menu(page, "Run", "Run All Cells")
+        menu(page, "Run", "Run All Cells")
         try:
             expect(first_prompt).to_have_text(re.compile(r"\[[\d*]+\]"), timeout=30_000)
             break
@@ -183,7 +170,7 @@ def test_explorer_reads_like_a_person_and_finds_similar(page, lab: dict, tmp_pat
     """Items 9 and 15: the table shows the user's message, the reply and the error as text with
     the raw JSON one click away; "Find similar traces" shows scores and what the traces share."""
     name = _notebook(lab, "explorer.ipynb", [_setup(tmp_path / "explorer"), "explorer"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     explorer = page.locator(".lj-explorer")
     rows = explorer.locator(".lj-table-holder .lj-table tbody tr:not(.lj-raw-row)")
     expect(rows).to_have_count(10)
@@ -324,7 +311,7 @@ def test_screenshots_in_light_and_dark_are_readable(page, lab: dict, tmp_path: P
     (tests/browser/screenshots/, gitignored), checked: not blank, the themes differ, and the text a
     person reads contrasts with its background (WCAG AA, 4.5:1) in both."""
     name = _notebook(lab, "themes.ipynb", [_setup(tmp_path / "themes"), "chat", "explorer"])
-    _open_and_run_all(page, lab, name)
+    open_and_run_all(page, lab, name)
     chat = page.locator(".lj-chat")
     answer = _ask(chat, "What are users trying to do?")
     expect(answer.locator(".lj-card-chart .js-plotly-plot").first).to_be_visible(timeout=60_000)

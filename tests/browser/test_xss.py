@@ -15,23 +15,15 @@ known Markdown/sanitizer bypasses through the answer text and every artifact car
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.browser.lab_server import serve_lab
+from tests.browser.lab_server import ARTIFACTS, CHROMIUM, REPO, lab_env, notebook, open_and_run_all, serve_lab
 from tests.hostile_logs import FLAG, PAYLOADS, write_hostile_logs
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "tests" / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 
 if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)", allow_module_level=True)
@@ -56,18 +48,9 @@ FIND_INJECTED = """(selector) => {
 }"""
 
 
-def _cell(source: str) -> dict:
-    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
-
-
 def _notebook(*sources: str) -> dict:
     setup = f"import sys\nsys.path.insert(0, {str(REPO)!r})\nimport loop_jupyter as lj\nlogs = lj.load_logs('hostile.jsonl')"
-    return {
-        "cells": [_cell(setup), *(_cell(s) for s in sources)],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    return notebook([setup, *sources])
 
 
 MAGIC_CELLS = (
@@ -135,56 +118,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     )
     (nb_dir / "widgets.ipynb").write_text(json.dumps(_notebook(*widgets)))
     (nb_dir / "kept.ipynb").write_text(json.dumps(_notebook(*KEPT_CELLS)))
-    settings = root / "settings" / "@jupyterlab"
-    (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "LOOP_JUPYTER_MODELS")
-    env = {k: v for k, v in os.environ.items() if k not in keys}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(root / "config"),
-        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
-        LOOP_JUPYTER_CONFIG=str(root / "none.toml"),
-        PYTHONPATH=str(REPO),
-    )
+    env = lab_env(root)
     with serve_lab(root, nb_dir, env) as (base, token):
         yield {"base": base, "token": token, "workdir": workdir, "nb_dir": nb_dir}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture()
-def page(browser, request: pytest.FixtureRequest) -> Iterator:
-    context = browser.new_context(viewport={"width": 1400, "height": 1600})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"))
-    context.close()
-
-
-def _open_and_run_all(page, lab: dict, name: str) -> None:
-    page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
-    notebook = json.loads((lab["nb_dir"] / name).read_text())
-    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell")
-    expect(cells).to_have_count(len(notebook["cells"]), timeout=60_000)
-    expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(timeout=90_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-    for i in range(len(notebook["cells"])):
-        expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=120_000)
 
 
 def _flag_stays_unset(page) -> None:
@@ -208,7 +144,7 @@ def _assert_inert(page, selector: str) -> None:
 
 
 def test_magic_answers_do_not_run_log_script(page, lab: dict) -> None:
-    _open_and_run_all(page, lab, "magic.ipynb")
+    open_and_run_all(page, lab, "magic.ipynb")
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
     errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert not [t for t in errors.all_inner_texts() if "Traceback" in t or "Error:" in t]
@@ -220,7 +156,7 @@ def test_magic_answers_do_not_run_log_script(page, lab: dict) -> None:
 def test_explorer_and_chat_widget_do_not_run_log_script(page, lab: dict) -> None:
     """One notebook run for both widgets (the slow part is JupyterLab and the kernel): the explorer
     first, checked; then the chat, checked. The first check that fails names its widget."""
-    _open_and_run_all(page, lab, "widgets.ipynb")
+    open_and_run_all(page, lab, "widgets.ipynb")
     _use_explorer(page)
     _use_chat(page)
 
@@ -316,7 +252,7 @@ def _use_chat(page) -> None:
 def test_kept_things_do_not_run_log_script(page, lab: dict) -> None:
     """Annotations, failure-mode cards and proposals, a tampered saved session (from Python, in the
     chat's transcript and its session list) and the explorer's annotation block."""
-    _open_and_run_all(page, lab, "kept.ipynb")
+    open_and_run_all(page, lab, "kept.ipynb")
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
     errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert not [t for t in errors.all_inner_texts() if "Traceback" in t or "Error:" in t]
