@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from .cli_commands import DEMO_TRACES, open_logs
 from .cli_commands import add_logs_option as _add_logs_option
 from .cli_output import (
+    EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_NOT_ANSWERED,
     EXIT_OK,
@@ -174,10 +176,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (see the ``EXIT_*`` constants and docs/cli.md)."""
+    args = build_parser().parse_args(argv)  # a bad command line exits here with EXIT_USAGE (argparse)
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # `| head` stopped reading: not a crash. Point stdout at devnull so that the interpreter's own
+        # flush at exit does not raise again (the recipe of Python's signal docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _run(args: argparse.Namespace) -> int:
     from .engine import QueryError
     from .report import LoadError
 
-    args = build_parser().parse_args(argv)  # a bad command line exits here with EXIT_USAGE (argparse)
     try:
         return int(args.run(args) or 0)
     except QueryError as exc:
@@ -191,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         echo("interrupted", err=True)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # main's: the reader went away
     except Exception:  # a crash: the traceback may quote log text, so it goes through echo too
         import traceback
 

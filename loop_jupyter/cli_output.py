@@ -23,6 +23,8 @@ EXIT_USAGE = 2
 EXIT_QUERY = 3
 #: Interrupted (Ctrl-C), as shells report SIGINT.
 EXIT_INTERRUPTED = 130
+#: The reader of stdout went away (``| head``, a pager quit early), as shells report SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 
 def print_frame(frame: pl.DataFrame, max_rows: int = 40) -> None:

@@ -3,7 +3,7 @@
     %load_ext loop_jupyter
     %loop                                   # the chat widget for the current logs
     %loop which tools fail most?            # answer inline: text, tables, charts, SQL, code
-    %loop --logs prod --model claude-sonnet-4-5 errors for {user} this week
+    %loop --logs prod --model claude-4.5-sonnet errors for {user} this week
     %%loop --yes
     build a dataset of the slow traces
     and save it

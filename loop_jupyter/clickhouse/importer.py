@@ -22,6 +22,7 @@ import polars as pl
 
 from ..report import LoadReport
 from ..schema import COLUMNS
+from ..sources import CLICKHOUSE_EXTRA
 from ..sources.duckdb_store import StoreError
 from ..sources.importer import ImportResult, import_batches, numbered, skip_known
 from .adapters import DEFAULT_TABLES, NATIVE_DDL, quote_name, sql_string, traces_sql
@@ -65,6 +66,10 @@ def import_to_chdb(
         table = quote_name(table_name)
     except ValueError as exc:
         raise StoreError(str(exc)) from None
+    try:  # before the directory is made: without the extra, nothing is written
+        import chdb  # noqa: F401
+    except ModuleNotFoundError:
+        raise StoreError(f"import --to chdb:/// needs chdb: {CLICKHOUSE_EXTRA}") from None
     Path(path).mkdir(parents=True, exist_ok=True)
     try:
         conn = _Chdb(path, {"session_timezone": "UTC"})
