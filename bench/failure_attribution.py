@@ -168,7 +168,9 @@ def prepare(clean: pl.DataFrame, roots: list[str]) -> Prepared:
     return out
 
 
-def decisions(prepared: Prepared, roots: list[str], weights: Weights | None = None, order: tuple[str, ...] | None = None):
+def decisions(
+    prepared: Prepared, roots: list[str], weights: Weights | None = None, order: tuple[str, ...] | None = None
+):
     """The attributions of ``roots``: the vote with ``weights``, or the first-match ``order``."""
     if order is not None:
         return [attribute_steps(r, *prepared[r][:3], order=order) for r in roots]

@@ -101,7 +101,9 @@ def test_who_and_when_votes_read_no_label(fixtures_dir: Path, tmp_path: Path) ->
         out = []
         for root, found in traces_as_steps(frame, all_traces=True):
             task, steps, _expected = found
-            out.append((root.rsplit("-", 1)[1], [(v.rule, v.step.position, v.step.agent) for v in trace_votes(task, steps)]))
+            out.append(
+                (root.rsplit("-", 1)[1], [(v.rule, v.step.position, v.step.agent) for v in trace_votes(task, steps)])
+            )
         return out
 
     original, poisoned = votes(folders["original"]), votes(folders["poisoned"])

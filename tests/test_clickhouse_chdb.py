@@ -250,7 +250,7 @@ CLICKHOUSE_HOSTILE = [
     "SELECT joinGet('otel_traces', 'TraceId', 1) AS j",
     "SELECT logTrace('x') AS l",
     "SELECT sleep(3) AS s",
-    "SELECT \"hostName\"() AS h",
+    'SELECT "hostName"() AS h',
     "SELECT toString(1) AS s",  # not DuckDB SQL: refused, not passed through
 ]
 

@@ -181,7 +181,9 @@ def _old_sample_sql(table: str, key: str, tie: str, n: int) -> str:
 @pytest.mark.parametrize("shape", ["traces", "spans"])
 def test_the_narrow_sample_draws_the_rows_the_wide_one_drew(store_path: Path, shape: str) -> None:
     with DuckDBStore(store_path) as store:
-        table, key, tie = ("traces", "root_span_id", "root_span_id") if shape == "traces" else ("logs_rows", "id", "_row")
+        table, key, tie = (
+            ("traces", "root_span_id", "root_span_id") if shape == "traces" else ("logs_rows", "id", "_row")
+        )
         for n in (1, 40, 250):
             expected = store.engine._con.sql(_old_sample_sql(table, key, tie, n)).pl()
             got = store.sample(n, shape=shape, stratify_by_day=True)  # type: ignore[arg-type]

@@ -219,7 +219,7 @@ def test_locked_models_say_which_key_enables_them(monkeypatch: pytest.MonkeyPatc
 
 
 def test_insert_cell_event_is_one_contract_between_the_chat_and_the_lab_extension() -> None:
-    """"Insert as cell" is a DOM event from the chat bundle to the lab extension (not a widget
+    """ "Insert as cell" is a DOM event from the chat bundle to the lab extension (not a widget
     message): both name the same event, the extension reads and writes only fields of the detail the
     chat creates, and both built bundles carry the name."""
     repo = JS.parent

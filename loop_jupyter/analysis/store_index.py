@@ -143,10 +143,7 @@ def update_store_index(target: str | Path, *, progress: bool = False) -> dict[st
         touched = int(con.execute("SELECT count(*) FROM _touched").fetchall()[0][0])
         parts = max(1, math.ceil(touched / CHUNK_TRACES))
         for part in _progress(range(parts if touched else 0), progress and parts > 1):
-            pick = (
-                "SELECT root_span_id FROM _touched "
-                f"WHERE coalesce(hash(root_span_id), 0) % {parts} = {part}"
-            )
+            pick = f"SELECT root_span_id FROM _touched WHERE coalesce(hash(root_span_id), 0) % {parts} = {part}"
             spans = con.sql(
                 f"SELECT {_SPAN_COLUMNS} FROM spans s SEMI JOIN ({pick}) t "
                 "ON s.root_span_id IS NOT DISTINCT FROM t.root_span_id ORDER BY _row"
@@ -212,9 +209,7 @@ def load_store_index(source: Any) -> TraceIndex | None:
         key = (str(source.path.resolve()), rows)
         if key in _LOADED:
             return _LOADED[key]
-        table = con.sql(
-            f"SELECT * FROM {INDEX_TABLE} ORDER BY root_span_id NULLS FIRST"
-        ).arrow()
+        table = con.sql(f"SELECT * FROM {INDEX_TABLE} ORDER BY root_span_id NULLS FIRST").arrow()
     if not isinstance(table, pa.Table):
         table = table.read_all()
     frame = pl.from_arrow(table)

@@ -82,7 +82,9 @@ def check_names(tree: exp.Expression, query: str) -> None:
         if forbidden(name):
             raise QueryError(f"function {name}() is not allowed", query)
         if name.lower() not in known:
-            raise QueryError(f"unknown function {name}(): write DuckDB SQL (ClickHouse functions are not allowed)", query)
+            raise QueryError(
+                f"unknown function {name}(): write DuckDB SQL (ClickHouse functions are not allowed)", query
+            )
 
 
 def check_calls(clickhouse_sql: str, query: str) -> None:

@@ -205,7 +205,7 @@ class EngineSource:
         # minutes on 537,630 traces of a 10M-span store).
         key, tie = ("root_span_id", "root_span_id") if shape == "traces" else ("id", "_row")
         draw = f"md5({key} || ':' || {literal(str(int(seed)))})"
-        narrow = f'SELECT {_ident(key) if key == tie else f"{key}, {tie}"}, {draw} AS _draw'
+        narrow = f"SELECT {_ident(key) if key == tie else f'{key}, {tie}'}, {draw} AS _draw"
         if stratify_by_day:
             # Each day's rows ranked by the draw: first one row of every day (when n allows), then
             # the smallest rank/rows-in-day first, which gives each day a share in proportion to its rows.

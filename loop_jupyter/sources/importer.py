@@ -313,9 +313,7 @@ def import_logs(
             raise StoreError(f"{path} is a DuckDB database but not a loop_jupyter store: refusing to write into it")
         if existing:
             check_version(con, path)
-        first_row = (
-            int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0]) if existing else 0
-        )
+        first_row = int(con.execute("SELECT coalesce(max(_row) + 1, 0) FROM spans").fetchall()[0][0]) if existing else 0
         try:
             _stage_all(con, source, format, existing, first_row, result, progress, on_batch, chunked=True)
         except NotContiguous:  # a big JSONL file whose traces are apart: staged again, read whole

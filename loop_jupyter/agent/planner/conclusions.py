@@ -154,9 +154,7 @@ def _generate_filter(args: dict[str, Any], artifacts: list[Any], ctx: ToolContex
     row = ctx.sql(f"SELECT count(*), count(DISTINCT root_span_id) FROM logs WHERE {where}").row(0)
     if not row[0]:
         return "No span matches."
-    top = ctx.sql(
-        f"SELECT name, count(*) AS n FROM logs WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
-    ).row(0)
+    top = ctx.sql(f"SELECT name, count(*) AS n FROM logs WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1").row(0)
     most = f"all {top[0]}" if top[1] == row[0] else f"most often {top[0]} ({top[1]:,})"
     spans = f"{row[0]:,} spans match" if row[0] > 1 else "1 span matches"
     return f"{spans}, in {row[1]:,} trace{'s' if row[1] > 1 else ''}; {most}."

@@ -19,7 +19,9 @@ def _present(values: list[Counted]) -> list[str]:
     return sorted(c.value for c in values if c.value is not None)
 
 
-def fill_from_vocab(facts: Any, vocab: Vocabulary, column: Callable[[str], list[Any]], user_keys: tuple[str, ...]) -> None:
+def fill_from_vocab(
+    facts: Any, vocab: Vocabulary, column: Callable[[str], list[Any]], user_keys: tuple[str, ...]
+) -> None:
     """Fill ``facts`` (a ``Facts``) from ``vocab``; ``column(sql)`` answers what overflowed."""
     scores = vocab.values("score_key")
     facts.score_keys = (
