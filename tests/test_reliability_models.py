@@ -28,6 +28,10 @@ pytestmark = [
 ]
 
 FAST = 10  # retry-after in ms, so SDK retries do not wait their default backoff
+#: The clients' timeout: long enough that a loaded machine answers a scripted reply in time (0.5 s
+#: made a 529 read as a timeout once in CI), short enough that the hang cases stay quick.
+TIMEOUT_S = 2.0
+HANG_S = 5.0
 SQL = tool("run_sql", query="SELECT count(*) AS n FROM logs")
 
 
@@ -39,7 +43,7 @@ def fault(status: int) -> dict[str, Any]:
 #: ``"error:..."`` means the answer is an error containing the text; otherwise the answer text
 #: contains it; ``"error:connection"`` any plain dropped-connection message. A dict gives the
 #: outcome per provider where they differ (none do now: unparseable tool JSON is a tool error the
-#: model can fix on both). All clients are made with max_retries=1 and a 0.5 s timeout.
+#: model can fix on both). All clients are made with max_retries=1 and a TIMEOUT_S timeout.
 FAULTS: dict[str, tuple[list[dict[str, Any]], str | dict[str, str], int, int]] = {
     "429 retried with retry-after": ([fault(429), reply("ok after 429")], "ok after 429", 2, 12),
     "429 after retries": ([fault(429), fault(429)], "error:rate limit (429) after 1 retry", 2, 12),
@@ -55,8 +59,8 @@ FAULTS: dict[str, tuple[list[dict[str, Any]], str | dict[str, str], int, int]] =
         1,
         12,
     ),
-    "timeout retried": ([{"hang": 1.2}, reply("ok after timeout")], "ok after timeout", 2, 12),
-    "timeout after retries": ([{"hang": 1.2}, {"hang": 1.2}], "error:did not answer in time", 2, 12),
+    "timeout retried": ([{"hang": HANG_S}, reply("ok after timeout")], "ok after timeout", 2, 12),
+    "timeout after retries": ([{"hang": HANG_S}, {"hang": HANG_S}], "error:did not answer in time", 2, 12),
     "reset before any text, retried once": ([reply("lost", reset_after=1), reply("ok after reset")], "ok after", 2, 12),
     "reset after text was shown": (
         [reply("this text is shown and then lost", reset_after=5)],
@@ -97,7 +101,7 @@ def logs() -> pl.DataFrame:
 
 
 def make_loop(provider: str, logs: pl.DataFrame, fake: FakeLLM, max_turns: int) -> Loop:
-    common: dict[str, Any] = {"max_retries": 1, "timeout_s": 0.5, "max_turns": max_turns}
+    common: dict[str, Any] = {"max_retries": 1, "timeout_s": TIMEOUT_S, "max_turns": max_turns}
     if provider == "anthropic":
         return Loop(logs, "claude-4.5-sonnet", base_url=fake.url, api_key="test", **common)
     return Loop(logs, f"openai-compatible:fake-model@{fake.openai_url}", **common)
