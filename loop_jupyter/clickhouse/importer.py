@@ -125,7 +125,8 @@ def _insert(
             f"AND id IN (SELECT id FROM file({sql_string(str(batch_file))}, Parquet))",
             "JSONCompactColumns",
         )
-        ids = pl.Series(json.loads(found)[0] if found.strip() else [], dtype=pl.String)
+        columns = json.loads(found) if found.strip() else []  # no row found: chDB writes "[]"
+        ids = pl.Series(columns[0] if columns else [], dtype=pl.String)
         if ids.len():
             repeated = frame.filter(pl.col("id").is_in(ids.implode()))
             result.duplicates += repeated.height
