@@ -245,7 +245,9 @@ def measure_files(args: argparse.Namespace) -> dict:
             print(f"otel copy: {out['otel_copy']}", flush=True)
         out["chdb_mb"] = _size_mb(chdb_dir)
         # The same trace on every backend: the biggest, found on the first (otel maps every span to find it).
-        root = next((out[b]["open_trace"]["root"] for b in urls if "root" in out.get(b, {}).get("open_trace", {})), "")
+        root = args.trace or next(
+            (out[b]["open_trace"]["root"] for b in urls if "root" in out.get(b, {}).get("open_trace", {})), ""
+        )
         out[backend] = _queries(me, urls[backend], args.runs, args.filter_cap, "basic", args.timeout, root)
         out[backend]["load_after"] = os.getloadavg()
         print(f"{backend}: {json.dumps(out[backend], default=str)[:3000]}", flush=True)
@@ -324,6 +326,7 @@ def main() -> None:
     parser.add_argument("--questions", action="store_true", help="ask the bench questions (offline agent)")
     parser.add_argument("--timeout", type=float, default=7200, help="seconds for one backend's query pass")
     parser.add_argument("--question-timeout", type=float, default=7200, help="seconds for its questions")
+    parser.add_argument("--trace", default="", help="the trace to open (default: the biggest, found once)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
