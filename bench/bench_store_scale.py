@@ -19,7 +19,7 @@ another checkout's package (the code before the change) on a copy as it was.
 
 Usage: python bench/bench_store_scale.py import --spans 10000000
        python bench/bench_store_scale.py query --store bench/data/scale_10000000.duckdb
-       python bench/bench_store_scale.py focus --store COPY.duckdb --label before --code-root /tmp/base
+       python bench/bench_store_scale.py focus --store COPY.duckdb --label before --code-root BASE_CHECKOUT
        python bench/bench_store_scale.py focus --store COPY2.duckdb --label after --upgrade
 """
 
