@@ -413,3 +413,18 @@ def test_import_stores_the_traces_view_and_it_is_read_while_it_holds(database) -
     with lj.connect(url) as source:
         assert "extra_traces" not in source.traces_relation()
         assert source.count(shape="traces") == 13
+
+
+def test_import_appends_new_spans_to_a_table_that_holds_others(database) -> None:
+    """A second import of other spans into the same table (the bench's per-file appends): no id was
+    there before, chDB answers the duplicates query with an empty ``[]``; all spans are added."""
+    path, _frames = database
+    first, second = lj.demo_logs(n_traces=5, seed=21), lj.demo_logs(n_traces=4, seed=22)
+    assert not set(first["id"]) & set(second["id"])
+    url = f"chdb:///{path}?table=appended"
+    assert import_to_chdb(first, url, progress=False).spans_added == first.height
+    result = import_to_chdb(second, url, progress=False)
+    assert (result.spans_added, result.duplicates) == (second.height, 0)
+    assert (result.spans_total, result.traces_total) == (first.height + second.height, 9)
+    with lj.connect(f"chdb:///{path}?schema=native&table=appended") as source:
+        assert same(source.filter(), pl.concat([first, second]))

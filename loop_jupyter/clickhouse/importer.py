@@ -131,7 +131,8 @@ def _insert(
             f"AND id IN (SELECT id FROM file({sql_string(str(batch_file))}, Parquet))",
             "JSONCompactColumns",
         )
-        frame = skip_known(frame, pl.Series(json.loads(found)[0] if found.strip() else [], dtype=pl.String), result)
+        columns = json.loads(found) if found.strip() else []  # no row found: chDB writes "[]"
+        frame = skip_known(frame, pl.Series(columns[0] if columns else [], dtype=pl.String), result)
     if not frame.height:
         return 0
     rows = numbered(frame, next_row)
