@@ -203,6 +203,16 @@ def _use_explorer(page) -> None:
     _assert_inert(page, ".lj-explorer")  # the explorer held
 
 
+def _ask(chat, question: str) -> object:
+    """Ask in the chat and wait for its answer; returns the answer's element."""
+    before = chat.locator(".lj-assistant").count()
+    chat.locator(".lj-ask").fill(question)
+    chat.locator(".lj-ask").press("Enter")
+    expect(chat.locator(".lj-assistant")).to_have_count(before + 1, timeout=60_000)
+    expect(chat.locator(".lj-assistant.lj-running")).to_have_count(0, timeout=60_000)
+    return chat.locator(".lj-assistant").last
+
+
 def _use_chat(page) -> None:
     chat = page.locator(".lj-chat")
     expect(chat).to_be_visible()
@@ -213,12 +223,7 @@ def _use_chat(page) -> None:
     expect(chat.locator(".lj-assistant.lj-running")).to_have_count(0, timeout=60_000)  # the explorer's question
 
     def ask(question: str) -> object:
-        before = chat.locator(".lj-assistant").count()
-        chat.locator(".lj-ask").fill(question)
-        chat.locator(".lj-ask").press("Enter")
-        expect(chat.locator(".lj-assistant")).to_have_count(before + 1, timeout=60_000)
-        expect(chat.locator(".lj-assistant.lj-running")).to_have_count(0, timeout=60_000)
-        return chat.locator(".lj-assistant").last
+        return _ask(chat, question)
 
     answer = ask("what are the most common errors?")
     expect(answer.locator(".lj-card").first).to_be_visible()
@@ -265,12 +270,7 @@ def test_kept_things_do_not_run_log_script(page, lab: dict) -> None:
     expect(chat.locator(".lj-session-row[data-session='planted']")).to_be_visible(timeout=60_000)
 
     def ask(question: str) -> object:
-        before = chat.locator(".lj-assistant").count()
-        chat.locator(".lj-ask").fill(question)
-        chat.locator(".lj-ask").press("Enter")
-        expect(chat.locator(".lj-assistant")).to_have_count(before + 1, timeout=60_000)
-        expect(chat.locator(".lj-assistant.lj-running")).to_have_count(0, timeout=60_000)
-        return chat.locator(".lj-assistant").last
+        return _ask(chat, question)
 
     ask("what are the failure modes?")
     answer = ask("save the largest failure mode as a dataset and a scorer")
