@@ -60,15 +60,9 @@ def page_order(
     return f"{quote(order_by)} {'DESC' if descending else 'ASC'} NULLS LAST, {order}"
 
 
-#: What the sample's SQL says differently in each engine (the rest of the statement is shared).
+#: What the sample's SQL says in each engine that uses it. DuckDB's store draws the same rows by a
+#: narrower statement of its own (``EngineSource.sample``: ranks ids only, then reads the picked rows).
 _SAMPLE_DIALECTS = {
-    "duckdb": {
-        "draw": "md5({key} || ':' || {seed})",
-        "day": "date_trunc('day', \"created\")",
-        "count": "count(*)",
-        "share": "_rank::DOUBLE / _in_day",
-        "except": "EXCLUDE",
-    },
     # MD5 is a binary string in ClickHouse: as lowercase hex it is DuckDB's md5 text.
     "clickhouse": {
         "draw": "lower(hex(MD5(concat({key}, ':', {seed}))))",
@@ -91,7 +85,7 @@ def sample_sql(
     seed: int,
     stratify_by_day: bool = False,
 ) -> str:
-    """The statement of ``sample``, in DuckDB's or ClickHouse's SQL: at most ``n`` rows of
+    """The statement of ``sample`` in ClickHouse's SQL: at most ``n`` rows of
     ``relation`` matching ``body`` (a checked condition), ranked by the MD5 of the row's key and the
     seed (which both engines compute alike, so they draw the same rows), ties by ``tie``; returned
     in ``order``. ``stratify_by_day``: each day's rows ranked by the draw, first one row of every
@@ -197,6 +191,7 @@ class EngineSource:
         stratify_by_day: bool = False,
         seed: int = 0,
     ) -> pl.DataFrame:
+        n = max(0, int(n))  # an integer in the statement, whatever the caller passed
         body = self._body(where, shape)
         table = self._table(shape)
         # The draw hashes the row's id with the seed: MD5, which ClickHouse computes alike (the
