@@ -106,7 +106,7 @@ def check_slow_requests(demo: Demo, question: str) -> None:
     answer = demo.ask(question)
     assert [c["name"] for c in answer.tool_calls] == ["slow_requests"]
     slow, total = number(answer.text, r"([\d,]+) of ([\d,]+) traces \([\d.]+%\) take over 60 s")
-    want = slow_roots(demo).sort("duration", descending=True)
+    want = slow_roots(demo).sort(["duration", "root_span_id"], descending=[True, False])
     assert (slow, total) == (want.height, demo.roots.height) and want.height > 0
     table = first(answer, Table).frame
     assert table["root_span_id"].to_list() == want["root_span_id"].head(table.height).to_list()

@@ -73,7 +73,8 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, 
     # The few trace columns the answer shows (from a store, only these are read).
     traces = ctx.trace_columns(*_SLOW_COLUMNS, where=where)
     durations = traces.get_column("duration").drop_nulls()
-    slow = traces.filter(pl.col("duration") > threshold_s).sort("duration", descending=True)
+    # Ties (durations are stored in ms) break on the id, so every source lists the same traces.
+    slow = traces.filter(pl.col("duration") > threshold_s).sort(["duration", "root_span_id"], descending=[True, False])
     call = code("latency", "slow_requests", {"threshold_s": threshold_s, "limit": limit, "where": where})
     condition = f"duration > {threshold_s:g}" + (f" AND ({where})" if where else "")
     # Nothing to list: the snippet prints the answer (there is no table for `.first(Table)` to read).
