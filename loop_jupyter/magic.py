@@ -30,7 +30,7 @@ from IPython.display import display
 from traitlets import Bool, Unicode
 
 from .artifacts import Artifact, Chart, Code, Pending, SqlFilter, Table, TraceView
-from .render import answer_bundle, artifact_bundle, message_bundle, text_bundle
+from .render import answer_bundle, artifact_bundle, message_bundle, safe_figure, text_bundle
 from .schema import is_canonical
 
 _LAST: AnswerView | None = None
@@ -319,12 +319,12 @@ def display_artifact(artifact: Artifact) -> None:
             display(message_bundle(artifact.title), raw=True)
         display(artifact.frame)
     elif isinstance(artifact, Chart):
-        display(artifact.figure)
+        display(safe_figure(artifact.figure))
     elif isinstance(artifact, TraceView):
         if artifact.html or artifact.title:
             display(artifact_bundle(artifact), raw=True)
         if artifact.figure is not None:
-            display(artifact.figure)
+            display(safe_figure(artifact.figure))
     else:
         display(artifact_bundle(artifact), raw=True)
 

@@ -252,11 +252,50 @@ def artifact_bundle(artifact: Artifact) -> Bundle:
     from .artifacts import Chart
 
     if isinstance(artifact, Chart) and hasattr(artifact.figure, "_repr_mimebundle_"):
-        bundle = dict(artifact.figure._repr_mimebundle_() or {})  # {} when Plotly has no renderer
+        bundle = dict(safe_figure(artifact.figure)._repr_mimebundle_() or {})  # {} when Plotly has no renderer
         if bundle:
             bundle.setdefault("text/plain", artifact_text(artifact))
             return bundle
     return {"text/plain": artifact_text(artifact), "text/html": artifact_html(artifact)}
+
+
+#: Plotly's own markup kept in figure text: line breaks, and the empty ``<extra>`` box a hover
+#: template uses to hide the trace name. Every other ``<``, ``>`` and ``&`` is escaped.
+_PLOTLY_KEPT = re.compile(r"&lt;(br ?/?|/?extra)&gt;", re.I)
+
+
+def _plotly_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return _PLOTLY_KEPT.sub(lambda m: f"<{m.group(1)}>", html.escape(value, quote=False))
+    if isinstance(value, list):
+        return [_plotly_text(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plotly_text(item) for key, item in value.items()}
+    return value
+
+
+def figure_json(figure: Any) -> dict[str, Any] | None:
+    """A Plotly figure as JSON with every string made inert for Plotly's text renderer.
+
+    Plotly draws names, categories, tick labels, titles and hover text through a small HTML
+    dialect (``<a href>``, ``<span style>``, ``<b>``, ``<sub>``...), and Plotly Express copies a
+    colour column's values into trace names and hover templates. So a span or tool name from the
+    logs could put a link or restyled text into a chart, and error groups' placeholders (``<n>``)
+    vanished as unknown tags. Escaping ``&``, ``<`` and ``>`` everywhere makes Plotly show the text
+    as written (it decodes the entities); our own ``<br>`` and ``<extra></extra>`` stay markup.
+    The figure object itself keeps the raw values (``answer.figures`` is data)."""
+    if figure is None:
+        return None
+    import json
+
+    return _plotly_text(json.loads(figure.to_json()))
+
+
+def safe_figure(figure: Any) -> Any:
+    """A copy of ``figure`` for display, its text escaped as :func:`figure_json` does."""
+    import plotly.graph_objects as go
+
+    return go.Figure(figure_json(figure))
 
 
 def text_bundle(text: str) -> Bundle:

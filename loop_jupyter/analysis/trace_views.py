@@ -40,10 +40,10 @@ def _timeline(spans: pl.DataFrame, title: str) -> Any:
         for r in rows
     ]
     hover = [
-        f"{html.escape(r['name'] or '')} [{r['type']}]<br>start +{r['offset']:.3f}s, {r['duration'] or 0:.3f}s"
-        + (f"<br>model {html.escape(r['model'])}" if r["model"] else "")
+        f"{r['name'] or ''} [{r['type']}]<br>start +{r['offset']:.3f}s, {r['duration'] or 0:.3f}s"
+        + (f"<br>model {r['model']}" if r["model"] else "")
         + (f"<br>prompt {r['prompt_tokens']} / completion {r['completion_tokens']} tokens" if r["tokens"] else "")
-        + (f"<br>error: {html.escape(error_kind(r['error']) or '')}" if r["error"] else "")
+        + (f"<br>error: {error_kind(r['error']) or ''}" if r["error"] else "")
         for r in rows
     ]
     figure = go.Figure(

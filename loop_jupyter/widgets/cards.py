@@ -15,15 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import Artifact, Chart, Code, Dataset, Pending, Scorer, SqlFilter, Table, TraceView
+from ..render import figure_json
 from ..snippet import literal
 from ._base import column_types, frame_rows
 
 #: Rows of a table sent with the artifact; more are paged on request.
 FIRST_PAGE = 10
-
-
-def _figure_json(figure: Any) -> Any:
-    return json.loads(figure.to_json()) if figure is not None else None
 
 
 def _own_json(artifact: Artifact) -> dict[str, Any]:
@@ -41,7 +38,7 @@ def _table(artifact: Table) -> dict[str, Any]:
 
 
 def _trace(artifact: TraceView) -> dict[str, Any]:
-    return {"root_span_id": artifact.root_span_id, "html": artifact.html, "figure": _figure_json(artifact.figure)}
+    return {"root_span_id": artifact.root_span_id, "html": artifact.html, "figure": figure_json(artifact.figure)}
 
 
 def _sql_code(artifact: SqlFilter) -> str:
@@ -70,7 +67,7 @@ class CardKind:
 
 CARDS: dict[type[Artifact], CardKind] = {
     Table: CardKind(_table),
-    Chart: CardKind(lambda a: {"figure": _figure_json(a.figure)}),
+    Chart: CardKind(lambda a: {"figure": figure_json(a.figure)}),
     TraceView: CardKind(_trace),
     SqlFilter: CardKind(_own_json, _sql_code),
     Dataset: CardKind(_own_json, _dataset_code),
