@@ -28,10 +28,11 @@ _NUMERIC = "'-?[0-9]+(\\.[0-9]*)?([eE][+-]?[0-9]+)?'"
 # them JSON, and keeps them as written in the JSON text; outside a string they send the row to the
 # line-by-line path, which loads them as null and reports them. A value in minified JSON follows
 # ':', ',' or '[': the cheap pattern finds the candidates, the exact one skips strings.
-# Two patterns, not one alternation: the Rust engine scans each in 0.2-0.35 s on 1M spans, their
-# alternation in 1.07 s.
-_MAYBE_NONFINITE = (r"(?i:[:,\[]-?(?:nan|inf))", r"[0-9][eE]\+?[0-9]{3}")
-_NONFINITE = "|".join(_MAYBE_NONFINITE)
+_NONFINITE = r"(?i:[:,\[]-?(?:nan|inf))|[0-9][eE]\+?[0-9]{3}"
+# The candidates (a superset of what _NONFINITE finds) by two patterns, not one alternation: the
+# Rust engine scans the open fields of 1M spans for the bare words in 0.19 s and for the exponents
+# in 0.23 s, for the separator and word in 0.35 s, and for _NONFINITE whole in 1.07 s.
+_MAYBE_NONFINITE = (r"(?i)nan|inf", r"[0-9][eE]\+?[0-9]{3}")
 _BARE_NONFINITE = r"""^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:""" + _NONFINITE + ")"
 _OPEN_FIELDS = ("input", "output", "expected", "error", "scores", "metadata", "metrics", "span_attributes", "context")
 
