@@ -105,8 +105,9 @@ def case(name: str, path: str) -> None:
         raise SystemExit(f"unknown case {name}")
 
 
-def measure(name: str, path: Path, runs: int) -> dict:
-    results = [run_child([__file__, "--case", name, "--path", str(path)]) for _ in range(runs)]
+def measure(name: str, path: Path, runs: int, root: str | None = None) -> dict:
+    case_name = "ours" if name == "ours_before" else name
+    results = [run_child([__file__, "--case", case_name, "--path", str(path)], root=root) for _ in range(runs)]
     return {
         "case": name,
         "path": path.name,
@@ -124,6 +125,12 @@ def main() -> None:
     parser.add_argument("--case")
     parser.add_argument("--path")
     parser.add_argument("--skip-auto", action="store_true")
+    parser.add_argument(
+        "--before",
+        metavar="CHECKOUT",
+        help="a checkout of the code before a change (a folder holding loop_jupyter/): its load_logs "
+        "runs as 'ours_before', interleaved with the other cases",
+    )
     args = parser.parse_args()
     if args.case:
         case(args.case, args.path)
@@ -136,13 +143,18 @@ def main() -> None:
     big.read_bytes()
     out: dict = {"file_mb": big.stat().st_size / 1e6, "cases": {}}
     # Interleave ours and the explicit baseline run for run so machine load hits both alike.
-    ours, explicit, floor = [], [], []
+    ours, explicit, floor, before = [], [], [], []
     for _ in range(runs):
+        if args.before:
+            before.append(measure("ours_before", big, 1, root=args.before))
         ours.append(measure("ours", big, 1))
         explicit.append(measure("duckdb_explicit", big, 1))
         floor.append(measure("floor", big, 1))
-    for name, parts in (("ours", ours), ("duckdb_explicit", explicit), ("floor", floor)):
-        merged = dict(parts[0])
+    groups = [("ours", ours), ("duckdb_explicit", explicit), ("floor", floor)]
+    if before:
+        groups.insert(0, ("ours_before", before))
+    for name, parts in groups:
+        merged = dict(parts[0], case=name)
         for key in ("seconds", "cpu_s", "maxrss_mb"):
             merged[key] = stats([p[key]["median"] for p in parts])
         out["cases"][name] = merged

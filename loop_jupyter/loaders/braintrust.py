@@ -21,7 +21,7 @@ from ..progress import progress_bar
 from ..report import LoadReport
 from ..sqltext import sql_literal
 from ._common import read_document
-from .braintrust_sql import fast_load_sql
+from .braintrust_sql import fast_load_sql, has_nonfinite
 
 FORMAT = "braintrust"
 
@@ -140,7 +140,10 @@ def _stream(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame | None:
         assert isinstance(part, pl.DataFrame)
         if not part.get_column("_valid").all():
             return None
-        parts.append(part.drop("_valid"))
+        part = part.drop("_valid")
+        if has_nonfinite(part):
+            return None
+        parts.append(part)
     if not parts:
         empty = pl.from_arrow(reader.schema.empty_table())
         assert isinstance(empty, pl.DataFrame)

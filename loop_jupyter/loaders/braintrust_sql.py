@@ -7,9 +7,16 @@ leaves everything else (escapes, odd keys, wrong types) to the exact ``json_type
 spans this halves the checking cost. ``tests/test_load_fast_path.py`` holds both paths to the
 same answers on odd events; ``tests/test_load_fast_checks.py`` holds each text check to the exact
 rule on generated values.
+
+The one check that reads every byte of the open fields (no NaN, Infinity or overflowing number
+outside a string) runs on the Polars batches instead (:func:`has_nonfinite`): Rust's regex
+engine with the pattern split in two took 0.6 s CPU on 1M spans where DuckDB's regular
+expressions took 3.2 s (both patterns ran on every value: DuckDB's AND does not short-circuit).
 """
 
 from __future__ import annotations
+
+import polars as pl
 
 from ..frame import derive_sql
 
@@ -22,8 +29,11 @@ _NUMERIC = "'-?[0-9]+(\\.[0-9]*)?([eE][+-]?[0-9]+)?'"
 # line-by-line path, which loads them as null and reports them. A value in minified JSON follows
 # ':', ',' or '[': the cheap pattern finds the candidates, the exact one skips strings.
 _NONFINITE = r"(?i:[:,\[]-?(?:nan|inf))|[0-9][eE]\+?[0-9]{3}"
-_MAYBE_NONFINITE = f"'{_NONFINITE}'"
-_BARE_NONFINITE = "'" + r"""^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:""" + _NONFINITE + ")'"
+# The candidates (a superset of what _NONFINITE finds) by two patterns, not one alternation: the
+# Rust engine scans the open fields of 1M spans for the bare words in 0.19 s and for the exponents
+# in 0.23 s, for the separator and word in 0.35 s, and for _NONFINITE whole in 1.07 s.
+_MAYBE_NONFINITE = (r"(?i)nan|inf", r"[0-9][eE]\+?[0-9]{3}")
+_BARE_NONFINITE = r"""^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:""" + _NONFINITE + ")"
 _OPEN_FIELDS = ("input", "output", "expected", "error", "scores", "metadata", "metrics", "span_attributes", "context")
 
 
@@ -45,8 +55,7 @@ def fast_load_sql(source: str) -> str:
         AND (is_root IS NULL OR is_root::VARCHAR IN ('true', 'false'))
         AND {_numbers_only("scores")} AND {_numbers_only("metrics")}
         AND (span_attributes IS NULL OR starts_with(span_attributes::VARCHAR, '{{'))
-        AND (context IS NULL OR starts_with(context::VARCHAR, '{{'))
-        AND {" AND ".join(_finite(name) for name in _OPEN_FIELDS)}, false) AS _typed
+        AND (context IS NULL OR starts_with(context::VARCHAR, '{{')), false) AS _typed
     FROM (SELECT *, {_as_list("span_parents")} AS _parents, {_as_list("tags")} AS _tags FROM {source})
     """
     normalized = f"""
@@ -77,14 +86,18 @@ def _timestamp(field: str) -> str:
     )
 
 
-def _finite(field: str) -> str:
-    """No NaN, Infinity or overflowing number outside a string (a cheap pattern first; the exact
-    one, which skips strings, only on a hit)."""
-    text = f"{field}::VARCHAR"
-    return (
-        f"({field} IS NULL OR NOT (regexp_matches({text}, {_MAYBE_NONFINITE}) "
-        f"AND regexp_matches({text}, {_BARE_NONFINITE})))"
-    )
+def has_nonfinite(part: pl.DataFrame) -> bool:
+    """True when an open field holds NaN, Infinity or an overflowing number outside a string
+    (DuckDB's reader takes them and keeps them as written; the line-by-line path loads them as
+    null and reports them). A cheap pattern finds the candidates, the exact one, which skips
+    strings, runs only on the rows it found."""
+    fields = [name for name in _OPEN_FIELDS if name in part.columns]
+    maybe = pl.any_horizontal([pl.col(name).str.contains(pattern) for name in fields for pattern in _MAYBE_NONFINITE])
+    suspects = part.select(fields).filter(maybe)
+    if not suspects.height:
+        return False
+    bare = pl.any_horizontal([pl.col(name).str.contains(_BARE_NONFINITE) for name in fields])
+    return bool(suspects.select(bare.any()).item())
 
 
 def _identifier(field: str) -> str:
