@@ -50,6 +50,10 @@ def limit_settings(*, timeout_s: float, row_limit: int, memory: int, rows_to_rea
     return {
         "max_execution_time": max(1, round(timeout_s)),
         "max_memory_usage": memory,
+        # Past half the limit a GROUP BY or ORDER BY writes to temporary files instead of failing
+        # (the traces view groups and sorts every trace); the limit itself stays the guarantee.
+        "max_bytes_before_external_group_by": memory // 2,
+        "max_bytes_before_external_sort": memory // 2,
         "max_result_rows": row_limit + 1,
         "result_overflow_mode": "throw",
         "max_rows_to_read": rows_to_read,
