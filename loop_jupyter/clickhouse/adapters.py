@@ -255,10 +255,11 @@ def _otel_roots(table: str) -> str:
 
 
 def _otel_links(tables: dict[str, str], source: str | None = None) -> str:
+    """The tree for the depth walk, by ``trace_id`` (a trace's root is a function of its TraceId, so
+    walking within a TraceId walks within a root: no join with the roots, at every step, needed)."""
     table = source or quote_name(tables["spans"])
     return f"""
-SELECT s.SpanId AS span_id, coalesce(r.root, s.TraceId) AS root_span_id, nullIf(s.ParentSpanId, '') AS parent_id
-FROM {table} AS s LEFT JOIN {_otel_roots(table)} AS r ON r.TraceId = s.TraceId"""
+SELECT SpanId AS span_id, TraceId AS trace_id, nullIf(ParentSpanId, '') AS parent_id FROM {table}"""
 
 
 def _otel(tables: dict[str, str], source: str | None = None) -> str:
@@ -450,24 +451,36 @@ def canonical_columns() -> dict[str, str]:
     return columns
 
 
-def _canonical(base: str, links: str) -> str:
+def _span_key(trace: str, span: str) -> str:
+    """A span's key within its trace: a 128-bit hash of (trace, span id). The walk's joins and its
+    GROUP BY hold 16-byte keys, not two strings: at 10M spans the string keys took the 4 GiB of
+    the sandbox's ``max_memory_usage`` (bench/RESULTS.md); two different spans share a key with a
+    probability of about n²/2¹²⁹ (1e-25 at 10M spans)."""
+    return f"sipHash128({trace}, {span})"
+
+
+def _canonical(base: str, links: str, trace: str = "root_span_id") -> str:
     """Canonical columns from an adapter's base spans: parents, depth (walked down from the
-    roots by a recursive CTE), metrics and span_attributes JSON, duration, tokens."""
+    roots by a recursive CTE), metrics and span_attributes JSON, duration, tokens.
+
+    ``links`` (span_id, parent_id and ``trace``, a column that base and links both give and that
+    names a span's trace) is the tree: a span's parent is the span of that id in the same trace."""
     select = ",\n  ".join(f"{sql} AS `{name}`" for name, sql in canonical_columns().items())
+    key, parent = _span_key(f"l.{trace}", "l.span_id"), _span_key(f"l.{trace}", "assumeNotNull(l.parent_id)")
     return f"""
-WITH RECURSIVE _base AS ({base}), _links AS ({links}),
+WITH RECURSIVE _base AS ({base}),
+_links AS (SELECT {key} AS k, if(l.parent_id IS NULL, NULL, {parent}) AS pk FROM ({links}) AS l),
 _walk AS (
-  SELECT span_id, root_span_id, 0 AS depth FROM _links WHERE parent_id IS NULL
+  SELECT k, 0 AS depth FROM _links WHERE pk IS NULL
   UNION ALL
-  SELECT c.span_id, c.root_span_id, w.depth + 1 FROM _links AS c
-  JOIN _walk AS w ON c.parent_id = w.span_id AND c.root_span_id = w.root_span_id
+  SELECT c.k, w.depth + 1 FROM _links AS c JOIN _walk AS w ON c.pk = w.k
   WHERE w.depth < 200
 )
 SELECT
   {select}
 FROM _base AS b
-LEFT JOIN (SELECT span_id, root_span_id, min(depth) AS depth FROM _walk GROUP BY span_id, root_span_id) AS d
-  ON d.span_id = b.span_id AND d.root_span_id = b.root_span_id"""
+LEFT JOIN (SELECT k, min(depth) AS depth FROM _walk GROUP BY k) AS d
+  ON d.k = {_span_key(f"b.{trace}", "b.span_id")}"""
 
 
 def logs_sql(schema: str, tables: dict[str, str] | None = None) -> str:
@@ -479,14 +492,18 @@ def logs_sql(schema: str, tables: dict[str, str] | None = None) -> str:
         names = ", ".join(f"`{name}`" for name in COLUMNS)
         return f"SELECT {names} FROM {quote_name(tables['spans'])}"
     if schema == "otel":
-        return _canonical(_otel(tables), _otel_links(tables))
+        return _canonical(_otel(tables), _otel_links(tables), "trace_id")
     if schema == "langfuse_v3":
         return _canonical(_langfuse_v3(tables), _langfuse_links(tables))
     raise ValueError(f"{schema}: use schemas.logs_sql")
 
 
 def traces_sql(logs: str = "logs") -> str:
-    """The ``traces`` view (engine.py's, column for column) over a relation of canonical spans."""
+    """The ``traces`` view (engine.py's, column for column) over a relation of canonical spans.
+
+    Every trace is in ``a`` (its figures), at most one root row in ``r``: ``r RIGHT JOIN a`` is
+    ``a LEFT JOIN r``, with the hash table built on the narrow figures rather than on the root
+    rows (their input, output and metadata text: at 10M spans over 1 GB of the 4 GiB limit)."""
     user = f"coalesce({json_text('r.metadata', ['user'])}, {json_text('r.metadata', ['user_id'])})"
     return f"""
 SELECT
@@ -504,6 +521,9 @@ SELECT
   a.total_prompt_tokens AS total_prompt_tokens, a.total_completion_tokens AS total_completion_tokens,
   a.total_cost AS total_cost, a.models AS models, a.max_depth AS max_depth
 FROM (
+  SELECT * FROM {logs} WHERE is_root ORDER BY start, span_id LIMIT 1 BY root_span_id
+) AS r
+RIGHT JOIN (
   SELECT root_span_id,
     toInt64(count()) AS span_count, toInt64(count(error)) AS error_count,
     toInt64(countIf(type = 'llm')) AS llm_calls, toInt64(countIf(type = 'tool')) AS tool_calls,
@@ -514,8 +534,5 @@ FROM (
     arraySort(arrayMap(m -> assumeNotNull(m), groupUniqArray(model))) AS models,
     max(depth) AS max_depth, min(start) AS first_start, max(`end`) AS last_end
   FROM {logs} GROUP BY root_span_id
-) AS a
-LEFT JOIN (
-  SELECT * FROM {logs} WHERE is_root ORDER BY start, span_id LIMIT 1 BY root_span_id
-) AS r ON r.root_span_id = a.root_span_id
+) AS a ON r.root_span_id = a.root_span_id
 ORDER BY created DESC NULLS LAST, root_span_id"""

@@ -45,11 +45,13 @@ _BOOLEAN = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
 
 
 def limit_settings(*, timeout_s: float, row_limit: int, memory: int, rows_to_read: int) -> dict[str, Any]:
-    """The settings every query runs under, in the order they are set (readonly last)."""
-    # join_use_nulls: a LEFT JOIN miss is NULL as in DuckDB, not the type's default ('' or 0).
+    """The settings every query runs under, in the order they are set (readonly last).
+    ``join_use_nulls``: a LEFT JOIN miss is NULL as in DuckDB, not the type's default ('' or 0)."""
     return {
         "max_execution_time": max(1, round(timeout_s)),
         "max_memory_usage": memory,
+        # Past half the limit a GROUP BY / ORDER BY spills to temporary files instead of failing.
+        **dict.fromkeys(("max_bytes_before_external_group_by", "max_bytes_before_external_sort"), memory // 2),
         "max_result_rows": row_limit + 1,
         "result_overflow_mode": "throw",
         "max_rows_to_read": rows_to_read,
@@ -141,8 +143,7 @@ class _Server:
         # ``readonly`` again; the limits still travel with every query (readonly = 2 allows them).
         if int(self.client.command("SELECT getSetting('readonly')") or 0):
             self.settings = {k: v for k, v in settings.items() if k != "readonly"}
-        # Settings an older server does not know (use_query_condition_cache came with 25.3) are
-        # left out: clickhouse-connect refuses unknown ones.
+        # Settings an older server does not know (use_query_condition_cache: 25.3) are left out.
         known = getattr(self.client, "server_settings", None)
         if known:
             self.settings = {k: v for k, v in self.settings.items() if k in known}
@@ -384,8 +385,7 @@ class ClickHouseLogs(ProtocolReads):
                 raise QueryError(f"query failed: {message[:500]}", original) from None
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        # ClickHouse counts are UInt64 where DuckDB's are BIGINT.
-        wide = [name for name, dtype in frame.schema.items() if dtype in (pl.UInt64, pl.UInt32, pl.UInt16)]
+        wide = [n for n, t in frame.schema.items() if t in (pl.UInt64, pl.UInt32, pl.UInt16)]  # DuckDB: BIGINT
         if wide:
             frame = frame.with_columns(pl.col(wide).cast(pl.Int64, strict=False))
         # Microsecond timestamps, as DuckDB's (ClickHouse truncates a DateTime64(6) to milliseconds).

@@ -71,7 +71,7 @@ def narrowed(tables: dict[str, str], trace_ids: list[str]) -> str:
     table = quote_name(tables["spans"])
     keep = f"TraceId IN ({', '.join(sql_string(t) for t in trace_ids)})" if trace_ids else "0"
     source = f"(SELECT * FROM {table} WHERE {keep})"
-    return _canonical(_otel(tables, source), _otel_links(tables, source))
+    return _canonical(_otel(tables, source), _otel_links(tables, source), "trace_id")
 
 
 def condition_ids(tables: dict[str, str], condition: str) -> str | None:
