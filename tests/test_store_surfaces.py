@@ -124,9 +124,9 @@ def test_explorer_pages_filters_and_opens_through_the_store(files: dict[str, Any
         root = files["frame"].group_by("root_span_id").len().sort(["len", "root_span_id"]).row(-1)[0]
         # Both by the trace's row ranges (sources/trace_rows.py): conditions on its _row first.
         read: list[tuple[tuple[str, ...], str | None]] = []
-        narrow = DuckDBStore.trace_columns
+        narrow = DuckDBStore.select_trace
         monkeypatch.setattr(
-            DuckDBStore, "trace_columns", lambda self, r, c: read.append((c, r)) or narrow(self, r, c)
+            DuckDBStore, "select_trace", lambda self, r, c: read.append((c, r)) or narrow(self, r, c)
         )
         wide: list[str | None] = []
         whole = DuckDBStore.trace_span

@@ -73,7 +73,7 @@ def _roots(logs: pl.DataFrame) -> list[str]:
 def _assert_same_reads(ranged: DuckDBStore, plain: DuckDBStore, logs: pl.DataFrame) -> None:
     for root in _roots(logs):
         assert_frame_equal(ranged.trace(root), plain.trace(root))
-        assert_frame_equal(ranged.trace_columns(root, TREE), plain.trace_columns(root, TREE))
+        assert_frame_equal(ranged.select_trace(root, TREE), plain.select_trace(root, TREE))
         spans = logs.filter(pl.col("root_span_id") == root).get_column("span_id").to_list()
         for span in [*spans[:3], *spans[-2:], "no-such-span"]:
             assert_frame_equal(ranged.trace_span(root, span), plain.trace_span(root, span))

@@ -184,7 +184,7 @@ class EngineSource:
         frame = self._in_load_order("* EXCLUDE (_row)", self._trace_condition(root_span_id), f"trace {root_span_id}")
         return self._finish(frame, "spans")
 
-    def trace_columns(self, root_span_id: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    def select_trace(self, root_span_id: str, columns: tuple[str, ...]) -> pl.DataFrame:
         """Only ``columns`` of one trace's spans, in load order (``select_columns`` of that trace)."""
         unknown = [c for c in columns if c not in SCHEMA]
         if unknown:

@@ -298,9 +298,9 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         # From a store, that trace's spans alone (its rows index the trace, not the logs), and only
         # the tree's columns: a span's fields are read when it is opened (100k spans: the wide
         # columns were three quarters of the read).
-        # ``trace_columns`` reads by the trace's row ranges where the source keeps them (a store).
+        # ``select_trace`` reads by the trace's row ranges where the source keeps them (a store).
         columns = ("root_span_id", *_NODE_COLUMNS)
-        by_trace = getattr(self.source, "trace_columns", None)
+        by_trace = getattr(self.source, "select_trace", None)
         reader = getattr(self.source, "select_columns", None)
         if by_trace is not None:
             self._trace_logs = by_trace(root, columns)
