@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--baseline", help="a checkout of the code before a change: its child runs too, same store")
     parser.add_argument("--work", help="folder for the store copy (default bench/data)")
     parser.add_argument("--keep", action="store_true", help="keep the store copy (removed by default)")
+    parser.add_argument("--reuse", action="store_true", help="open a kept copy again (no copy, no append)")
+    parser.add_argument("--rounds", type=int, default=1, help="child runs per code version (alternating)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -88,18 +90,21 @@ def main() -> None:
 
     store = (Path(args.work) if args.work else DATA) / f"trace_open_{Path(args.base).stem}.duckdb"
     store.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.base, store)
-    trace = big_trace(args.spans)
-    start = time.perf_counter()
-    imported = import_logs(trace, f"duckdb:///{store}", progress=False)
-    append_s = time.perf_counter() - start
-    del trace
+    append_s, added = None, None
+    if not (args.reuse and store.exists()):
+        shutil.copyfile(args.base, store)
+        trace = big_trace(args.spans)
+        start = time.perf_counter()
+        added = import_logs(trace, f"duckdb:///{store}", progress=False).spans_added
+        append_s = time.perf_counter() - start
+        del trace
     child = [str(Path(__file__).resolve()), "--child", str(store), str(args.runs)]
     result: dict[str, Any] = {}
-    if args.baseline:  # the code before, then this code, on the same store in one run
-        result["before"] = run_child(child, timeout=3600, root=args.baseline)
-    result["after" if args.baseline else "result"] = run_child(child, timeout=3600)
-    result.update(machine=machine(), base=Path(args.base).name, append_s=append_s, spans_added=imported.spans_added)
+    for _ in range(args.rounds):  # with --baseline: the code before, then this code, same store, alternating
+        if args.baseline:
+            result.setdefault("before", []).append(run_child(child, timeout=3600, root=args.baseline))
+        result.setdefault("after" if args.baseline else "result", []).append(run_child(child, timeout=3600))
+    result.update(machine=machine(), base=Path(args.base).name, append_s=append_s, spans_added=added)
     save(f"store_trace_open_{Path(args.base).stem}", result)
     print(json.dumps(result, indent=2, default=str))
     if not args.keep:
