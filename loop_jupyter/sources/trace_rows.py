@@ -10,7 +10,8 @@ import gets a range there too. Reading a trace then scans the row groups of its 
 instead of ``root_span_id`` of every span.
 
 The table is sorted by ``root_span_id`` (its min/max statistics skip to the ranges of one trace),
-written at import for the rows each import adds (``update_derived``), and backfilled for an older
+written by each import for the rows it adds (``update_trace_rows``, in the import's
+transaction), and backfilled for an older
 store by ``upgrade_store``. ``loop_jupyter_meta``'s ``trace_rows_spans`` is the span count it
 covers: a store appended by a version that does not keep the table reads as before (the
 condition on ``root_span_id`` alone), never a stale range.

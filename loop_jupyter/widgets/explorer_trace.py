@@ -57,9 +57,9 @@ class _OpenTrace:
         # Orphans (parent not in this trace) show at the top level rather than vanish. Grouped in
         # Polars, positions ascending in each group; a parent's positions become a list when its
         # children are paged (Python loops over the 100k spans of a trace were most of the open).
-        parent = pl.col("parent_id")
+        parent, known = pl.col("parent_id"), spans.get_column("span_id").implode()
         groups = (
-            spans.select(key=pl.when(parent.is_in(spans.get_column("span_id").implode())).then(parent).otherwise(pl.lit("")))
+            spans.select(key=pl.when(parent.is_in(known)).then(parent).otherwise(pl.lit("")))
             .with_row_index("position")
             .group_by("key", maintain_order=True)
             .agg("position")
