@@ -122,18 +122,25 @@ def test_explorer_pages_filters_and_opens_through_the_store(files: dict[str, Any
         # Opening a trace reads that trace alone from the store, the tree's columns only; opening a
         # span reads that span's row alone (once for its summary and fields).
         root = files["frame"].group_by("root_span_id").len().sort(["len", "root_span_id"]).row(-1)[0]
+        # Both by the trace's row ranges (sources/trace_rows.py): conditions on its _row first.
         read: list[tuple[tuple[str, ...], str | None]] = []
-        narrow = DuckDBStore.select_columns
+        narrow = DuckDBStore.select_trace
         monkeypatch.setattr(
-            DuckDBStore, "select_columns", lambda self, c, w=None, **k: read.append((c, w)) or narrow(self, c, w, **k)
+            DuckDBStore, "select_trace", lambda self, r, c: read.append((c, r)) or narrow(self, r, c)
         )
         wide: list[str | None] = []
-        whole = DuckDBStore.filter
-        monkeypatch.setattr(DuckDBStore, "filter", lambda self, w=None, **k: wide.append(w) or whole(self, w, **k))
+        whole = DuckDBStore.trace_span
+        monkeypatch.setattr(DuckDBStore, "trace_span", lambda self, r, s: wide.append(s) or whole(self, r, s))
+        conditions: list[str] = []
+        ranged = DuckDBStore._trace_condition
+        monkeypatch.setattr(
+            DuckDBStore, "_trace_condition", lambda self, r: conditions.append(ranged(self, r)) or conditions[-1]
+        )
         opened = _ask(on_store, type="open", root_span_id=root)
-        assert len(read) == 1 and f"root_span_id = '{root}'" in str(read[0][1])
+        assert len(read) == 1 and read[0][1] == root
         assert "input" not in read[0][0] and "output" not in read[0][0]
         assert wide == []
+        assert len(conditions) == 1 and "_row BETWEEN" in conditions[0] and f"root_span_id = '{root}'" in conditions[0]
         assert opened == _ask(on_frame, type="open", root_span_id=root)
         spans = [n["span_id"] for n in [*opened["top"]["nodes"], *opened["expanded"][0]["nodes"]][:3]]
         for span in spans:
@@ -141,7 +148,8 @@ def test_explorer_pages_filters_and_opens_through_the_store(files: dict[str, Any
             field = {"type": "field", "span_id": span, "field": "input", "offset": 10, "length": 50}
             assert _ask(on_store, **field) == _ask(on_frame, **field)
         assert len(spans) == len(wide) == 3
-        assert all(f"span_id = '{span}'" in str(w) for span, w in zip(spans, wide, strict=True))
+        assert wide == spans
+        assert len(conditions) == 4 and all("_row BETWEEN" in c for c in conditions)
         ids = [root, files["frame"].get_column("root_span_id")[0]]
         assert _ask(on_store, type="select", ids=ids, mode="replace") == _ask(
             on_frame, type="select", ids=ids, mode="replace"

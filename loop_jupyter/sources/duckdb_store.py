@@ -10,6 +10,8 @@ Layout of the file (schema version 1):
   the shared SQL of ``sources._sql`` read.
 - ``loop_jupyter_meta``: key/value pairs (``schema_version``, ``created_with``, and the figures
   ``stats()`` returns, kept by each import: sources/derived.py).
+- ``loop_jupyter_trace_rows``: each trace's ranges of ``_row`` (sources/trace_rows.py), so reading
+  one trace or one span skips the row groups of the others; kept by each import.
 - ``loop_jupyter_vocab``: the vocabulary the planner and the system prompt read (distinct models,
   names, tags, metadata keys and values with span counts), kept by each import (sources/vocab.py).
   A store written before these two existed opens and answers all the same (computed in SQL).
@@ -40,6 +42,7 @@ from ._sql import EngineSource
 from .base import Shape, SourceStats
 from .derived import META_TABLE, read_stats
 from .root_only import push_root_only
+from .trace_rows import is_current, trace_condition
 from .vocab import Vocabulary, read_vocab
 
 SCHEMA_VERSION = "1"
@@ -239,6 +242,17 @@ class DuckDBStore(EngineSource):
         self._stats: SourceStats | None = None
         self._vocab: tuple[Vocabulary | None] | None = None
         self.engine.root_only_keys = self._root_only_keys  # type: ignore[method-assign]
+        self._ranged: bool | None = None  # whether the trace row ranges cover the store
+
+    def _trace_condition(self, root_span_id: str) -> str:
+        """One trace's ``_row`` ranges (sources/trace_rows.py) and its id: its row groups alone are
+        read. A store without the ranges (written before them) reads by ``root_span_id``."""
+        with self.engine._lock:
+            if self._ranged is None:
+                self._ranged = is_current(self.engine._con)
+            if self._ranged:
+                return trace_condition(self.engine._con, str(root_span_id))
+        return super()._trace_condition(root_span_id)
 
     def stats(self) -> SourceStats:
         if self._stats is None:  # stored at import (sources/derived.py); an older store counts

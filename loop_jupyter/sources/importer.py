@@ -37,6 +37,7 @@ from ..schema import SCHEMA, empty_frame
 from .chunked import NotContiguous, chunkable, iter_chunks
 from .derived import update_derived
 from .duckdb_store import StoreError, check_version, connect_file, create_schema, is_store, parse_url
+from .trace_rows import update_trace_rows
 
 #: Rows per batch when the source is a frame already in memory.
 FRAME_BATCH_ROWS = 250_000
@@ -328,6 +329,7 @@ def import_logs(
             con.execute(f"DROP TABLE {STAGING}")
             result.traces_updated = _update_traces(con, first_row)
             update_derived(con, first_row)  # vocabulary and stats (sources/derived.py)
+            update_trace_rows(con, first_row)  # each trace's _row ranges (sources/trace_rows.py)
             con.commit()
         except BaseException:
             con.rollback()

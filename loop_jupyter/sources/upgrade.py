@@ -1,5 +1,6 @@
 """``upgrade_store(path)``: add to a store written by an older version what this one derives at
-import (the vocabulary, the stored stats: ``sources/derived.py``), in one transaction. Reading
+import (the vocabulary, the stored stats: ``sources/derived.py``; each trace's row ranges:
+``sources/trace_rows.py``), in one transaction. Reading
 an older store needs none of it (the readers compute in SQL); it makes the store quick again."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from .derived import backfill
 from .duckdb_store import check_version, connect_file, parse_url
+from .trace_rows import is_current, update_trace_rows
 
 
 def upgrade_store(target: str | Path) -> None:
@@ -19,6 +21,8 @@ def upgrade_store(target: str | Path) -> None:
         con.begin()
         try:
             backfill(con)
+            if not is_current(con):  # each trace's _row ranges (sources/trace_rows.py)
+                update_trace_rows(con, 0)
             con.commit()
         except BaseException:
             con.rollback()

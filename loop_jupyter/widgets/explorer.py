@@ -298,12 +298,17 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         # From a store, that trace's spans alone (its rows index the trace, not the logs), and only
         # the tree's columns: a span's fields are read when it is opened (100k spans: the wide
         # columns were three quarters of the read).
+        # ``select_trace`` reads by the trace's row ranges where the source keeps them (a store).
+        columns = ("root_span_id", *_NODE_COLUMNS)
+        by_trace = getattr(self.source, "select_trace", None)
         reader = getattr(self.source, "select_columns", None)
-        if reader is not None:
-            self._trace_logs = reader(("root_span_id", *_NODE_COLUMNS), f"root_span_id = {_quote(root)}")
+        if by_trace is not None:
+            self._trace_logs = by_trace(root, columns)
+        elif reader is not None:
+            self._trace_logs = reader(columns, f"root_span_id = {_quote(root)}")
         else:
             self._trace_logs = self.source.trace(root) if self.source is not None else self.logs
-        self._narrow = reader is not None
+        self._narrow = by_trace is not None or reader is not None
         self._span_cache = None
         self._trace = _OpenTrace(self._trace_logs, root)
         self._fields.clear()
@@ -341,8 +346,13 @@ class TraceExplorer(AnnotationHandlers, RequestWidget):
         if not getattr(self, "_narrow", False):
             return self._trace_logs, int(trace.spans.get_column("_row")[trace.position[span_id]])
         if self._span_cache is None or self._span_cache[0] != span_id:
-            where = f"root_span_id = {_quote(trace.root_span_id)} AND span_id = {_quote(span_id)}"
-            self._span_cache = (span_id, self.source.filter(where))  # type: ignore[union-attr]
+            by_trace = getattr(self.source, "trace_span", None)
+            if by_trace is not None:  # by the trace's row ranges where the source keeps them
+                found = by_trace(trace.root_span_id, span_id)
+            else:
+                where = f"root_span_id = {_quote(trace.root_span_id)} AND span_id = {_quote(span_id)}"
+                found = self.source.filter(where)  # type: ignore[union-attr]
+            self._span_cache = (span_id, found)
         found = self._span_cache[1]
         return found, found.height - 1  # span ids repeated in one trace: the last, as the tree's
 

@@ -5,6 +5,7 @@ Moved out of explorer.py (which reads the traces through a frame's engine or a s
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -53,15 +54,26 @@ class _OpenTrace:
         self.total_ms = (
             max((t1 - self.t0).total_seconds() * 1000, 0.0) if self.t0 is not None and t1 is not None else 0.0  # type: ignore[operator]
         )
-        ids = spans.get_column("span_id")
-        known = set(ids.to_list())
-        parents = spans.get_column("parent_id").to_list()
-        # Orphans (parent not in this trace) show at the top level rather than vanish.
-        keys = [p if p is not None and p in known else "" for p in parents]
-        self.children: dict[str, list[int]] = {}
-        for position, key in enumerate(keys):
-            self.children.setdefault(key, []).append(position)
-        self.position = {span_id: i for i, span_id in enumerate(ids.to_list())}
+        # Orphans (parent not in this trace) show at the top level rather than vanish. Grouped in
+        # Polars, positions ascending in each group; a parent's positions become a list when its
+        # children are paged (Python loops over the 100k spans of a trace were most of the open).
+        parent, known = pl.col("parent_id"), spans.get_column("span_id").implode()
+        groups = (
+            spans.select(key=pl.when(parent.is_in(known)).then(parent).otherwise(pl.lit("")))
+            .with_row_index("position")
+            .group_by("key", maintain_order=True)
+            .agg("position")
+        )
+        self._positions = groups.get_column("position")
+        keys = groups.get_column("key").to_list()
+        self._group = dict(zip(keys, range(len(keys)), strict=True))
+        self._counts = dict(zip(keys, self._positions.list.len().to_list(), strict=True))
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each span id's position in ``spans`` (a repeated id: its last), built when first asked."""
+        ids = self.spans.get_column("span_id").to_list()
+        return dict(zip(ids, range(len(ids)), strict=True))
 
     def node(self, position: int, row: dict[str, Any]) -> dict[str, Any]:
         start, end = row["start"], row["end"]
@@ -77,16 +89,16 @@ class _OpenTrace:
             "tokens": row["tokens"],
             "cost": row["cost"],
             "model": row["model"],
-            "n_children": len(self.children.get(row["span_id"], ())),
+            "n_children": self._counts.get(row["span_id"], 0),
         }
 
     def page(self, parent: str, offset: int, limit: int) -> dict[str, Any]:
-        positions = self.children.get(parent, [])
-        chosen = positions[offset : offset + limit]
+        group = self._group.get(parent)
+        chosen = [] if group is None else self._positions[group].slice(offset, limit).to_list()
         rows = self.spans[chosen].to_dicts() if chosen else []
         return {
             "parent": parent,
             "offset": offset,
-            "total": len(positions),
+            "total": self._counts.get(parent, 0),
             "nodes": [self.node(p, r) for p, r in zip(chosen, rows, strict=True)],
         }
