@@ -170,7 +170,7 @@ def check_summary(demo: Demo, question: str) -> None:
         .with_columns(self_s=(pl.col("duration") - pl.col("child_s").fill_null(0)).clip(0))
         .group_by("name")
         .agg(pl.col("self_s").sum())
-        .sort("self_s", descending=True)
+        .sort(["self_s", "name"], descending=[True, False])
     )
     top, top_s = re.search(r"Time went to: (\S+) ([\d.]+)s self", answer.text).groups()
     assert top == own["name"][0] and abs(float(top_s) - own["self_s"][0]) < 0.01
@@ -244,7 +244,8 @@ def check_tool_health(demo: Demo, question: str) -> None:
     )
     # Ranked by blast radius: the failed calls, most first; the text's first tool fails most.
     assert health["errors"].to_list() == sorted(health["errors"].to_list(), reverse=True)
-    worst = tools.sort("errors", descending=True)["name"][0]
+    ranked = tools.with_columns(rate=pl.col("errors") / pl.col("calls"))
+    worst = ranked.sort(["errors", "rate", "name"], descending=[True, True, False])["name"][0]
     assert re.search(r"\n- (\S+):", answer.text).group(1) == worst
     # Week over week: calendar weeks (UTC, from Monday) of the tool spans; the last week is the latest.
     weekly = (
@@ -264,7 +265,8 @@ def check_tool_health(demo: Demo, question: str) -> None:
 def check_slowest_tools(demo: Demo, question: str) -> None:
     answer = demo.ask(question)
     table = first(answer, Table).frame
-    want = tool_spans(demo).group_by("name").agg(avg=pl.col("duration").mean()).sort("avg", descending=True)
+    want = tool_spans(demo).group_by("name").agg(avg=pl.col("duration").mean())
+    want = want.sort(["avg", "name"], descending=[True, False], nulls_last=True)
     assert table[table.columns[0]].to_list() == want["name"].to_list()
     assert np.allclose(table["avg_duration"].to_numpy(), want["avg"].to_numpy())
 

@@ -178,7 +178,7 @@ def test_p95_and_top_n() -> None:
     (call,) = plan("top 3 most expensive llm spans", ctx).tool_calls
     frame = run_sql(ctx, **call["input"]).frames[0]
     assert (
-        frame["id"].to_list() == LOGS.filter(pl.col("type") == "llm").sort("cost", descending=True)["id"][:3].to_list()
+        frame["id"].to_list() == LOGS.filter(pl.col("type") == "llm").sort(["cost", "id"], descending=[True, False], nulls_last=True)["id"][:3].to_list()
     )
 
 
@@ -542,7 +542,7 @@ TERSE_AGGREGATES = [
             logs.filter(pl.col("model").is_not_null())
             .group_by("model")
             .agg(pl.col("duration").mean())
-            .sort("duration", descending=True)["model"]
+            .sort(["duration", "model"], descending=[True, False], nulls_last=True)["model"]
             .to_list()
         ),
     ),
@@ -553,7 +553,7 @@ TERSE_AGGREGATES = [
             logs.filter(pl.col("type") == "tool")
             .group_by("name")
             .agg(pl.col("duration").mean())
-            .sort("duration", descending=True)["name"]
+            .sort(["duration", "name"], descending=[True, False], nulls_last=True)["name"]
             .to_list()
         ),
     ),
@@ -564,7 +564,7 @@ TERSE_AGGREGATES = [
             logs.filter(pl.col("model").is_not_null())
             .group_by("model")
             .agg(pl.col("cost").sum())
-            .sort("cost", descending=True)["model"]
+            .sort(["cost", "model"], descending=[True, False], nulls_last=True)["model"]
             .to_list()
         ),
     ),
@@ -575,7 +575,7 @@ TERSE_AGGREGATES = [
             logs.filter(pl.col("model").is_not_null())
             .group_by("model")
             .agg(pl.col("cost").sum())
-            .sort("cost")["model"]
+            .sort(["cost", "model"], nulls_last=True)["model"]
             .to_list()
         ),
     ),
