@@ -75,7 +75,7 @@ def test_slow_requests_open_with_how_many_and_the_slowest(loop: Loop, logs: pl.D
     assert opening(answer).startswith(want), opening(answer)
     # "most of it in X": the slowest trace's slowest non-root span, and its share of the trace.
     spans = logs.filter((pl.col("root_span_id") == slow["root_span_id"][0]) & ~pl.col("is_root"))
-    step = spans.sort(["duration", "span_id"], descending=[True, False]).row(0, named=True)
+    step = spans.sort(["duration", "name"], descending=[True, False]).row(0, named=True)
     assert f", {step['duration'] / slow['duration'][0]:.0%} of it in {step['name']}." in opening(answer)
 
 
