@@ -141,7 +141,11 @@ def test_span_phrasings_return_exact_rows(question: str, expected) -> None:
     after = datetime.now(UTC)
     assert not result.is_error, result.text
     wants = [spans(expected(now) if callable(expected) else expected) for now in (before, after)]
-    assert all(wants), f"fixture gives no rows for {question!r}: the case tests nothing"
+    if not all(wants):
+        # On Nov 1 itself "since Nov 1" holds nothing of the fixture yet (its first rate limit error is
+        # 0.9 days old): the answer must be empty then too. Any other empty case tests nothing.
+        early = question == "rate limit errors since Nov 1" and after - _last_nov_1(after) < timedelta(days=2)
+        assert early, f"fixture gives no rows for {question!r}: the case tests nothing"
     found = result.artifacts[0]
     assert set(found.ids) in wants
     assert found.count == len(set(found.ids))
