@@ -51,7 +51,7 @@ def test_total_tokens_by_model_is_ranked_by_tokens(loop, logs: pl.DataFrame) -> 
         logs.filter(pl.col("model").is_not_null())
         .group_by("model")
         .agg(pl.col("tokens").sum())
-        .sort("tokens", descending=True)
+        .sort(["tokens", "model"], descending=[True, False], nulls_last=True)
     )
     assert table["model"].to_list() == want["model"].to_list()
     tokens = next(c for c in table.columns if "tokens" in c)

@@ -58,7 +58,7 @@ def test_common_errors_open_with_the_top_failure(loop: Loop, logs: pl.DataFrame)
         f"({share(traces, total)} of traces), mostly in "
     )
     assert opening(answer).startswith(want), opening(answer)
-    top_span = rate.group_by("name").len().sort("len", descending=True)["name"][0]
+    top_span = rate.group_by("name").len().sort(["len", "name"], descending=[True, False])["name"][0]
     assert f"mostly in {top_span}, since {first:%b} {first.day}, {first.year}." in opening(answer)
     overall = f"Errors overall: {errors.height:,} spans in {errors['root_span_id'].n_unique():,} of {total:,} traces"
     assert overall in opening(answer)
@@ -67,7 +67,7 @@ def test_common_errors_open_with_the_top_failure(loop: Loop, logs: pl.DataFrame)
 def test_slow_requests_open_with_how_many_and_the_slowest(loop: Loop, logs: pl.DataFrame) -> None:
     answer = ask(loop, "slow requests")
     roots = logs.filter(pl.col("is_root"))
-    slow = roots.filter(pl.col("duration") > 60).sort("duration", descending=True)
+    slow = roots.filter(pl.col("duration") > 60).sort(["duration", "root_span_id"], descending=[True, False])
     want = (
         f"{slow.height:,} of {roots.height:,} traces ({share(slow.height, roots.height)}) take over 60 s; "
         f"the slowest took {slow['duration'][0]:,.1f} s"
@@ -75,7 +75,7 @@ def test_slow_requests_open_with_how_many_and_the_slowest(loop: Loop, logs: pl.D
     assert opening(answer).startswith(want), opening(answer)
     # "most of it in X": the slowest trace's slowest non-root span, and its share of the trace.
     spans = logs.filter((pl.col("root_span_id") == slow["root_span_id"][0]) & ~pl.col("is_root"))
-    step = spans.sort("duration", descending=True).row(0, named=True)
+    step = spans.sort(["duration", "name"], descending=[True, False]).row(0, named=True)
     assert f", {step['duration'] / slow['duration'][0]:.0%} of it in {step['name']}." in opening(answer)
 
 
@@ -85,7 +85,7 @@ def test_an_average_by_group_names_the_highest_and_lowest(loop: Loop, logs: pl.D
         logs.filter(pl.col("model").is_not_null())
         .group_by("model")
         .agg(pl.col("duration").mean(), n=pl.len())
-        .sort("duration", descending=True)
+        .sort(["duration", "model"], descending=[True, False], nulls_last=True)
     )
     top, low = means.row(0, named=True), means.row(-1, named=True)
     want = (
@@ -143,7 +143,7 @@ def test_frustrated_users_open_with_who_and_how_many(loop: Loop, logs: pl.DataFr
     # The tool's own line agrees with the table (the scores are the tool's; the sentence must not drift).
     assert f"{count:,} of {total:,} traces score ≥ 2 for frustration, from {users.height:,} users" in answer.text
     top = users.row(0, named=True)
-    signal, n = signals.sort("traces", descending=True).row(0)
+    signal, n = signals.sort(["traces", "signal"], descending=[True, False]).row(0)
     want = (
         f"{users.height:,} users are frustrated in {count:,} of {total:,} traces ({share(count, total)}); "
         f"{top['user']} the most, in {top['frustrated_traces']:,} traces. The commonest signal is {signal} ({n:,} traces)."

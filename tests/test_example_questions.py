@@ -74,8 +74,10 @@ def timed(demo: Demo, question: str, expected: Callable[[datetime], set[str]], s
     if question in EMPTY_ON_DEMO:
         assert found == set() and want == [set(), set()] and "0 spans match" in answer.text, answer.text
         return
-    if "this week" in question and before - week_start(before) < timedelta(hours=12):
-        # Early on a Monday (UTC) this week holds no demo traffic yet: the answer must be empty too.
+    if "this week" in question and before - week_start(before) < timedelta(days=3):
+        # Early in the week (UTC) one user's errors this week may be none yet (the demo thins traffic
+        # by weekday and hour; sampled: none up to ~30 h into the week, 1-4 up to 48 h), so the
+        # answer may rightly be empty: only "equals the independent rows" is checked then.
         assert found in want, (question, len(found), [len(w) for w in want])
         return
     assert want[0] and want[1], f"the demo gives no rows for {question!r}: the case tests nothing"
@@ -170,7 +172,7 @@ def check_summary(demo: Demo, question: str) -> None:
         .with_columns(self_s=(pl.col("duration") - pl.col("child_s").fill_null(0)).clip(0))
         .group_by("name")
         .agg(pl.col("self_s").sum())
-        .sort("self_s", descending=True)
+        .sort(["self_s", "name"], descending=[True, False])
     )
     top, top_s = re.search(r"Time went to: (\S+) ([\d.]+)s self", answer.text).groups()
     assert top == own["name"][0] and abs(float(top_s) - own["self_s"][0]) < 0.01
@@ -244,7 +246,8 @@ def check_tool_health(demo: Demo, question: str) -> None:
     )
     # Ranked by blast radius: the failed calls, most first; the text's first tool fails most.
     assert health["errors"].to_list() == sorted(health["errors"].to_list(), reverse=True)
-    worst = tools.sort("errors", descending=True)["name"][0]
+    ranked = tools.with_columns(rate=pl.col("errors") / pl.col("calls"))
+    worst = ranked.sort(["errors", "rate", "name"], descending=[True, True, False])["name"][0]
     assert re.search(r"\n- (\S+):", answer.text).group(1) == worst
     # Week over week: calendar weeks (UTC, from Monday) of the tool spans; the last week is the latest.
     weekly = (
@@ -264,7 +267,8 @@ def check_tool_health(demo: Demo, question: str) -> None:
 def check_slowest_tools(demo: Demo, question: str) -> None:
     answer = demo.ask(question)
     table = first(answer, Table).frame
-    want = tool_spans(demo).group_by("name").agg(avg=pl.col("duration").mean()).sort("avg", descending=True)
+    want = tool_spans(demo).group_by("name").agg(avg=pl.col("duration").mean())
+    want = want.sort(["avg", "name"], descending=[True, False], nulls_last=True)
     assert table[table.columns[0]].to_list() == want["name"].to_list()
     assert np.allclose(table["avg_duration"].to_numpy(), want["avg"].to_numpy())
 
@@ -445,11 +449,12 @@ FILTERS: dict[str, tuple[str, Callable[[Demo, datetime], set[str]]]] = {
         ),
     ),
     # The demo has no LLM span over 60 s (its slowest is about 30 s), so the docs' phrasing is also
-    # checked with a threshold that has rows.
-    "LLM spans longer than 20 seconds in the last 5 days": (
+    # checked with a threshold that has rows on every day: over 10 s, 49-76 spans in the last 5 days
+    # of the demos sampled (over 20 s had 0-13: none for the demo of 2027-06-14 12:00:03 UTC).
+    "LLM spans longer than 10 seconds in the last 5 days": (
         "spans",
         lambda d, now: spans_ids(
-            d, (pl.col("created") > now - timedelta(days=5)) & (pl.col("type") == "llm") & (pl.col("duration") > 20)
+            d, (pl.col("created") > now - timedelta(days=5)) & (pl.col("type") == "llm") & (pl.col("duration") > 10)
         ),
     ),
     "errors for {user} this week": (
@@ -599,7 +604,7 @@ CHECKS: dict[str, Callable[[Demo, str], object]] = {
 }
 
 #: Checked beside the examples, not taken from a source.
-VARIANTS = {"LLM spans longer than 20 seconds in the last 5 days"}
+VARIANTS = {"LLM spans longer than 10 seconds in the last 5 days"}
 
 #: Examples the offline planner answers wrongly today, each with the precise reason.
 WRONG: dict[str, str] = {}

@@ -199,8 +199,9 @@ def test_show_that_as_a_chart(chat, logs) -> None:
     assert names(answers[1]) == ["chart"]
     assert any(isinstance(a, Chart) for a in answers[1].artifacts)
     got = table(answers[1])
-    want = logs.filter(pl.col("model").is_not_null()).group_by("model").agg(pl.col("duration").mean()).sort("duration")
-    slowest, fastest = want.row(-1), want.row(0)
+    want = logs.filter(pl.col("model").is_not_null()).group_by("model").agg(pl.col("duration").mean())
+    want = want.sort(["duration", "model"], descending=[True, False])  # the chart text's order: ties by name
+    slowest, fastest = want.row(0), want.row(-1)
     assert f"highest {slowest[1]:,.4g} at {slowest[0]}" in answers[1].text
     assert f"lowest {fastest[1]:,.4g} at {fastest[0]}" in answers[1].text
     assert got.height == want.height
@@ -222,7 +223,7 @@ def test_show_the_slowest_one_of_a_filter(chat, logs) -> None:
     assert names(answers[1]) == ["summarize_trace"]
     having = logs.filter(pl.col("error").is_not_null() & (pl.col("model") == "gpt-5.1"))["root_span_id"].unique()
     traces = lj.traces(logs).filter(pl.col("root_span_id").is_in(having.implode()))
-    slowest = traces.sort(["duration", "created"], descending=True, nulls_last=True).row(0, named=True)
+    slowest = traces.sort(["duration", "created", "root_span_id"], descending=[True, True, False], nulls_last=True).row(0, named=True)
     assert answers[1].tool_calls[0]["input"]["root_span_id"] == slowest["root_span_id"]
 
 
@@ -270,7 +271,8 @@ def test_that_user_of_one_trace(chat, logs, roots) -> None:
     root = answers[0].tool_calls[0]["input"]["root_span_id"]
     user = roots.filter(pl.col("root_span_id") == root)["user"].item()
     # "what about that user?" narrows the earlier question (the slowest trace) to that user's traces.
-    mine = lj.traces(logs).filter(pl.col("user") == user).sort(["duration", "created"], descending=True)
+    mine = lj.traces(logs).filter(pl.col("user") == user)
+    mine = mine.sort(["duration", "created", "root_span_id"], descending=[True, True, False], nulls_last=True)
     assert answers[1].tool_calls[0]["input"]["root_span_id"] == mine["root_span_id"][0]
 
 
@@ -323,7 +325,7 @@ def tau(fixtures_dir: Path) -> pl.DataFrame:
 
 def test_tau_bench_second_tool_then_why(chat, tau) -> None:
     answers = chat("count tool spans by name", "the second group", "why?", frame=tau)
-    tools = tau.filter(pl.col("type") == "tool").group_by("name").len().sort("len", descending=True)
+    tools = tau.filter(pl.col("type") == "tool").group_by("name").len().sort(["len", "name"], descending=[True, False])
     name, n = tools.row(1)
     assert table(answers[0]).row(1) == (name, n)
     assert rows(answers[1], tau) == set(tau.filter((pl.col("type") == "tool") & (pl.col("name") == name))["id"])
@@ -342,7 +344,7 @@ def test_tau_bench_narrow_an_aggregate_to_a_user(chat, tau) -> None:
 def test_tau_bench_the_biggest_of_those(chat, tau) -> None:
     answers = chat("traces with more than 10 tool calls", "show the biggest one", frame=tau)
     traces = lj.traces(tau).filter(pl.col("tool_calls") > 10)
-    biggest = traces.sort(["span_count", "created"], descending=True).row(0, named=True)
+    biggest = traces.sort(["span_count", "created", "root_span_id"], descending=[True, True, False]).row(0, named=True)
     assert answers[1].tool_calls[0]["input"]["root_span_id"] == biggest["root_span_id"]
 
 
@@ -375,7 +377,8 @@ def test_openhands_narrow_by_duration_then_the_slowest(chat, fixtures_dir) -> No
     slow = logs.filter((pl.col("type") == "llm") & (pl.col("duration") > 10))
     assert slow.height and rows(answers[1], logs) == set(slow["id"])
     traces = lj.traces(logs).filter(pl.col("root_span_id").is_in(slow["root_span_id"].implode()))
-    slowest = traces.sort(["duration", "created"], descending=True, nulls_last=True)["root_span_id"][0]
+    slowest = traces.sort(["duration", "created", "root_span_id"], descending=[True, True, False], nulls_last=True)
+    slowest = slowest["root_span_id"][0]
     assert answers[2].tool_calls[0]["input"]["root_span_id"] == slowest
 
 

@@ -98,7 +98,7 @@ def _slow_spans(ctx: ToolContext, spans: pl.DataFrame) -> list[dict[str, Any]]:
         .filter((pl.col("peers") >= MIN_PEERS) & (pl.col("p50") > 0))
         .with_columns(ratio=pl.col("duration") / pl.col("p50"))
         .filter(pl.col("ratio") >= SLOW_FACTOR)
-        .sort("ratio", descending=True)
+        .sort(["ratio", "span_id"], descending=[True, False])
     )
     return [
         {

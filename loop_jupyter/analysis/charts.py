@@ -137,7 +137,7 @@ def _by_model(data: pl.DataFrame, column: str, label: str, unit: str) -> tuple[A
         color_discrete_sequence=COLORS,
         labels={"time": unit.capitalize(), column: label, "model": "Model"},
     )
-    per_model = data.group_by("model").agg(pl.col(column).sum()).sort(column, descending=True)
+    per_model = data.group_by("model").agg(pl.col(column).sum()).sort([column, "model"], descending=[True, False], nulls_last=True)
     return fig, per_model
 
 
@@ -198,7 +198,7 @@ def chart(
             labels={"time": unit.capitalize(), "s": "Trace duration (s)", "percentile": "Percentile"},
         )
         title = f"Trace duration percentiles per {unit}"
-        worst = data.sort("p95_s", descending=True).row(0, named=True)
+        worst = data.sort(["p95_s", "time"], descending=[True, False], nulls_last=True).row(0, named=True)
         text = f"{data.height} {unit}s; worst p95 {worst['p95_s']:.2f} s on {worst['time']:%Y-%m-%d %H:%M}."
     elif kind == "error_rate":
         fig = px.line(
@@ -213,7 +213,7 @@ def chart(
         fig.update_yaxes(tickformat=".0%")
         title = f"Error rate per {unit}"
         total = data["error_traces"].sum() / data["traces"].sum()
-        worst = data.sort("error_rate", descending=True).row(0, named=True)
+        worst = data.sort(["error_rate", "time"], descending=[True, False], nulls_last=True).row(0, named=True)
         text = (
             f"{data.height} {unit}s; overall {total:.1%} of traces have an error; highest "
             f"{worst['error_rate']:.1%} on {worst['time']:%Y-%m-%d %H:%M}."

@@ -115,7 +115,7 @@ class DocsIndex:
 
     def bm25(self, query: str) -> np.ndarray:
         scores = np.zeros(len(self.sections))
-        for word in set(_tokens(query)):
+        for word in dict.fromkeys(_tokens(query)):  # query order: the float sums do not follow the hash seed
             idf = self.idf.get(word)
             if idf is None:
                 continue

@@ -184,7 +184,7 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
         errs.group_by("error_type")
         .agg(spans=pl.len(), traces=pl.col("root_span_id").n_unique())
         .with_columns(share_of_traces=pl.col("traces") / total_traces)
-        .sort(["traces", "spans"], descending=True)
+        .sort(["traces", "spans", "error_type"], descending=[True, True, False], nulls_last=True)
     )
     top = groups.head(8).select("error_type", "message")
     daily = (
@@ -372,7 +372,7 @@ def context_overflows(ctx: ToolContext) -> ToolResult:
     call = code("errors", "context_overflows", {})
     if errs.height == 0:
         return ToolResult(f"No context-window overflows in {total_traces:,} traces.", [call])
-    incidents = errs.sort("when").select(
+    incidents = errs.sort("when", "id", nulls_last=True).select(
         "when",
         "root_span_id",
         "id",

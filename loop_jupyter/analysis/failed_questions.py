@@ -43,7 +43,7 @@ def failed_question_rows(logs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     if errors.height == 0:
         return pl.DataFrame(), roots.height
     first = (
-        errors.sort(pl.coalesce("start", "created"), nulls_last=True)
+        errors.sort(pl.coalesce("start", "created"), "depth", "id", nulls_last=True)
         .group_by("root_span_id", maintain_order=True)
         .agg(
             errors=pl.len(),
@@ -69,7 +69,7 @@ def failed_question_rows(logs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
             .then(pl.lit("(the run)"))
             .otherwise(pl.col("first_error_span")),
         )
-        .sort([pl.col("outcome") == "failed", "created"], descending=[True, True], nulls_last=True)
+        .sort([pl.col("outcome") == "failed", "created", "root_span_id"], descending=[True, True, False], nulls_last=True)
         .select("root_span_id", "created", "question", "outcome", "errors", "first_error_span", "first_error")
     )
     return rows, roots.height

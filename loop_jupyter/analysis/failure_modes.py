@@ -224,7 +224,7 @@ def table_of(pairs: pl.DataFrame) -> pl.DataFrame:
     if failing == 0:
         return pl.DataFrame(schema={"mode": pl.String, "signal": pl.String, "traces": pl.UInt32, "share": pl.Float64})
     return (
-        pairs.sort("when", nulls_last=True)
+        pairs.sort("when", "root_span_id", nulls_last=True)
         .group_by("mode", "signal", "definition")
         .agg(
             traces=pl.col("root_span_id").n_unique(),

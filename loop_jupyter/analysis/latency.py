@@ -31,7 +31,7 @@ def self_times(logs: pl.DataFrame) -> pl.DataFrame:
 def _slowest_span(logs: pl.DataFrame) -> pl.DataFrame:
     return (
         logs.filter(~pl.col("is_root") & pl.col("duration").is_not_null())
-        .sort("duration", descending=True)
+        .sort(["duration", "name"], descending=[True, False], nulls_last=True)  # name: all a source reads
         .group_by("root_span_id", maintain_order=True)
         .first()
         .select("root_span_id", slowest_span=pl.col("name"), slowest_span_s=pl.col("duration"))

@@ -35,7 +35,7 @@ def query_chart(ctx: ToolContext, query: str, description: str | None = None) ->
         fig = px.line(plot, x=x, y=y, markers=True, color_discrete_sequence=COLORS)
     else:
         fig = px.bar(plot, x=x, y=y, color_discrete_sequence=COLORS)
-    top = data.drop_nulls(y).sort(y, descending=True)
+    top = data.drop_nulls(y).sort([y, x], descending=[True, False], nulls_last=True)
     text = f"Charted {y} by {x} over {data.height:,} rows"
     if top.height:
         row = top.row(0, named=True)

@@ -76,7 +76,7 @@ def tool_health(ctx: ToolContext) -> ToolResult:
             p95_s=pl.col("duration").quantile(0.95, QUANTILE),
         )
         .with_columns(error_rate=pl.col("errors") / pl.col("calls"))
-        .with_columns(blast_radius=pl.col("error_rate") * pl.col("calls"))
+        .with_columns(blast_radius=pl.col("errors").cast(pl.Float64))  # error_rate × calls, exactly: ties stay ties
         .join(wow, on="name", how="left", nulls_equal=True)
         .sort(["blast_radius", "error_rate", "name"], descending=[True, True, False], nulls_last=True)
         .select(

@@ -248,7 +248,7 @@ def _events(path: Path, report: LoadReport) -> Iterator[tuple[int | None, dict[s
         if _is_run(item):
             yield from _run_events(item, item["traj"], key=key, run_index=run_index, line=line, report=report)
         elif isinstance(item, dict) and isinstance(item.get("messages"), list):
-            for name in set(item) - {"messages"}:
+            for name in sorted(set(item) - {"messages"}):
                 report.note_unmapped(name)
             yield from _run_events(None, item["messages"], key=key, run_index=run_index, line=line, report=report)
         elif isinstance(item, list):

@@ -80,7 +80,8 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
         else:
             cols = "id, root_span_id, created, name, type, model, duration, tokens, cost"
         cols = ", ".join(dict.fromkeys(c.strip() for c in cols.split(",")))
-        sql = f"SELECT {cols} FROM {table}{where_sql} ORDER BY {column} {order} NULLS LAST LIMIT {limit}"
+        tie = "root_span_id" if shape == "traces" else "id"  # a total order: ties at the limit stay the same rows
+        sql = f"SELECT {cols} FROM {table}{where_sql} ORDER BY {column} {order} NULLS LAST, {tie} LIMIT {limit}"
         return sql, f"{superlative} {limit} {shape}"
     agg_word = next((w for w in AGGREGATES if re.search(rf"\b{w}\b", q)), None)
     if agg_word is None and re.search(r"\bhow much\b", q):
@@ -183,7 +184,9 @@ def _aggregate_sql(question: str, slots: Slots, shape: str) -> tuple[str, str] |
     select = ", ".join([select_dim, *measures] if select_dim else measures)
     tail = ""
     if select_dim:
-        tail = " GROUP BY 1 ORDER BY " + ("1" if group_name in ("day", "hour", "week") else order_by)
+        # Ties in the measure break on the group value (column 1): the order, and the rows kept by the
+        # LIMIT, do not depend on the engine's hash order.
+        tail = " GROUP BY 1 ORDER BY " + ("1" if group_name in ("day", "hour", "week") else f"{order_by}, 1")
         tail += f" LIMIT {slots.limit or 50}"
     what = f"{agg_word} {metric_word}" if agg_word and metric_word else (f"{rate.group(0)}" if rate else "count")
     label = what + (f" by {group_name}" if group_name else "")
