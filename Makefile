@@ -27,12 +27,18 @@ ask: $(VENV)/.installed
 lab: $(VENV)/.installed
 	$(PY) -m loop_jupyter lab --dir work
 
-# Debian's chromium for the browser tests (playwright cannot download browsers here).
+# Debian's chromium for the browser tests (playwright cannot download browsers here), and faketime
+# for tests/test_clock_shift.py (answers re-checked at instants that once broke them).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: browser tests will be skipped"; fi; }
+	@command -v faketime >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; } \
+	      || echo "faketime not installed: the clock-shift tests will be skipped"; \
+	  else echo "faketime missing: the clock-shift tests will be skipped"; fi; }
 
 # Rebuild js/ with the pinned esbuild and fail if the committed bundle differs from its source.
 check-bundle:
