@@ -58,18 +58,25 @@ def test_demo_in_memory(frame: pl.DataFrame, where: str | None, limit: int) -> N
     assert_same(_sql(ctx, where, limit), _oracle(ToolContext(frame), where, limit))
 
 
-def test_demo_store(frame: pl.DataFrame, tmp_path) -> None:
+@pytest.mark.parametrize("min_errors", [0, None])
+def test_demo_store(frame: pl.DataFrame, tmp_path, monkeypatch, min_errors: int | None) -> None:
+    from loop_jupyter.analysis import errors
     from loop_jupyter.sources import DuckDBStore
     from loop_jupyter.sources.importer import import_logs
 
     path = tmp_path / "logs.duckdb"
     import_logs(frame, f"duckdb:///{path}")
+    in_memory = common_errors(ToolContext(frame))
+    polars_runs = []
+    if min_errors is not None:  # the tool takes the SQL path (its threshold is for 10M-span stores)
+        monkeypatch.setattr(errors, "SQL_MIN_ERRORS", min_errors)
+        monkeypatch.setattr(errors, "polars_common_errors", lambda *a: polars_runs.append(a))
     with DuckDBStore(path) as store:
         ctx = ToolContext(source=store)
         assert_same(_sql(ctx), _oracle(ctx))
         # The tool's whole answer (text and tables) is the in-memory one.
         on_store = common_errors(ctx)
-    in_memory = common_errors(ToolContext(frame))
+        assert not polars_runs
     assert on_store.text == in_memory.text
     for a, b in zip(on_store.frames, in_memory.frames, strict=True):
         assert_frame_equal(a, b)
@@ -118,6 +125,12 @@ PLAIN_ERRORS = [
     '"HTTP 429 Too Many Requests at position 429"',
     '"a550e8400-e29b-41d4-a716-446655440000b and 550e8400-e29b-41d4-a716-446655440000."',
     '"context_length_exceeded: 9 > 8"',
+    # The prefix before a payload: trailing spaces, colons and dashes dropped, none, or a brace earlier.
+    '"Oops -: \\t{\'message\': \'first\'}"',
+    '"{\'message\': \'no prefix\'}"',
+    '"a{b} then - {\'message\': \'after a brace\'}"',
+    '"pre - : - \\n {\\"message\\": \\"double quoted\\"}"',
+    '{"message": "Error: {\'message\': \'inside an object\'}"}',
     '"ConnectionResetError: [Errno 104] Connection reset by peer"',
 ]
 

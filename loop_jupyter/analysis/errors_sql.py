@@ -19,6 +19,7 @@ The ClickHouse backends have no ``LogEngine``: they keep the Polars path.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import polars as pl
@@ -31,10 +32,19 @@ from ..tools.text import ERROR_MESSAGE_MASKS, URL, URL_HOST
 from ._across import _INNER_MESSAGE, _INNER_TYPE, _LEAD_TYPE
 
 _UNBOUNDED = 10**12
+#: The time limit of the grouping query on a store (the Polars path it replaces had none).
+LIMIT_S = 120.0
 #: The JSON fields error_fields reads (object_type, then object_message).
 _TYPE_PATHS = ("$.type", "$.name", "$.error.type", "$.code", "$.status_code", "$.status")
 _MESSAGE_PATHS = ("$.message", "$.error.message", "$.msg", "$.detail")
 _PREFIX = r"^([^{]*?)[\s:-]*\{"
+#: _PREFIX's group without RE2's slow lazy match: the text before the first "{" less its trailing
+#: run of spaces, colons and dashes (the lazy group stops where only those are left); '' when
+#: there is no "{" (the Polars path's null prefix, filled with '').
+_PREFIX_SQL = (
+    "CASE WHEN contains(raw, '{') THEN rtrim(left(raw, strpos(raw, '{') - 1), "
+    "chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || ' :-') ELSE '' END"
+)
 #: Rust's ASCII whitespace (``\s`` and ``trim`` on ASCII): RE2's ``\s`` has no vertical tab.
 _SPACE_CLASS = r"\t\n\x0B\f\r "
 
@@ -123,7 +133,13 @@ def _mask_steps(models: list[str]) -> list[str]:
     for pattern, replacement in ERROR_MESSAGE_MASKS:
         step = f"regexp_replace(x, {_lit(re2(pattern))}, {_lit(replacement)}, 'g')"
         needs = "://" if pattern == URL else _NEEDS.get(pattern)
-        steps.append(f"CASE WHEN contains(x, {_lit(needs)}) THEN {step} ELSE x END" if needs else step)
+        if needs:
+            step = f"CASE WHEN contains(x, {_lit(needs)}) THEN {step} ELSE x END"
+        elif pattern == r"\s+":  # a lone space stays itself: only runs or other spaces need the regex
+            step = f"CASE WHEN regexp_matches(x, '[\\t\\n\\x0B\\f\\r]|  ') THEN {step} ELSE x END"
+        elif pattern.startswith(r"\b[A-Za-z]{2,12}[_-]"):
+            step = f"CASE WHEN contains(x, '_') OR contains(x, '-') THEN {step} ELSE x END"
+        steps.append(step)
     return steps
 
 
@@ -158,13 +174,14 @@ r AS (
   FROM logs_rows WHERE error IS NOT NULL AND ({scope})
 ),
 f AS (
-  SELECT *, {_extract("raw", _INNER_MESSAGE)} AS inner_message, {_extract("raw", _PREFIX)} AS prefix,
-         coalesce(object_type, {_extract("raw", _INNER_TYPE)}, {_extract("raw", _LEAD_TYPE)}) AS error_type
+  SELECT *, CASE WHEN contains(raw, 'message') THEN {_extract("raw", _INNER_MESSAGE)} END AS inner_message,
+         coalesce(object_type, CASE WHEN contains(raw, 'type') THEN {_extract("raw", _INNER_TYPE)} END,
+                  CASE WHEN contains(raw, ':') THEN {_extract("raw", _LEAD_TYPE)} END) AS error_type
   FROM r
 ),
 m AS (
   SELECT _row, root_span_id, "when", name, "type", model, error_type, plain,
-         CASE WHEN inner_message IS NOT NULL THEN trim(coalesce(prefix, '') || ': ' || inner_message, ': ')
+         CASE WHEN inner_message IS NOT NULL THEN trim({_PREFIX_SQL} || ': ' || inner_message, ': ')
               ELSE raw END AS message
   FROM f
 ),
@@ -257,22 +274,35 @@ _WHEN = pl.Datetime("us", "UTC")
 
 
 def sql_common_errors(
-    ctx: ToolContext, where: str | None, limit: int, patterns: dict[str, str], kinds: tuple[str, ...]
+    ctx: ToolContext,
+    where: str | None,
+    limit: int,
+    patterns: dict[str, str],
+    kinds: tuple[str, ...],
+    *,
+    min_errors: int = 0,
 ) -> dict[str, Any] | None:
     """The frames and figures common_errors shows, computed in the engine; None when the engine is not
-    DuckDB or some error in scope is not plain (see the module's doc): the caller runs Polars."""
+    DuckDB, when fewer than ``min_errors`` error spans are in scope, or when some error in scope is
+    not plain (see the module's doc): the caller runs Polars."""
     engine = engine_of(ctx)
     if engine is None:
         return None
     scope = scope_condition(engine, where)
-    models = _run(
+    seen = _run(
         engine,
-        f"SELECT DISTINCT model FROM logs_rows WHERE error IS NOT NULL AND model IS NOT NULL AND ({scope})",
+        "SELECT count(*) AS n, list(DISTINCT model) FILTER (WHERE model IS NOT NULL) AS models"
+        f" FROM logs_rows WHERE error IS NOT NULL AND ({scope})",
         "common_errors: models",
-    ).get_column("model")
-    sql = common_errors_sql(scope, models.to_list(), limit, _kind(patterns, kinds))
-    try:
-        frame = _run(engine, sql, "common_errors")
+    )
+    n, models = seen.row(0)
+    if n < max(min_errors, 1):
+        return None
+    sql = common_errors_sql(scope, list(models or []), limit, _kind(patterns, kinds))
+    longer = getattr(ctx.source, "longer_limit", None) if ctx.pushdown else None
+    try:  # a store's query may take as long as the Polars path's read and grouping would
+        with longer(LIMIT_S) if longer else nullcontext():
+            frame = _run(engine, sql, "common_errors")
     except QueryError:  # malformed JSON in an error that is not plain: the Polars path reads it
         return None
     if not frame.height:  # no errors, or limit < 1: the Polars path says so
