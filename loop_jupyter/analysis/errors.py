@@ -143,7 +143,7 @@ def common_errors(ctx: ToolContext, where: str | None = None, limit: int = 20) -
     if ctx.pushdown:  # many errors in a store: grouped in its SQL, not read out (None: Polars below)
         found = sql_common_errors(ctx, where, limit, MODEL_ERROR_PATTERNS, _KIND_CATEGORIES, min_errors=SQL_MIN_ERRORS)
     if found is None:
-        spans, total_traces = error_scope(ctx, where)
+        spans, total_traces = error_scope(ctx, where, _COMMON_COLUMNS)
         found = polars_common_errors(error_spans(spans), limit)
     else:
         total_traces = _traces_in_scope(ctx, where)
@@ -272,9 +272,13 @@ SQL_MIN_ERRORS = 1_000_000
 #: The span columns the error tools read (from a store, only these, of the error spans only).
 _ERROR_COLUMNS = ("id", "span_id", "root_span_id", "is_root", "created", "start", "name", "type", "model", "error",
                   "prompt_tokens", "tokens")  # fmt: skip
+#: Those common_errors reads (its ids and token counts are not shown): fewer strings out of a store.
+_COMMON_COLUMNS = ("root_span_id", "created", "start", "name", "type", "model", "error")
 
 
-def error_scope(ctx: ToolContext, where: str | None = None) -> tuple[pl.DataFrame, int]:
+def error_scope(
+    ctx: ToolContext, where: str | None = None, columns: tuple[str, ...] = _ERROR_COLUMNS
+) -> tuple[pl.DataFrame, int]:
     """Spans holding every error span (of the traces matching ``where``), and how many traces.
 
     From a store only the error spans' ``_ERROR_COLUMNS`` are read (the filter runs in its SQL)
@@ -284,7 +288,7 @@ def error_scope(ctx: ToolContext, where: str | None = None) -> tuple[pl.DataFram
         condition = "error IS NOT NULL"
         if where:
             condition += f" AND root_span_id IN (SELECT root_span_id FROM traces WHERE {where})"
-        return ctx.span_columns(*_ERROR_COLUMNS, where=condition), ctx.count(where, shape="traces")
+        return ctx.span_columns(*columns, where=condition), ctx.count(where, shape="traces")
     spans = restrict(ctx.logs, selected_roots(ctx, where))
     return spans, spans.get_column("root_span_id").n_unique()
 
