@@ -13,7 +13,10 @@ booleans or nulls; when every error row in scope is plain the SQL answers (ident
 path, tests/test_errors_sql.py), otherwise :func:`sql_common_errors` returns None and the caller
 runs the Polars path over the error spans as before.
 
-The ClickHouse backends have no ``LogEngine``: they keep the Polars path.
+The ClickHouse backends have no ``LogEngine``: they keep the Polars path. So does every store with
+fewer than ``errors.SQL_MIN_ERRORS`` error spans in scope: DuckDB's RE2 masks cost about 1.5x the
+CPU of Polars' for the same answer (bench/RESULTS.md), so this path is for error spans too many to
+read out, not for speed.
 """
 
 from __future__ import annotations
