@@ -225,3 +225,33 @@ def test_clickhouse_like_sources_keep_polars(frame: pl.DataFrame) -> None:
     ctx = ToolContext(frame)
     ctx.source = NoEngine()
     assert errors_sql.engine_of(ctx) is None
+
+
+def test_model_masks_do_not_depend_on_the_hash_seed() -> None:
+    """Two model names of one length that overlap: the one first by name is masked first, in every
+    process (the order was a set's, which the hash seed decides)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from loop_jupyter.tools.text import normalize_message; import polars as pl;"
+        "print(pl.select(normalize_message(pl.lit('x abc-xy'), ['bc-xy', 'abc-x'])).item())"
+    )
+    seen = set()
+    for seed in range(6):
+        env = dict(os.environ, PYTHONHASHSEED=str(seed))
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        seen.add(out.stdout.strip())
+    assert seen == {"x <model>y"}
+
+
+def test_group_ties_break_on_kind_then_type() -> None:
+    # Same message and counts, three error types: the groups come in kind order, on both paths.
+    errors = ['{"type": "ZetaError", "message": "boom"}', '{"type": "AlphaError", "message": "boom"}',
+              '{"type": "MidError", "message": "boom"}']  # fmt: skip
+    frame = _errors_frame(errors * 2)
+    frame = frame.with_columns(root_span_id=pl.Series([f"t{i}" for i in range(6)]))
+    expected = ["AlphaError", "MidError", "ZetaError"]
+    assert _oracle(ToolContext(frame))["groups"].get_column("kind").to_list() == expected
+    assert _sql(ToolContext(frame))["groups"].get_column("kind").to_list() == expected
