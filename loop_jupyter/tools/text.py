@@ -346,6 +346,7 @@ def normalize_message(message: pl.Expr, models: list[str] | None = None) -> pl.E
     """Mask what varies between occurrences of the same error: urls, model names, ids, hex, quoted
     names, numbers. ``models`` (the frame's model names) are masked first, whatever they look like."""
     expr = message
+    # Longest first (a name inside a longer one waits), then by name: the same order every run.
     for name in sorted({m for m in models or () if m and len(m) > 2}, key=lambda m: (-len(m), m)):
         expr = expr.str.replace_all(name, "<model>", literal=True)
     for pattern, replacement in ERROR_MESSAGE_MASKS:
