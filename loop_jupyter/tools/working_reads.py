@@ -32,14 +32,23 @@ def _narrow(ctx: ToolContext) -> bool:
     return working is not None and not working.frame_read
 
 
+def _mark_sampled(ctx: ToolContext) -> None:
+    """The answer is read from a sample: its text gets the note (``ctx.engine`` built earlier does
+    not pass through ``ctx.logs``, which marks it otherwise)."""
+    working = ctx._working
+    if ctx.pushdown and working is not None and working.sampled:
+        ctx._read_sample = True
+
+
 def working_traces(ctx: ToolContext, columns: tuple[str, ...]) -> pl.DataFrame:
     """``ctx.engine.traces.select(columns)``, from a store without reading the sample's spans."""
     if not _narrow(ctx):
-        return ctx.engine.traces.select(columns)
+        traces = ctx.engine.traces.select(columns)
+        _mark_sampled(ctx)
+        return traces
     working = ctx.working()
     assert working is not None
-    if working.sampled:
-        ctx._read_sample = True
+    _mark_sampled(ctx)
     return working.traces(columns)
 
 
@@ -49,8 +58,7 @@ def working_spans_of(ctx: ToolContext, root_span_ids: pl.Series, columns: tuple[
         return ctx.logs.filter(pl.col("root_span_id").is_in(root_span_ids.implode())).select(columns)
     working = ctx.working()
     assert working is not None
-    if working.sampled:
-        ctx._read_sample = True
+    _mark_sampled(ctx)
     return working.spans_of(root_span_ids, columns)
 
 
