@@ -13,7 +13,8 @@ store), the traces first page, opening the biggest trace, and each bench questio
 
 Phase ``focus`` (issue 17, third round): the figures that missed their goals: re-open (fresh
 process, p50 of 3), then in one fresh process the session facts, the first question, the user's
-LLM spans, the user filter's count, the sample draw and the sampled question. ``--upgrade``
+LLM spans, the user filter's count, the sample draw and the sampled questions, and the session's
+peak RSS before and after them. ``--upgrade``
 backfills the store first (``upgrade_store``: what an import now keeps), ``--code-root`` runs
 another checkout's package (the code before the change) on a copy as it was.
 
@@ -38,7 +39,7 @@ from common import DATA, NOW, child_report, machine, n_traces_for, run_child, sa
 
 CHUNK = 1_000_000
 #: Questions for a text-heavy tool: on a store past 20,000 traces they read the day-stratified sample.
-SAMPLED_QUESTIONS = ["Which users are frustrated?"]
+SAMPLED_QUESTIONS = ["Which users are frustrated?", "What languages do users write in?"]
 #: The seed filters of bench_filters.py.
 SEED_FILTERS = {
     "LLM spans": ("span_attributes.type = 'llm'", "spans"),
@@ -196,9 +197,11 @@ def child_focus(store: str, runs: int, sampled: bool) -> None:
     out["user_count"], out["user_rows"] = timed(lambda: source.count(where), runs)
     with source.longer_limit():
         out["sample_draw"], _ = _clock(lambda: source.sample(20_000, stratify_by_day=True))
+    out["peak_rss_mb_before_sampled"] = _hwm_mb()
     for question in SAMPLED_QUESTIONS if sampled else []:
         out["questions"][question], answer = _clock(lambda q=question: loop.ask(q))
         out["questions"][question]["error"] = answer.error
+    out["peak_rss_mb"] = _hwm_mb()  # the session's peak (VmHWM), the sample's text tools included
     loop.close()
     child_report(**out)
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
+from ..tools.working_reads import working_traces
 from ._across import capped_title, clip, code, ids_condition, user_messages
 
 #: (signal, weight, pattern) tested on each user message (case-insensitive).
@@ -236,7 +237,8 @@ def frustrated_users(ctx: ToolContext, limit: int = 20, min_score: float = 2.0) 
         min_score: the score from which a trace counts as frustrated (one strong signal, e.g. "you
             said it was done" or negative feedback, or two weaker ones).
     """
-    traces = ctx.engine.traces
+    # Only the columns read below (from a store: the sampled traces' rows, not their spans whole).
+    traces = working_traces(ctx, ("root_span_id", "input", "scores", "created", "user", "has_error"))
     call = code("frustration", "frustrated_users", {"limit": limit, "min_score": min_score})
     scored = frustration_scores(traces.select("root_span_id", "input", "scores"))
     flagged = (

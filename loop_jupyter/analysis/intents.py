@@ -21,6 +21,7 @@ from ..embeddings import embed, user_text
 from ..frame import loads
 from ..snippet import keyword_args
 from ..tools import ToolContext, tool
+from ..tools.working_reads import working_traces
 from .similar import terms
 
 MAX_K = 12
@@ -208,8 +209,9 @@ def classify_intents(ctx: ToolContext, n_clusters: int | None = None, where: str
         n_clusters: how many groups (chosen automatically by silhouette when not given).
         where: a Braintrust-style filter on traces to classify only some of them.
     """
-    traces = ctx.engine.filter(where, shape="traces") if where else ctx.engine.traces
-    roots = traces.select("root_span_id", "input", "metadata")
+    columns = ("root_span_id", "input", "metadata")
+    # From a store without a filter: those columns of the sampled traces only (not their spans whole).
+    roots = ctx.engine.filter(where, shape="traces").select(columns) if where else working_traces(ctx, columns)
     texts = [user_text(v, 1000, which="first") for v in roots.get_column("input").to_list()]
     keep = [i for i, t in enumerate(texts) if t.strip()]
     if len(keep) < 2:

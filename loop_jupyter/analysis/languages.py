@@ -6,12 +6,14 @@ good at telling languages apart on sentences, weak on one- or two-word inputs (r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import plotly.express as px
 import polars as pl
 
 from ..artifacts import SqlFilter, Table, ToolResult
 from ..tools import ToolContext, tool
+from ..tools.working_reads import working_spans_of, working_traces
 from ._across import COLORS, chart, clip, code, fmt_pct, ids_condition, user_text_column
 from ._language_id import identify
 
@@ -178,6 +180,17 @@ PROMPT_TYPES = ("task", "llm", "agent", "chain", "workflow")
 PROMPTS_PER_TRACE = 3
 
 
+#: The span columns ``_prompt_texts`` reads.
+_PROMPT_COLUMNS = ("root_span_id", "is_root", "type", "input", "start", "created", "depth")
+
+
+def _working_languages(ctx: ToolContext) -> pl.DataFrame:
+    """``trace_languages`` of the working traces, reading only the columns it uses (from a store:
+    the sampled traces' rows, and the spans of the traces whose root holds no user message)."""
+    traces = working_traces(ctx, ("root_span_id", "input", "created", "user"))
+    return trace_languages(traces, lambda roots: working_spans_of(ctx, roots, _PROMPT_COLUMNS))
+
+
 def _prompt_texts(logs: pl.DataFrame, roots: pl.Series) -> pl.DataFrame:
     """root_span_id, text: the first prompts inside each trace (task, LLM, agent spans), for traces
     whose root input holds no user message (a Claude Code session's root is the issue, its phases'
@@ -203,16 +216,20 @@ def _prompt_texts(logs: pl.DataFrame, roots: pl.Series) -> pl.DataFrame:
     )
 
 
-def trace_languages(traces: pl.DataFrame, logs: pl.DataFrame | None = None) -> pl.DataFrame:
+def trace_languages(
+    traces: pl.DataFrame,
+    logs: pl.DataFrame | Callable[[pl.Series], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
     """root_span_id, text (the user's messages joined), language, confidence, and ``source``:
     "root" (the root's user messages) or "prompts" (with ``logs`` given, a trace whose root holds
-    no user message is read from the prompts inside it)."""
+    no user message is read from the prompts inside it). ``logs`` may be a function giving the
+    spans of some traces (``_PROMPT_COLUMNS`` of them at least): only those traces' are read."""
     texts = user_text_column(traces).list.join("\n")
     source = pl.Series("source", ["root"] * traces.height, dtype=pl.String)
     if logs is not None:
         empty = traces.get_column("root_span_id").filter(texts.fill_null("").str.strip_chars() == "")
         if empty.len():
-            prompts = _prompt_texts(logs, empty)
+            prompts = _prompt_texts(logs if isinstance(logs, pl.DataFrame) else logs(empty), empty)
             joined = traces.select("root_span_id").join(prompts, on="root_span_id", how="left", maintain_order="left")
             fallback = joined.get_column("text")
             use = (texts.fill_null("").str.strip_chars() == "") & fallback.is_not_null()
@@ -231,7 +248,7 @@ def trace_languages(traces: pl.DataFrame, logs: pl.DataFrame | None = None) -> p
     return (
         traces.select("root_span_id", "created", "user")
         .with_columns(text=texts.alias("text"), source=source.alias("source"))
-        .join(mapping, on="text", how="left")
+        .join(mapping, on="text", how="left", maintain_order="left")  # the traces' order: each language's example is its first
         .with_columns(pl.col("language").fill_null("unknown"), pl.col("confidence").fill_null(0.0))
     )
 
@@ -264,7 +281,7 @@ def detect_languages(ctx: ToolContext) -> ToolResult:
     """The languages users write in (root inputs, detected offline by script and stopwords): how many
     traces and users per language, with an example each.
     """
-    langs = trace_languages(ctx.engine.traces, ctx.logs)
+    langs = _working_languages(ctx)
     dist = _distribution(langs)
     call = code("languages", "detect_languages", {})
     lines = [f"Languages of {langs.height:,} traces' user inputs:"]
@@ -308,7 +325,7 @@ def non_english_traces(ctx: ToolContext, language: str | None = None, limit: int
             keep only that language; by default every language other than English.
         limit: how many traces to list.
     """
-    langs = trace_languages(ctx.engine.traces, ctx.logs)
+    langs = _working_languages(ctx)
     wanted = _language_code(language) if language else None
     if wanted:
         chosen = langs.filter(pl.col("language") == wanted)

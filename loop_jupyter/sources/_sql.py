@@ -41,6 +41,14 @@ def columns_of(shape: str) -> tuple[str, ...]:
     return TRACE_COLUMNS if shape == "traces" else tuple(SCHEMA)
 
 
+def _known(columns: tuple[str, ...], shape: str) -> tuple[str, ...]:
+    """``columns``, each a column of the shape (ValueError otherwise)."""
+    unknown = [c for c in columns if c not in columns_of(shape)]
+    if unknown:
+        raise ValueError(f"no column {', '.join(unknown)} in {shape}")
+    return columns
+
+
 def as_canonical(frame: pl.DataFrame) -> pl.DataFrame:
     """Spans with the canonical column types (a DuckDB round trip can widen a type)."""
     if all(frame.schema.get(name) == dtype for name, dtype in SCHEMA.items()):
@@ -208,17 +216,10 @@ class EngineSource:
         row = self._fetch(sql, "stats").row(0, named=True)
         return SourceStats(int(row["spans"]), int(row["traces"]), row["first"], row["last"])
 
-    def sample(
-        self,
-        n: int,
-        *,
-        where: str | None = None,
-        shape: Shape = "traces",
-        stratify_by_day: bool = False,
-        seed: int = 0,
-    ) -> pl.DataFrame:
+    def _picked(self, n: int, body: str, shape: Shape, stratify_by_day: bool, seed: int) -> tuple[str, str]:
+        """The statement ranking ``shape``'s rows for a sample (on their key, draw and day only) and
+        the column it returns (the tie-breaker: ``root_span_id`` for traces, ``_row`` for spans)."""
         n = max(0, int(n))  # an integer in the statement, whatever the caller passed
-        body = self._body(where, shape)
         table = self._table(shape)
         # The draw hashes the row's id with the seed: MD5, which ClickHouse computes alike (the
         # ClickHouse backend draws the same rows); ties in load order. The rows are ranked on
@@ -240,12 +241,38 @@ class EngineSource:
             SELECT {tie} FROM ranked ORDER BY _rank > 1, _rank::DOUBLE / _in_day, _draw, {tie} LIMIT {n}"""
         else:
             picked = f"SELECT {tie} FROM ({narrow} FROM {table} WHERE {body}) ORDER BY _draw, {tie} LIMIT {n}"
+        return picked, tie
+
+    def sample(
+        self,
+        n: int,
+        *,
+        where: str | None = None,
+        shape: Shape = "traces",
+        stratify_by_day: bool = False,
+        seed: int = 0,
+    ) -> pl.DataFrame:
+        body = self._body(where, shape)
+        picked, tie = self._picked(n, body, shape, stratify_by_day, seed)
         # A trace's root_span_id may be NULL (one traces row for the spans without one).
         sql = (
-            f"SELECT * FROM {table} t WHERE {body} AND EXISTS (SELECT 1 FROM ({picked}) p "
+            f"SELECT * FROM {self._table(shape)} t WHERE {body} AND EXISTS (SELECT 1 FROM ({picked}) p "
             f"WHERE p.{tie} IS NOT DISTINCT FROM t.{tie}) ORDER BY {SOURCE_ORDER[shape]}"
         )
         return self._finish(self._fetch(sql, where or "TRUE"), shape)
+
+    def sample_ids(
+        self, n: int, *, where: str | None = None, stratify_by_day: bool = False, seed: int = 0
+    ) -> pl.Series:
+        """The ``root_span_id`` of the traces ``sample(n, shape="traces", ...)`` draws, in the traces'
+        order, read alone (the sample's rows are not read)."""
+        body = self._body(where, "traces")
+        picked, _tie = self._picked(n, body, "traces", stratify_by_day, seed)
+        sql = (
+            f"SELECT root_span_id FROM traces t WHERE {body} AND EXISTS (SELECT 1 FROM ({picked}) p "
+            f"WHERE p.root_span_id IS NOT DISTINCT FROM t.root_span_id) ORDER BY {SOURCE_ORDER['traces']}"
+        )
+        return self._fetch(sql, where or "TRUE").get_column("root_span_id")
 
     def page(
         self,
@@ -282,34 +309,54 @@ class EngineSource:
         self, n: int, *, where: str | None = None, stratify_by_day: bool = False, seed: int = 0
     ) -> tuple[pl.DataFrame, int]:
         """The spans (in load order) of the traces ``sample(n, shape="traces", ...)`` draws, and how many traces."""
-        picked = self.sample(n, where=where, shape="traces", stratify_by_day=stratify_by_day, seed=seed)
-        ids = picked.select("root_span_id")
+        ids = self.sample_ids(n, where=where, stratify_by_day=stratify_by_day, seed=seed)
+        return self.spans_of(ids), ids.len()
+
+    def _of_ids(self, ids: pl.Series, sql: str) -> pl.DataFrame:
+        """Run ``sql`` (built here) with the table ``_loop_jupyter_ids`` (column ``root_span_id``) registered."""
         with self.engine._lock:
+            self.engine._prepare(sql)  # the frame's traces view is built on first use
             con = self.engine._con
-            con.register("_loop_jupyter_sample_ids", ids.to_arrow())
+            con.register("_loop_jupyter_ids", pl.DataFrame({"root_span_id": ids.cast(pl.String)}).to_arrow())
             try:
-                # Their rows' positions first (two narrow columns), then those rows whole: joining
-                # every span's whole row to the ids read all the text of all the spans.
-                table = con.sql(
-                    "SELECT * FROM logs_rows WHERE _row IN (SELECT _row FROM logs_rows WHERE root_span_id IN "
-                    "(SELECT root_span_id FROM _loop_jupyter_sample_ids)) ORDER BY _row"
-                ).arrow()
+                table = con.sql(sql).arrow()
                 table = table if isinstance(table, pa.Table) else table.read_all()
             finally:
-                con.unregister("_loop_jupyter_sample_ids")
+                con.unregister("_loop_jupyter_ids")
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return self._finish(frame, "spans"), picked.height
+        return frame
+
+    def spans_of(self, ids: pl.Series, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+        """The spans (in load order) of the traces ``ids`` names, only ``columns`` (every column for
+        None). A NULL id names no span (as ``IN`` compares)."""
+        listed = "*" if columns is None else ", ".join(_ident(c) for c in _known(columns, "spans"))
+        # Their rows' positions first (two narrow columns), then those rows: joining every span's
+        # whole row to the ids read all the text of all the spans.
+        frame = self._of_ids(
+            ids,
+            f"SELECT {listed} FROM logs_rows WHERE _row IN (SELECT _row FROM logs_rows WHERE root_span_id IN "
+            f"(SELECT root_span_id FROM _loop_jupyter_ids)) ORDER BY _row",
+        )
+        if columns is None:
+            return self._finish(frame, "spans")
+        return frame.cast({c: SCHEMA[c] for c in columns if frame.schema[c] != SCHEMA[c]})
+
+    def traces_of(self, ids: pl.Series, columns: tuple[str, ...]) -> pl.DataFrame:
+        """Only ``columns`` of the traces ``ids`` names, in the traces' order (a NULL id names none)."""
+        listed = ", ".join(_ident(c) for c in _known(columns, "traces"))
+        sql = (
+            f"SELECT {listed} FROM traces WHERE root_span_id IN (SELECT root_span_id FROM _loop_jupyter_ids) "
+            f"ORDER BY {SOURCE_ORDER['traces']}"
+        )
+        return self._of_ids(ids, sql)
 
     def select_columns(
         self, columns: tuple[str, ...], where: str | None = None, *, shape: Shape = "spans", limit: int | None = None
     ) -> pl.DataFrame:
         """Only ``columns`` of the rows matching ``where``, in the source's order (narrow reads for
         tools); the first ``limit`` of them."""
-        known = columns_of(shape)
-        unknown = [c for c in columns if c not in known]
-        if unknown:
-            raise ValueError(f"no column {', '.join(unknown)} in {shape}")
+        _known(columns, shape)
         body = self._body(where, shape)
         listed = ", ".join(_ident(c) for c in columns)
         sql = f"SELECT {listed} FROM {self._table(shape)} WHERE {body} ORDER BY {SOURCE_ORDER[shape]}"

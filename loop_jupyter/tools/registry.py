@@ -156,10 +156,10 @@ class ToolContext:
 
     # -- the working frame of a store --------------------------------------------------------------
     def working(self) -> WorkingSet | None:
-        """How the working frame of a store was drawn (None for logs in memory)."""
+        """How the working frame of a store was drawn (None for logs in memory); its spans are read
+        when ``logs`` is first used (``tools/working_reads.py`` reads a few columns instead)."""
         if self.pushdown and self._working is None:
             self._working = working_set(self.source, self.sample_traces)
-            self._logs = self._working.frame
         return self._working
 
     def include_traces(self, root_span_ids: list[str]) -> None:
@@ -176,6 +176,8 @@ class ToolContext:
         if extra.height:
             working.frame = pl.concat([working.frame, extra], how="vertical_relaxed")
             working.traces_read += extra.get_column("root_span_id").n_unique()
+            if working.ids is not None:
+                working.ids = pl.concat([working.ids, extra.get_column("root_span_id").unique(maintain_order=True)])
             self._logs, self._engine = working.frame, None
 
     def sample_note(self) -> str | None:
@@ -208,7 +210,7 @@ def _select_columns(source: Any, columns: tuple[str, ...], where: str | None, sh
 def _get_logs(self: ToolContext) -> pl.DataFrame:
     if self._logs is None:
         if self.pushdown:
-            self.working()
+            self._logs = self.working().frame  # type: ignore[union-attr]
         else:
             from ..schema import empty_frame
 

@@ -17,6 +17,7 @@ import polars as pl
 
 from ...artifacts import SqlFilter, Table
 from ...tools import ToolContext
+from ...tools.working_reads import working_trace_count
 
 #: Error kinds (analysis.errors' categories) as a person names them.
 KIND_NAMES = {"rate_limit": "Rate limiting", "overloaded": "Provider overload", "timeout": "A timeout",
@@ -115,7 +116,7 @@ def _slow_requests(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
 def _frustrated(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> str:
     users = _table(artifacts, "Frustrated users")
     signals = _table(artifacts, "Frustration signals")
-    total = ctx.engine.traces.height
+    total = working_trace_count(ctx)  # the traces the tool scored (a store's sample: its ids, not its spans)
     if users is None:
         return ""
     if users.height == 0:
