@@ -126,11 +126,11 @@ PLAIN_ERRORS = [
     '"a550e8400-e29b-41d4-a716-446655440000b and 550e8400-e29b-41d4-a716-446655440000."',
     '"context_length_exceeded: 9 > 8"',
     # The prefix before a payload: trailing spaces, colons and dashes dropped, none, or a brace earlier.
-    '"Oops -: \\t{\'message\': \'first\'}"',
-    '"{\'message\': \'no prefix\'}"',
-    '"a{b} then - {\'message\': \'after a brace\'}"',
+    "\"Oops -: \\t{'message': 'first'}\"",
+    "\"{'message': 'no prefix'}\"",
+    "\"a{b} then - {'message': 'after a brace'}\"",
     '"pre - : - \\n {\\"message\\": \\"double quoted\\"}"',
-    '{"message": "Error: {\'message\': \'inside an object\'}"}',
+    "{\"message\": \"Error: {'message': 'inside an object'}\"}",
     '"ConnectionResetError: [Errno 104] Connection reset by peer"',
 ]
 

@@ -223,7 +223,9 @@ def test_show_the_slowest_one_of_a_filter(chat, logs) -> None:
     assert names(answers[1]) == ["summarize_trace"]
     having = logs.filter(pl.col("error").is_not_null() & (pl.col("model") == "gpt-5.1"))["root_span_id"].unique()
     traces = lj.traces(logs).filter(pl.col("root_span_id").is_in(having.implode()))
-    slowest = traces.sort(["duration", "created", "root_span_id"], descending=[True, True, False], nulls_last=True).row(0, named=True)
+    slowest = traces.sort(["duration", "created", "root_span_id"], descending=[True, True, False], nulls_last=True).row(
+        0, named=True
+    )
     assert answers[1].tool_calls[0]["input"]["root_span_id"] == slowest["root_span_id"]
 
 

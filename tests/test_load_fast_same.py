@@ -120,7 +120,14 @@ def test_demo_logs_fast_path_equals_line_by_line(tmp_path: Path, monkeypatch: py
 def test_real_fixtures_as_braintrust_fast_path_equals_line_by_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path
 ) -> None:
-    folders = ["agent-prism", "langfuse-framework-traces", "tielec-ai-workflow", "openhands", "tau-bench", "who-and-when"]
+    folders = [
+        "agent-prism",
+        "langfuse-framework-traces",
+        "tielec-ai-workflow",
+        "openhands",
+        "tau-bench",
+        "who-and-when",
+    ]
     for folder in folders:
         frame, _ = load_logs_with_report(fixtures_dir / folder)
         lines = _events(frame)
@@ -140,9 +147,7 @@ _OLD_BARE = r"""^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:""" + _OLD_NONFINITE + ")"
 
 def _old_sql_rejects(path: Path) -> list[bool]:
     text = "v::VARCHAR"
-    check = (
-        f"coalesce(v IS NULL OR NOT (regexp_matches({text}, $1) AND regexp_matches({text}, $2)), false)"
-    )
+    check = f"coalesce(v IS NULL OR NOT (regexp_matches({text}, $1) AND regexp_matches({text}, $2)), false)"
     con = duckdb.connect()
     rows = con.execute(
         f"SELECT {check} FROM read_json('{path}', format='newline_delimited', columns={{v: 'JSON'}})",
@@ -151,10 +156,23 @@ def _old_sql_rejects(path: Path) -> list[bool]:
     return [not row[0] for row in rows]
 
 
-_WORDS = st.sampled_from(["nan", "NaN", "inf", "-Infinity", "INF", "1e999", "1E+400", "2e308", "info", "nano", ":", ","])
-_TEXT = st.lists(st.one_of(_WORDS, st.text(alphabet=st.sampled_from(list('ab",\\:[]{} 9e+-')), max_size=5)), max_size=4).map("".join)
-_RAW = st.sampled_from(["NaN", "nan", "-inf", "Infinity", "-INFINITY", "1e999", "1E+400", "-2e308", "1e308", "12e-999", "3"])
-_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), _TEXT, _RAW.map(lambda r: ("raw", r)))
+_WORDS = st.sampled_from(
+    ["nan", "NaN", "inf", "-Infinity", "INF", "1e999", "1E+400", "2e308", "info", "nano", ":", ","]
+)
+_TEXT = st.lists(
+    st.one_of(_WORDS, st.text(alphabet=st.sampled_from(list('ab",\\:[]{} 9e+-')), max_size=5)), max_size=4
+).map("".join)
+_RAW = st.sampled_from(
+    ["NaN", "nan", "-inf", "Infinity", "-INFINITY", "1e999", "1E+400", "-2e308", "1e308", "12e-999", "3"]
+)
+_LEAF = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    _TEXT,
+    _RAW.map(lambda r: ("raw", r)),
+)
 
 
 def _write(value: Any) -> str:

@@ -23,10 +23,9 @@ def _midnight(now: datetime) -> datetime:
 
 
 def _last_nov_1(now: datetime) -> datetime:
-    """"since Nov 1" with no year: the latest Nov 1 not after today."""
+    """ "since Nov 1" with no year: the latest Nov 1 not after today."""
     year = now.year if (now.month, now.day) >= (11, 1) else now.year - 1
     return datetime(year, 11, 1, tzinfo=UTC)
-
 
 
 def score(key: str) -> pl.Expr:
@@ -59,7 +58,9 @@ totals = LOGS.group_by("root_span_id").agg(pl.col("tokens").sum())
 SPAN_CASES = [
     (
         "LLM spans longer than 60 seconds in the last 5 days",
-        lambda now: (pl.col("type") == "llm") & (pl.col("duration") > 60) & (pl.col("created") > now - timedelta(days=5)),
+        lambda now: (
+            (pl.col("type") == "llm") & (pl.col("duration") > 60) & (pl.col("created") > now - timedelta(days=5))
+        ),
     ),
     ("show me tool calls over 1 minute", (pl.col("type") == "tool") & (pl.col("duration") > 60)),
     ("tool spans taking more than 1.5 minutes", (pl.col("type") == "tool") & (pl.col("duration") > 90)),
@@ -69,9 +70,11 @@ SPAN_CASES = [
     ("LLM calls with over 10k tokens", (pl.col("type") == "llm") & (pl.col("tokens") > 10000)),
     (
         "sonnet LLM calls in the past week",
-        lambda now: (pl.col("type") == "llm")
-        & pl.col("model").str.contains("sonnet")
-        & (pl.col("created") > now - timedelta(days=7)),
+        lambda now: (
+            (pl.col("type") == "llm")
+            & pl.col("model").str.contains("sonnet")
+            & (pl.col("created") > now - timedelta(days=7))
+        ),
     ),
     ("claude-4.5-haiku spans", pl.col("model") == "claude-haiku-4-5"),
     (
@@ -87,14 +90,18 @@ SPAN_CASES = [
     ("spans for Ada Lovelace with errors", (meta("user") == "Ada Lovelace") & pl.col("error").is_not_null()),
     (
         "LLM spans from yesterday",
-        lambda now: (pl.col("type") == "llm")
-        & (pl.col("created") >= _midnight(now) - timedelta(days=1))
-        & (pl.col("created") < _midnight(now)),
+        lambda now: (
+            (pl.col("type") == "llm")
+            & (pl.col("created") >= _midnight(now) - timedelta(days=1))
+            & (pl.col("created") < _midnight(now))
+        ),
     ),
     ("llm spans shorter than 2000ms", (pl.col("type") == "llm") & (pl.col("duration") < 2)),
     (
         "successful tool calls in the last 24 hours",
-        lambda now: (pl.col("type") == "tool") & pl.col("error").is_null() & (pl.col("created") > now - timedelta(hours=24)),
+        lambda now: (
+            (pl.col("type") == "tool") & pl.col("error").is_null() & (pl.col("created") > now - timedelta(hours=24))
+        ),
     ),
 ]
 
@@ -202,7 +209,10 @@ def test_p95_and_top_n() -> None:
     (call,) = plan("top 3 most expensive llm spans", ctx).tool_calls
     frame = run_sql(ctx, **call["input"]).frames[0]
     assert (
-        frame["id"].to_list() == LOGS.filter(pl.col("type") == "llm").sort(["cost", "id"], descending=[True, False], nulls_last=True)["id"][:3].to_list()
+        frame["id"].to_list()
+        == LOGS.filter(pl.col("type") == "llm")
+        .sort(["cost", "id"], descending=[True, False], nulls_last=True)["id"][:3]
+        .to_list()
     )
 
 

@@ -125,9 +125,7 @@ def test_explorer_pages_filters_and_opens_through_the_store(files: dict[str, Any
         # Both by the trace's row ranges (sources/trace_rows.py): conditions on its _row first.
         read: list[tuple[tuple[str, ...], str | None]] = []
         narrow = DuckDBStore.select_trace
-        monkeypatch.setattr(
-            DuckDBStore, "select_trace", lambda self, r, c: read.append((c, r)) or narrow(self, r, c)
-        )
+        monkeypatch.setattr(DuckDBStore, "select_trace", lambda self, r, c: read.append((c, r)) or narrow(self, r, c))
         wide: list[str | None] = []
         whole = DuckDBStore.trace_span
         monkeypatch.setattr(DuckDBStore, "trace_span", lambda self, r, s: wide.append(s) or whole(self, r, s))

@@ -156,9 +156,10 @@ def test_ranges_behind_an_append_are_not_used_and_the_next_import_rebuilds_them(
     with DuckDBStore(path) as behind:
         assert "_row" not in behind._trace_condition(root)
         late = behind.trace(root)
-        assert late.filter(pl.col("span_id").str.ends_with("-late")).height == logs.filter(
-            pl.col("root_span_id") == root
-        ).height
+        assert (
+            late.filter(pl.col("span_id").str.ends_with("-late")).height
+            == logs.filter(pl.col("root_span_id") == root).height
+        )
         late_frame = late
     extra = demo.demo_logs(5, seed=9, now=NOW)
     import_logs(extra, f"duckdb:///{path}", progress=False)
@@ -168,7 +169,9 @@ def test_ranges_behind_an_append_are_not_used_and_the_next_import_rebuilds_them(
         _assert_same_reads(rebuilt, _by_id(plain), pl.concat([logs, extra]))
 
 
-def test_an_import_of_repeats_only_keeps_the_ranges_current(logs: pl.DataFrame, store_path: Path, tmp_path: Path) -> None:
+def test_an_import_of_repeats_only_keeps_the_ranges_current(
+    logs: pl.DataFrame, store_path: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "repeats.duckdb"
     shutil.copyfile(store_path, path)
     result = import_logs(logs.head(40), f"duckdb:///{path}", progress=False)

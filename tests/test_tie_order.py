@@ -47,7 +47,11 @@ def _trace(root: str, children: list[dict], minute: int) -> list[dict]:
                 "created": (created + timedelta(seconds=i + 1)).isoformat(),
                 "error": child.get("error"),
                 "metadata": {"model": child["model"]} if "model" in child else {},
-                "metrics": {"start": start + i, "end": start + i + child.get("seconds", 1.0), **child.get("metrics", {})},
+                "metrics": {
+                    "start": start + i,
+                    "end": start + i + child.get("seconds", 1.0),
+                    **child.get("metrics", {}),
+                },
                 "span_attributes": {"name": child.get("name", "completion"), "type": child.get("type", "llm")},
             }
         )

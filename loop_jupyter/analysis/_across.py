@@ -156,7 +156,11 @@ def user_text_column(frame: pl.DataFrame, column: str = "input") -> pl.Series:
             "_messages": pl.Series([user_messages(v) for v in distinct.to_list()], dtype=pl.List(pl.String)),
         }
     )
-    return frame.select(column).join(mapping, on=column, how="left", nulls_equal=True, maintain_order="left").get_column("_messages")
+    return (
+        frame.select(column)
+        .join(mapping, on=column, how="left", nulls_equal=True, maintain_order="left")
+        .get_column("_messages")
+    )
 
 
 # -- artifacts -------------------------------------------------------------------------------------

@@ -77,7 +77,12 @@ def failing_roots(clean: pl.DataFrame) -> list[str]:
         if _norm(_text(exp)) and _norm(_text(exp)) not in _norm(_text(out))
     ]  # fmt: skip
     seen = set(errored) | set(wrong)
-    order = clean.filter(pl.col("is_root")).sort("created", "root_span_id", nulls_last=True).get_column("root_span_id").to_list()
+    order = (
+        clean.filter(pl.col("is_root"))
+        .sort("created", "root_span_id", nulls_last=True)
+        .get_column("root_span_id")
+        .to_list()
+    )
     return [r for r in order if r in seen]
 
 
@@ -120,7 +125,12 @@ def traces_as_steps(
     if trace is not None:
         roots = [trace] if isinstance(trace, str) else list(trace)
     elif all_traces:
-        roots = signals.filter(pl.col("is_root")).sort("created", "root_span_id", nulls_last=True).get_column("root_span_id").to_list()
+        roots = (
+            signals.filter(pl.col("is_root"))
+            .sort("created", "root_span_id", nulls_last=True)
+            .get_column("root_span_id")
+            .to_list()
+        )
     else:
         roots = failing_roots(signals)
     clean = strip_labels(logs, roots)

@@ -137,7 +137,11 @@ def _by_model(data: pl.DataFrame, column: str, label: str, unit: str) -> tuple[A
         color_discrete_sequence=COLORS,
         labels={"time": unit.capitalize(), column: label, "model": "Model"},
     )
-    per_model = data.group_by("model").agg(pl.col(column).sum()).sort([column, "model"], descending=[True, False], nulls_last=True)
+    per_model = (
+        data.group_by("model")
+        .agg(pl.col(column).sum())
+        .sort([column, "model"], descending=[True, False], nulls_last=True)
+    )
     return fig, per_model
 
 

@@ -69,7 +69,9 @@ def failed_question_rows(logs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
             .then(pl.lit("(the run)"))
             .otherwise(pl.col("first_error_span")),
         )
-        .sort([pl.col("outcome") == "failed", "created", "root_span_id"], descending=[True, True, False], nulls_last=True)
+        .sort(
+            [pl.col("outcome") == "failed", "created", "root_span_id"], descending=[True, True, False], nulls_last=True
+        )
         .select("root_span_id", "created", "question", "outcome", "errors", "first_error_span", "first_error")
     )
     return rows, roots.height

@@ -248,7 +248,9 @@ def trace_languages(
     return (
         traces.select("root_span_id", "created", "user")
         .with_columns(text=texts.alias("text"), source=source.alias("source"))
-        .join(mapping, on="text", how="left", maintain_order="left")  # the traces' order: each language's example is its first
+        .join(
+            mapping, on="text", how="left", maintain_order="left"
+        )  # the traces' order: each language's example is its first
         .with_columns(pl.col("language").fill_null("unknown"), pl.col("confidence").fill_null(0.0))
     )
 
