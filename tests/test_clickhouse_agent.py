@@ -196,3 +196,30 @@ def test_cli_ask_on_chdb_answers_as_on_the_file(tmp_path: Path) -> None:
         assert expected.get("error") is None and got.get("error") is None, (expected.get("error"), got.get("error"))
         assert re.sub(r"\s+", " ", got["text"]) == re.sub(r"\s+", " ", expected["text"]), question
         assert expected["text"].strip()
+
+
+def test_a_refused_vocabulary_scan_leaves_the_question_answered(pair, tmp_path: Path, monkeypatch) -> None:
+    """On a large OTel table ClickHouse's per-query memory limit refused the planner's metadata-key
+    scan, and "What are the most common errors?" ended in an internal error. The planner now plans
+    from the scans that answered: the same tool runs and answers as on the frame."""
+    from loop_jupyter.sql_guard import QueryError
+
+    frame, source = pair
+    answer_sql = source.sql
+
+    def refusing(query: str, *args: Any, **kwargs: Any) -> Any:
+        if "json_keys(metadata)" in query:
+            raise QueryError("query failed: Code: 241. DB::Exception: Query memory limit exceeded", query)
+        return answer_sql(query, *args, **kwargs)
+
+    monkeypatch.setattr(source, "sql", refusing)
+    on_frame = Loop(frame, model="offline", workdir=tmp_path / "frame")
+    on_chdb = Loop(source, model="offline", workdir=tmp_path / "chdb")
+    try:
+        question = "What are the most common errors?"
+        expected, got = on_frame.ask(question), on_chdb.ask(question)
+        assert got.error is None and [c["name"] for c in got.tool_calls] == ["common_errors"], got.text[:300]
+        _same_answer(got, expected, question)
+    finally:
+        on_frame.close()
+        on_chdb.close()

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from ...sources.vocab import USER_KEYS as VOCAB_USER_KEYS
+from ...sql_guard import QueryError
 from ...sqltext import sql_literal
 from ...tools import ToolContext
 from .stored_facts import fill_from_vocab
@@ -56,8 +57,13 @@ def facts_for(ctx: ToolContext) -> Facts:
             fill_from_vocab(facts, vocab, lambda sql: _column(ctx, sql), USER_KEYS)
             _store_trace_facts(ctx, facts)
         elif ctx.count():
-            _sql_facts(ctx, facts)
-            _store_frame_facts(ctx, facts)
+            # Each scan on its own: a source's limits (ClickHouse's memory per query on a large OTel
+            # table) may refuse one; the question is then planned from what the others found.
+            for scan in (_sql_facts, _store_frame_facts):
+                try:
+                    scan(ctx, facts)
+                except QueryError:
+                    continue
         ctx.cache[key] = (ctx.source, facts)
         return facts
     key = f"planner_facts:{id(ctx.logs)}"
