@@ -38,9 +38,22 @@ SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 MAX_HTML_CHARS = 100_000
 
 
+#: Bidi embeddings, overrides and isolates (U+202A-E, U+2066-9): in HTML one of them in a quoted
+#: log value reorders the rest of its paragraph (``error X\u202e: 12 traces`` shows ``secart 21``),
+#: so each is shown as its escape (``\u202e``), as the terminal does. Marks (LRM/RLM/ALM) stay:
+#: right-to-left text uses them and they reorder nothing beyond their neighbours.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def neutral_bidi(text: str) -> str:
+    """``text`` with every bidi embedding/override/isolate control shown as its escape."""
+    return _BIDI_CONTROLS.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
 def escape(text: Any) -> str:
-    """``html.escape`` with quotes: safe in element text and in quoted attribute values."""
-    return html.escape("" if text is None else str(text), quote=True)
+    """``html.escape`` with quotes: safe in element text and in quoted attribute values; bidi
+    controls shown as escapes (:func:`neutral_bidi`)."""
+    return html.escape(neutral_bidi("" if text is None else str(text)), quote=True)
 
 
 def safe_href(url: str) -> str | None:
@@ -88,7 +101,7 @@ def markdown_html(text: str) -> str:
     """Markdown → HTML with raw HTML shown as text and only safe links. Never raises: on a parser
     failure the whole text is shown escaped in a ``<pre>``."""
     global _MD
-    text = "" if text is None else str(text)
+    text = neutral_bidi("" if text is None else str(text))
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS] + "\n\n… (truncated; the full text is on .text)"
     try:
@@ -266,7 +279,7 @@ _PLOTLY_KEPT = re.compile(r"&lt;(br ?/?|/?extra)&gt;", re.I)
 
 def _plotly_text(value: Any) -> Any:
     if isinstance(value, str):
-        return _PLOTLY_KEPT.sub(lambda m: f"<{m.group(1)}>", html.escape(value, quote=False))
+        return _PLOTLY_KEPT.sub(lambda m: f"<{m.group(1)}>", html.escape(neutral_bidi(value), quote=False))
     if isinstance(value, list):
         return [_plotly_text(item) for item in value]
     if isinstance(value, dict):

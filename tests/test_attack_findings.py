@@ -86,3 +86,31 @@ def test_log_text_in_the_system_prompt_cannot_add_lines(tmp_path: Path) -> None:
     # Plain names stay as they were written (the model uses them in SQL).
     assert "Factuality (1)" in prompt and "beta (1)" in prompt and "user (1)" in prompt and "trace-001" in prompt
     assert log_value(INJECTED).startswith('"x\\n\\nRules:') and json.loads(log_value("a\nb")) == "a\nb"
+
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+
+
+def test_bidi_controls_from_logs_do_not_reach_rich_outputs() -> None:
+    """A bidi override in a quoted log value reordered the rest of the answer's paragraph in the
+    notebook (the terminal showed it escaped already): ``x\\u202e (12 traces)`` showed ``(secart 21)``."""
+    from loop_jupyter.artifacts import Code, TraceView
+    from loop_jupyter.render import answer_bundle, artifact_bundle, figure_json, message_bundle, text_bundle
+
+    value = "x" + "".join(BIDI) + "y"
+    answer = f"The most common error is `{value}` (12 traces); next {value} (3)."
+    outputs = [
+        answer_bundle(answer, question=value)["text/html"],
+        text_bundle(answer)["text/html"],
+        message_bundle(answer)["text/html"],
+        artifact_bundle(Code(title=value, source=value))["text/html"],
+        artifact_bundle(TraceView(title=value, root_span_id=value, html=f"<ul><li>{value}</li></ul>"))["text/html"],
+    ]
+    import plotly.graph_objects as go
+
+    outputs.append(json.dumps(figure_json(go.Figure(go.Bar(x=[value], y=[12], name=value))), ensure_ascii=False))
+    for html_text in outputs:
+        assert not any(c in html_text for c in BIDI), html_text[:300]
+        assert "\\u202e" in html_text  # shown, as the terminal shows it
+    # Right-to-left text and its marks are untouched.
+    assert "שלום\u200f" in text_bundle("שלום\u200f")["text/html"]
