@@ -114,3 +114,44 @@ def test_bidi_controls_from_logs_do_not_reach_rich_outputs() -> None:
         assert "\\u202e" in html_text  # shown, as the terminal shows it
     # Right-to-left text and its marks are untouched.
     assert "שלום\u200f" in text_bundle("שלום\u200f")["text/html"]
+
+
+def _run_js(tmp_path: Path, script: str) -> dict:
+    """Bundle ``script`` (which may import js/ modules by path) with esbuild and run it in node."""
+    import shutil
+    import subprocess
+
+    js = Path(__file__).resolve().parents[1] / "js"
+    node, esbuild = shutil.which("node"), js / "node_modules" / ".bin" / "esbuild"
+    if node is None or not esbuild.exists():
+        pytest.skip("needs node and js/node_modules (npm ci --prefix js)")
+    entry, bundle = tmp_path / "entry.js", tmp_path / "bundle.mjs"
+    entry.write_text(script.replace("JS/", str(js) + "/"))
+    subprocess.run([str(esbuild), str(entry), "--bundle", "--format=esm", f"--outfile={bundle}", "--log-level=warning"], check=True)
+    return json.loads(subprocess.run([node, str(bundle)], check=True, capture_output=True, text=True).stdout)
+
+
+def test_widgets_show_bidi_controls_as_escapes(tmp_path: Path) -> None:
+    """The chat and explorer set log text as text nodes (dom.js ``h``) and answers through
+    safe_html.js: both kept bidi controls, so the confirmation card's code preview could read unlike
+    the code that would run (Trojan Source), and a quoted value reversed the rest of its paragraph."""
+    value = "x" + "".join(BIDI) + "y \u200f"
+    result = _run_js(
+        tmp_path,
+        # A minimal DOM for dom.js `h` (createElement/append); Markdown as the HTML markdownFragment
+        # hands to DOMPurify (which needs a real DOM: the browser tests run it).
+        """class Node {}
+class El extends Node { constructor(t) { super(); this.tag = t; this.kids = []; } append(...c) { this.kids.push(...c); } setAttribute() {} }
+globalThis.Node = Node;
+globalThis.document = { createElement: (t) => new El(t) };
+const { h } = await import("JS/dom.js");
+const { markdownHtml } = await import("JS/safe_html.js");
+const VALUE = VALUE_JSON;
+const pre = h("pre", { class: "lj-pre" }, "code = 1  # ", VALUE, ["nested ", VALUE]);
+console.log(JSON.stringify({ text: pre.kids.join(""), markdown: markdownHtml("error `" + VALUE + "` (12 traces) " + VALUE) }));
+""".replace("VALUE_JSON", json.dumps(value)),
+    )
+    for shown in (result["text"], result["markdown"]):
+        assert not any(c in shown for c in BIDI), shown
+        assert shown.count("\\u202e") == 2 and "\u200f" in shown
+    assert "12 traces" in result["markdown"]
