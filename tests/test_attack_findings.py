@@ -6,6 +6,11 @@
 - The system prompt pasted log text raw, outside ``<tool_output>``: metadata keys, score keys, tags,
   models, span types, and the scoped and selected trace ids. A key holding ``"\n\nRules:\n- ..."``
   added lines that read as the system prompt's own rules.
+- Bidi controls (U+202E...) in log text reached every HTML surface (notebook outputs, chat, explorer):
+  a quoted value reversed the rest of its paragraph, and code shown for confirmation could read unlike
+  what runs. The terminal showed them escaped already.
+- ``grep_field`` matched with Python's backtracking ``re``: ``(a+)+b`` over a field holding
+  ``aaa...ac ab`` took exponential time and held the kernel (4 s at 24 characters, hours at 40).
 """
 
 from __future__ import annotations
@@ -155,3 +160,31 @@ console.log(JSON.stringify({ text: pre.kids.join(""), markdown: markdownHtml("er
         assert not any(c in shown for c in BIDI), shown
         assert shown.count("\\u202e") == 2 and "\u200f" in shown
     assert "12 traces" in result["markdown"]
+
+
+def test_grep_field_takes_linear_time_on_a_backtracking_pattern(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    span = {"id": "s1", "span_id": "s1", "root_span_id": "r1", "span_parents": [], "created": "2025-01-01T00:00:00Z",
+            "input": "a" * 40 + "c ab", "output": "yo"}  # fmt: skip
+    (tmp_path / "redos.jsonl").write_text(json.dumps(span) + "\n")
+    script = f"""
+import json, loop_jupyter as lj
+from loop_jupyter.tools import ToolContext
+from loop_jupyter.tools.core import grep_field
+ctx = ToolContext(logs=lj.load_logs({str(tmp_path / "redos.jsonl")!r}))
+out = grep_field(ctx, "(a+)+b", field="input")
+refused = grep_field(ctx, "(a)\\\\1", field="input")
+print(json.dumps([out.text.splitlines()[0], out.artifacts[0].frame.to_dicts(), refused.is_error, refused.text]))
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    header, hits, refused, message = json.loads(done.stdout.strip().splitlines()[-1])
+    assert header.startswith("1 matches")
+    assert [(h["offset"], h["match"]) for h in hits] == [(43, "ab")]  # in the JSON text: after its quote
+    assert refused and "back-references" in message  # refused, never run by a backtracking engine
