@@ -11,6 +11,7 @@
   what runs. The terminal showed them escaped already.
 - ``grep_field`` matched with Python's backtracking ``re``: ``(a+)+b`` over a field holding
   ``aaa...ac ab`` took exponential time and held the kernel (4 s at 24 characters, hours at 40).
+  ``create_scorer`` measured a model's pattern the same way, before any confirmation.
 """
 
 from __future__ import annotations
@@ -188,3 +189,34 @@ print(json.dumps([out.text.splitlines()[0], out.artifacts[0].frame.to_dicts(), r
     assert header.startswith("1 matches")
     assert [(h["offset"], h["match"]) for h in hits] == [(43, "ab")]  # in the JSON text: after its quote
     assert refused and "back-references" in message  # refused, never run by a backtracking engine
+
+
+def test_create_scorer_measures_a_backtracking_pattern_in_linear_time(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spans = [
+        {"id": f"s{i}", "span_id": f"s{i}", "root_span_id": f"s{i}", "span_parents": [],
+         "created": "2025-01-01T00:00:00Z", "input": "q", "output": "a" * 40 + "c", **extra}
+        for i, extra in enumerate([{}, {"error": "boom ab"}])
+    ]  # fmt: skip
+    (tmp_path / "redos.jsonl").write_text("".join(json.dumps(s) + "\n" for s in spans))
+    script = f"""
+import json, os, loop_jupyter as lj
+from loop_jupyter.tools import ToolContext
+from loop_jupyter.analysis.scorers import create_scorer
+ctx = ToolContext(logs=lj.load_logs({str(tmp_path / "redos.jsonl")!r}), workdir={str(tmp_path)!r})
+out = create_scorer(ctx, name="redos", pattern="(a+)+b")
+refused = create_scorer(ctx, name="lookahead", pattern="(?=a)b")
+print(json.dumps([out.is_error, out.text, refused.text, sorted(os.listdir({str(tmp_path)!r}))]))
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    is_error, text, refused, files = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not is_error and "flags 1 of 1 traces" in text and "0 of 1 other traces" in text, text
+    assert "Not measured" in refused
+    assert files == ["redos.jsonl"]  # a proposal only: nothing saved before confirmation
