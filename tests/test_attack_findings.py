@@ -220,3 +220,21 @@ print(json.dumps([out.is_error, out.text, refused.text, sorted(os.listdir({str(t
     assert not is_error and "flags 1 of 1 traces" in text and "0 of 1 other traces" in text, text
     assert "Not measured" in refused
     assert files == ["redos.jsonl"]  # a proposal only: nothing saved before confirmation
+
+
+def test_reading_a_path_inside_json_nested_1000_deep_is_an_error_result(tmp_path: Path) -> None:
+    """A field nested 1,000 levels deep loads (orjson allows 1,024) but Python's json stopped with a
+    RecursionError in read_field / grep_field on a path inside it (a traceback, not a tool result)."""
+    from loop_jupyter.tools import ToolContext
+    from loop_jupyter.tools.core import grep_field, read_field
+
+    depth = 1000
+    line = (
+        '{"id": "s1", "span_id": "s1", "root_span_id": "r1", "span_parents": [], "created": "2025-01-01T00:00:00Z", '
+        f'"input": {{"x": {"[" * depth}{"]" * depth}}}, "output": "yo"}}'
+    )
+    (tmp_path / "deep.jsonl").write_text(line + "\n")
+    ctx = ToolContext(logs=lj.load_logs(tmp_path / "deep.jsonl"))
+    assert read_field(ctx, "s1", "input.x").is_error
+    assert grep_field(ctx, "x", field="input.x").text.startswith("0 matches")
+    assert "[[[" in read_field(ctx, "s1", "input").text  # the field itself reads as text

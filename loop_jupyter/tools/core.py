@@ -240,7 +240,10 @@ def _find_span(ctx: ToolContext, span_id: str) -> dict[str, Any] | None:
 
 def _path_value(text: str, path: list[str]) -> str:
     """Follow ``a.b.0.c`` inside JSON text; returns the JSON text (or plain string) found there."""
-    value: Any = json.loads(text)
+    try:
+        value: Any = json.loads(text)
+    except RecursionError:  # JSON nested ~1,000 deep loads (orjson), but Python's json stops short
+        raise ValueError("the JSON is nested too deeply to follow a path") from None
     for key in path:
         if isinstance(value, list) and re.fullmatch(r"-?\d+", key):
             value = value[int(key)]
