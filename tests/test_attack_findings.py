@@ -238,3 +238,44 @@ def test_reading_a_path_inside_json_nested_1000_deep_is_an_error_result(tmp_path
     assert read_field(ctx, "s1", "input.x").is_error
     assert grep_field(ctx, "x", field="input.x").text.startswith("0 matches")
     assert "[[[" in read_field(ctx, "s1", "input").text  # the field itself reads as text
+
+
+class _KernelComm:
+    """A comm that encodes each message as the kernel's session does (UTF-8 JSON)."""
+
+    kernel = object()
+    comm_id = "test-comm"
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def on_msg(self, callback: object) -> None:
+        pass
+
+    def send(self, data: dict, buffers: object = None) -> None:
+        from jupyter_client.session import json_packer
+
+        json_packer(data)  # raises on what the kernel cannot send
+        if data.get("method") == "custom":
+            self.sent.append(data["content"])
+
+
+def test_chat_messages_with_a_lone_surrogate_still_reach_the_browser(tmp_path: Path) -> None:
+    """``"\\ud83d"`` in a model's JSON (an answer, a tool call's arguments) is a lone surrogate in
+    Python; the kernel's UTF-8 encoding refused it, and the whole widget message was lost."""
+    from loop_jupyter.demo import demo_logs
+    from loop_jupyter.widgets.chat import ChatWidget
+
+    chat = ChatWidget(Loop(demo_logs(n_traces=20, seed=5), model="offline", workdir=tmp_path))
+    chat.threaded = False
+    comm = _KernelComm()
+    chat.comm = comm  # type: ignore[assignment]
+    reply, _ = chat.handle({"id": 1, "type": "ask", "text": "how many traces are there \ud83d?"})
+    chat.send(reply)
+    chat.loop.wait(reply["run_id"], timeout=60)
+    events = [m for m in comm.sent if m.get("run_id") == reply["run_id"]]
+    assert any(m.get("event") == "done" for m in events)
+    shown = json.dumps(events, ensure_ascii=False)
+    assert "\ufffd" in shown and "traces" in shown
+    chat.send({"type": "event", "event": "error", "run_id": "x", "data": {"message": "k\udc00", "\ud800": ["\udfff"]}})
+    assert comm.sent[-1]["data"] == {"message": "k\ufffd", "\ufffd": ["\ufffd"]}
