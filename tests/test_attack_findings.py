@@ -279,3 +279,29 @@ def test_chat_messages_with_a_lone_surrogate_still_reach_the_browser(tmp_path: P
     assert "\ufffd" in shown and "traces" in shown
     chat.send({"type": "event", "event": "error", "run_id": "x", "data": {"message": "k\udc00", "\ud800": ["\udfff"]}})
     assert comm.sent[-1]["data"] == {"message": "k\ufffd", "\ufffd": ["\ufffd"]}
+
+
+def test_rust_matching_reads_text_holding_an_escaped_lone_surrogate(tmp_path: Path) -> None:
+    """Field text is valid UTF-8, but a JSON path (or the scorer check's parsed output) can reach an
+    escaped ``"\\ud83d"``: Python holds it as a lone surrogate, which Polars' UTF-8 strings refuse."""
+    from loop_jupyter.analysis.scorer_patterns import measure_pattern
+    from loop_jupyter.tools import ToolContext
+    from loop_jupyter.tools.core import grep_field
+
+    line = (
+        '{"id": "s1", "span_id": "s1", "root_span_id": "s1", "span_parents": [], "created": "2025-01-01T00:00:00Z", '
+        '"input": {"x": "half \\ud83d emoji boom"}, "output": {"text": "half \\ud83d boom"}, "error": "boom"}'
+    )
+    (tmp_path / "half.jsonl").write_text(line + "\n")
+    # The file loaders read the escape as U+FFFD; a frame handed over from Python keeps its JSON text.
+    import polars as pl
+
+    logs = lj.load_logs(tmp_path / "half.jsonl").with_columns(
+        pl.lit('{"x": "half \\ud83d emoji boom"}').alias("input"), pl.lit('{"text": "half \\ud83d boom"}').alias("output")
+    )
+    assert "\\ud83d" in logs["input"][0]
+    ctx = ToolContext(logs=logs)
+    result = grep_field(ctx, "emoji", field="input.x")
+    assert not result.is_error and result.artifacts[0].frame["offset"].to_list() == [7]
+    check = measure_pattern(ctx.engine.traces, logs, "half . boom", {"s1"})
+    assert (check.positives, check.caught) == (1, 1)

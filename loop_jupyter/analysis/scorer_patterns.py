@@ -174,7 +174,9 @@ def measure_pattern(traces: pl.DataFrame, logs: pl.DataFrame, pattern: str, posi
             parsed = [_parse(e) for e in errs]
             meta["error"] = parsed[0] if len(parsed) == 1 else parsed
         texts.append(_text(_parse(output)) + "\n" + _text(meta.get("error")))
-    found = pl.Series(texts, dtype=pl.String).str.contains("(?i)" + pattern).to_list()
+    # Lone surrogates (an output's JSON can escape half an emoji) as U+FFFD: Polars holds UTF-8.
+    utf8 = [re.sub("[\ud800-\udfff]", "\ufffd", text) for text in texts]
+    found = pl.Series(utf8, dtype=pl.String).str.contains("(?i)" + pattern).to_list()
     for (root, _output, _metadata, errs), text, hit in zip(rows.iter_rows(), texts, found, strict=True):
         flagged = bool(text.strip()) and bool(hit)
         if root in positive_roots:

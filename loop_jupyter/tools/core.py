@@ -309,6 +309,7 @@ _CASELESS = "(?i)"
 #: is read as U+FFFD for the search, one character for one, so offsets stay exact).
 _MARK = "\ue000"
 _CHUNK_ROWS = 512
+_LONE = re.compile("[\ud800-\udfff]")
 
 
 def _rust_matches(rows: Any, field: str, pattern: str) -> Any:
@@ -318,9 +319,11 @@ def _rust_matches(rows: Any, field: str, pattern: str) -> Any:
     batch: list[tuple[dict[str, Any], str]] = []
 
     def flush() -> Any:
-        texts = pl.Series([t.replace(_MARK, "\ufffd") for _, t in batch], dtype=pl.String)
-        marked = texts.str.replace_all(_CASELESS + pattern, f"{_MARK}${{0}}{_MARK}")
-        for (row, text), shown in zip(batch, marked.to_list(), strict=True):
+        # Lone surrogates (a JSON path can reach an escaped "\ud83d") as U+FFFD too: Polars holds
+        # UTF-8. One character for one: the offsets and the context shown are those of this text.
+        texts = [_LONE.sub("\ufffd", t.replace(_MARK, "\ufffd")) for _, t in batch]
+        marked = pl.Series(texts, dtype=pl.String).str.replace_all(_CASELESS + pattern, f"{_MARK}${{0}}{_MARK}")
+        for (row, _), text, shown in zip(batch, texts, marked.to_list(), strict=True):
             pieces, matches, at = (shown or "").split(_MARK), [], 0
             for index, piece in enumerate(pieces):
                 if index % 2:
