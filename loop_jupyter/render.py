@@ -45,6 +45,15 @@ MAX_HTML_CHARS = 100_000
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(bundle: Bundle) -> Bundle:
+    """A bundle the kernel can send: a lone surrogate (``"\\ud83d"`` in a model's JSON) as U+FFFD.
+    The kernel encodes outputs as UTF-8, which refuses one: the display raised instead of showing."""
+    return {k: _LONE_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for k, v in bundle.items()}
+
+
 def neutral_bidi(text: str) -> str:
     """``text`` with every bidi embedding/override/isolate control shown as its escape."""
     return _BIDI_CONTROLS.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
@@ -269,7 +278,7 @@ def artifact_bundle(artifact: Artifact) -> Bundle:
         if bundle:
             bundle.setdefault("text/plain", artifact_text(artifact))
             return bundle
-    return {"text/plain": artifact_text(artifact), "text/html": artifact_html(artifact)}
+    return _utf8({"text/plain": artifact_text(artifact), "text/html": artifact_html(artifact)})
 
 
 #: Plotly's own markup kept in figure text: line breaks, and the empty ``<extra>`` box a hover
@@ -313,12 +322,12 @@ def safe_figure(figure: Any) -> Any:
 
 def text_bundle(text: str) -> Bundle:
     """Answer-style Markdown text (possibly quoting logs) as a safe bundle."""
-    return {"text/plain": str(text), "text/html": _div(markdown_html(text), "answer")}
+    return _utf8({"text/plain": str(text), "text/html": _div(markdown_html(text), "answer")})
 
 
 def message_bundle(text: str) -> Bundle:
     """A short message shown exactly as written (no Markdown at all)."""
-    return {"text/plain": str(text), "text/html": f"<p>{escape(text)}</p>"}
+    return _utf8({"text/plain": str(text), "text/html": f"<p>{escape(text)}</p>"})
 
 
 def answer_bundle(text: str, artifacts: list[Artifact] | None = None, question: str = "") -> Bundle:
@@ -332,7 +341,7 @@ def answer_bundle(text: str, artifacts: list[Artifact] | None = None, question: 
     if artifacts:
         items = "".join(f"<li>{escape(a.kind)}{': ' + escape(a.title) if a.title else ''}</li>" for a in artifacts)
         body += f"<details><summary>{len(artifacts)} artifact(s)</summary><ul>{items}</ul></details>"
-    return {"text/plain": plain, "text/html": _div(body, "answer")}
+    return _utf8({"text/plain": plain, "text/html": _div(body, "answer")})
 
 
 def report_bundle(report: LoadReport, limit: int = 20) -> Bundle:
@@ -355,7 +364,7 @@ def report_bundle(report: LoadReport, limit: int = 20) -> Bundle:
     more = len(report.skipped) + len(report.warnings) - len(rows)
     tail = f"<p>… and {more:,} more (see <code>.skipped</code> / <code>.warnings</code>)</p>" if more > 0 else ""
     head = f"<p>{escape(summary.splitlines()[0] if summary else '')}</p>"
-    return {"text/plain": summary, "text/html": _div(head + table + tail, "load-report")}
+    return _utf8({"text/plain": summary, "text/html": _div(head + table + tail, "load-report")})
 
 
 __all__ = [

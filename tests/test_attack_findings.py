@@ -305,3 +305,22 @@ def test_rust_matching_reads_text_holding_an_escaped_lone_surrogate(tmp_path: Pa
     assert not result.is_error and result.artifacts[0].frame["offset"].to_list() == [7]
     check = measure_pattern(ctx.engine.traces, logs, "half . boom", {"s1"})
     assert (check.positives, check.caught) == (1, 1)
+
+
+def test_notebook_outputs_with_a_lone_surrogate_can_be_sent() -> None:
+    """``%loop`` and the reprs publish these bundles through the kernel, which encodes UTF-8: a lone
+    surrogate in a model's answer made the display raise instead of showing the answer."""
+    from jupyter_client.session import json_packer
+
+    from loop_jupyter.artifacts import Code
+    from loop_jupyter.render import answer_bundle, artifact_bundle, message_bundle, text_bundle
+
+    half = "an answer \ud83d with half an emoji"
+    for bundle in (
+        answer_bundle(half, [Code(title=half, source=half)], question=half),
+        text_bundle(half),
+        message_bundle(half),
+        artifact_bundle(Code(title=half, source=half)),
+    ):
+        json_packer({"data": bundle})
+        assert all("an answer \ufffd with" in value for value in bundle.values())
