@@ -25,11 +25,22 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/** Bidi embeddings, overrides and isolates (U+202A-E, U+2066-9). One in a log value reorders the rest
+ * of its paragraph as displayed (counts read backwards; code shown for confirmation reads unlike what
+ * runs), so text shows each as its escape, as the terminal and the notebook outputs do (render.py).
+ * Marks (LRM/RLM/ALM) stay: right-to-left text uses them. */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
+/** @param {any} text @returns {string} */
+export function neutralBidi(text) {
+  return String(text).replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** @param {HTMLElement} el @param {any[]} children */
 function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child == null || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
+    el.append(child instanceof Node ? child : neutralBidi(child));
   }
 }
 

@@ -9,6 +9,7 @@
 // so nothing re-parses it afterwards.
 import DOMPurify from "dompurify";
 import { Marked } from "marked";
+import { neutralBidi } from "./dom.js";
 
 const ALLOWED_TAGS = [
   "a", "b", "blockquote", "br", "caption", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -81,16 +82,20 @@ const marked = new Marked({
 
 /** Sanitize an HTML string into a DOM fragment (strict allow-list above). @param {string} html @returns {DocumentFragment} */
 export function htmlFragment(html) {
-  return getPurifier().sanitize(String(html ?? ""), CONFIG);
+  return getPurifier().sanitize(neutralBidi(html ?? ""), CONFIG);
+}
+
+/** Markdown (from a model or a log) as HTML before sanitizing: raw HTML escaped, images as links, bidi
+ * controls as escapes. Only ever used through `markdownFragment`. @param {string} text @returns {string} */
+export function markdownHtml(text) {
+  try {
+    return /** @type {string} */ (marked.parse(neutralBidi(text ?? "")));
+  } catch {
+    return `<pre>${escapeHtml(neutralBidi(text ?? ""))}</pre>`;
+  }
 }
 
 /** Render Markdown (from a model or a log) into a sanitized DOM fragment. @param {string} text @returns {DocumentFragment} */
 export function markdownFragment(text) {
-  let html;
-  try {
-    html = /** @type {string} */ (marked.parse(String(text ?? "")));
-  } catch {
-    html = `<pre>${escapeHtml(String(text ?? ""))}</pre>`;
-  }
-  return htmlFragment(html);
+  return htmlFragment(markdownHtml(text));
 }

@@ -38,9 +38,31 @@ SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 MAX_HTML_CHARS = 100_000
 
 
+#: Bidi embeddings, overrides and isolates (U+202A-E, U+2066-9): in HTML one of them in a quoted
+#: log value reorders the rest of its paragraph (``error X\u202e: 12 traces`` shows ``secart 21``),
+#: so each is shown as its escape (``\u202e``), as the terminal does. Marks (LRM/RLM/ALM) stay:
+#: right-to-left text uses them and they reorder nothing beyond their neighbours.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(bundle: Bundle) -> Bundle:
+    """A bundle the kernel can send: a lone surrogate (``"\\ud83d"`` in a model's JSON) as U+FFFD.
+    The kernel encodes outputs as UTF-8, which refuses one: the display raised instead of showing."""
+    return {k: _LONE_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for k, v in bundle.items()}
+
+
+def neutral_bidi(text: str) -> str:
+    """``text`` with every bidi embedding/override/isolate control shown as its escape."""
+    return _BIDI_CONTROLS.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
 def escape(text: Any) -> str:
-    """``html.escape`` with quotes: safe in element text and in quoted attribute values."""
-    return html.escape("" if text is None else str(text), quote=True)
+    """``html.escape`` with quotes: safe in element text and in quoted attribute values; bidi
+    controls shown as escapes (:func:`neutral_bidi`)."""
+    return html.escape(neutral_bidi("" if text is None else str(text)), quote=True)
 
 
 def safe_href(url: str) -> str | None:
@@ -88,7 +110,7 @@ def markdown_html(text: str) -> str:
     """Markdown → HTML with raw HTML shown as text and only safe links. Never raises: on a parser
     failure the whole text is shown escaped in a ``<pre>``."""
     global _MD
-    text = "" if text is None else str(text)
+    text = neutral_bidi("" if text is None else str(text))
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS] + "\n\n… (truncated; the full text is on .text)"
     try:
@@ -256,7 +278,7 @@ def artifact_bundle(artifact: Artifact) -> Bundle:
         if bundle:
             bundle.setdefault("text/plain", artifact_text(artifact))
             return bundle
-    return {"text/plain": artifact_text(artifact), "text/html": artifact_html(artifact)}
+    return _utf8({"text/plain": artifact_text(artifact), "text/html": artifact_html(artifact)})
 
 
 #: Plotly's own markup kept in figure text: line breaks, and the empty ``<extra>`` box a hover
@@ -266,7 +288,7 @@ _PLOTLY_KEPT = re.compile(r"&lt;(br ?/?|/?extra)&gt;", re.I)
 
 def _plotly_text(value: Any) -> Any:
     if isinstance(value, str):
-        return _PLOTLY_KEPT.sub(lambda m: f"<{m.group(1)}>", html.escape(value, quote=False))
+        return _PLOTLY_KEPT.sub(lambda m: f"<{m.group(1)}>", html.escape(neutral_bidi(value), quote=False))
     if isinstance(value, list):
         return [_plotly_text(item) for item in value]
     if isinstance(value, dict):
@@ -300,12 +322,12 @@ def safe_figure(figure: Any) -> Any:
 
 def text_bundle(text: str) -> Bundle:
     """Answer-style Markdown text (possibly quoting logs) as a safe bundle."""
-    return {"text/plain": str(text), "text/html": _div(markdown_html(text), "answer")}
+    return _utf8({"text/plain": str(text), "text/html": _div(markdown_html(text), "answer")})
 
 
 def message_bundle(text: str) -> Bundle:
     """A short message shown exactly as written (no Markdown at all)."""
-    return {"text/plain": str(text), "text/html": f"<p>{escape(text)}</p>"}
+    return _utf8({"text/plain": str(text), "text/html": f"<p>{escape(text)}</p>"})
 
 
 def answer_bundle(text: str, artifacts: list[Artifact] | None = None, question: str = "") -> Bundle:
@@ -319,7 +341,7 @@ def answer_bundle(text: str, artifacts: list[Artifact] | None = None, question: 
     if artifacts:
         items = "".join(f"<li>{escape(a.kind)}{': ' + escape(a.title) if a.title else ''}</li>" for a in artifacts)
         body += f"<details><summary>{len(artifacts)} artifact(s)</summary><ul>{items}</ul></details>"
-    return {"text/plain": plain, "text/html": _div(body, "answer")}
+    return _utf8({"text/plain": plain, "text/html": _div(body, "answer")})
 
 
 def report_bundle(report: LoadReport, limit: int = 20) -> Bundle:
@@ -342,7 +364,7 @@ def report_bundle(report: LoadReport, limit: int = 20) -> Bundle:
     more = len(report.skipped) + len(report.warnings) - len(rows)
     tail = f"<p>… and {more:,} more (see <code>.skipped</code> / <code>.warnings</code>)</p>" if more > 0 else ""
     head = f"<p>{escape(summary.splitlines()[0] if summary else '')}</p>"
-    return {"text/plain": summary, "text/html": _div(head + table + tail, "load-report")}
+    return _utf8({"text/plain": summary, "text/html": _div(head + table + tail, "load-report")})
 
 
 __all__ = [

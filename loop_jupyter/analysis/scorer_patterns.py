@@ -120,6 +120,8 @@ class PatternCheck:
     negatives: int  # the other traces
     false_positives: int  # of those, flagged
     missed_examples: list[str]
+    #: Why the pattern was not measured ('' when it was): see :func:`measure_pattern`.
+    unmeasured: str = ""
 
     @property
     def recall(self) -> float | None:
@@ -133,6 +135,8 @@ class PatternCheck:
         def pct(v: float | None) -> str:
             return "n/a" if v is None else f"{100 * v:.1f}%"
 
+        if self.unmeasured:
+            return f"Not measured on these logs: {self.unmeasured}."
         text = (
             f"On the logs it comes from: flags {self.caught:,} of {self.positives:,} traces with these errors "
             f"(recall {pct(self.recall)}) and {self.false_positives:,} of {self.negatives:,} other traces "
@@ -145,22 +149,36 @@ class PatternCheck:
 
 def measure_pattern(traces: pl.DataFrame, logs: pl.DataFrame, pattern: str, positive_roots: set[str]) -> PatternCheck:
     """Apply ``pattern`` to each trace as the generated code scorer will (the root output, then the
-    trace's span errors as ``metadata["error"]``) and count hits among ``positive_roots`` and the rest."""
-    compiled = re.compile(pattern, re.IGNORECASE)
+    trace's span errors as ``metadata["error"]``) and count hits among ``positive_roots`` and the rest.
+
+    Searched by Polars' Rust regex (linear time), not Python's backtracking ``re``: the pattern can
+    come from a model (``create_scorer``), and ``(a+)+b`` over a crafted output held the kernel for
+    hours. A pattern Rust cannot run (look-around, back-references) is not measured; the saved
+    scorer runs it in its own time-limited process."""
+    try:
+        pl.Series([""], dtype=pl.String).str.contains("(?i)" + pattern)
+    except pl.exceptions.PolarsError:
+        reason = "the pattern uses look-around or back-references, which the measurement does not run"
+        return PatternCheck(0, 0, 0, 0, [], unmeasured=reason)
     errors = logs.filter(pl.col("error").is_not_null()).group_by("root_span_id").agg(errors=pl.col("error"))
     rows = traces.select("root_span_id", "output", "metadata").join(
         errors, on="root_span_id", how="left", maintain_order="left"
     )
     caught = false_positives = positives = 0
     missed: list[str] = []
-    for root, output, metadata, errs in rows.iter_rows():
+    texts = []
+    for _root, output, metadata, errs in rows.iter_rows():
         meta = _parse(metadata)
         meta = dict(meta) if isinstance(meta, dict) else {"value": meta} if meta else {}
         if errs:
             parsed = [_parse(e) for e in errs]
             meta["error"] = parsed[0] if len(parsed) == 1 else parsed
-        text = _text(_parse(output)) + "\n" + _text(meta.get("error"))
-        flagged = bool(text.strip()) and compiled.search(text) is not None
+        texts.append(_text(_parse(output)) + "\n" + _text(meta.get("error")))
+    # Lone surrogates (an output's JSON can escape half an emoji) as U+FFFD: Polars holds UTF-8.
+    utf8 = [re.sub("[\ud800-\udfff]", "\ufffd", text) for text in texts]
+    found = pl.Series(utf8, dtype=pl.String).str.contains("(?i)" + pattern).to_list()
+    for (root, _output, _metadata, errs), text, hit in zip(rows.iter_rows(), texts, found, strict=True):
+        flagged = bool(text.strip()) and bool(hit)
         if root in positive_roots:
             positives += 1
             caught += flagged

@@ -146,7 +146,9 @@ class EngineSource:
         if where is None or not where.strip():
             return "TRUE"
         select = self.engine.where(where, shape=shape)
-        return select.split(" WHERE ", 1)[1]
+        # In parentheses: the reads put more conditions after it (``sample``: ``AND EXISTS``), and
+        # ``a OR b AND EXISTS (...)`` would keep every row matching ``a``.
+        return f"({select.split(' WHERE ', 1)[1]})"
 
     @staticmethod
     def _table(shape: Shape) -> str:

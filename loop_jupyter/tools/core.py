@@ -240,7 +240,10 @@ def _find_span(ctx: ToolContext, span_id: str) -> dict[str, Any] | None:
 
 def _path_value(text: str, path: list[str]) -> str:
     """Follow ``a.b.0.c`` inside JSON text; returns the JSON text (or plain string) found there."""
-    value: Any = json.loads(text)
+    try:
+        value: Any = json.loads(text)
+    except RecursionError:  # JSON nested ~1,000 deep loads (orjson), but Python's json stops short
+        raise ValueError("the JSON is nested too deeply to follow a path") from None
     for key in path:
         if isinstance(value, list) and re.fullmatch(r"-?\d+", key):
             value = value[int(key)]
@@ -301,6 +304,46 @@ def read_field(ctx: ToolContext, span_id: str, field: str, offset: int = 0, leng
     return ToolResult(f"{header}\n{piece}", [code])
 
 
+_CASELESS = "(?i)"
+#: Marks the matches in the text Polars hands back (a private-use character; in the text itself it
+#: is read as U+FFFD for the search, one character for one, so offsets stay exact).
+_MARK = "\ue000"
+_CHUNK_ROWS = 512
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def _rust_matches(rows: Any, field: str, pattern: str) -> Any:
+    """(row, field text, [(start, end), ...]) for each row whose ``field`` holds a match of
+    ``pattern`` (case-insensitive), found by Polars' Rust regex in linear time: each match is
+    wrapped in :data:`_MARK` by ``replace_all`` and the offsets are read off the pieces."""
+    batch: list[tuple[dict[str, Any], str]] = []
+
+    def flush() -> Any:
+        # Lone surrogates (a JSON path can reach an escaped "\ud83d") as U+FFFD too: Polars holds
+        # UTF-8. One character for one: the offsets and the context shown are those of this text.
+        texts = [_LONE.sub("\ufffd", t.replace(_MARK, "\ufffd")) for _, t in batch]
+        marked = pl.Series(texts, dtype=pl.String).str.replace_all(_CASELESS + pattern, f"{_MARK}${{0}}{_MARK}")
+        for (row, _), text, shown in zip(batch, texts, marked.to_list(), strict=True):
+            pieces, matches, at = (shown or "").split(_MARK), [], 0
+            for index, piece in enumerate(pieces):
+                if index % 2:
+                    matches.append((at, at + len(piece)))
+                at += len(piece)
+            if matches:
+                yield row, text, matches
+        batch.clear()
+
+    for row in rows:
+        try:
+            batch.append((row, _field_text(row, field)))
+        except (KeyError, IndexError, ValueError):
+            continue
+        if len(batch) >= _CHUNK_ROWS:
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
 @tool(phrases=(r"\b(grep|search|contain(s|ing)?|mention(s|ing)?)\b",))
 def grep_field(
     ctx: ToolContext,
@@ -314,7 +357,7 @@ def grep_field(
     surrounding context, across all spans or within one span: the way to explore huge inputs.
 
     Args:
-        pattern: a regular expression (Python syntax).
+        pattern: a regular expression (Python-like syntax without look-around or back-references).
         field: the column to search: input, output, expected, error, metadata, ...
         span_id: search only this span (id or span_id); all spans when omitted.
         context: characters shown either side of each match.
@@ -329,9 +372,16 @@ def grep_field(
         title="Reproduce",
     )
     try:
-        regex = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        return ToolResult(f"Invalid regular expression {pattern!r}: {exc}", [code], is_error=True)
+        pl.Series([""], dtype=pl.String).str.contains(_CASELESS + pattern)
+    except pl.exceptions.PolarsError as exc:
+        lines = str(exc).strip().splitlines()
+        shown = next((line for line in lines if line.startswith("error:")), lines[0] if lines else type(exc).__name__)
+        return ToolResult(
+            f"Invalid regular expression {pattern!r} (Rust regex syntax: no look-around or back-references): "
+            f"{clip(shown.removeprefix('error: '), 300)}",
+            [code],
+            is_error=True,
+        )
     if base not in ctx.logs.columns:
         return ToolResult(f"No field {base!r} (fields: {', '.join(ctx.logs.columns)}).", [code], is_error=True)
     logs = ctx.logs
@@ -340,25 +390,20 @@ def grep_field(
         if logs.height == 0:
             return ToolResult(f"No span with id or span_id {span_id!r}.", [code], is_error=True)
     column = pl.col(base) if logs.schema[base] == pl.String else pl.col(base).cast(pl.String)
-    try:
-        # Rust regex prefilter keeps a 1M-span search fast; Python's re then finds the positions.
-        candidates = logs.filter(column.str.contains("(?i)" + pattern))
-    except pl.exceptions.PolarsError:
-        candidates = logs.filter(column.map_elements(lambda s: bool(regex.search(s or "")), return_dtype=pl.Boolean))
+    # Rust's regex engine (Polars) does the prefilter and finds the positions: linear time in the
+    # text whatever the pattern. Python's backtracking re took exponential time on a pattern like
+    # (a+)+b over a crafted field, and held the kernel (a log line can ask a model for both).
+    candidates = logs.filter(column.str.contains(_CASELESS + pattern))
     hits: list[dict[str, Any]] = []
     spans_with_hits = 0
     total = 0
-    for row in candidates.select("id", "span_id", "root_span_id", base).iter_rows(named=True):
-        try:
-            text = _field_text(row, field)
-        except (KeyError, IndexError, ValueError):
-            continue
+    rows = candidates.select("id", "span_id", "root_span_id", base).iter_rows(named=True)
+    for row, text, matches in _rust_matches(rows, field, pattern):
         found = False
-        for match in regex.finditer(text):
+        for start, end in matches:
             found = True
             total += 1
             if len(hits) < limit:
-                start, end = match.start(), match.end()
                 before = text[max(0, start - context) : start]
                 after = text[end : end + context]
                 hits.append(
@@ -366,8 +411,8 @@ def grep_field(
                         "span_id": row["span_id"],
                         "root_span_id": row["root_span_id"],
                         "offset": start,
-                        "match": clip(match.group(0), 400),
-                        "context": f"{before}[[{clip(match.group(0), 400)}]]{after}",
+                        "match": clip(text[start:end], 400),
+                        "context": f"{before}[[{clip(text[start:end], 400)}]]{after}",
                         "field_length": len(text),
                     }
                 )

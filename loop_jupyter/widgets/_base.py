@@ -64,8 +64,31 @@ def column_types(frame: pl.DataFrame) -> list[str]:
     return kinds
 
 
+def well_formed(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) as U+FFFD. A model's JSON can
+    hold ``"\\ud83d"`` (half an emoji, or written on a log's request) and Python keeps it as a
+    lone surrogate; the kernel encodes messages as UTF-8, which refuses one, so the whole message
+    was lost (an answer, a tool call) with an exception in the sending thread."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {well_formed(k): well_formed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [well_formed(v) for v in value]
+    return value
+
+
 class RequestWidget(anywidget.AnyWidget):
     """An AnyWidget whose custom messages are requests answered by id."""
+
+    def _send(self, msg: Any, buffers: Any = None) -> None:
+        """Every message to the browser (custom messages and state updates alike), its strings made
+        valid UTF-8 first (:func:`well_formed`)."""
+        super()._send(well_formed(msg), buffers=buffers)
 
     #: Run slow handlers (model calls) on a thread; tests set False to run them inline.
     threaded: bool = True
