@@ -29,3 +29,15 @@ def test_relative_links_resolve() -> None:
 def test_readme_links_every_page_of_the_user_guide() -> None:
     guide = set((ROOT / "loop_jupyter" / "docs").glob("*.md"))
     assert guide and guide <= _links(ROOT / "README.md"), sorted(p.name for p in guide - _links(ROOT / "README.md"))
+
+
+def test_install_commands_install_something_that_exists() -> None:
+    """`pip install 'loop_jupyter[lab]'`, the README's first command, failed: the name is not on PyPI
+    ("No matching distribution found"). The install commands name the checkout or a built wheel."""
+    for doc in (ROOT / "README.md", ROOT / "loop_jupyter" / "docs" / "getting-started.md"):
+        blocks = re.findall(r"```bash\n(.*?)```", doc.read_text(), re.S)
+        targets = re.findall(r"^pip install '([^']+)'", "\n".join(blocks), re.M)
+        assert targets, doc
+        for target in targets:
+            path = target.split("[", 1)[0]
+            assert path == "." or path.startswith("dist/"), (doc.name, target)
