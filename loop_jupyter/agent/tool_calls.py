@@ -86,8 +86,8 @@ class ToolCalls:
             answer.tool_calls.append({"name": call.name, "input": call.input})
             with model_call():  # the arguments are the model's (or the planner's): tools may refuse some
                 result = self._execute(call, ctx, specs)
-            if self.scope and ctx.unscoped is not None:  # the code reproduces what the tool read: one trace
-                scope_code(result.artifacts, self.scope)
+            if self.scope and ctx.unscoped is not None and ctx.unscoped.source is None:
+                scope_code(result.artifacts, self.scope)  # logs in memory: the code reads the one trace too
             spec = specs.get(call.name)
             for artifact in list(result.artifacts):
                 if isinstance(artifact, Pending):
