@@ -78,6 +78,9 @@ function render({ model, el }) {
   const spacer = header.header.querySelector(".lj-spacer");
   if (spacer) { spacer.before(sessions.chip); spacer.after(sessions.button); }
   root.append(header.header, header.contextPop, header.settingsPop, sessions.pop, transcript.el, queue.el, input.error, input.el);
+  // The popovers open below the header, however many lines a narrow pane wraps it onto.
+  const headerSize = new ResizeObserver(() => root.style.setProperty("--lj-header-height", `${header.header.offsetHeight}px`));
+  headerSize.observe(header.header);
 
   function sync() {
     header.sync();
@@ -99,6 +102,7 @@ function render({ model, el }) {
   return () => {
     for (const t of traits) model.off(`change:${t}`, sync);
     offEvent();
+    headerSize.disconnect();
     rpc.dispose();
   };
 }

@@ -17,9 +17,14 @@ Settings are traitlets: ``%config LoopMagics.model = "..."``, ``%config LoopMagi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import importlib.util
 import re
 import shlex
 import string
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -353,8 +358,37 @@ def keep_question_marks(lines: list[str]) -> list[str]:
     return out
 
 
+#: What the first Plotly figure shown in a kernel imports and that takes seconds: Plotly's renderers
+#: import nbformat, which imports jsonschema, whose format checks import rfc3987_syntax, which builds
+#: about 40 lark grammars at import (2-3 s on 2 cores, 9 s on a loaded machine; upstream:
+#: python-jsonschema/jsonschema#1428). The first ``%loop`` answer with a chart paid it.
+WARM_MODULES = ("nbformat",)
+
+
+def _import_quietly(name: str) -> None:
+    # A failing import fails again where it is needed, and is reported there.
+    with contextlib.suppress(Exception):
+        importlib.import_module(name)
+
+
+def warm_up() -> threading.Thread | None:
+    """Import :data:`WARM_MODULES` on a background thread (once): started when the extension loads,
+    it runs while the person types the first question, and the answer's chart shows without the wait.
+    Only modules that import none of ours or Plotly's, so the thread never waits on a module the
+    notebook's thread is importing. None when there is nothing to import."""
+    names = [n for n in WARM_MODULES if n not in sys.modules and importlib.util.find_spec(n) is not None]
+    if not names:
+        return None
+    thread = threading.Thread(
+        target=lambda: [_import_quietly(n) for n in names], name="loop-jupyter-warm-up", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext loop_jupyter`` (re-exported lazily from the package)."""
+    warm_up()
     ipython.register_magics(LoopMagics)
     cleanup = getattr(ipython, "input_transformers_cleanup", None)
     if cleanup is not None and keep_question_marks not in cleanup:

@@ -21,6 +21,7 @@ from .conversation import Conversation, Message
 from .events import Event
 from .models import ToolCall
 from .runlog import RunLog
+from .scoped_code import scope_code
 
 log = logging.getLogger("loop_jupyter.agent.session")
 
@@ -85,6 +86,8 @@ class ToolCalls:
             answer.tool_calls.append({"name": call.name, "input": call.input})
             with model_call():  # the arguments are the model's (or the planner's): tools may refuse some
                 result = self._execute(call, ctx, specs)
+            if self.scope and ctx.unscoped is not None and ctx.unscoped.source is None:
+                scope_code(result.artifacts, self.scope)  # logs in memory: the code reads the one trace too
             spec = specs.get(call.name)
             for artifact in list(result.artifacts):
                 if isinstance(artifact, Pending):
