@@ -211,7 +211,12 @@ def attribute_failure_tool(
     if not found:
         return ToolResult("No failing traces (no errors, no final answer that misses its expected answer).", [call])
     frame = pl.DataFrame([a.to_json() for a in found[:limit]], orient="row")
-    blamed = pl.DataFrame({"agent": [a.agent for a in found]}).get_column("agent").value_counts(sort=True)
+    blamed = (  # most blamed first, equal counts by name (value_counts' order among ties is the rows')
+        pl.DataFrame({"agent": [a.agent for a in found]}, schema={"agent": pl.String})
+        .get_column("agent")
+        .value_counts()
+        .sort(["count", "agent"], descending=[True, False], nulls_last=True)
+    )
     how = "offline, from the traces' signals" if method == "offline" else f"{method} with the model"
     lines = [f"Attributed {len(found):,} failing trace{'s' * (len(found) != 1)} ({how}; failure labels are not "
              f"read).{note}"]  # fmt: skip

@@ -101,7 +101,13 @@ def _slow_requests(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     text = f"{sql.count:,} of {total:,} traces ({_share(sql.count, total)}) take {over}; the slowest took {top['duration']:,.1f} s"
     if top.get("slowest_span") and top.get("duration"):
         text += f", {top['slowest_span_s'] / top['duration']:.0%} of it in {top['slowest_span']}"
-    steps = slow.get_column("slowest_span").drop_nulls().value_counts(sort=True)
+    # Most common first, equal counts by name (value_counts' own order among ties follows the rows' order).
+    steps = (
+        slow.get_column("slowest_span")
+        .drop_nulls()
+        .value_counts()
+        .sort(["count", "slowest_span"], descending=[True, False])
+    )
     if steps.height:
         step, count = steps.row(0)
         listed = "all" if slow.height == sql.count else f"{slow.height} listed"
