@@ -27,15 +27,34 @@ AGG_WORDS = {"avg": "average", "sum": "total", "median": "median", "max": "maxim
 GROUP_LIMIT = 50
 
 
-def conclude(call: dict[str, Any], artifacts: list[Any], ctx: ToolContext | None) -> str:
-    """The opening sentence(s) for one tool call's result, or "" when there is none to write."""
+#: A question about where a trace's time went ("where was the time spent?"): its summary opens with that.
+_TIME_QUESTION = re.compile(r"\b(time|spent|spend)\b", re.IGNORECASE)
+
+
+def conclude(call: dict[str, Any], artifacts: list[Any], ctx: ToolContext | None, question: str = "") -> str:
+    """The opening sentence(s) for one tool call's result, or "" when there is none to write.
+    ``question``: what was asked, when it decides what comes first (a trace's time, for a question
+    about time)."""
     builder = BUILDERS.get(call["name"])
     if builder is None or ctx is None:
         return ""
     try:
-        return builder(call.get("input", {}), artifacts, ctx)
+        text = builder(call.get("input", {}), artifacts, ctx)
+        if call["name"] == "summarize_trace" and _TIME_QUESTION.search(question):
+            text = " ".join(t for t in (_time_went(artifacts), text) if t)
+        return text
     except Exception:  # a conclusion is a courtesy: the evidence below stays the answer
         return ""
+
+
+def _time_went(artifacts: list[Any]) -> str:
+    """Where one trace's time went: the span name with the most self time, and its share."""
+    by_name = _table(artifacts, "Where the time went")
+    if by_name is None or by_name.height == 0:
+        return ""
+    top = by_name.row(0, named=True)
+    share = f" ({top['share']:.0%} of the trace)" if top.get("share") is not None else ""
+    return f"Most of the time went to {top['name']}: {top['self_s']:.2f} s of its own{share}."
 
 
 def _table(artifacts: list[Any], title: str = "") -> pl.DataFrame | None:
