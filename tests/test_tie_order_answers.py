@@ -17,6 +17,7 @@ import pytest
 import loop_jupyter as lj
 from loop_jupyter.agent.session import Loop
 from loop_jupyter.analysis.attribution import attribute_failure_tool, attributions
+from loop_jupyter.analysis.failure_mode_actions import failure_modes_over_time
 from loop_jupyter.frame import frame_from_events
 from loop_jupyter.report import LoadReport
 from loop_jupyter.tools import ToolContext
@@ -92,3 +93,21 @@ def test_most_blamed_agents_tie_on_the_name(who_and_when: pl.DataFrame) -> None:
         text = attribute_failure_tool(ToolContext(who_and_when), root_span_id=ids).text
         (listed,) = re.findall(r"Most blamed agents: (.+)\.", text)
         assert listed == ", ".join(want), (ids[:3], text)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3, 4), (4, 3, 2, 1, 0), (2, 0, 4, 1, 3)])
+def test_busiest_day_of_failure_modes_ties_on_the_mode(order: tuple[int, ...]) -> None:
+    """Two modes with the same failing traces on the same day: the busiest is named by the mode's
+    name (the sort had no mode key; a sort is not stable by default). The day is a date, not
+    "00:00" of it, and one day is "1 day"."""
+    from tests.test_tie_order import _frame, _trace
+
+    tools = ["zeta_tool", "alpha_tool", "zeta_tool", "alpha_tool", "mid_tool"]
+    traces = [
+        _trace(f"t{i}", [{"type": "tool", "name": t, "error": "Timeout: no reply"}], i) for i, t in enumerate(tools)
+    ]
+    result = failure_modes_over_time(ToolContext(logs=_frame([traces[i] for i in order])))
+    per_mode = Counter(tools)
+    top = sorted(per_mode.items(), key=lambda item: (-item[1], item[0]))[0]
+    day = T0.date().isoformat()
+    assert result.text == f"3 modes over 1 day; the busiest day: {top[1]} traces in '{top[0]}: Timeout' on {day}."

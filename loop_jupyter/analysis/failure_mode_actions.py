@@ -243,10 +243,13 @@ def failure_modes_over_time(
     fig = px.bar(data, x="time", y="traces", color="mode", color_discrete_sequence=COLORS,
                  labels={"time": unit.capitalize(), "traces": "Failing traces", "mode": "Failure mode"})  # fmt: skip
     title = f"Failure modes per {unit}"
-    peak = data.sort(["traces", "time"], descending=[True, False]).row(0, named=True)
+    # Ties (the same count on the same day in two modes) break on the mode's name.
+    peak = data.sort(["traces", "time", "mode"], descending=[True, False, False]).row(0, named=True)
+    when = f"{peak['time']:%Y-%m-%d}" if unit == "day" else f"{peak['time']:%Y-%m-%d %H:00}"
+    buckets = data.get_column("time").n_unique()
     text = (
-        f"{data.get_column('mode').n_unique()} modes over {data.get_column('time').n_unique()} {unit}s; the busiest "
-        f"{unit}: {peak['traces']:,} traces in {peak['mode']!r} on {peak['time']:%Y-%m-%d %H:%M}."
+        f"{data.get_column('mode').n_unique()} modes over {buckets} {unit}{'s' * (buckets != 1)}; the busiest "
+        f"{unit}: {peak['traces']:,} traces in {peak['mode']!r} on {when}."
     )
     return ToolResult(text, [chart_artifact(fig, title), Table(data, title=title + " (data)"), code])
 
