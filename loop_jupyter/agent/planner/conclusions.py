@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from ...analysis.trends import synthetic_times
 from ...artifacts import SqlFilter, Table
 from ...tools import ToolContext
 from ...tools.working_reads import working_trace_count
@@ -89,7 +90,9 @@ def _common_errors(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     top = groups.row(0, named=True)
     name = KIND_NAMES.get(top["kind"])
     if name is None or top["kind"] == "timeout":
-        short = re.split(r"\s*(?:<|\(|:\s|\bat\b|…)", top["message"], maxsplit=1)[0].strip(" .:") or top["message"][:60]
+        short = re.split(r"\s*(?:<|\(|:\s|\bat\b|…)", top["message"], maxsplit=1)[0].strip(" .:'\"`[{")
+        if len(short.split()) < 2:  # "Parameter '<name>' is ...": one word says nothing; the message, clipped
+            short = top["message"] if len(top["message"]) <= 60 else top["message"][:59].rstrip() + "…"
         name = f"{name} ({short})" if name else f"“{short}”"
     names = [s.rsplit(": ", 1)[0] for s in (top.get("by_span") or [])] or list(top.get("span_names") or [])
     where = (
@@ -97,7 +100,8 @@ def _common_errors(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
         if len(top.get("span_names") or names) == 1
         else (f", mostly in {names[0]}" if names else "")
     )
-    since = f", since {_day(top['first_seen'])}" if top.get("first_seen") else ""
+    # No "since Jan 1, 1970" when the times are made up (formats that record none: synthetic_times).
+    since = f", since {_day(top['first_seen'])}" if top.get("first_seen") and not synthetic_times(ctx) else ""
     first = (f"{name} is the top failure: {top['spans']:,} spans in {top['traces']:,} traces "
              f"({_share(top['traces'], total)} of traces){where}{since}.")  # fmt: skip
     overall = ctx.sql(f"SELECT count(*) AS n, count(DISTINCT root_span_id) AS t FROM logs WHERE {sql.sql}").row(0)
@@ -113,7 +117,11 @@ def _slow_requests(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     threshold = re.search(r"duration > ([\d.]+)", sql.sql)
     over = f"over {float(threshold.group(1)):g} s" if threshold else "too long"
     where = args.get("where")
-    total = ctx.sql("SELECT count(*) FROM traces" + (f" WHERE {where}" if where else "")).item()
+    total, timed = ctx.sql("SELECT count(*), count(duration) FROM traces" + (f" WHERE {where}" if where else "")).row(0)
+    if sql.count == 0 and not total and where:
+        return f"No trace matches {where}, so none takes {over}."
+    if sql.count == 0 and total and not timed:
+        return f"None of the {total:,} traces has a duration (no timing metrics), so none can be found {over}."
     if sql.count == 0 or slow is None or slow.height == 0:
         return f"No trace takes {over} (of {total:,})."
     top = slow.row(0, named=True)
@@ -235,8 +243,9 @@ def _run_sql(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> st
     if value is None:
         return ""
     ranked = frame.drop_nulls(value).sort(value, descending=True, maintain_order=True)
-    if ranked.height == 0:
-        return ""
+    if ranked.height == 0:  # "which tools are slowest" on logs without timing: say so, not a table of nulls
+        why = " (the spans have no timing metrics)" if "duration" in value else ""
+        return f"{value} is empty in all {frame.height:,} rows{why}, so nothing can be ranked by it."
     top, low = ranked.row(0, named=True), ranked.row(-1, named=True)
     label = (lambda v: _day(v)) if frame.schema[group].is_temporal() else str
     if not measures:
