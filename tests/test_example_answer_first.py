@@ -95,3 +95,14 @@ def test_preset_words_that_name_nothing_are_still_reported(session: tuple[Loop, 
 
 def test_every_source_example_is_here() -> None:
     assert len(_examples()) >= 40  # the extraction found the examples: the tests above test something
+
+
+def test_the_magic_help_examples_are_checked() -> None:
+    """``%loop?`` shows the module's docstring: its example questions (the indented block) are
+    among the checked examples (tests/test_example_questions.py)."""
+    import loop_jupyter.magic as magic
+    from tests.example_sources import _code_questions
+
+    block = "\n".join(line[4:] for line in (magic.__doc__ or "").splitlines() if line.startswith("    "))
+    asked = _code_questions(block)
+    assert len(asked) == 3 and asked <= set(CHECKS), sorted(asked - set(CHECKS))
