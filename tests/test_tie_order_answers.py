@@ -111,3 +111,19 @@ def test_busiest_day_of_failure_modes_ties_on_the_mode(order: tuple[int, ...]) -
     top = sorted(per_mode.items(), key=lambda item: (-item[1], item[0]))[0]
     day = T0.date().isoformat()
     assert result.text == f"3 modes over 1 day; the busiest day: {top[1]} traces in '{top[0]}: Timeout' on {day}."
+
+
+def test_commonest_frustration_signal_ties_on_the_name() -> None:
+    """The frustration conclusion names the commonest signal: equal counts by the signal's name,
+    whatever order the table's rows come in (it re-sorted by the count alone)."""
+    from loop_jupyter.agent.planner.conclusions import conclude
+    from loop_jupyter.artifacts import Table
+
+    users = pl.DataFrame({"user": ["u1"], "frustrated_traces": [3], "max_score": [3]})
+    for order in (["still not working", "ALL CAPS", "profanity"], ["profanity", "ALL CAPS", "still not working"]):
+        signals = pl.DataFrame({"signal": order, "traces": [2, 2, 1] if order[0] != "profanity" else [1, 2, 2]})
+        artifacts = [Table(users, title="Frustrated users"), Table(signals, title="Frustration signals")]
+        logs = frame_from_events(list(enumerate(_slow_trace("t0", "x", 0), start=1)), LoadReport())
+        text = conclude({"name": "frustrated_users", "input": {}}, artifacts, ToolContext(logs=logs))
+        want = min((s for s, n in zip(signals["signal"], signals["traces"], strict=True) if n == 2))
+        assert f"The commonest signal is {want} (2 traces)." in text, text

@@ -159,7 +159,7 @@ def _frustrated(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) ->
     text = (f"{users.height:,} users are frustrated in {count:,} of {total:,} traces ({_share(count, total)}); "
             f"{top['user']} the most, in {top['frustrated_traces']:,} traces.")  # fmt: skip
     if signals is not None and signals.height:
-        signal, traces = signals.sort("traces", descending=True).row(0)
+        signal, traces = signals.sort(["traces", "signal"], descending=[True, False]).row(0)  # ties by name
         text += f" The commonest signal is {signal} ({traces:,} traces)."
     return text
 
