@@ -106,3 +106,28 @@ def test_the_magic_help_examples_are_checked() -> None:
     block = "\n".join(line[4:] for line in (magic.__doc__ or "").splitlines() if line.startswith("    "))
     asked = _code_questions(block)
     assert len(asked) == 3 and asked <= set(CHECKS), sorted(asked - set(CHECKS))
+
+
+def test_latency_patterns_open_with_where_slow_traces_spend_the_time(session: tuple[Loop, pl.DataFrame]) -> None:
+    """The answer opens with the span name whose self time per trace grows most in slow traces
+    (over 60 s) against the others, computed here: self time = duration minus the children's."""
+    logs = session[1]
+    answer = ask(session, "What patterns do you see in high-latency requests?")
+    children = logs.group_by("parent_id").agg(child_s=pl.col("duration").sum())
+    spans = logs.join(children, left_on="span_id", right_on="parent_id", how="left").with_columns(
+        self_s=(pl.col("duration") - pl.col("child_s").fill_null(0)).clip(0)
+    )
+    slow_ids = logs.filter(pl.col("is_root") & (pl.col("duration") > 60))["root_span_id"]
+    n_slow, n_other = slow_ids.len(), logs["root_span_id"].n_unique() - slow_ids.len()
+    spans = spans.with_columns(slow=pl.col("root_span_id").is_in(slow_ids.implode()))
+    per = spans.group_by("name").agg(
+        slow=pl.col("self_s").filter(pl.col("slow")).sum() / n_slow,
+        other=pl.col("self_s").filter(~pl.col("slow")).sum() / n_other,
+    )
+    top = per.with_columns(extra=pl.col("slow") - pl.col("other")).sort(["extra", "name"], descending=[True, False])
+    name, slow, other, extra = top.row(0)
+    first = answer.text.split("\n\n", 1)[0]
+    assert first == (
+        f"Traces over 60 s ({n_slow:,}) spend the most extra time in {name}: {slow:,.1f} s per trace against "
+        f"{other:,.1f} s in the others (+{extra:,.1f} s)."
+    ), first

@@ -282,7 +282,26 @@ def _summarize_trace(args: dict[str, Any], artifacts: list[Any], ctx: ToolContex
     return f"What stands out in this trace: {first}.{also}"
 
 
+def _latency_patterns(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> str:
+    """Where slow traces spend the time the others do not: the span name with the most extra self
+    time per trace (ties by name), before the definitions and the other dimensions."""
+    where = _table(artifacts, "Where the time goes")
+    sql = _filter(artifacts)
+    if where is None or sql is None:
+        return ""
+    names = where.filter((pl.col("dimension") == "span name") & (pl.col("extra_s_per_trace") > 0))
+    if names.height == 0:
+        return ""
+    top = names.sort(["extra_s_per_trace", "value"], descending=[True, False]).row(0, named=True)
+    threshold = re.search(r"duration > ([\d.]+)", sql.sql)
+    over = f"over {float(threshold.group(1)):g} s" if threshold else "slow"
+    return (f"Traces {over} ({sql.count:,}) spend the most extra time in {top['value']}: "
+            f"{top['slow_s_per_trace']:,.1f} s per trace against {top['other_s_per_trace']:,.1f} s in the others "
+            f"(+{top['extra_s_per_trace']:,.1f} s).")  # fmt: skip
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any], list[Any], ToolContext], str]] = {
+    "latency_patterns": _latency_patterns,
     "common_errors": _common_errors,
     "slow_requests": _slow_requests,
     "frustrated_users": _frustrated,
