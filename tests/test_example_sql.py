@@ -341,3 +341,23 @@ def test_filter_example_is_answered_right(demo: Demo, text: str, shape: str) -> 
         assert got == want[0] == set(), (text, shape, len(got))
         return
     assert want[0] and got in want, (text, shape, len(got), [len(w) for w in want])
+
+
+def test_explorer_describe_placeholder_through_the_explorer(demo: Demo) -> None:
+    """The explorer's "…or describe it:" example, turned into a filter by the explorer itself (a side
+    session, spans kept as their traces): the slow traces (over 60 s) with a failed tool call."""
+    from loop_jupyter.agent.session import Loop
+    from tests.example_sources import placeholder_questions
+
+    (described,) = placeholder_questions((ROOT / "js/explorer.js").read_text())
+    assert described == "slow traces with tool errors"
+    loop = Loop(demo[0], model="offline")
+    try:
+        explorer = TraceExplorer(demo[0], loop=loop)
+        explorer.set_filter(explorer.generate_filter(described))
+        got = set(explorer.filtered["root_span_id"])
+    finally:
+        loop.close()
+    tool_errors = set(demo[1].filter((pl.col("kind") == "tool") & pl.col("error").is_not_null())["root_span_id"])
+    want = trace_ids(demo, pl.col("seconds") > 60) & tool_errors
+    assert want and got == want
