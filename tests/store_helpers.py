@@ -39,7 +39,7 @@ def write_split_jsonl(frame: pl.DataFrame, folder: Path, parts: int) -> list[Pat
     return paths
 
 
-_CALL = re.compile(r"""(?:lj\.|store\.|source\.)(sql|filter)\((?:logs,\s*)?"([^"]+)"\)""")
+_CALL = re.compile(r"""(?:lj\.|store\.|source\.)(sql|filter)\((?:logs,\s*)?"([^"]+)"(?:,\s*shape="\w+")?\)""")
 _CLI = re.compile(r"""python -m loop_jupyter (sql|filter) "([^"]+)\"""")
 
 

@@ -104,6 +104,18 @@ def _text(value: str | None) -> str:
     return decoded if isinstance(decoded, str) else orjson.dumps(decoded).decode()
 
 
+def _answer(value: str | None) -> str:
+    """The expected final answer as text, or "" when the expected value is a structure (an object or a
+    list: tau-bench's expected tool actions), which no final answer contains verbatim."""
+    if value is None:
+        return ""
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    return "" if isinstance(decoded, dict | list) else _text(value)
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value

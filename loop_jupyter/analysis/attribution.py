@@ -49,6 +49,7 @@ from ._attribution_rules import (  # noqa: F401 (re-exported: the public names o
     Attribution,
     Step,
     Vote,
+    _answer,
     _assumption,
     _before_error,
     _failed_actions,
@@ -74,7 +75,7 @@ def failing_roots(clean: pl.DataFrame) -> list[str]:
     roots = clean.filter(pl.col("is_root") & pl.col("expected").is_not_null())
     wrong = [
         r for r, out, exp in roots.select("root_span_id", "output", "expected").iter_rows()
-        if _norm(_text(exp)) and _norm(_text(exp)) not in _norm(_text(out))
+        if _norm(_answer(exp)) and _norm(_answer(exp)) not in _norm(_text(out))
     ]  # fmt: skip
     seen = set(errored) | set(wrong)
     order = (
@@ -84,6 +85,14 @@ def failing_roots(clean: pl.DataFrame) -> list[str]:
         .to_list()
     )
     return [r for r in order if r in seen]
+
+
+def _structured_expected(logs: pl.DataFrame) -> int:
+    """How many root spans have an expected value that is an object or a list (not an answer text)."""
+    if "expected" not in logs.columns:
+        return 0
+    expected = logs.filter(pl.col("is_root") & pl.col("expected").is_not_null()).get_column("expected")
+    return sum(1 for value in expected.to_list() if value and not _answer(value))
 
 
 def attributions(
@@ -145,7 +154,7 @@ def traces_as_steps(
             continue
         task, steps = trace_steps(spans)
         root_row = next((s for s in spans if s.get("is_root")), {})
-        out.append((root, (task, steps, _text(root_row.get("expected")) or None)))
+        out.append((root, (task, steps, _answer(root_row.get("expected")) or None)))
     return out
 
 
@@ -209,9 +218,19 @@ def attribute_failure_tool(
     found = attributions(ctx.logs, trace, method=method, judge=_judge(ctx.llm) if method != "offline" else None)
     call = code("attribution", "attribute_failure", {"trace": trace} if trace else {}, tail="")
     if not found:
-        return ToolResult("No failing traces (no errors, no final answer that misses its expected answer).", [call])
+        text = "No failing traces (no errors, no final answer that misses its expected answer)."
+        structured = _structured_expected(ctx.logs)
+        if structured:
+            text += (f" {structured:,} traces expect a structure (e.g. tool actions), not an answer text: whether "
+                     "they succeeded cannot be read offline from the traces' signals.")  # fmt: skip
+        return ToolResult(text, [call])
     frame = pl.DataFrame([a.to_json() for a in found[:limit]], orient="row")
-    blamed = pl.DataFrame({"agent": [a.agent for a in found]}).get_column("agent").value_counts(sort=True)
+    blamed = (  # most blamed first, equal counts by name (value_counts' order among ties is the rows')
+        pl.DataFrame({"agent": [a.agent for a in found]}, schema={"agent": pl.String})
+        .get_column("agent")
+        .value_counts()
+        .sort(["count", "agent"], descending=[True, False], nulls_last=True)
+    )
     how = "offline, from the traces' signals" if method == "offline" else f"{method} with the model"
     lines = [f"Attributed {len(found):,} failing trace{'s' * (len(found) != 1)} ({how}; failure labels are not "
              f"read).{note}"]  # fmt: skip

@@ -53,18 +53,30 @@ PRESET_SQL: dict[str, str] = {
 }
 
 
+#: How a request names each preset, tried in this order ("high-scoring examples" names its rows too).
+PRESET_PATTERNS: dict[str, str] = {
+    "common_inputs": r"\b(most )?(common|frequent|popular|top) (user )?(inputs|questions|requests|queries|prompts)",
+    "high_scores": (
+        r"\b(high[- ]?scor\w*|best[- ]scor\w*|top[- ]scor\w*|good examples|highly rated)"
+        r"( (examples?|traces|rows|ones|answers|responses|conversations|runs))?"
+    ),
+    "errors": r"\b(errors?|failures?|failed|failing)\b",
+}
+
+
+def preset_match(text: str) -> tuple[str, str] | None:
+    """(the preset a request names, the words that name it), or None."""
+    lowered = text.lower()
+    for preset, pattern in PRESET_PATTERNS.items():
+        if m := re.search(pattern, lowered):
+            return preset, text[m.start() : m.end()]
+    return None
+
+
 def infer_preset(text: str) -> str | None:
     """The preset a request names ("from the most common inputs", "high-scoring examples", "errors")."""
-    lowered = text.lower()
-    if re.search(
-        r"\b(most )?(common|frequent|popular|top) (user )?(inputs|questions|requests|queries|prompts)", lowered
-    ):
-        return "common_inputs"
-    if re.search(r"\b(high[- ]?scor\w*|best[- ]scor\w*|top[- ]scor\w*|good examples|highly rated)", lowered):
-        return "high_scores"
-    if re.search(r"\b(errors?|failures?|failed|failing)\b", lowered):
-        return "errors"
-    return None
+    found = preset_match(text)
+    return found[0] if found else None
 
 
 def _record_id(span_id: str | None, index: int) -> str:

@@ -92,20 +92,42 @@ def error_category(type_column: str = "error_type", message_column: str = "messa
     return expr
 
 
-def _top_values(column: str, k: int = 3) -> pl.Expr:
-    """The k most frequent non-null values of a column within a group, joined for display."""
-    return pl.col(column).drop_nulls().value_counts(sort=True).struct.field(column).head(k).alias(column + "s")
+_GROUP_KEY = ["kind", "error_type", "normalized"]
 
 
-def _breakdown(column: str, alias: str, k: int = 8) -> pl.Expr:
-    """The k most frequent non-null values of a column within a group with their span counts,
-    ``["claude-4.5-sonnet: 141", "gpt-5.1: 100"]``, names kept intact."""
-    counts = pl.col(column).drop_nulls().value_counts(sort=True).head(k)
-    return (
-        pl.concat_str([counts.struct.field(column), counts.struct.field("count").cast(pl.String)], separator=": ")
-        .implode()
-        .alias(alias)
+def _ranked_values(errs: pl.DataFrame, column: str, k: int, alias: str, *, with_counts: bool) -> pl.DataFrame:
+    """Per error group, the k most frequent non-null values of a column, most first and ties on the
+    value (``["claude-4.5-sonnet: 141", "gpt-5.1: 100"]`` with counts, names kept intact).
+
+    Counted in a group_by of their own and sorted there, not with ``value_counts`` inside the
+    groups' aggregation: its order among equal counts follows its hashing and threads, and sorting
+    its structs within the aggregation panicked or returned empty strings (Polars 2.1)."""
+    counts = (
+        errs.filter(pl.col(column).is_not_null())
+        .group_by(*_GROUP_KEY, column)
+        .agg(n=pl.len())
+        .sort(["n", column], descending=[True, False])
     )
+    value = pl.col(column)
+    if with_counts:
+        value = pl.concat_str([value, pl.col("n").cast(pl.String)], separator=": ")
+    return counts.group_by(_GROUP_KEY).agg(value.head(k).alias(alias))
+
+
+def _with_ranked_values(groups: pl.DataFrame, errs: pl.DataFrame) -> pl.DataFrame:
+    """``groups`` (one row per error group) with span_names (top 3 span names) and by_model, by_span,
+    by_host (top 8 with counts); a group without such values gets an empty list."""
+    for column, k, alias, with_counts in (
+        ("name", 3, "span_names", False),
+        ("model", 8, "by_model", True),
+        ("name", 8, "by_span", True),
+        ("host", 8, "by_host", True),
+    ):
+        ranked = _ranked_values(errs, column, k, alias, with_counts=with_counts)
+        groups = groups.join(ranked, on=_GROUP_KEY, how="left", nulls_equal=True).with_columns(
+            pl.col(alias).fill_null(pl.lit([], pl.List(pl.String)))
+        )
+    return groups
 
 
 def _breakdown_text(row: dict) -> str:
@@ -201,13 +223,10 @@ def polars_common_errors(errs: pl.DataFrame, limit: int) -> dict:
             last_seen=pl.col("when").max(),
             example=pl.col("message").first(),
             example_trace_ids=pl.col("root_span_id").unique(maintain_order=True).head(3),
-            span_names=_top_values("name"),
             span_types=pl.col("type").drop_nulls().unique().sort(),
             models=pl.col("model").drop_nulls().unique().sort(),
-            by_model=_breakdown("model", "by_model"),
-            by_span=_breakdown("name", "by_span"),
-            by_host=_breakdown("host", "by_host"),
         )
+        .pipe(_with_ranked_values, errs)
         # Ties on the counts and message break on kind, then type (the group-by's order is arbitrary).
         .sort(
             ["traces", "spans", "normalized", "kind", "error_type"],

@@ -198,9 +198,9 @@ d AS MATERIALIZED (
 
 def _top(column: str, k: int, with_counts: bool) -> str:
     value = "v || ': ' || n::VARCHAR" if with_counts else "v"
-    return f"""(SELECT coalesce(list({value} ORDER BY n DESC, fr), []::VARCHAR[]) FROM (
-      SELECT {column} AS v, count(*) AS n, min(_row) AS fr FROM dt
-      WHERE dt.rank = top.rank AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, fr LIMIT {k}))"""
+    return f"""(SELECT coalesce(list({value} ORDER BY n DESC, v), []::VARCHAR[]) FROM (
+      SELECT {column} AS v, count(*) AS n FROM dt
+      WHERE dt.rank = top.rank AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, v LIMIT {k}))"""
 
 
 def common_errors_sql(scope: str, models: list[str], limit: int, kind: str) -> str:

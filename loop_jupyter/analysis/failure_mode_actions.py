@@ -30,6 +30,7 @@ from ._across import chart as chart_artifact
 from ._versioned import check_name
 from .failure_modes import _STEMS_ZH, error_span_modes, table_of, trace_modes
 from .scorer_patterns import PatternCheck, errors_pattern, measure_pattern
+from .trends import synthetic_times
 
 #: Modes charted by name; the rest are summed as "other modes".
 TOP_MODES = 8
@@ -240,13 +241,24 @@ def failure_modes_over_time(
     )
     if data.height == 0:
         return ToolResult("No failing traces with a time to chart.", [code])
+    synthetic = synthetic_times(ctx)
+    if synthetic and synthetic >= ctx.count(where, shape="traces"):
+        return ToolResult(
+            f"These traces have no real timestamps (the format records none; the loader numbered them in file "
+            f"order), so failure modes cannot be charted over time. {data.get_column('mode').n_unique()} "
+            "modes: ask 'How do my agents fail?' for them.",
+            [code],
+        )
     fig = px.bar(data, x="time", y="traces", color="mode", color_discrete_sequence=COLORS,
                  labels={"time": unit.capitalize(), "traces": "Failing traces", "mode": "Failure mode"})  # fmt: skip
     title = f"Failure modes per {unit}"
-    peak = data.sort(["traces", "time"], descending=[True, False]).row(0, named=True)
+    # Ties (the same count on the same day in two modes) break on the mode's name.
+    peak = data.sort(["traces", "time", "mode"], descending=[True, False, False]).row(0, named=True)
+    when = f"{peak['time']:%Y-%m-%d}" if unit == "day" else f"{peak['time']:%Y-%m-%d %H:00}"
+    buckets = data.get_column("time").n_unique()
     text = (
-        f"{data.get_column('mode').n_unique()} modes over {data.get_column('time').n_unique()} {unit}s; the busiest "
-        f"{unit}: {peak['traces']:,} traces in {peak['mode']!r} on {peak['time']:%Y-%m-%d %H:%M}."
+        f"{data.get_column('mode').n_unique()} modes over {buckets} {unit}{'s' * (buckets != 1)}; the busiest "
+        f"{unit}: {peak['traces']:,} traces in {peak['mode']!r} on {when}."
     )
     return ToolResult(text, [chart_artifact(fig, title), Table(data, title=title + " (data)"), code])
 

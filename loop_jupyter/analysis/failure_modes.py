@@ -257,7 +257,8 @@ def codebook(table: pl.DataFrame) -> str:
 @tool(
     phrases=(
         # "failure modes" alone stays with common_errors (its phrase, and existing behaviour)
-        r"\bfailure (taxonomy|categories|types|kinds|patterns|codebook)\b|\btaxonomy of (the |my )?failures\b",
+        r"\b((build|make|create|draw up) (me )?(a |the )?)?failure (taxonomy|categories|types|kinds|patterns|codebook)\b"
+        r"|\btaxonomy of (the |my )?failures\b",
         r"\b(named|distinct) failure modes\b|\bfailure modes? (taxonomy|codebook)\b",
         r"\b(ways|kinds|types) (of failures?|in which .*fail)",
         r"\bhow do (my |the |our )?(agents?|traces?|runs?|tasks?) fail\b",

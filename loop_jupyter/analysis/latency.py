@@ -84,11 +84,15 @@ def slow_requests(ctx: ToolContext, threshold_s: float = 60.0, limit: int = 50, 
             f"No trace matches {where}.", [SqlFilter(condition, "traces", 0, title="Slow traces"), empty_call]
         )
     if slow.height == 0:
-        p95 = durations.quantile(0.95, QUANTILE) if durations.len() else None
-        return ToolResult(
-            f"No trace takes over {threshold_s:g} s (of {traces.height:,}; p95 {p95 or 0:.1f} s).",
-            [SqlFilter(condition, "traces", 0, title="Slow traces"), empty_call],
-        )
+        if durations.len() == 0:  # not "p95 0.0 s": there is no time to compare
+            text = (f"None of the {traces.height:,} traces has a duration (no timing metrics), so none can be "
+                    f"found over {threshold_s:g} s.")  # fmt: skip
+        else:
+            untimed = traces.height - durations.len()
+            text = (f"No trace takes over {threshold_s:g} s (of {traces.height:,}; p95 "
+                    f"{durations.quantile(0.95, QUANTILE):.1f} s"
+                    + (f"; {untimed:,} without a duration" if untimed else "") + ").")  # fmt: skip
+        return ToolResult(text, [SqlFilter(condition, "traces", 0, title="Slow traces"), empty_call])
     if ctx.pushdown:  # the spans of the listed traces only
         listed = slow.head(limit).get_column("root_span_id").to_list()
         spans = ctx.span_columns("root_span_id", "is_root", "duration", "name", where=ids_condition(listed))

@@ -235,7 +235,8 @@ def scorer_proposal(
 @tool(
     side_effects=True,
     phrases=(
-        r"\b(create|make|write|generate|build)\b.*\b(scorer|score function|evaluator|llm[- ]as[- ]a?[- ]?judge)\b",
+        r"\b(create|make|write|generate|build)\b.*\b(scorer|score function|evaluator|llm[- ]as[- ]a?[- ]?judge)\b"
+        r"( (that|to|which) (detects?|flags?|catches?|finds?|spots?))?",
         r"\bscorer (for|that|to)\b",
     ),
 )

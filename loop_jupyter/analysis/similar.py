@@ -176,7 +176,7 @@ def _empty() -> pl.DataFrame:
 @tool(
     phrases=(
         r"\bsimilar (traces?|requests?|conversations?|logs?|ones?)\b",
-        r"\b(traces?|requests?|conversations?) (like|similar to)\b",
+        r"\b(traces?|requests?|conversations?) (like|similar to)( (this|that)( one)?| (these|those)( ones)?)?\b",
         r"\bfind (more )?(like this|similar)\b",
         r"\bnearest neighbou?rs?\b",
         r"\bmore like (this|these)\b",

@@ -55,6 +55,15 @@ def usage_table(traces: pl.DataFrame, period: str) -> pl.DataFrame:
     )
 
 
+def synthetic_times(ctx: ToolContext) -> int:
+    """How many traces carry a made-up time (``metadata.synthetic_order``: tau-bench, Who&When and
+    Claude Code streams record no times, and their loaders number the traces from 1970-01-01)."""
+    try:
+        return ctx.count("metadata.synthetic_order", shape="traces")
+    except Exception:  # a source whose SQL cannot read the field: nothing is known to be synthetic
+        return 0
+
+
 @tool(
     phrases=(
         r"\b(usage|traffic|activity|volume) (trends?|over time|by (day|week)|per (day|week))\b",
@@ -85,6 +94,13 @@ def usage_trends(ctx: ToolContext, period: Literal["day", "week"] = "day") -> To
     call = code("trends", "usage_trends", {"period": period})
     if table.height == 0:
         return ToolResult("No trace has a timestamp, so there is no trend to show.", [call])
+    synthetic = synthetic_times(ctx)
+    if synthetic and synthetic >= traces.height:
+        return ToolResult(
+            f"None of the {traces.height:,} traces has a real timestamp (the format records no time; the loader "
+            "numbered them in file order), so there is no trend to show.",
+            [call],
+        )
     users_total = traces.get_column("user").drop_nulls().n_unique()
     returning = (
         traces.filter(pl.col("user").is_not_null())
@@ -93,7 +109,8 @@ def usage_trends(ctx: ToolContext, period: Literal["day", "week"] = "day") -> To
     )
     came_back = int((returning.get_column("periods") > 1).sum()) if returning.height else 0
     lines = [
-        f"{table.height} {period}s from {table['period'][0]:%Y-%m-%d} to {table['period'][-1]:%Y-%m-%d}: "
+        f"{table.height} {period}{'s' * (table.height != 1)} from {table['period'][0]:%Y-%m-%d} to "
+        f"{table['period'][-1]:%Y-%m-%d}: "
         f"{traces.height:,} traces, {users_total:,} users, {came_back:,} of them active in more than one {period} "
         f"({fmt_pct(came_back / users_total) if users_total else 'n/a'}).",
         f"Per {period}: traces mean {table['traces'].mean():.1f} (min {table['traces'].min()}, max "

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from ...analysis.trends import synthetic_times
 from ...artifacts import SqlFilter, Table
 from ...tools import ToolContext
 from ...tools.working_reads import working_trace_count
@@ -27,15 +28,34 @@ AGG_WORDS = {"avg": "average", "sum": "total", "median": "median", "max": "maxim
 GROUP_LIMIT = 50
 
 
-def conclude(call: dict[str, Any], artifacts: list[Any], ctx: ToolContext | None) -> str:
-    """The opening sentence(s) for one tool call's result, or "" when there is none to write."""
+#: A question about where a trace's time went ("where was the time spent?"): its summary opens with that.
+_TIME_QUESTION = re.compile(r"\b(time|spent|spend)\b", re.IGNORECASE)
+
+
+def conclude(call: dict[str, Any], artifacts: list[Any], ctx: ToolContext | None, question: str = "") -> str:
+    """The opening sentence(s) for one tool call's result, or "" when there is none to write.
+    ``question``: what was asked, when it decides what comes first (a trace's time, for a question
+    about time)."""
     builder = BUILDERS.get(call["name"])
     if builder is None or ctx is None:
         return ""
     try:
-        return builder(call.get("input", {}), artifacts, ctx)
+        text = builder(call.get("input", {}), artifacts, ctx)
+        if call["name"] == "summarize_trace" and _TIME_QUESTION.search(question):
+            text = " ".join(t for t in (_time_went(artifacts), text) if t)
+        return text
     except Exception:  # a conclusion is a courtesy: the evidence below stays the answer
         return ""
+
+
+def _time_went(artifacts: list[Any]) -> str:
+    """Where one trace's time went: the span name with the most self time, and its share."""
+    by_name = _table(artifacts, "Where the time went")
+    if by_name is None or by_name.height == 0:
+        return ""
+    top = by_name.row(0, named=True)
+    share = f" ({top['share']:.0%} of the trace)" if top.get("share") is not None else ""
+    return f"Most of the time went to {top['name']}: {top['self_s']:.2f} s of its own{share}."
 
 
 def _table(artifacts: list[Any], title: str = "") -> pl.DataFrame | None:
@@ -70,7 +90,9 @@ def _common_errors(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     top = groups.row(0, named=True)
     name = KIND_NAMES.get(top["kind"])
     if name is None or top["kind"] == "timeout":
-        short = re.split(r"\s*(?:<|\(|:\s|\bat\b|…)", top["message"], maxsplit=1)[0].strip(" .:") or top["message"][:60]
+        short = re.split(r"\s*(?:<|\(|:\s|\bat\b|…)", top["message"], maxsplit=1)[0].strip(" .:'\"`[{")
+        if len(short.split()) < 2:  # "Parameter '<name>' is ...": one word says nothing; the message, clipped
+            short = top["message"] if len(top["message"]) <= 60 else top["message"][:59].rstrip() + "…"
         name = f"{name} ({short})" if name else f"“{short}”"
     names = [s.rsplit(": ", 1)[0] for s in (top.get("by_span") or [])] or list(top.get("span_names") or [])
     where = (
@@ -78,7 +100,8 @@ def _common_errors(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
         if len(top.get("span_names") or names) == 1
         else (f", mostly in {names[0]}" if names else "")
     )
-    since = f", since {_day(top['first_seen'])}" if top.get("first_seen") else ""
+    # No "since Jan 1, 1970" when the times are made up (formats that record none: synthetic_times).
+    since = f", since {_day(top['first_seen'])}" if top.get("first_seen") and not synthetic_times(ctx) else ""
     first = (f"{name} is the top failure: {top['spans']:,} spans in {top['traces']:,} traces "
              f"({_share(top['traces'], total)} of traces){where}{since}.")  # fmt: skip
     overall = ctx.sql(f"SELECT count(*) AS n, count(DISTINCT root_span_id) AS t FROM logs WHERE {sql.sql}").row(0)
@@ -94,14 +117,24 @@ def _slow_requests(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext)
     threshold = re.search(r"duration > ([\d.]+)", sql.sql)
     over = f"over {float(threshold.group(1)):g} s" if threshold else "too long"
     where = args.get("where")
-    total = ctx.sql("SELECT count(*) FROM traces" + (f" WHERE {where}" if where else "")).item()
+    total, timed = ctx.sql("SELECT count(*), count(duration) FROM traces" + (f" WHERE {where}" if where else "")).row(0)
+    if sql.count == 0 and not total and where:
+        return f"No trace matches {where}, so none takes {over}."
+    if sql.count == 0 and total and not timed:
+        return f"None of the {total:,} traces has a duration (no timing metrics), so none can be found {over}."
     if sql.count == 0 or slow is None or slow.height == 0:
         return f"No trace takes {over} (of {total:,})."
     top = slow.row(0, named=True)
     text = f"{sql.count:,} of {total:,} traces ({_share(sql.count, total)}) take {over}; the slowest took {top['duration']:,.1f} s"
     if top.get("slowest_span") and top.get("duration"):
         text += f", {top['slowest_span_s'] / top['duration']:.0%} of it in {top['slowest_span']}"
-    steps = slow.get_column("slowest_span").drop_nulls().value_counts(sort=True)
+    # Most common first, equal counts by name (value_counts' own order among ties follows the rows' order).
+    steps = (
+        slow.get_column("slowest_span")
+        .drop_nulls()
+        .value_counts()
+        .sort(["count", "slowest_span"], descending=[True, False])
+    )
     if steps.height:
         step, count = steps.row(0)
         listed = "all" if slow.height == sql.count else f"{slow.height} listed"
@@ -126,7 +159,7 @@ def _frustrated(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) ->
     text = (f"{users.height:,} users are frustrated in {count:,} of {total:,} traces ({_share(count, total)}); "
             f"{top['user']} the most, in {top['frustrated_traces']:,} traces.")  # fmt: skip
     if signals is not None and signals.height:
-        signal, traces = signals.sort("traces", descending=True).row(0)
+        signal, traces = signals.sort(["traces", "signal"], descending=[True, False]).row(0)  # ties by name
         text += f" The commonest signal is {signal} ({traces:,} traces)."
     return text
 
@@ -210,8 +243,9 @@ def _run_sql(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> st
     if value is None:
         return ""
     ranked = frame.drop_nulls(value).sort(value, descending=True, maintain_order=True)
-    if ranked.height == 0:
-        return ""
+    if ranked.height == 0:  # "which tools are slowest" on logs without timing: say so, not a table of nulls
+        why = " (the spans have no timing metrics)" if "duration" in value else ""
+        return f"{value} is empty in all {frame.height:,} rows{why}, so nothing can be ranked by it."
     top, low = ranked.row(0, named=True), ranked.row(-1, named=True)
     label = (lambda v: _day(v)) if frame.schema[group].is_temporal() else str
     if not measures:
@@ -248,7 +282,26 @@ def _summarize_trace(args: dict[str, Any], artifacts: list[Any], ctx: ToolContex
     return f"What stands out in this trace: {first}.{also}"
 
 
+def _latency_patterns(args: dict[str, Any], artifacts: list[Any], ctx: ToolContext) -> str:
+    """Where slow traces spend the time the others do not: the span name with the most extra self
+    time per trace (ties by name), before the definitions and the other dimensions."""
+    where = _table(artifacts, "Where the time goes")
+    sql = _filter(artifacts)
+    if where is None or sql is None:
+        return ""
+    names = where.filter((pl.col("dimension") == "span name") & (pl.col("extra_s_per_trace") > 0))
+    if names.height == 0:
+        return ""
+    top = names.sort(["extra_s_per_trace", "value"], descending=[True, False]).row(0, named=True)
+    threshold = re.search(r"duration > ([\d.]+)", sql.sql)
+    over = f"over {float(threshold.group(1)):g} s" if threshold else "slow"
+    return (f"Traces {over} ({sql.count:,}) spend the most extra time in {top['value']}: "
+            f"{top['slow_s_per_trace']:,.1f} s per trace against {top['other_s_per_trace']:,.1f} s in the others "
+            f"(+{top['extra_s_per_trace']:,.1f} s).")  # fmt: skip
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any], list[Any], ToolContext], str]] = {
+    "latency_patterns": _latency_patterns,
     "common_errors": _common_errors,
     "slow_requests": _slow_requests,
     "frustrated_users": _frustrated,

@@ -60,7 +60,7 @@ EXCLUDE = re.compile(
 )
 WHY = re.compile(
     r"^\s*(?:and\s+|so\s+|but\s+|ok\s+)?(?:why|why (?:is|was) that|why did (?:that|this|it|they|those|these)"
-    r"(?: \w+)?|what caused (?:that|this|it|them|those)|(?:what are |show )?(?:the )?root causes?"
+    r"(?: \w+)?(?: (?:fail|break|go wrong|error|time out|take so long|happen))?|what caused (?:that|this|it|them|those)|(?:what are |show )?(?:the )?root causes?"
     r"(?: of (?:that|those|these|them|it))?)\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
@@ -205,7 +205,7 @@ def _blank(text: str, m: re.Match[str]) -> str:
 def _why(previous: Turn, since: str) -> Reading:
     if previous.tool == "root_causes":
         return Reading(previous.asked, message=f"{since}: that answer already lists root causes (over-represented "
-                       "features, with lift); ask about a narrower set, e.g. 'why did those traces fail?'.")  # fmt: skip
+                       "features, with lift); ask about another symptom, e.g. 'why do deploys fail?'.")  # fmt: skip
     cond = previous.result_condition()
     if cond is None:
         return Reading(previous.asked, message=f"{since}: I read 'why?' as the root causes of the last answer's "

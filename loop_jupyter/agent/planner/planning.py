@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ...analysis.datasets import preset_match
 from ...tools import REGISTRY, ToolContext
 from .aggregates import _aggregate_sql, _per_trace
 from .conditions import Condition, Slots, _lit
@@ -128,6 +129,9 @@ def _plan(question: str, ctx: ToolContext, scope: str | None, read: list[Slots],
         unused = _unused_words(name, leftover, m, facts)
         if isinstance(values.get("label"), str):  # "annotate this trace as wrong tool arguments": the label's words
             unused = [w for w in unused if w.lower() not in values["label"].lower()]
+        if name == "create_dataset" and (preset := preset_match(values.get("description") or "")):
+            # The tool reads its preset from the question ("from high-scoring examples"): those words are used.
+            unused = [w for w in unused if w.lower() not in preset[1].lower()]
         if unused:  # never drop part of a question silently: the answer says what it did not use
             slots.notes.append(
                 f"{UNUSED} {' '.join(repr(w) for w in dict.fromkeys(unused))} ({name} answers without those words)"

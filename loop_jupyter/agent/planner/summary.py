@@ -30,7 +30,7 @@ def summarize(
     parts: list[str] = []
     if len(calls) == 1 and len(results) == 1 and not results[0].get("is_error"):
         # The finding first, in a sentence, then the evidence (figures from the tool's artifacts).
-        conclusion = conclude(calls[0], artifacts or [], ctx)
+        conclusion = conclude(calls[0], artifacts or [], ctx, question)
         if conclusion:
             parts.append(conclusion)
     parts += [f"{read_as}."] if read_as else []  # how a follow-up was read
