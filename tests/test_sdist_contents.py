@@ -1,8 +1,8 @@
 """The sdist holds the checkout's tracked files, wherever the checkout is.
 
 hatchling reads .gitignore for the sdist, but drops every one of its patterns when one of them matches
-the checkout's own path: a clone under a folder named work/ (as on CI) matched `work/`, one under a folder named
-dist/ matches `dist/`. The sdist then shipped `make demo`'s notebook copies (work/), the run log of
+the checkout's own path: a clone in a top-level folder named work (as on CI) matched the anchored work/
+pattern, one under a folder named dist matches dist/. The sdist then shipped `make demo`'s notebook copies (work/), the run log of
 `ask` (.loop/runs: every question asked), .hypothesis and js/node_modules. pyproject.toml now names
 them in the sdist's own exclude list, which applies wherever the checkout is."""
 
