@@ -251,7 +251,7 @@ FROM {table}"""
 
 
 def _otel_roots(table: str) -> str:
-    return f"(SELECT TraceId, argMin(SpanId, Timestamp) AS root FROM {table} WHERE ParentSpanId = '' GROUP BY TraceId)"
+    return f"(SELECT TraceId, argMin(SpanId, (Timestamp, SpanId)) AS root FROM {table} WHERE ParentSpanId = '' GROUP BY TraceId)"
 
 
 def _otel_links(tables: dict[str, str], source: str | None = None) -> str:
@@ -303,10 +303,13 @@ FROM {obs} AS o"""
 
 def _langfuse_scores(table: str) -> str:
     """Numeric scores by target (the observation, else the trace) as a JSON object, as
-    loaders/langfuse.py keeps them (categorical scores stay out)."""
+    loaders/langfuse.py keeps them (categorical scores stay out). The members in time order, then
+    id: ``groupArray`` alone follows the threads' order, so two reads of one score set could differ
+    (and of two scores of one name, a different one would win)."""
     return f"""(
   SELECT coalesce(nullIf(observation_id, ''), trace_id) AS target,
-    concat('{{', arrayStringConcat(groupArray(concat(toJSONString(name), ':', toJSONString(value))), ','), '}}') AS score_json
+    concat('{{', arrayStringConcat(arrayMap(s -> s.3, arraySort(groupArray((timestamp, id, concat(toJSONString(name), ':',
+      toJSONString(value)))))), ','), '}}') AS score_json
   FROM {table} FINAL WHERE is_deleted = 0 AND data_type != 'CATEGORICAL' AND trace_id IS NOT NULL
   GROUP BY target)"""
 

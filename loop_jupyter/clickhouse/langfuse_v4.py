@@ -57,12 +57,16 @@ def langfuse_v4(tables: dict[str, str]) -> str:
     scores = _langfuse_scores(quote_name(tables["scores"]))
     start = "toDateTime64(e.start_time, 6, 'UTC')"
     end = f"CAST(toDateTime64(e.end_time, 6, 'UTC') AS {_TS})"
-    # Per trace: its app root (if any), trace-level columns, first start and last end.
+    # Per trace: its app root (if any), trace-level columns, first start and last end. Each taken
+    # from the earliest event (ties on the span id): any()/anyIf() answer in the threads' order,
+    # so two queries of one trace could disagree (its root, name or user).
     traces = f"""(
-  SELECT trace_id, countIf(is_app_root) > 0 AS has_root, argMinIf(span_id, start_time, is_app_root) AS app_root,
-    nullIf(anyIf(trace_name, trace_name != ''), '') AS t_name, nullIf(anyIf(user_id, user_id != ''), '') AS t_user,
-    nullIf(anyIf(session_id, session_id != ''), '') AS t_session, anyIf(tags, notEmpty(tags)) AS t_tags,
-    any(project_id) AS t_project, min(toDateTime64(start_time, 6, 'UTC')) AS first_start,
+  SELECT trace_id, countIf(is_app_root) > 0 AS has_root, argMinIf(span_id, (start_time, span_id), is_app_root) AS app_root,
+    nullIf(argMinIf(trace_name, (start_time, span_id), trace_name != ''), '') AS t_name,
+    nullIf(argMinIf(user_id, (start_time, span_id), user_id != ''), '') AS t_user,
+    nullIf(argMinIf(session_id, (start_time, span_id), session_id != ''), '') AS t_session,
+    argMinIf(tags, (start_time, span_id), notEmpty(tags)) AS t_tags,
+    argMin(project_id, (start_time, span_id)) AS t_project, min(toDateTime64(start_time, 6, 'UTC')) AS first_start,
     max(toDateTime64(end_time, 6, 'UTC')) AS last_end
   FROM {events} GROUP BY trace_id)"""
     root_id = "if(t.has_root, t.app_root, t.trace_id)"
