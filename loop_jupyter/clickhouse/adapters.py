@@ -303,10 +303,12 @@ FROM {obs} AS o"""
 
 def _langfuse_scores(table: str) -> str:
     """Numeric scores by target (the observation, else the trace) as a JSON object, as
-    loaders/langfuse.py keeps them (categorical scores stay out)."""
+    loaders/langfuse.py keeps them (categorical scores stay out); keys by name (``groupArray``'s
+    order follows ClickHouse's threads, so the same trace's scores text changed from query to query)."""
     return f"""(
   SELECT coalesce(nullIf(observation_id, ''), trace_id) AS target,
-    concat('{{', arrayStringConcat(groupArray(concat(toJSONString(name), ':', toJSONString(value))), ','), '}}') AS score_json
+    concat('{{', arrayStringConcat(arraySort(groupArray(concat(toJSONString(name), ':', toJSONString(value)))), ','),
+           '}}') AS score_json
   FROM {table} FINAL WHERE is_deleted = 0 AND data_type != 'CATEGORICAL' AND trace_id IS NOT NULL
   GROUP BY target)"""
 
