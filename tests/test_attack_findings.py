@@ -133,7 +133,9 @@ def _run_js(tmp_path: Path, script: str) -> dict:
         pytest.skip("needs node and js/node_modules (npm ci --prefix js)")
     entry, bundle = tmp_path / "entry.js", tmp_path / "bundle.mjs"
     entry.write_text(script.replace("JS/", str(js) + "/"))
-    subprocess.run([str(esbuild), str(entry), "--bundle", "--format=esm", f"--outfile={bundle}", "--log-level=warning"], check=True)
+    subprocess.run(
+        [str(esbuild), str(entry), "--bundle", "--format=esm", f"--outfile={bundle}", "--log-level=warning"], check=True
+    )
     return json.loads(subprocess.run([node, str(bundle)], check=True, capture_output=True, text=True).stdout)
 
 
@@ -297,7 +299,8 @@ def test_rust_matching_reads_text_holding_an_escaped_lone_surrogate(tmp_path: Pa
     import polars as pl
 
     logs = lj.load_logs(tmp_path / "half.jsonl").with_columns(
-        pl.lit('{"x": "half \\ud83d emoji boom"}').alias("input"), pl.lit('{"text": "half \\ud83d boom"}').alias("output")
+        pl.lit('{"x": "half \\ud83d emoji boom"}').alias("input"),
+        pl.lit('{"text": "half \\ud83d boom"}').alias("output"),
     )
     assert "\\ud83d" in logs["input"][0]
     ctx = ToolContext(logs=logs)

@@ -80,7 +80,9 @@ def log_value(value: Any) -> str:
     clipped = text[:MAX_VALUE_CHARS] + ("…" if len(text) > MAX_VALUE_CHARS else "")
     quoted = json.dumps(clipped, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
     # Line and paragraph separators, bidi controls and other invisible format characters escaped too.
-    return re.sub(r"[\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]", lambda m: f"\\u{ord(m[0]):04x}", quoted)
+    return re.sub(
+        r"[\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]", lambda m: f"\\u{ord(m[0]):04x}", quoted
+    )
 
 
 def scope_text(scope: str | None, selection: Sequence[str]) -> str:
