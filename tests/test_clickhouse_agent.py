@@ -26,6 +26,7 @@ import pytest
 pytest.importorskip("chdb")
 
 import loop_jupyter as lj
+from loop_jupyter.agent.scoped_code import scope_code
 from loop_jupyter.agent.session import Loop
 from loop_jupyter.artifacts import Chart, Code, Pending, SqlFilter, Table, TraceView
 from loop_jupyter.clickhouse import ClickHouseLogs
@@ -142,6 +143,9 @@ def test_trace_scoped_questions_answer_the_same(pair, tmp_path: Path) -> None:
         for question in SCOPED:
             expected, got = on_frame.ask(question), on_chdb.ask(question)
             assert expected.tool_calls and root in json.dumps([c.get("input") for c in expected.tool_calls]), question
+            # Reproduce cells read the trace's spans for logs in memory only (agent/scoped_code.py):
+            # the frame's cells are the store's, scoped.
+            scope_code(got.artifacts, root)
             _same_answer(got, expected, question)
     finally:
         on_frame.close()
