@@ -131,7 +131,7 @@ FILTERS: dict[tuple[str, str], Callable[[Demo, datetime], set[str]]] = {
     ("scores.Factuality < 0.5", "traces"): lambda d, now: trace_ids(d, pl.col("factuality") < 0.5),
     ("span_attributes.type = 'llm'", ""): lambda d, now: span_ids(d, LLM),
     ("span_attributes.type = 'llm' AND duration > 5", ""): lambda d, now: span_ids(d, LLM & (pl.col("seconds") > 5)),
-    ("span_attributes.type = 'llm' AND duration > 30", ""): lambda d, now: span_ids(d, LLM & (pl.col("seconds") > 30)),
+    ("span_attributes.type = 'llm' AND duration > 20", ""): lambda d, now: span_ids(d, LLM & (pl.col("seconds") > 20)),
     ("span_attributes.type = 'llm' AND duration > 60", ""): lambda d, now: span_ids(d, LLM & (pl.col("seconds") > 60)),
     ("metadata.user = 'John Smith'", ""): lambda d, now: span_ids(d, pl.col("person") == "John Smith"),
     ("metadata.user = 'alice'", "traces"): lambda d, now: trace_ids(d, pl.col("person") == "alice"),
