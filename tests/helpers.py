@@ -40,3 +40,16 @@ def frame_of(events: list[dict[str, Any]]) -> pl.DataFrame:
     frame = frame_from_events(enumerate(events, start=1), report)
     assert not report.skipped, report.summary()
     return frame
+
+
+def self_time_by_name(spans: pl.DataFrame) -> pl.DataFrame:
+    """Where a trace's time went, computed here: each span's duration minus its children's (never
+    below 0), summed by span name; columns ``name``, ``self_s``, the most first, ties on the name."""
+    children = spans.group_by("parent_id").agg(child_s=pl.col("duration").sum())
+    return (
+        spans.join(children, left_on="span_id", right_on="parent_id", how="left")
+        .with_columns(self_s=(pl.col("duration") - pl.col("child_s").fill_null(0)).clip(0))
+        .group_by("name")
+        .agg(pl.col("self_s").sum())
+        .sort(["self_s", "name"], descending=[True, False])
+    )

@@ -165,10 +165,22 @@ console.log(JSON.stringify({ text: pre.kids.join(""), markdown: markdownHtml("er
     assert "12 traces" in result["markdown"]
 
 
-def test_grep_field_takes_linear_time_on_a_backtracking_pattern(tmp_path: Path) -> None:
+def _last_json_line(script: str) -> list:
+    """Run ``script`` in a child Python (a hung regex engine is stopped by the 60 s limit, not the
+    suite's) and read the JSON on its last line of output."""
     import subprocess
     import sys
 
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_grep_field_takes_linear_time_on_a_backtracking_pattern(tmp_path: Path) -> None:
     span = {"id": "s1", "span_id": "s1", "root_span_id": "r1", "span_parents": [], "created": "2025-01-01T00:00:00Z",
             "input": "a" * 40 + "c ab", "output": "yo"}  # fmt: skip
     (tmp_path / "redos.jsonl").write_text(json.dumps(span) + "\n")
@@ -181,22 +193,13 @@ out = grep_field(ctx, "(a+)+b", field="input")
 refused = grep_field(ctx, "(a)\\\\1", field="input")
 print(json.dumps([out.text.splitlines()[0], out.artifacts[0].frame.to_dicts(), refused.is_error, refused.text]))
 """
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=root,
-        env={**__import__("os").environ, "PYTHONPATH": str(root)},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    header, hits, refused, message = json.loads(done.stdout.strip().splitlines()[-1])
+    header, hits, refused, message = _last_json_line(script)
     assert header.startswith("1 matches")
     assert [(h["offset"], h["match"]) for h in hits] == [(43, "ab")]  # in the JSON text: after its quote
     assert refused and "back-references" in message  # refused, never run by a backtracking engine
 
 
 def test_create_scorer_measures_a_backtracking_pattern_in_linear_time(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     spans = [
         {"id": f"s{i}", "span_id": f"s{i}", "root_span_id": f"s{i}", "span_parents": [],
          "created": "2025-01-01T00:00:00Z", "input": "q", "output": "a" * 40 + "c", **extra}
@@ -212,13 +215,7 @@ out = create_scorer(ctx, name="redos", pattern="(a+)+b")
 refused = create_scorer(ctx, name="lookahead", pattern="(?=a)b")
 print(json.dumps([out.is_error, out.text, refused.text, sorted(os.listdir({str(tmp_path)!r}))]))
 """
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=root,
-        env={**__import__("os").environ, "PYTHONPATH": str(root)},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    is_error, text, refused, files = json.loads(done.stdout.strip().splitlines()[-1])
+    is_error, text, refused, files = _last_json_line(script)
     assert not is_error and "flags 1 of 1 traces" in text and "0 of 1 other traces" in text, text
     assert "Not measured" in refused
     assert files == ["redos.jsonl"]  # a proposal only: nothing saved before confirmation

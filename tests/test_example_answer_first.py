@@ -22,6 +22,7 @@ from loop_jupyter.agent.planner.summary import UNUSED
 from loop_jupyter.agent.session import Answer, Loop
 from loop_jupyter.demo import generate as demo_module
 from tests.example_sources import as_asked, source_questions
+from tests.helpers import self_time_by_name
 from tests.test_example_questions import CHECKS
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -71,14 +72,7 @@ def test_where_was_the_time_spent_opens_with_the_time(session: tuple[Loop, pl.Da
     root = logs.filter(pl.col("is_root"))["root_span_id"][0]
     spans = logs.filter(pl.col("root_span_id") == root)
     # Self time: a span's duration minus its children's, summed by span name; the most first.
-    children = spans.group_by("parent_id").agg(child_s=pl.col("duration").sum())
-    own = (
-        spans.join(children, left_on="span_id", right_on="parent_id", how="left")
-        .with_columns(self_s=(pl.col("duration") - pl.col("child_s").fill_null(0)).clip(0))
-        .group_by("name")
-        .agg(pl.col("self_s").sum())
-        .sort(["self_s", "name"], descending=[True, False])
-    )
+    own = self_time_by_name(spans)
     name, seconds = own.row(0)
     first = answer.text.split("\n\n", 1)[0]
     assert first.startswith(f"Most of the time went to {name}: {seconds:.2f} s of its own"), first

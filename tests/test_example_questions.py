@@ -41,6 +41,7 @@ from tests.example_sources import (
     slow_roots,
     source_questions,
 )
+from tests.helpers import self_time_by_name
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -166,14 +167,7 @@ def check_summary(demo: Demo, question: str) -> None:
     )
     assert seconds == round(spans.filter(pl.col("is_root"))["duration"][0], 2)
     # "Where the time went": self time = own duration minus the children's, summed by name.
-    children = spans.group_by("parent_id").agg(child_s=pl.col("duration").sum())
-    own = (
-        spans.join(children, left_on="span_id", right_on="parent_id", how="left")
-        .with_columns(self_s=(pl.col("duration") - pl.col("child_s").fill_null(0)).clip(0))
-        .group_by("name")
-        .agg(pl.col("self_s").sum())
-        .sort(["self_s", "name"], descending=[True, False])
-    )
+    own = self_time_by_name(spans)
     top, top_s = re.search(r"Time went to: (\S+) ([\d.]+)s self", answer.text).groups()
     assert top == own["name"][0] and abs(float(top_s) - own["self_s"][0]) < 0.01
 

@@ -94,26 +94,27 @@ def strip_labels(logs: pl.DataFrame, roots: list[str] | None = None) -> pl.DataF
 
 
 # -- traces as steps ------------------------------------------------------------------------------
+def _decoded(value: str) -> object:
+    """The JSON value of ``value``, or the text itself when it is not JSON."""
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+
+
 def _text(value: str | None) -> str:
     if value is None:
         return ""
-    try:
-        decoded = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value
+    decoded = _decoded(value)
     return decoded if isinstance(decoded, str) else orjson.dumps(decoded).decode()
 
 
 def _answer(value: str | None) -> str:
     """The expected final answer as text, or "" when the expected value is a structure (an object or a
     list: tau-bench's expected tool actions), which no final answer contains verbatim."""
-    if value is None:
+    if value is not None and isinstance(_decoded(value), dict | list):
         return ""
-    try:
-        decoded = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value
-    return "" if isinstance(decoded, dict | list) else _text(value)
+    return _text(value)
 
 
 def _int(value: Any) -> int | None:
